@@ -1,0 +1,200 @@
+//! Chain-wide reference data: the catalog (products and prices) and the list of stores.
+//!
+//! One writer owns it (the chain actor); everything else reads committed copies. A product
+//! or a store, once created, keeps its key (SKU, barcode, store id, store code) forever:
+//! sales and ledgers point at them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::{Cents, Ean13, Sku, StoreId, Timestamp, ValueError};
+
+/// A short human text (name, city, category, reason): trimmed, 1 to `max` characters.
+pub fn parse_label(raw: &str, max: usize) -> Result<String, ValueError> {
+    let trimmed = raw.trim();
+    let count = trimmed.chars().count();
+    if count == 0 || count > max || trimmed.chars().any(char::is_control) {
+        return Err(ValueError::Label { max });
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub sku: Sku,
+    pub ean13: Ean13,
+    pub name: String,
+    pub category: String,
+    pub price: Cents,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Store {
+    pub id: StoreId,
+    /// Short unique code printed on receipts and used by people (`MTL-CENTRE`).
+    pub code: String,
+    pub name: String,
+    pub city: String,
+    pub opened_at: Timestamp,
+}
+
+/// A store about to be opened; the chain assigns its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStore {
+    pub code: String,
+    pub name: String,
+    pub city: String,
+}
+
+impl NewStore {
+    pub fn parse(code: &str, name: &str, city: &str) -> Result<Self, Vec<(&'static str, ValueError)>> {
+        let mut errors = Vec::new();
+        let code = code.trim();
+        let code_ok = (2..=24).contains(&code.len())
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+        if !code_ok {
+            errors.push(("code", ValueError::StoreCode));
+        }
+        let name = parse_label(name, 80).map_err(|e| errors.push(("name", e))).ok();
+        let city = parse_label(city, 80).map_err(|e| errors.push(("city", e))).ok();
+        match (name, city) {
+            (Some(name), Some(city)) if errors.is_empty() => Ok(Self {
+                code: code.to_owned(),
+                name,
+                city,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChainEvent {
+    ProductAdded(Product),
+    StoreOpened(Store),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("SKU {0} already in the catalog")]
+    DuplicateSku(Sku),
+    #[error("barcode {0} already in the catalog")]
+    DuplicateBarcode(Ean13),
+    #[error("store code {0} already taken")]
+    DuplicateStoreCode(String),
+}
+
+/// The reference data as the chain actor holds it, rebuilt by replaying [`ChainEvent`]s.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainState {
+    products: BTreeMap<Sku, Product>,
+    stores: BTreeMap<StoreId, Store>,
+}
+
+impl ChainState {
+    pub fn products(&self) -> impl Iterator<Item = &Product> {
+        self.products.values()
+    }
+
+    pub fn stores(&self) -> impl Iterator<Item = &Store> {
+        self.stores.values()
+    }
+
+    pub fn product(&self, sku: &Sku) -> Option<&Product> {
+        self.products.get(sku)
+    }
+
+    pub fn decide_add_product(&self, product: Product) -> Result<ChainEvent, ChainError> {
+        if self.products.contains_key(&product.sku) {
+            return Err(ChainError::DuplicateSku(product.sku));
+        }
+        if self.products.values().any(|p| p.ean13 == product.ean13) {
+            return Err(ChainError::DuplicateBarcode(product.ean13));
+        }
+        Ok(ChainEvent::ProductAdded(product))
+    }
+
+    pub fn decide_open_store(&self, new: NewStore, now: Timestamp) -> Result<ChainEvent, ChainError> {
+        if self.stores.values().any(|s| s.code == new.code) {
+            return Err(ChainError::DuplicateStoreCode(new.code));
+        }
+        let next = self.stores.keys().next_back().map_or(1, |id| id.get() + 1);
+        let id = StoreId::new(next).expect("next store id is at least 1");
+        Ok(ChainEvent::StoreOpened(Store {
+            id,
+            code: new.code,
+            name: new.name,
+            city: new.city,
+            opened_at: now,
+        }))
+    }
+
+    pub fn apply(&mut self, event: &ChainEvent) {
+        match event {
+            ChainEvent::ProductAdded(p) => {
+                self.products.insert(p.sku.clone(), p.clone());
+            }
+            ChainEvent::StoreOpened(s) => {
+                self.stores.insert(s.id, s.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(sku: &str, ean: &str) -> Product {
+        Product {
+            sku: Sku::parse(sku).expect("test sku"),
+            ean13: Ean13::parse(ean).expect("test ean"),
+            name: "Lait 2 % 2 L".into(),
+            category: "Produits laitiers".into(),
+            price: Cents(499),
+        }
+    }
+
+    #[test]
+    fn store_ids_follow_the_highest_one() {
+        let mut chain = ChainState::default();
+        for code in ["A1", "B2"] {
+            let new = NewStore::parse(code, "Magasin", "Laval").expect("valid store");
+            let event = chain.decide_open_store(new, Timestamp(0)).expect("new code");
+            chain.apply(&event);
+        }
+        let ids: Vec<u32> = chain.stores().map(|s| s.id.get()).collect();
+        assert_eq!(ids, vec![1, 2]);
+        let again = NewStore::parse("A1", "Autre", "Laval").expect("valid store");
+        assert!(matches!(
+            chain.decide_open_store(again, Timestamp(0)),
+            Err(ChainError::DuplicateStoreCode(_))
+        ));
+    }
+
+    #[test]
+    fn sku_and_barcode_are_unique() {
+        let mut chain = ChainState::default();
+        let event = chain
+            .decide_add_product(product("LAI-0001", "4006381333931"))
+            .expect("first product");
+        chain.apply(&event);
+        assert!(matches!(
+            chain.decide_add_product(product("LAI-0001", "0627000000009")),
+            Err(ChainError::DuplicateSku(_))
+        ));
+        assert!(matches!(
+            chain.decide_add_product(product("LAI-0002", "4006381333931")),
+            Err(ChainError::DuplicateBarcode(_))
+        ));
+    }
+
+    #[test]
+    fn store_fields_are_checked_together() {
+        let errors = NewStore::parse("bad code", "", "Laval").expect_err("invalid");
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, vec!["code", "name"]);
+    }
+}

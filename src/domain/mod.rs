@@ -1,0 +1,52 @@
+//! Pure types and rules of the retail chain: ids, money, catalog, stores, sales, returns,
+//! adjustments and the events they produce.
+//!
+//! No I/O, no async, no actix, no clock, no randomness here: time comes in as an argument.
+//! Everything in this room must stay testable with plain values.
+
+mod chain;
+mod ids;
+mod money;
+mod store;
+
+pub use chain::{parse_label, ChainError, ChainEvent, ChainState, NewStore, Product, Store};
+pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
+pub use money::Cents;
+pub use store::{
+    AdjustedLine, Adjustment, AdjustmentError, AdjustmentKind, AdjustmentLine, AdjustmentRequest,
+    Fingerprint, IdempotencyKey, KeyCheck, KeyUse, LinesError, NegativeLine, Outcome, PriceLookup,
+    RequestedLine, Return, ReturnError, ReturnExcess, ReturnRequest, ReturnedLine, Sale, SaleError,
+    SaleRequest, Shortage, SoldLine, StockLine, StoreEvent, StoreState, MAX_LINES, MAX_ON_HAND,
+};
+
+/// A value that failed its constructor's checks. The HTTP layer names the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("a store id is a positive integer")]
+    StoreId,
+    #[error("a SKU is 3 to 32 characters: A-Z, 0-9 and '-'")]
+    Sku,
+    #[error("an EAN-13 barcode is 13 digits with a valid check digit")]
+    Ean13,
+    #[error("a quantity is an integer from 1 to 10000")]
+    Quantity,
+    #[error("a counted quantity is an integer from 0 to 1000000")]
+    Counted,
+    #[error("a delta is a non-zero integer from -1000000 to 1000000")]
+    Delta,
+    #[error("a price is an integer number of cents from 0 to 100000000")]
+    Price,
+    #[error("a store code is 2 to 24 characters: A-Z, 0-9 and '-'")]
+    StoreCode,
+    #[error("a text of 1 to {max} characters, without control characters")]
+    Label { max: usize },
+    #[error("an idempotency key is 1 to 200 printable ASCII characters")]
+    IdempotencyKey,
+}
+
+/// Any event of the system, tagged with the stream it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum DomainEvent {
+    Chain(ChainEvent),
+    Store(StoreId, StoreEvent),
+}

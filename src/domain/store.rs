@@ -1,0 +1,816 @@
+//! One store's stock, sales, returns and adjustments, and the rules that change them.
+//!
+//! Every change goes `decide_*` (check against the current state, produce one event, change
+//! nothing) then [`StoreState::apply`] (the only code that mutates). Recovery replays the
+//! same `apply`, so a rule added to `apply` that is not a pure function of the event breaks
+//! recovery.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::{AdjustmentId, Cents, Quantity, ReturnId, SaleId, Sku, Timestamp, ValueError};
+
+/// Most lines one sale, return or adjustment may hold.
+pub const MAX_LINES: usize = 200;
+/// Highest on-hand quantity a physical count or a delta may set.
+pub const MAX_ON_HAND: u32 = 1_000_000;
+
+/// What the store needs to know of the catalog: whether a SKU exists and its current price.
+pub trait PriceLookup {
+    fn price(&self, sku: &Sku) -> Option<Cents>;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLine {
+    pub on_hand: u32,
+    pub reorder_point: u32,
+    pub target_level: u32,
+}
+
+impl StockLine {
+    /// Under its reorder point: the line a manager should restock.
+    pub fn is_low(&self) -> bool {
+        self.on_hand < self.reorder_point
+    }
+}
+
+/// A till's retry token. Printable ASCII, 1 to 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        let ok = (1..=200).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ValueError::IdempotencyKey)
+        }
+    }
+}
+
+/// Digest of a request body, to tell a retry (same body) from a reused key (another body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint([u8; 32]);
+
+/// A key as journaled with the event it produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUse {
+    pub key: IdempotencyKey,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Sale(SaleId),
+    Return(ReturnId),
+    Adjustment(AdjustmentId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// Never seen: go ahead.
+    Fresh,
+    /// Seen with the same body: answer with this earlier outcome.
+    Replay(Outcome),
+    /// Seen with another body: refuse.
+    Conflict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedLine {
+    pub sku: Sku,
+    pub quantity: Quantity,
+}
+
+/// The structural checks every list of lines must pass before it reaches a store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinesError {
+    #[error("no line")]
+    Empty,
+    #[error("more than {MAX_LINES} lines")]
+    TooMany,
+    #[error("SKU {sku} appears twice (line {index})")]
+    Duplicate { index: usize, sku: Sku },
+}
+
+fn check_lines<'a>(skus: impl Iterator<Item = &'a Sku>) -> Result<(), LinesError> {
+    let mut seen = BTreeSet::new();
+    let mut count = 0;
+    for (index, sku) in skus.enumerate() {
+        if !seen.insert(sku) {
+            return Err(LinesError::Duplicate {
+                index,
+                sku: sku.clone(),
+            });
+        }
+        count += 1;
+    }
+    match count {
+        0 => Err(LinesError::Empty),
+        n if n > MAX_LINES => Err(LinesError::TooMany),
+        _ => Ok(()),
+    }
+}
+
+fn fingerprint(kind: &str, parts: impl Iterator<Item = Vec<u8>>) -> Fingerprint {
+    let mut hasher = Sha256::new();
+    hasher.update(kind.as_bytes());
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(&part);
+    }
+    Fingerprint(hasher.finalize().into())
+}
+
+fn line_bytes(line: &RequestedLine) -> Vec<u8> {
+    let mut bytes = line.sku.as_str().as_bytes().to_vec();
+    bytes.extend_from_slice(&line.quantity.get().to_le_bytes());
+    bytes
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleRequest {
+    lines: Vec<RequestedLine>,
+}
+
+impl SaleRequest {
+    pub fn new(lines: Vec<RequestedLine>) -> Result<Self, LinesError> {
+        check_lines(lines.iter().map(|l| &l.sku))?;
+        Ok(Self { lines })
+    }
+
+    pub fn fingerprint(&self) -> Fingerprint {
+        fingerprint("sale", self.lines.iter().map(line_bytes))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnRequest {
+    sale_id: SaleId,
+    lines: Vec<RequestedLine>,
+    reason: Option<String>,
+}
+
+impl ReturnRequest {
+    pub fn new(sale_id: SaleId, lines: Vec<RequestedLine>, reason: Option<String>) -> Result<Self, LinesError> {
+        check_lines(lines.iter().map(|l| &l.sku))?;
+        Ok(Self {
+            sale_id,
+            lines,
+            reason,
+        })
+    }
+
+    pub fn fingerprint(&self) -> Fingerprint {
+        let head = [
+            self.sale_id.0.to_le_bytes().to_vec(),
+            self.reason.clone().unwrap_or_default().into_bytes(),
+        ];
+        fingerprint("return", head.into_iter().chain(self.lines.iter().map(line_bytes)))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdjustmentKind {
+    /// A physical count: on-hand becomes this number.
+    Count(u32),
+    /// A signed correction (breakage, theft, found goods).
+    Delta(i32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdjustmentLine {
+    pub sku: Sku,
+    pub kind: AdjustmentKind,
+}
+
+impl AdjustmentLine {
+    pub fn count(sku: Sku, counted: i64) -> Result<Self, ValueError> {
+        match u32::try_from(counted) {
+            Ok(c) if c <= MAX_ON_HAND => Ok(Self {
+                sku,
+                kind: AdjustmentKind::Count(c),
+            }),
+            _ => Err(ValueError::Counted),
+        }
+    }
+
+    pub fn delta(sku: Sku, delta: i64) -> Result<Self, ValueError> {
+        match i32::try_from(delta) {
+            Ok(d) if d != 0 && d.unsigned_abs() <= MAX_ON_HAND => Ok(Self {
+                sku,
+                kind: AdjustmentKind::Delta(d),
+            }),
+            _ => Err(ValueError::Delta),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdjustmentRequest {
+    reason: String,
+    lines: Vec<AdjustmentLine>,
+}
+
+impl AdjustmentRequest {
+    pub fn new(reason: String, lines: Vec<AdjustmentLine>) -> Result<Self, LinesError> {
+        check_lines(lines.iter().map(|l| &l.sku))?;
+        Ok(Self { reason, lines })
+    }
+
+    pub fn fingerprint(&self) -> Fingerprint {
+        let head = std::iter::once(self.reason.clone().into_bytes());
+        let lines = self.lines.iter().map(|l| {
+            let mut bytes = l.sku.as_str().as_bytes().to_vec();
+            match l.kind {
+                AdjustmentKind::Count(c) => {
+                    bytes.push(b'c');
+                    bytes.extend_from_slice(&c.to_le_bytes());
+                }
+                AdjustmentKind::Delta(d) => {
+                    bytes.push(b'd');
+                    bytes.extend_from_slice(&d.to_le_bytes());
+                }
+            }
+            bytes
+        });
+        fingerprint("adjustment", head.chain(lines))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoldLine {
+    pub sku: Sku,
+    pub quantity: u32,
+    /// The shelf price when the sale was made; later price changes do not touch it.
+    pub unit_price: Cents,
+    pub on_hand_after: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sale {
+    pub id: SaleId,
+    pub lines: Vec<SoldLine>,
+    pub total: Cents,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnedLine {
+    pub sku: Sku,
+    pub quantity: u32,
+    pub unit_price: Cents,
+    pub on_hand_after: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Return {
+    pub id: ReturnId,
+    pub sale_id: SaleId,
+    pub lines: Vec<ReturnedLine>,
+    pub refund: Cents,
+    pub reason: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustedLine {
+    pub sku: Sku,
+    pub kind: AdjustmentKind,
+    pub on_hand_before: u32,
+    pub on_hand_after: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjustment {
+    pub id: AdjustmentId,
+    pub reason: String,
+    pub lines: Vec<AdjustedLine>,
+    pub at: Timestamp,
+}
+
+/// What happened to a store. The journal of these is the store's stock ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoreEvent {
+    SaleRecorded { sale: Sale, key: Option<KeyUse> },
+    SaleReturned { ret: Return, key: Option<KeyUse> },
+    StockAdjusted { adjustment: Adjustment, key: Option<KeyUse> },
+    StockLevelsSet { sku: Sku, reorder_point: u32, target_level: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shortage {
+    pub sku: Sku,
+    pub requested: u32,
+    pub available: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SaleError {
+    #[error("unknown SKUs: {0:?}")]
+    UnknownSkus(Vec<Sku>),
+    #[error("insufficient stock on {} lines", .0.len())]
+    InsufficientStock(Vec<Shortage>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReturnExcess {
+    pub sku: Sku,
+    pub sold: u32,
+    pub already_returned: u32,
+    pub requested: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReturnError {
+    #[error("sale {} not found", .0.0)]
+    SaleNotFound(SaleId),
+    #[error("SKUs not in the sale: {0:?}")]
+    NotInSale(Vec<Sku>),
+    #[error("return exceeds what was sold on {} lines", .0.len())]
+    ExceedsSale(Vec<ReturnExcess>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NegativeLine {
+    pub sku: Sku,
+    pub on_hand: u32,
+    pub delta: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdjustmentError {
+    #[error("unknown SKUs: {0:?}")]
+    UnknownSkus(Vec<Sku>),
+    #[error("adjustment would leave stock out of bounds on {} lines", .0.len())]
+    OutOfBounds(Vec<NegativeLine>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct RecordedSale {
+    sale: Sale,
+    returned: BTreeMap<Sku, u32>,
+    returns: Vec<ReturnId>,
+}
+
+/// A store's state, rebuilt from its events (and snapshotted whole).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreState {
+    stock: BTreeMap<Sku, StockLine>,
+    sales: BTreeMap<SaleId, RecordedSale>,
+    returns: BTreeMap<ReturnId, Return>,
+    last_adjustment: u64,
+    keys: HashMap<IdempotencyKey, (Fingerprint, Outcome)>,
+}
+
+impl StoreState {
+    /// The stock line of a SKU; a catalog product never counted in this store is at zero.
+    pub fn stock_line(&self, sku: &Sku) -> StockLine {
+        self.stock.get(sku).copied().unwrap_or_default()
+    }
+
+    pub fn stock_lines(&self) -> impl Iterator<Item = (&Sku, &StockLine)> {
+        self.stock.iter()
+    }
+
+    pub fn sale(&self, id: SaleId) -> Option<&Sale> {
+        self.sales.get(&id).map(|r| &r.sale)
+    }
+
+    pub fn sale_count(&self) -> usize {
+        self.sales.len()
+    }
+
+    /// Sales newest first, `skip` then at most `take`.
+    pub fn sales_newest_first(&self, skip: usize, take: usize) -> Vec<Sale> {
+        self.sales
+            .values()
+            .rev()
+            .skip(skip)
+            .take(take)
+            .map(|r| r.sale.clone())
+            .collect()
+    }
+
+    pub fn returns_of(&self, sale: SaleId) -> Vec<Return> {
+        self.sales
+            .get(&sale)
+            .map(|r| r.returns.iter().filter_map(|id| self.returns.get(id).cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn return_by_id(&self, id: ReturnId) -> Option<&Return> {
+        self.returns.get(&id)
+    }
+
+    pub fn adjustment_count(&self) -> u64 {
+        self.last_adjustment
+    }
+
+    pub fn check_key(&self, key: &IdempotencyKey, fingerprint: Fingerprint) -> KeyCheck {
+        match self.keys.get(key) {
+            None => KeyCheck::Fresh,
+            Some((seen, outcome)) if *seen == fingerprint => KeyCheck::Replay(*outcome),
+            Some(_) => KeyCheck::Conflict,
+        }
+    }
+
+    /// All-or-nothing: every line is checked, and every failing line is reported.
+    pub fn decide_sale(
+        &self,
+        request: &SaleRequest,
+        prices: &dyn PriceLookup,
+        now: Timestamp,
+        key: Option<KeyUse>,
+    ) -> Result<StoreEvent, SaleError> {
+        let mut unknown = Vec::new();
+        let mut short = Vec::new();
+        let mut lines = Vec::with_capacity(request.lines.len());
+        for line in &request.lines {
+            let Some(unit_price) = prices.price(&line.sku) else {
+                unknown.push(line.sku.clone());
+                continue;
+            };
+            let available = self.stock_line(&line.sku).on_hand;
+            let requested = line.quantity.get();
+            if requested > available {
+                short.push(Shortage {
+                    sku: line.sku.clone(),
+                    requested,
+                    available,
+                });
+                continue;
+            }
+            lines.push(SoldLine {
+                sku: line.sku.clone(),
+                quantity: requested,
+                unit_price,
+                on_hand_after: available - requested,
+            });
+        }
+        if !unknown.is_empty() {
+            return Err(SaleError::UnknownSkus(unknown));
+        }
+        if !short.is_empty() {
+            return Err(SaleError::InsufficientStock(short));
+        }
+        let total = lines.iter().map(|l| l.unit_price * l.quantity).sum();
+        let id = SaleId(self.sales.keys().next_back().map_or(1, |id| id.0 + 1));
+        Ok(StoreEvent::SaleRecorded {
+            sale: Sale {
+                id,
+                lines,
+                total,
+                at: now,
+            },
+            key,
+        })
+    }
+
+    pub fn decide_return(
+        &self,
+        request: &ReturnRequest,
+        now: Timestamp,
+        key: Option<KeyUse>,
+    ) -> Result<StoreEvent, ReturnError> {
+        let recorded = self
+            .sales
+            .get(&request.sale_id)
+            .ok_or(ReturnError::SaleNotFound(request.sale_id))?;
+        let mut not_in_sale = Vec::new();
+        let mut excess = Vec::new();
+        let mut lines = Vec::with_capacity(request.lines.len());
+        for line in &request.lines {
+            let Some(sold) = recorded.sale.lines.iter().find(|s| s.sku == line.sku) else {
+                not_in_sale.push(line.sku.clone());
+                continue;
+            };
+            let already_returned = recorded.returned.get(&line.sku).copied().unwrap_or(0);
+            let requested = line.quantity.get();
+            if already_returned + requested > sold.quantity {
+                excess.push(ReturnExcess {
+                    sku: line.sku.clone(),
+                    sold: sold.quantity,
+                    already_returned,
+                    requested,
+                });
+                continue;
+            }
+            // Returned units go back on the shelf; bounded by what was sold, so the sum
+            // cannot realistically reach u32::MAX, and saturating keeps it a total function.
+            let on_hand_after = self.stock_line(&line.sku).on_hand.saturating_add(requested);
+            lines.push(ReturnedLine {
+                sku: line.sku.clone(),
+                quantity: requested,
+                unit_price: sold.unit_price,
+                on_hand_after,
+            });
+        }
+        if !not_in_sale.is_empty() {
+            return Err(ReturnError::NotInSale(not_in_sale));
+        }
+        if !excess.is_empty() {
+            return Err(ReturnError::ExceedsSale(excess));
+        }
+        let refund = lines.iter().map(|l| l.unit_price * l.quantity).sum();
+        let id = ReturnId(self.returns.keys().next_back().map_or(1, |id| id.0 + 1));
+        Ok(StoreEvent::SaleReturned {
+            ret: Return {
+                id,
+                sale_id: request.sale_id,
+                lines,
+                refund,
+                reason: request.reason.clone(),
+                at: now,
+            },
+            key,
+        })
+    }
+
+    pub fn decide_adjustment(
+        &self,
+        request: &AdjustmentRequest,
+        prices: &dyn PriceLookup,
+        now: Timestamp,
+        key: Option<KeyUse>,
+    ) -> Result<StoreEvent, AdjustmentError> {
+        let unknown: Vec<Sku> = request
+            .lines
+            .iter()
+            .filter(|l| prices.price(&l.sku).is_none())
+            .map(|l| l.sku.clone())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(AdjustmentError::UnknownSkus(unknown));
+        }
+        let mut out_of_bounds = Vec::new();
+        let mut lines = Vec::with_capacity(request.lines.len());
+        for line in &request.lines {
+            let before = self.stock_line(&line.sku).on_hand;
+            let after = match line.kind {
+                AdjustmentKind::Count(counted) => Ok(counted),
+                AdjustmentKind::Delta(delta) => before
+                    .checked_add_signed(delta)
+                    .filter(|after| *after <= MAX_ON_HAND)
+                    .ok_or(delta),
+            };
+            match after {
+                Ok(after) => lines.push(AdjustedLine {
+                    sku: line.sku.clone(),
+                    kind: line.kind,
+                    on_hand_before: before,
+                    on_hand_after: after,
+                }),
+                Err(delta) => out_of_bounds.push(NegativeLine {
+                    sku: line.sku.clone(),
+                    on_hand: before,
+                    delta,
+                }),
+            }
+        }
+        if !out_of_bounds.is_empty() {
+            return Err(AdjustmentError::OutOfBounds(out_of_bounds));
+        }
+        Ok(StoreEvent::StockAdjusted {
+            adjustment: Adjustment {
+                id: AdjustmentId(self.last_adjustment + 1),
+                reason: request.reason.clone(),
+                lines,
+                at: now,
+            },
+            key,
+        })
+    }
+
+    /// Reorder point and target level of a line. `None` when they make no sense together.
+    pub fn decide_levels(&self, sku: Sku, reorder_point: u32, target_level: u32) -> Option<StoreEvent> {
+        (reorder_point <= target_level && target_level <= MAX_ON_HAND).then_some(StoreEvent::StockLevelsSet {
+            sku,
+            reorder_point,
+            target_level,
+        })
+    }
+
+    pub fn apply(&mut self, event: &StoreEvent) {
+        match event {
+            StoreEvent::SaleRecorded { sale, key } => {
+                for line in &sale.lines {
+                    self.stock.entry(line.sku.clone()).or_default().on_hand = line.on_hand_after;
+                }
+                self.remember(key, Outcome::Sale(sale.id));
+                self.sales.insert(
+                    sale.id,
+                    RecordedSale {
+                        sale: sale.clone(),
+                        returned: BTreeMap::new(),
+                        returns: Vec::new(),
+                    },
+                );
+            }
+            StoreEvent::SaleReturned { ret, key } => {
+                for line in &ret.lines {
+                    self.stock.entry(line.sku.clone()).or_default().on_hand = line.on_hand_after;
+                }
+                if let Some(recorded) = self.sales.get_mut(&ret.sale_id) {
+                    for line in &ret.lines {
+                        *recorded.returned.entry(line.sku.clone()).or_default() += line.quantity;
+                    }
+                    recorded.returns.push(ret.id);
+                }
+                self.remember(key, Outcome::Return(ret.id));
+                self.returns.insert(ret.id, ret.clone());
+            }
+            StoreEvent::StockAdjusted { adjustment, key } => {
+                for line in &adjustment.lines {
+                    self.stock.entry(line.sku.clone()).or_default().on_hand = line.on_hand_after;
+                }
+                self.last_adjustment = adjustment.id.0;
+                self.remember(key, Outcome::Adjustment(adjustment.id));
+            }
+            StoreEvent::StockLevelsSet {
+                sku,
+                reorder_point,
+                target_level,
+            } => {
+                let line = self.stock.entry(sku.clone()).or_default();
+                line.reorder_point = *reorder_point;
+                line.target_level = *target_level;
+            }
+        }
+    }
+
+    fn remember(&mut self, key: &Option<KeyUse>, outcome: Outcome) {
+        if let Some(used) = key {
+            self.keys.insert(used.key.clone(), (used.fingerprint, outcome));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    struct Prices;
+    impl PriceLookup for Prices {
+        fn price(&self, sku: &Sku) -> Option<Cents> {
+            (sku.as_str() != "NOPE-1").then_some(Cents(250))
+        }
+    }
+
+    fn sku(s: &str) -> Sku {
+        Sku::parse(s).expect("test sku")
+    }
+
+    fn line(s: &str, q: i64) -> RequestedLine {
+        RequestedLine {
+            sku: sku(s),
+            quantity: Quantity::new(q).expect("test quantity"),
+        }
+    }
+
+    fn stocked(counts: &[(&str, i64)]) -> StoreState {
+        let mut state = StoreState::default();
+        let lines = counts
+            .iter()
+            .map(|(s, c)| AdjustmentLine::count(sku(s), *c).expect("valid count"))
+            .collect();
+        let request = AdjustmentRequest::new("inventaire".into(), lines).expect("valid lines");
+        let event = state
+            .decide_adjustment(&request, &Prices, Timestamp(0), None)
+            .expect("count accepted");
+        state.apply(&event);
+        state
+    }
+
+    fn sell(state: &mut StoreState, lines: Vec<RequestedLine>) -> Result<Sale, SaleError> {
+        let request = SaleRequest::new(lines).expect("valid lines");
+        let event = state.decide_sale(&request, &Prices, Timestamp(1), None)?;
+        state.apply(&event);
+        match event {
+            StoreEvent::SaleRecorded { sale, .. } => Ok(sale),
+            other => panic!("a sale produced {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_sale_with_one_short_line_changes_nothing_and_lists_every_short_line() {
+        let mut state = stocked(&[("AAA-1", 5), ("BBB-1", 1), ("CCC-1", 0)]);
+        let before = state.clone();
+        let err = sell(&mut state, vec![line("AAA-1", 2), line("BBB-1", 2), line("CCC-1", 1)])
+            .expect_err("two lines are short");
+        let SaleError::InsufficientStock(short) = err else {
+            panic!("expected a shortage, got {err:?}");
+        };
+        let skus: Vec<&str> = short.iter().map(|s| s.sku.as_str()).collect();
+        assert_eq!(skus, vec!["BBB-1", "CCC-1"]);
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn a_sale_captures_price_and_total() {
+        let mut state = stocked(&[("AAA-1", 5)]);
+        let sale = sell(&mut state, vec![line("AAA-1", 3)]).expect("in stock");
+        assert_eq!(sale.total, Cents(750));
+        assert_eq!(sale.id, SaleId(1));
+        assert_eq!(state.stock_line(&sku("AAA-1")).on_hand, 2);
+    }
+
+    #[test]
+    fn unknown_skus_are_named() {
+        let mut state = stocked(&[("AAA-1", 5)]);
+        let err = sell(&mut state, vec![line("NOPE-1", 1)]).expect_err("unknown");
+        assert_eq!(err, SaleError::UnknownSkus(vec![sku("NOPE-1")]));
+    }
+
+    #[test]
+    fn duplicate_lines_are_refused() {
+        let err = SaleRequest::new(vec![line("AAA-1", 1), line("AAA-1", 2)]).expect_err("duplicate");
+        assert_eq!(err, LinesError::Duplicate { index: 1, sku: sku("AAA-1") });
+        assert_eq!(SaleRequest::new(vec![]), Err(LinesError::Empty));
+    }
+
+    #[test]
+    fn a_negative_delta_cannot_go_below_zero() {
+        let state = stocked(&[("AAA-1", 2)]);
+        let lines = vec![AdjustmentLine::delta(sku("AAA-1"), -3).expect("valid delta")];
+        let request = AdjustmentRequest::new("casse".into(), lines).expect("valid lines");
+        let err = state
+            .decide_adjustment(&request, &Prices, Timestamp(0), None)
+            .expect_err("would go negative");
+        assert!(matches!(err, AdjustmentError::OutOfBounds(_)));
+    }
+
+    #[test]
+    fn idempotency_keys_replay_or_conflict() {
+        let mut state = stocked(&[("AAA-1", 5)]);
+        let request = SaleRequest::new(vec![line("AAA-1", 1)]).expect("valid");
+        let key = IdempotencyKey::parse("till-7-0001").expect("valid key");
+        let used = KeyUse {
+            key: key.clone(),
+            fingerprint: request.fingerprint(),
+        };
+        let event = state
+            .decide_sale(&request, &Prices, Timestamp(0), Some(used))
+            .expect("in stock");
+        state.apply(&event);
+        assert_eq!(
+            state.check_key(&key, request.fingerprint()),
+            KeyCheck::Replay(Outcome::Sale(SaleId(1)))
+        );
+        let other = SaleRequest::new(vec![line("AAA-1", 2)]).expect("valid");
+        assert_eq!(state.check_key(&key, other.fingerprint()), KeyCheck::Conflict);
+    }
+
+    proptest! {
+        /// Whatever sequence of sales, returns and deltas is tried, stock never goes negative
+        /// (u32 would wrap, so "never below zero" means "never wraps": on-hand stays equal to
+        /// counted − sold + returned + deltas), and no line is returned beyond what was sold.
+        #[test]
+        fn stock_is_conserved_and_returns_never_exceed_sales(
+            ops in proptest::collection::vec((0u8..3, 1i64..8, 0usize..3), 1..80)
+        ) {
+            let skus = ["AAA-1", "BBB-1", "CCC-1"];
+            let mut state = stocked(&[("AAA-1", 10), ("BBB-1", 10), ("CCC-1", 10)]);
+            let mut expected = [10i64, 10, 10];
+            for (op, qty, which) in ops {
+                let s = skus[which];
+                match op {
+                    0 => if sell(&mut state, vec![line(s, qty)]).is_ok() {
+                        expected[which] -= qty;
+                    },
+                    1 => {
+                        let last = state.sales.keys().next_back().copied();
+                        if let Some(sale_id) = last {
+                            let request = ReturnRequest::new(sale_id, vec![line(s, qty)], None).expect("valid");
+                            if let Ok(event) = state.decide_return(&request, Timestamp(2), None) {
+                                state.apply(&event);
+                                expected[which] += qty;
+                            }
+                        }
+                    }
+                    _ => {
+                        let delta = AdjustmentLine::delta(sku(s), -qty).expect("valid delta");
+                        let request = AdjustmentRequest::new("casse".into(), vec![delta]).expect("valid");
+                        if let Ok(event) = state.decide_adjustment(&request, &Prices, Timestamp(3), None) {
+                            state.apply(&event);
+                            expected[which] -= qty;
+                        }
+                    }
+                }
+                for (i, s) in skus.iter().enumerate() {
+                    prop_assert!(expected[i] >= 0);
+                    prop_assert_eq!(i64::from(state.stock_line(&sku(s)).on_hand), expected[i]);
+                }
+                for recorded in state.sales.values() {
+                    for sold in &recorded.sale.lines {
+                        let returned = recorded.returned.get(&sold.sku).copied().unwrap_or(0);
+                        prop_assert!(returned <= sold.quantity);
+                    }
+                }
+            }
+        }
+    }
+}
