@@ -1,1 +1,150 @@
+//! magasin: the backend of a retail chain — stores sell, return and adjust stock, the
+//! catalog is searched, and every write is journaled before it is acknowledged.
+//!
+//! # Layout
+//!
+//! - [`domain`]: pure types and rules (ids, money, catalog, stock, sales, returns, events).
+//! - [`actors`]: one actor per store and one for the chain's reference data, the only
+//!   writers of their state; the registry that recovers and finds them.
+//! - [`persistence`]: the journal and snapshots (SQLite or sled) and the group-commit writer.
+//! - [`reports`]: read models fed by committed events (catalog search, stock levels).
+//! - [`http`]: the actix-web API v1, thin handlers, problem+json errors.
+//!
+//! A sale flows: HTTP handler → `StoreHandle::record_sale` → `StoreActor` decides and
+//! applies in memory → journal writer commits the batch (fsync) → read models updated →
+//! the actor's answer → 201.
+
+pub mod actors;
+pub mod config;
+pub mod demo;
 pub mod domain;
+pub mod http;
+pub mod persistence;
+pub mod reports;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actors::{OnStoreRecovered, Prices, Registry, RegistryError};
+use config::Settings;
+use domain::{StoreId, StoreState};
+use http::AppState;
+use persistence::{Journal, JournalError};
+use reports::{CatalogView, Projector, StockView};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("recovery failed: {0}")]
+    Recovery(#[from] RegistryError),
+    #[error("demo data: {0}")]
+    Demo(#[from] demo::DemoError),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+}
+
+/// A started server: its address, and the future that runs it until shutdown.
+pub struct Application {
+    addr: SocketAddr,
+    server: Server,
+    state: web::Data<AppState>,
+    journal: Journal,
+}
+
+impl Application {
+    /// Opens the journal, recovers every actor, seeds demo data if asked, and binds.
+    /// Must run inside an actix system.
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let backend = persistence::open(settings.storage.backend, &settings.storage.data_dir)?;
+        let catalog = Arc::new(CatalogView::default());
+        let stock = Arc::new(StockView::default());
+        let projector = Arc::new(Projector {
+            catalog: catalog.clone(),
+            stock: stock.clone(),
+        });
+        let journal = Journal::start(backend, projector, settings.writer_settings())?;
+        let stock_loader = stock.clone();
+        let on_recovered: OnStoreRecovered =
+            Arc::new(move |id: StoreId, state: &StoreState| stock_loader.load(id, state));
+        let prices: Prices = catalog.clone();
+        let (registry, chain) = Registry::start(
+            journal.clone(),
+            prices,
+            settings.actor_settings(),
+            on_recovered,
+        )
+        .await?;
+        catalog.load(&chain);
+        if settings.demo.enabled {
+            demo::seed(&registry, &catalog).await?;
+        }
+
+        let listener =
+            TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
+                bind: settings.server.bind.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            bind: settings.server.bind.clone(),
+            source,
+        })?;
+        let state = web::Data::new(AppState {
+            registry,
+            catalog,
+            stock,
+        });
+        let app_state = state.clone();
+        let body_limit = settings.server.body_limit_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(request_log())
+                .configure(http::configure(body_limit))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            bind: settings.server.bind.clone(),
+            source,
+        })?;
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        Ok(Self {
+            addr,
+            server: server.run(),
+            state,
+            journal,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or [`ServerHandle::stop`]), then snapshots every actor
+    /// and lets the journal writer drain.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        tracing::info!("stopping: writing snapshots");
+        self.state.registry.snapshot_all().await;
+        let journal = self.journal.clone();
+        let _ = tokio::task::spawn_blocking(move || journal.stop()).await;
+        tracing::info!("stopped");
+        served
+    }
+}
+
+/// One log line per request: method, path, status, latency.
+fn request_log() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%r %s %Dms")
+}

@@ -1,3 +1,114 @@
-fn main() {
-    println!("Hello, world!");
+//! The `magasin` binary: parses the command line and the configuration, then runs the
+//! library. Nothing else lives here.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use magasin::Application;
+use magasin::config::Settings;
+use magasin::persistence::Backend;
+
+#[derive(Parser)]
+#[command(name = "magasin", version, about = "Backend of a retail chain")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `magasin --bind …` is `magasin serve --bind …`.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default when no command is given).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    #[arg(long, env = "MAGASIN_BIND")]
+    bind: Option<String>,
+    /// Directory of the journal and snapshots.
+    #[arg(long, env = "MAGASIN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Do not seed the demo chain into an empty data directory.
+    #[arg(long)]
+    no_demo_data: bool,
+    /// Storage engine of the journal.
+    #[arg(long, value_parser = ["sqlite", "sled"])]
+    backend: Option<String>,
+    /// A TOML file overriding config/default.toml.
+    #[arg(long, env = "MAGASIN_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+fn init_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("MAGASIN_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn settings(args: &ServeArgs) -> Result<Settings, String> {
+    let mut settings = Settings::load(args.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(bind) = &args.bind {
+        settings.server.bind = bind.clone();
+    }
+    if let Some(dir) = &args.data_dir {
+        settings.storage.data_dir = dir.clone();
+    }
+    if args.no_demo_data {
+        settings.demo.enabled = false;
+    }
+    match args.backend.as_deref() {
+        Some("sled") => settings.storage.backend = Backend::Sled,
+        Some("sqlite") => settings.storage.backend = Backend::Sqlite,
+        _ => {}
+    }
+    Ok(settings)
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs();
+    let args = match cli.command {
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
+    };
+    let settings = match settings(&args) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("magasin: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match Application::build(&settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "start-up failed");
+            eprintln!("magasin: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Tests and scripts read this line to find the port when binding to port 0.
+    println!("magasin listening on http://{}", app.addr());
+    tracing::info!(addr = %app.addr(), backend = ?settings.storage.backend, data_dir = %settings.storage.data_dir.display(), "serving");
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server error");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -47,7 +47,11 @@ pub struct NewStore {
 }
 
 impl NewStore {
-    pub fn parse(code: &str, name: &str, city: &str) -> Result<Self, Vec<(&'static str, ValueError)>> {
+    pub fn parse(
+        code: &str,
+        name: &str,
+        city: &str,
+    ) -> Result<Self, Vec<(&'static str, ValueError)>> {
         let mut errors = Vec::new();
         let code = code.trim();
         let code_ok = (2..=24).contains(&code.len())
@@ -57,8 +61,12 @@ impl NewStore {
         if !code_ok {
             errors.push(("code", ValueError::StoreCode));
         }
-        let name = parse_label(name, 80).map_err(|e| errors.push(("name", e))).ok();
-        let city = parse_label(city, 80).map_err(|e| errors.push(("city", e))).ok();
+        let name = parse_label(name, 80)
+            .map_err(|e| errors.push(("name", e)))
+            .ok();
+        let city = parse_label(city, 80)
+            .map_err(|e| errors.push(("city", e)))
+            .ok();
         match (name, city) {
             (Some(name), Some(city)) if errors.is_empty() => Ok(Self {
                 code: code.to_owned(),
@@ -116,19 +124,20 @@ impl ChainState {
         Ok(ChainEvent::ProductAdded(product))
     }
 
-    pub fn decide_open_store(&self, new: NewStore, now: Timestamp) -> Result<ChainEvent, ChainError> {
+    /// The store to open; journal it as [`ChainEvent::StoreOpened`].
+    pub fn decide_open_store(&self, new: NewStore, now: Timestamp) -> Result<Store, ChainError> {
         if self.stores.values().any(|s| s.code == new.code) {
             return Err(ChainError::DuplicateStoreCode(new.code));
         }
         let next = self.stores.keys().next_back().map_or(1, |id| id.get() + 1);
         let id = StoreId::new(next).expect("next store id is at least 1");
-        Ok(ChainEvent::StoreOpened(Store {
+        Ok(Store {
             id,
             code: new.code,
             name: new.name,
             city: new.city,
             opened_at: now,
-        }))
+        })
     }
 
     pub fn apply(&mut self, event: &ChainEvent) {
@@ -162,8 +171,10 @@ mod tests {
         let mut chain = ChainState::default();
         for code in ["A1", "B2"] {
             let new = NewStore::parse(code, "Magasin", "Laval").expect("valid store");
-            let event = chain.decide_open_store(new, Timestamp(0)).expect("new code");
-            chain.apply(&event);
+            let store = chain
+                .decide_open_store(new, Timestamp(0))
+                .expect("new code");
+            chain.apply(&ChainEvent::StoreOpened(store));
         }
         let ids: Vec<u32> = chain.stores().map(|s| s.id.get()).collect();
         assert_eq!(ids, vec![1, 2]);

@@ -9,14 +9,15 @@ mod ids;
 mod money;
 mod store;
 
-pub use chain::{parse_label, ChainError, ChainEvent, ChainState, NewStore, Product, Store};
+pub use chain::{ChainError, ChainEvent, ChainState, NewStore, Product, Store, parse_label};
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
 pub use money::Cents;
 pub use store::{
     AdjustedLine, Adjustment, AdjustmentError, AdjustmentKind, AdjustmentLine, AdjustmentRequest,
-    Fingerprint, IdempotencyKey, KeyCheck, KeyUse, LinesError, NegativeLine, Outcome, PriceLookup,
-    RequestedLine, Return, ReturnError, ReturnExcess, ReturnRequest, ReturnedLine, Sale, SaleError,
-    SaleRequest, Shortage, SoldLine, StockLine, StoreEvent, StoreState, MAX_LINES, MAX_ON_HAND,
+    Fingerprint, IdempotencyKey, KeyCheck, KeyUse, LinesError, MAX_LINES, MAX_ON_HAND,
+    NegativeLine, Outcome, PriceLookup, RequestedLine, Return, ReturnError, ReturnExcess,
+    ReturnRequest, ReturnedLine, Sale, SaleError, SaleRecorded, SaleRequest, SaleReturned,
+    Shortage, SoldLine, StockAdjusted, StockLevelsSet, StockLine, StoreEvent, StoreState,
 };
 
 /// A value that failed its constructor's checks. The HTTP layer names the field.

@@ -7,7 +7,9 @@ use std::ops::{Add, Mul};
 
 use super::ValueError;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Cents(pub i64);
 
 impl Cents {

@@ -154,7 +154,11 @@ pub struct ReturnRequest {
 }
 
 impl ReturnRequest {
-    pub fn new(sale_id: SaleId, lines: Vec<RequestedLine>, reason: Option<String>) -> Result<Self, LinesError> {
+    pub fn new(
+        sale_id: SaleId,
+        lines: Vec<RequestedLine>,
+        reason: Option<String>,
+    ) -> Result<Self, LinesError> {
         check_lines(lines.iter().map(|l| &l.sku))?;
         Ok(Self {
             sale_id,
@@ -168,7 +172,10 @@ impl ReturnRequest {
             self.sale_id.0.to_le_bytes().to_vec(),
             self.reason.clone().unwrap_or_default().into_bytes(),
         ];
-        fingerprint("return", head.into_iter().chain(self.lines.iter().map(line_bytes)))
+        fingerprint(
+            "return",
+            head.into_iter().chain(self.lines.iter().map(line_bytes)),
+        )
     }
 }
 
@@ -294,10 +301,35 @@ pub struct Adjustment {
 /// What happened to a store. The journal of these is the store's stock ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StoreEvent {
-    SaleRecorded { sale: Sale, key: Option<KeyUse> },
-    SaleReturned { ret: Return, key: Option<KeyUse> },
-    StockAdjusted { adjustment: Adjustment, key: Option<KeyUse> },
-    StockLevelsSet { sku: Sku, reorder_point: u32, target_level: u32 },
+    SaleRecorded(SaleRecorded),
+    SaleReturned(SaleReturned),
+    StockAdjusted(StockAdjusted),
+    StockLevelsSet(StockLevelsSet),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleRecorded {
+    pub sale: Sale,
+    pub key: Option<KeyUse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleReturned {
+    pub ret: Return,
+    pub key: Option<KeyUse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockAdjusted {
+    pub adjustment: Adjustment,
+    pub key: Option<KeyUse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevelsSet {
+    pub sku: Sku,
+    pub reorder_point: u32,
+    pub target_level: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -361,7 +393,7 @@ pub struct StoreState {
     stock: BTreeMap<Sku, StockLine>,
     sales: BTreeMap<SaleId, RecordedSale>,
     returns: BTreeMap<ReturnId, Return>,
-    last_adjustment: u64,
+    adjustments: BTreeMap<AdjustmentId, Adjustment>,
     keys: HashMap<IdempotencyKey, (Fingerprint, Outcome)>,
 }
 
@@ -397,7 +429,12 @@ impl StoreState {
     pub fn returns_of(&self, sale: SaleId) -> Vec<Return> {
         self.sales
             .get(&sale)
-            .map(|r| r.returns.iter().filter_map(|id| self.returns.get(id).cloned()).collect())
+            .map(|r| {
+                r.returns
+                    .iter()
+                    .filter_map(|id| self.returns.get(id).cloned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -405,8 +442,8 @@ impl StoreState {
         self.returns.get(&id)
     }
 
-    pub fn adjustment_count(&self) -> u64 {
-        self.last_adjustment
+    pub fn adjustment(&self, id: AdjustmentId) -> Option<&Adjustment> {
+        self.adjustments.get(&id)
     }
 
     pub fn check_key(&self, key: &IdempotencyKey, fingerprint: Fingerprint) -> KeyCheck {
@@ -424,7 +461,7 @@ impl StoreState {
         prices: &dyn PriceLookup,
         now: Timestamp,
         key: Option<KeyUse>,
-    ) -> Result<StoreEvent, SaleError> {
+    ) -> Result<SaleRecorded, SaleError> {
         let mut unknown = Vec::new();
         let mut short = Vec::new();
         let mut lines = Vec::with_capacity(request.lines.len());
@@ -458,7 +495,7 @@ impl StoreState {
         }
         let total = lines.iter().map(|l| l.unit_price * l.quantity).sum();
         let id = SaleId(self.sales.keys().next_back().map_or(1, |id| id.0 + 1));
-        Ok(StoreEvent::SaleRecorded {
+        Ok(SaleRecorded {
             sale: Sale {
                 id,
                 lines,
@@ -474,7 +511,7 @@ impl StoreState {
         request: &ReturnRequest,
         now: Timestamp,
         key: Option<KeyUse>,
-    ) -> Result<StoreEvent, ReturnError> {
+    ) -> Result<SaleReturned, ReturnError> {
         let recorded = self
             .sales
             .get(&request.sale_id)
@@ -516,7 +553,7 @@ impl StoreState {
         }
         let refund = lines.iter().map(|l| l.unit_price * l.quantity).sum();
         let id = ReturnId(self.returns.keys().next_back().map_or(1, |id| id.0 + 1));
-        Ok(StoreEvent::SaleReturned {
+        Ok(SaleReturned {
             ret: Return {
                 id,
                 sale_id: request.sale_id,
@@ -535,7 +572,7 @@ impl StoreState {
         prices: &dyn PriceLookup,
         now: Timestamp,
         key: Option<KeyUse>,
-    ) -> Result<StoreEvent, AdjustmentError> {
+    ) -> Result<StockAdjusted, AdjustmentError> {
         let unknown: Vec<Sku> = request
             .lines
             .iter()
@@ -573,9 +610,9 @@ impl StoreState {
         if !out_of_bounds.is_empty() {
             return Err(AdjustmentError::OutOfBounds(out_of_bounds));
         }
-        Ok(StoreEvent::StockAdjusted {
+        Ok(StockAdjusted {
             adjustment: Adjustment {
-                id: AdjustmentId(self.last_adjustment + 1),
+                id: AdjustmentId(self.adjustments.keys().next_back().map_or(1, |id| id.0 + 1)),
                 reason: request.reason.clone(),
                 lines,
                 at: now,
@@ -585,8 +622,13 @@ impl StoreState {
     }
 
     /// Reorder point and target level of a line. `None` when they make no sense together.
-    pub fn decide_levels(&self, sku: Sku, reorder_point: u32, target_level: u32) -> Option<StoreEvent> {
-        (reorder_point <= target_level && target_level <= MAX_ON_HAND).then_some(StoreEvent::StockLevelsSet {
+    pub fn decide_levels(
+        &self,
+        sku: Sku,
+        reorder_point: u32,
+        target_level: u32,
+    ) -> Option<StockLevelsSet> {
+        (reorder_point <= target_level && target_level <= MAX_ON_HAND).then_some(StockLevelsSet {
             sku,
             reorder_point,
             target_level,
@@ -595,7 +637,7 @@ impl StoreState {
 
     pub fn apply(&mut self, event: &StoreEvent) {
         match event {
-            StoreEvent::SaleRecorded { sale, key } => {
+            StoreEvent::SaleRecorded(SaleRecorded { sale, key }) => {
                 for line in &sale.lines {
                     self.stock.entry(line.sku.clone()).or_default().on_hand = line.on_hand_after;
                 }
@@ -609,7 +651,7 @@ impl StoreState {
                     },
                 );
             }
-            StoreEvent::SaleReturned { ret, key } => {
+            StoreEvent::SaleReturned(SaleReturned { ret, key }) => {
                 for line in &ret.lines {
                     self.stock.entry(line.sku.clone()).or_default().on_hand = line.on_hand_after;
                 }
@@ -622,18 +664,18 @@ impl StoreState {
                 self.remember(key, Outcome::Return(ret.id));
                 self.returns.insert(ret.id, ret.clone());
             }
-            StoreEvent::StockAdjusted { adjustment, key } => {
+            StoreEvent::StockAdjusted(StockAdjusted { adjustment, key }) => {
                 for line in &adjustment.lines {
                     self.stock.entry(line.sku.clone()).or_default().on_hand = line.on_hand_after;
                 }
-                self.last_adjustment = adjustment.id.0;
                 self.remember(key, Outcome::Adjustment(adjustment.id));
+                self.adjustments.insert(adjustment.id, adjustment.clone());
             }
-            StoreEvent::StockLevelsSet {
+            StoreEvent::StockLevelsSet(StockLevelsSet {
                 sku,
                 reorder_point,
                 target_level,
-            } => {
+            }) => {
                 let line = self.stock.entry(sku.clone()).or_default();
                 line.reorder_point = *reorder_point;
                 line.target_level = *target_level;
@@ -643,7 +685,8 @@ impl StoreState {
 
     fn remember(&mut self, key: &Option<KeyUse>, outcome: Outcome) {
         if let Some(used) = key {
-            self.keys.insert(used.key.clone(), (used.fingerprint, outcome));
+            self.keys
+                .insert(used.key.clone(), (used.fingerprint, outcome));
         }
     }
 }
@@ -681,26 +724,27 @@ mod tests {
         let event = state
             .decide_adjustment(&request, &Prices, Timestamp(0), None)
             .expect("count accepted");
-        state.apply(&event);
+        state.apply(&StoreEvent::StockAdjusted(event));
         state
     }
 
     fn sell(state: &mut StoreState, lines: Vec<RequestedLine>) -> Result<Sale, SaleError> {
         let request = SaleRequest::new(lines).expect("valid lines");
-        let event = state.decide_sale(&request, &Prices, Timestamp(1), None)?;
-        state.apply(&event);
-        match event {
-            StoreEvent::SaleRecorded { sale, .. } => Ok(sale),
-            other => panic!("a sale produced {other:?}"),
-        }
+        let recorded = state.decide_sale(&request, &Prices, Timestamp(1), None)?;
+        let sale = recorded.sale.clone();
+        state.apply(&StoreEvent::SaleRecorded(recorded));
+        Ok(sale)
     }
 
     #[test]
     fn a_sale_with_one_short_line_changes_nothing_and_lists_every_short_line() {
         let mut state = stocked(&[("AAA-1", 5), ("BBB-1", 1), ("CCC-1", 0)]);
         let before = state.clone();
-        let err = sell(&mut state, vec![line("AAA-1", 2), line("BBB-1", 2), line("CCC-1", 1)])
-            .expect_err("two lines are short");
+        let err = sell(
+            &mut state,
+            vec![line("AAA-1", 2), line("BBB-1", 2), line("CCC-1", 1)],
+        )
+        .expect_err("two lines are short");
         let SaleError::InsufficientStock(short) = err else {
             panic!("expected a shortage, got {err:?}");
         };
@@ -727,8 +771,15 @@ mod tests {
 
     #[test]
     fn duplicate_lines_are_refused() {
-        let err = SaleRequest::new(vec![line("AAA-1", 1), line("AAA-1", 2)]).expect_err("duplicate");
-        assert_eq!(err, LinesError::Duplicate { index: 1, sku: sku("AAA-1") });
+        let err =
+            SaleRequest::new(vec![line("AAA-1", 1), line("AAA-1", 2)]).expect_err("duplicate");
+        assert_eq!(
+            err,
+            LinesError::Duplicate {
+                index: 1,
+                sku: sku("AAA-1")
+            }
+        );
         assert_eq!(SaleRequest::new(vec![]), Err(LinesError::Empty));
     }
 
@@ -755,13 +806,16 @@ mod tests {
         let event = state
             .decide_sale(&request, &Prices, Timestamp(0), Some(used))
             .expect("in stock");
-        state.apply(&event);
+        state.apply(&StoreEvent::SaleRecorded(event));
         assert_eq!(
             state.check_key(&key, request.fingerprint()),
             KeyCheck::Replay(Outcome::Sale(SaleId(1)))
         );
         let other = SaleRequest::new(vec![line("AAA-1", 2)]).expect("valid");
-        assert_eq!(state.check_key(&key, other.fingerprint()), KeyCheck::Conflict);
+        assert_eq!(
+            state.check_key(&key, other.fingerprint()),
+            KeyCheck::Conflict
+        );
     }
 
     proptest! {
@@ -786,7 +840,7 @@ mod tests {
                         if let Some(sale_id) = last {
                             let request = ReturnRequest::new(sale_id, vec![line(s, qty)], None).expect("valid");
                             if let Ok(event) = state.decide_return(&request, Timestamp(2), None) {
-                                state.apply(&event);
+                                state.apply(&StoreEvent::SaleReturned(event));
                                 expected[which] += qty;
                             }
                         }
@@ -795,7 +849,7 @@ mod tests {
                         let delta = AdjustmentLine::delta(sku(s), -qty).expect("valid delta");
                         let request = AdjustmentRequest::new("casse".into(), vec![delta]).expect("valid");
                         if let Ok(event) = state.decide_adjustment(&request, &Prices, Timestamp(3), None) {
-                            state.apply(&event);
+                            state.apply(&StoreEvent::StockAdjusted(event));
                             expected[which] -= qty;
                         }
                     }

@@ -1,0 +1,181 @@
+//! `ChainActor`: the only writer of the chain's reference data (catalog, stores).
+//!
+//! Same discipline as a store: decide, apply in memory, journal, answer when durable.
+//! Store actors read prices from the committed catalog read model, never from here.
+
+use actix::prelude::*;
+use std::time::Duration;
+
+use super::clock::now;
+use crate::domain::{ChainError, ChainEvent, ChainState, DomainEvent, NewStore, Product, Store};
+use crate::persistence::{Journal, JournalError, StreamId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainActorError {
+    #[error(transparent)]
+    Rule(#[from] ChainError),
+    #[error("chain actor busy or stopped")]
+    Unavailable,
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+}
+
+pub struct ChainActor {
+    state: ChainState,
+    seq: u64,
+    since_snapshot: u64,
+    snapshot_every: u64,
+    journal: Journal,
+}
+
+impl ChainActor {
+    pub fn new(state: ChainState, seq: u64, journal: Journal, snapshot_every: u64) -> Self {
+        Self {
+            state,
+            seq,
+            since_snapshot: 0,
+            snapshot_every: snapshot_every.max(1),
+            journal,
+        }
+    }
+
+    fn persist(
+        &mut self,
+        events: Vec<ChainEvent>,
+    ) -> impl Future<Output = Result<(), JournalError>> + use<> {
+        let first = self.seq + 1;
+        for event in &events {
+            self.state.apply(event);
+        }
+        self.seq += events.len() as u64;
+        self.since_snapshot += events.len() as u64;
+        let snapshot = (self.since_snapshot >= self.snapshot_every).then_some(&self.state);
+        if snapshot.is_some() {
+            self.since_snapshot = 0;
+        }
+        let events = events.into_iter().map(DomainEvent::Chain).collect();
+        self.journal
+            .append(StreamId::chain(), first, events, snapshot)
+    }
+
+    fn when_durable<T: 'static>(
+        &mut self,
+        ack: impl Future<Output = Result<(), JournalError>> + 'static,
+        value: T,
+    ) -> ResponseActFuture<Self, Result<T, ChainActorError>> {
+        Box::pin(ack.into_actor(self).map(move |result, _actor, ctx| match result {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                tracing::error!(error = %e, "chain journal append failed; the chain actor stops");
+                ctx.stop();
+                Err(ChainActorError::Journal(e))
+            }
+        }))
+    }
+}
+
+impl Actor for ChainActor {
+    type Context = Context<Self>;
+}
+
+/// Adds products to the catalog, all or none. Answered once durable.
+#[derive(Message)]
+#[rtype(result = "Result<(), ChainActorError>")]
+pub struct AddProducts(pub Vec<Product>);
+
+impl Handler<AddProducts> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<(), ChainActorError>>;
+
+    fn handle(&mut self, msg: AddProducts, _ctx: &mut Self::Context) -> Self::Result {
+        // Decide on a scratch copy so that a duplicate inside the batch is caught too.
+        let mut scratch = self.state.clone();
+        let mut events = Vec::with_capacity(msg.0.len());
+        for product in msg.0 {
+            match scratch.decide_add_product(product) {
+                Ok(event) => {
+                    scratch.apply(&event);
+                    events.push(event);
+                }
+                Err(e) => return Box::pin(fut::ready(Err(e.into()))),
+            }
+        }
+        if events.is_empty() {
+            return Box::pin(fut::ready(Ok(())));
+        }
+        let ack = self.persist(events);
+        self.when_durable(ack, ())
+    }
+}
+
+/// Opens a new store with the next free id. Answered once durable.
+#[derive(Message)]
+#[rtype(result = "Result<Store, ChainActorError>")]
+pub struct OpenStore(pub NewStore);
+
+impl Handler<OpenStore> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<Store, ChainActorError>>;
+
+    fn handle(&mut self, msg: OpenStore, _ctx: &mut Self::Context) -> Self::Result {
+        let store = match self.state.decide_open_store(msg.0, now()) {
+            Ok(store) => store,
+            Err(e) => return Box::pin(fut::ready(Err(e.into()))),
+        };
+        let ack = self.persist(vec![ChainEvent::StoreOpened(store.clone())]);
+        self.when_durable(ack, store)
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), ChainActorError>")]
+pub struct TakeChainSnapshot;
+
+impl Handler<TakeChainSnapshot> for ChainActor {
+    type Result = ResponseFuture<Result<(), ChainActorError>>;
+
+    fn handle(&mut self, _msg: TakeChainSnapshot, _ctx: &mut Self::Context) -> Self::Result {
+        if self.seq == 0 {
+            return Box::pin(async { Ok(()) });
+        }
+        let ack = self
+            .journal
+            .snapshot(StreamId::chain(), self.seq, &self.state);
+        Box::pin(async move { ack.await.map_err(ChainActorError::from) })
+    }
+}
+
+#[derive(Clone)]
+pub struct ChainHandle {
+    addr: Addr<ChainActor>,
+    timeout: Duration,
+}
+
+impl ChainHandle {
+    pub fn new(addr: Addr<ChainActor>, timeout: Duration) -> Self {
+        Self { addr, timeout }
+    }
+
+    async fn ask<M>(&self, msg: M) -> Result<M::Result, ChainActorError>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        ChainActor: Handler<M>,
+    {
+        self.addr
+            .send(msg)
+            .timeout(self.timeout)
+            .await
+            .map_err(|_| ChainActorError::Unavailable)
+    }
+
+    pub async fn add_products(&self, products: Vec<Product>) -> Result<(), ChainActorError> {
+        self.ask(AddProducts(products)).await?
+    }
+
+    pub async fn open_store(&self, new: NewStore) -> Result<Store, ChainActorError> {
+        self.ask(OpenStore(new)).await?
+    }
+
+    pub async fn snapshot(&self) -> Result<(), ChainActorError> {
+        self.ask(TakeChainSnapshot).await?
+    }
+}

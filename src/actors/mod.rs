@@ -1,0 +1,16 @@
+//! Actors: one `StoreActor` per store (the only writer of its stock, sales, returns and
+//! adjustments), the `ChainActor` (catalog and store list), and the registry that recovers,
+//! starts and finds them.
+//!
+//! The one thing not to break: a write is answered only after its events are durable, and
+//! an actor never blocks its arbiter on the disk.
+
+mod chain;
+mod clock;
+mod registry;
+mod store;
+
+pub use chain::{ChainActorError, ChainHandle};
+pub use clock::now;
+pub use registry::{OnStoreRecovered, Registry, RegistryError};
+pub use store::{ActorSettings, Prices, Recorded, SaleView, StoreError, StoreHandle};

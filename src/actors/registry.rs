@@ -1,0 +1,205 @@
+//! The registry: recovers the chain and every store from the journal at start, starts their
+//! actors (spread over a few arbiters), finds them, and restarts a store whose actor
+//! stopped after a failed commit.
+//!
+//! Recovery reads the disk, so it runs on blocking threads, never on an arbiter.
+
+use actix::prelude::*;
+use dashmap::DashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::chain::{ChainActor, ChainActorError, ChainHandle};
+use super::store::{ActorSettings, Prices, StoreActor, StoreHandle};
+use crate::domain::{ChainEvent, ChainState, NewStore, Store, StoreEvent, StoreId, StoreState};
+use crate::persistence::{Journal, JournalError, StreamId};
+
+/// Called with each store's recovered state before its actor takes a write (to load read
+/// models).
+pub type OnStoreRecovered = Arc<dyn Fn(StoreId, &StoreState) + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("store {0} does not exist")]
+    UnknownStore(StoreId),
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("recovery task failed: {0}")]
+    Task(String),
+}
+
+pub struct Registry {
+    chain: ChainHandle,
+    stores: DashMap<StoreId, StoreHandle>,
+    journal: Journal,
+    prices: Prices,
+    settings: ActorSettings,
+    arbiters: Vec<Arbiter>,
+    next_arbiter: AtomicUsize,
+    restart: tokio::sync::Mutex<()>,
+    on_recovered: OnStoreRecovered,
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, JournalError> + Send + 'static,
+) -> Result<T, RegistryError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RegistryError::Task(e.to_string()))?
+        .map_err(RegistryError::from)
+}
+
+fn rebuild_store(journal: &Journal, id: StoreId) -> Result<(StoreState, u64), JournalError> {
+    let recovered = journal.recover::<StoreState, StoreEvent>(&StreamId::store(id))?;
+    let (mut seq, mut state) = recovered.snapshot.unwrap_or_default();
+    for (event_seq, event) in &recovered.events {
+        state.apply(event);
+        seq = *event_seq;
+    }
+    Ok((state, seq))
+}
+
+impl Registry {
+    /// Recovers the chain, then every store, and starts their actors. Returns the
+    /// recovered chain state (for the catalog read model).
+    pub async fn start(
+        journal: Journal,
+        prices: Prices,
+        settings: ActorSettings,
+        on_recovered: OnStoreRecovered,
+    ) -> Result<(Self, ChainState), RegistryError> {
+        let chain_journal = journal.clone();
+        let (chain, chain_seq) = blocking(move || {
+            let recovered = chain_journal.recover::<ChainState, ChainEvent>(&StreamId::chain())?;
+            let (mut seq, mut state) = recovered.snapshot.unwrap_or_default();
+            for (event_seq, event) in &recovered.events {
+                state.apply(event);
+                seq = *event_seq;
+            }
+            Ok((state, seq))
+        })
+        .await?;
+        let chain_addr = ChainActor::new(
+            chain.clone(),
+            chain_seq,
+            journal.clone(),
+            settings.snapshot_every,
+        )
+        .start();
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 4);
+        let registry = Self {
+            chain: ChainHandle::new(chain_addr, settings.ask_timeout),
+            stores: DashMap::new(),
+            journal,
+            prices,
+            settings,
+            arbiters: (0..workers).map(|_| Arbiter::new()).collect(),
+            next_arbiter: AtomicUsize::new(0),
+            restart: tokio::sync::Mutex::new(()),
+            on_recovered,
+        };
+        for store in chain.stores() {
+            registry.recover_store(store.id).await?;
+        }
+        tracing::info!(
+            stores = registry.stores.len(),
+            chain_events = chain_seq,
+            "recovery finished"
+        );
+        Ok((registry, chain))
+    }
+
+    async fn recover_store(&self, id: StoreId) -> Result<StoreHandle, RegistryError> {
+        let journal = self.journal.clone();
+        let (state, seq) = blocking(move || rebuild_store(&journal, id)).await?;
+        (self.on_recovered)(id, &state);
+        Ok(self.launch(id, state, seq))
+    }
+
+    fn launch(&self, id: StoreId, state: StoreState, seq: u64) -> StoreHandle {
+        let actor = StoreActor::new(
+            id,
+            state,
+            seq,
+            self.journal.clone(),
+            self.prices.clone(),
+            self.settings,
+        );
+        let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
+        let addr = StoreActor::start_in_arbiter(&self.arbiters[which].handle(), move |_| actor);
+        let handle = StoreHandle::new(addr, self.settings.ask_timeout);
+        self.stores.insert(id, handle.clone());
+        handle
+    }
+
+    pub fn chain(&self) -> &ChainHandle {
+        &self.chain
+    }
+
+    pub fn store_ids(&self) -> Vec<StoreId> {
+        let mut ids: Vec<StoreId> = self.stores.iter().map(|e| *e.key()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// The store's handle; a store whose actor stopped (failed commit) is recovered from
+    /// its journal first.
+    pub async fn store(&self, id: StoreId) -> Result<StoreHandle, RegistryError> {
+        let handle = self
+            .stores
+            .get(&id)
+            .map(|h| h.clone())
+            .ok_or(RegistryError::UnknownStore(id))?;
+        if handle.is_alive() {
+            return Ok(handle);
+        }
+        let _one_at_a_time = self.restart.lock().await;
+        if let Some(current) = self.stores.get(&id).map(|h| h.clone())
+            && current.is_alive()
+        {
+            return Ok(current);
+        }
+        tracing::warn!(store = %id, "restarting a stopped store actor from its journal");
+        self.recover_store(id).await
+    }
+
+    /// Opens a store (durably) and starts its actor: usable as soon as this returns.
+    pub async fn open_store(&self, new: NewStore) -> Result<Store, ChainActorError> {
+        let store = self.chain.open_store(new).await?;
+        self.launch(store.id, StoreState::default(), 0);
+        Ok(store)
+    }
+
+    /// The store's journal after `after`, at most `limit` events: its stock ledger.
+    pub async fn ledger(
+        &self,
+        id: StoreId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, StoreEvent)>, RegistryError> {
+        if !self.stores.contains_key(&id) {
+            return Err(RegistryError::UnknownStore(id));
+        }
+        let journal = self.journal.clone();
+        blocking(move || journal.read(&StreamId::store(id), after, limit)).await
+    }
+
+    /// Snapshots every store and the chain (graceful shutdown), waiting until durable.
+    pub async fn snapshot_all(&self) {
+        let handles: Vec<(StoreId, StoreHandle)> = self
+            .stores
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect();
+        for (id, handle) in handles {
+            if let Err(e) = handle.snapshot().await {
+                tracing::error!(store = %id, error = %e, "snapshot at shutdown failed");
+            }
+        }
+        if let Err(e) = self.chain.snapshot().await {
+            tracing::error!(error = %e, "chain snapshot at shutdown failed");
+        }
+    }
+}

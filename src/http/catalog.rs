@@ -1,0 +1,126 @@
+//! `/products` (catalog search) and `/availability` (one product in every store).
+
+use actix_web::{get, web};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::extract::{Page, Pagination, sku};
+use super::problem::ApiError;
+use crate::domain::Product;
+use crate::reports::ProductQuery;
+
+#[derive(Serialize)]
+pub struct ProductBody {
+    sku: String,
+    ean13: String,
+    name: String,
+    category: String,
+    price_cents: i64,
+}
+
+impl From<Product> for ProductBody {
+    fn from(p: Product) -> Self {
+        Self {
+            sku: p.sku.to_string(),
+            ean13: p.ean13.to_string(),
+            name: p.name,
+            category: p.category,
+            price_cents: p.price.0,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    q: Option<String>,
+    category: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// Search by name, category, SKU or barcode (all words must match; case and accents
+/// ignored), ordered by SKU.
+#[get("/products")]
+async fn search_products(
+    app: web::Data<AppState>,
+    query: web::Query<SearchQuery>,
+) -> Result<web::Json<Page<ProductBody>>, ApiError> {
+    let query = query.into_inner();
+    let pagination = Pagination::new(query.page, query.per_page)?;
+    let found = app.catalog.search(&ProductQuery {
+        text: query.q,
+        category: query.category,
+    });
+    Ok(web::Json(pagination.slice(found, ProductBody::from)))
+}
+
+#[get("/products/{sku}")]
+async fn get_product(
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<ProductBody>, ApiError> {
+    let sku = sku(&path)?;
+    let product = app
+        .catalog
+        .product(&sku)
+        .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
+    Ok(web::Json(product.into()))
+}
+
+#[derive(Serialize)]
+struct StoreAvailability {
+    store_id: u32,
+    store_code: String,
+    store_name: String,
+    on_hand: u32,
+    low: bool,
+}
+
+#[derive(Serialize)]
+struct Availability {
+    sku: String,
+    name: String,
+    total_on_hand: u64,
+    stores: Vec<StoreAvailability>,
+}
+
+/// On-hand quantity of one product in every store of the chain.
+#[get("/availability/{sku}")]
+async fn availability(
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<Availability>, ApiError> {
+    let sku = sku(&path)?;
+    let product = app
+        .catalog
+        .product(&sku)
+        .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
+    let stores: Vec<StoreAvailability> = app
+        .catalog
+        .stores()
+        .into_iter()
+        .map(|store| {
+            let line = app.stock.line(store.id, &sku);
+            StoreAvailability {
+                store_id: store.id.get(),
+                store_code: store.code,
+                store_name: store.name,
+                on_hand: line.on_hand,
+                low: line.is_low(),
+            }
+        })
+        .collect();
+    Ok(web::Json(Availability {
+        sku: sku.to_string(),
+        name: product.name,
+        total_on_hand: stores.iter().map(|s| u64::from(s.on_hand)).sum(),
+        stores,
+    }))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(search_products)
+        .service(get_product)
+        .service(availability);
+}

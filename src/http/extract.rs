@@ -1,0 +1,137 @@
+//! Request pieces every route shares: the idempotency key header, pagination, path ids,
+//! and the JSON/query/path error handlers that turn framework errors into problem+json.
+
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{FromRequest, HttpRequest};
+use serde::Serialize;
+use std::future::{Ready, ready};
+
+use super::problem::{ApiError, FieldError};
+use crate::domain::{IdempotencyKey, Sku, StoreId};
+
+/// The optional `Idempotency-Key` header, validated.
+pub struct IdemKey(pub Option<IdempotencyKey>);
+
+impl FromRequest for IdemKey {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let Some(raw) = req.headers().get("Idempotency-Key") else {
+            return ready(Ok(IdemKey(None)));
+        };
+        let parsed = raw
+            .to_str()
+            .map_err(|_| crate::domain::ValueError::IdempotencyKey)
+            .and_then(IdempotencyKey::parse)
+            .map(|key| IdemKey(Some(key)))
+            .map_err(|e| ApiError::Validation(vec![FieldError::new("Idempotency-Key", e)]));
+        ready(parsed)
+    }
+}
+
+pub const DEFAULT_PER_PAGE: u32 = 50;
+pub const MAX_PER_PAGE: u32 = 200;
+
+/// A validated page request: `page` from 1, `per_page` from 1 to 200 (default 50).
+#[derive(Debug, Clone, Copy)]
+pub struct Pagination {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Pagination {
+    pub fn new(page: Option<u32>, per_page: Option<u32>) -> Result<Self, ApiError> {
+        let page = page.unwrap_or(1);
+        let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
+        let mut errors = Vec::new();
+        if page == 0 {
+            errors.push(FieldError {
+                field: "page".into(),
+                code: "invalid_page",
+                detail: "La page commence à 1.".into(),
+            });
+        }
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            errors.push(FieldError {
+                field: "per_page".into(),
+                code: "invalid_per_page",
+                detail: format!("per_page va de 1 à {MAX_PER_PAGE}."),
+            });
+        }
+        if errors.is_empty() {
+            Ok(Self { page, per_page })
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+
+    pub fn skip(&self) -> usize {
+        (self.page as usize - 1) * self.per_page as usize
+    }
+
+    pub fn take(&self) -> usize {
+        self.per_page as usize
+    }
+
+    /// This page of `items` (already filtered and ordered), with the total.
+    pub fn slice<T, U: Serialize>(&self, items: Vec<T>, map: impl Fn(T) -> U) -> Page<U> {
+        let total = items.len();
+        let items = items
+            .into_iter()
+            .skip(self.skip())
+            .take(self.take())
+            .map(map)
+            .collect();
+        self.page_of(items, total)
+    }
+
+    pub fn page_of<U: Serialize>(&self, items: Vec<U>, total: usize) -> Page<U> {
+        Page {
+            items,
+            page: self.page,
+            per_page: self.per_page,
+            total,
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Serialize)]
+pub struct Page<T: Serialize> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: usize,
+}
+
+/// A store id from the path: 0 is no store.
+pub fn store_id(raw: u32) -> Result<StoreId, ApiError> {
+    StoreId::new(raw).map_err(|e| ApiError::Validation(vec![FieldError::new("store_id", e)]))
+}
+
+/// A SKU from the path.
+pub fn sku(raw: &str) -> Result<Sku, ApiError> {
+    Sku::parse(raw).map_err(|e| ApiError::Validation(vec![FieldError::new("sku", e)]))
+}
+
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge
+        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::Deserialize(e) => ApiError::MalformedBody(e.to_string()),
+        other => ApiError::MalformedBody(other.to_string()),
+    };
+    api.into()
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::InvalidQuery(err.to_string()).into()
+}
+
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::InvalidPath(err.to_string()).into()
+}

@@ -1,0 +1,177 @@
+//! `/stores/{store_id}/ledger`: the store's journal, read back as its stock ledger.
+
+use actix_web::{get, web};
+use serde::{Deserialize, Serialize};
+
+use super::extract::store_id;
+use super::problem::{ApiError, FieldError};
+use super::{AppState, rfc3339};
+use crate::domain::{SaleRecorded, SaleReturned, StockAdjusted, StockLevelsSet, StoreEvent};
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Serialize)]
+struct Movement {
+    sku: String,
+    /// Signed change of on-hand stock.
+    change: i64,
+    on_hand_after: u32,
+}
+
+#[derive(Serialize)]
+struct LedgerEntry {
+    seq: u64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sale_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjustment_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    movements: Vec<Movement>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    levels: Option<Levels>,
+}
+
+#[derive(Serialize)]
+struct Levels {
+    sku: String,
+    reorder_point: u32,
+    target_level: u32,
+}
+
+fn entry(seq: u64, kind: &'static str) -> LedgerEntry {
+    LedgerEntry {
+        seq,
+        kind,
+        at: None,
+        sale_id: None,
+        return_id: None,
+        adjustment_id: None,
+        amount_cents: None,
+        reason: None,
+        movements: Vec::new(),
+        levels: None,
+    }
+}
+
+fn ledger_entry(seq: u64, event: StoreEvent) -> LedgerEntry {
+    match event {
+        StoreEvent::SaleRecorded(SaleRecorded { sale, .. }) => LedgerEntry {
+            at: Some(rfc3339(sale.at)),
+            sale_id: Some(sale.id.0),
+            amount_cents: Some(sale.total.0),
+            movements: sale
+                .lines
+                .into_iter()
+                .map(|l| Movement {
+                    sku: l.sku.to_string(),
+                    change: -i64::from(l.quantity),
+                    on_hand_after: l.on_hand_after,
+                })
+                .collect(),
+            ..entry(seq, "sale_recorded")
+        },
+        StoreEvent::SaleReturned(SaleReturned { ret, .. }) => LedgerEntry {
+            at: Some(rfc3339(ret.at)),
+            sale_id: Some(ret.sale_id.0),
+            return_id: Some(ret.id.0),
+            amount_cents: Some(-ret.refund.0),
+            reason: ret.reason,
+            movements: ret
+                .lines
+                .into_iter()
+                .map(|l| Movement {
+                    sku: l.sku.to_string(),
+                    change: i64::from(l.quantity),
+                    on_hand_after: l.on_hand_after,
+                })
+                .collect(),
+            ..entry(seq, "sale_returned")
+        },
+        StoreEvent::StockAdjusted(StockAdjusted { adjustment, .. }) => LedgerEntry {
+            at: Some(rfc3339(adjustment.at)),
+            adjustment_id: Some(adjustment.id.0),
+            reason: Some(adjustment.reason),
+            movements: adjustment
+                .lines
+                .into_iter()
+                .map(|l| Movement {
+                    sku: l.sku.to_string(),
+                    change: i64::from(l.on_hand_after) - i64::from(l.on_hand_before),
+                    on_hand_after: l.on_hand_after,
+                })
+                .collect(),
+            ..entry(seq, "stock_adjusted")
+        },
+        StoreEvent::StockLevelsSet(StockLevelsSet {
+            sku,
+            reorder_point,
+            target_level,
+        }) => LedgerEntry {
+            levels: Some(Levels {
+                sku: sku.to_string(),
+                reorder_point,
+                target_level,
+            }),
+            ..entry(seq, "stock_levels_set")
+        },
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LedgerQuery {
+    /// Entries after this position (0: from the start).
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct LedgerPage {
+    items: Vec<LedgerEntry>,
+    /// Pass as `after` to read on; absent when this page is the end for now.
+    next_after: Option<u64>,
+}
+
+/// The store's events in journal order: every stock movement with the balance after it.
+#[get("/stores/{store_id}/ledger")]
+async fn ledger(
+    app: web::Data<AppState>,
+    path: web::Path<u32>,
+    query: web::Query<LedgerQuery>,
+) -> Result<web::Json<LedgerPage>, ApiError> {
+    let id = store_id(path.into_inner())?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "limit".into(),
+            code: "invalid_limit",
+            detail: format!("limit va de 1 à {MAX_LIMIT}."),
+        }]));
+    }
+    let events = app
+        .registry
+        .ledger(id, query.after.unwrap_or(0), limit)
+        .await?;
+    let next_after = (events.len() == limit)
+        .then(|| events.last().map(|(seq, _)| *seq))
+        .flatten();
+    let items = events
+        .into_iter()
+        .map(|(seq, e)| ledger_entry(seq, e))
+        .collect();
+    Ok(web::Json(LedgerPage { items, next_after }))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(ledger);
+}

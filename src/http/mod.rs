@@ -1,0 +1,64 @@
+//! The HTTP API v1 (actix-web): routes, extractors, bodies and problem+json errors.
+//!
+//! Handlers are thin: parse, call one actor or read one read model, map the answer. No
+//! business rule lives here; if a handler grows an `if` about stock, it belongs in
+//! `domain`.
+
+mod catalog;
+mod extract;
+mod ledger;
+mod problem;
+mod sales;
+mod stock;
+mod stores;
+
+use actix_web::web;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::actors::Registry;
+use crate::domain::Timestamp;
+use crate::reports::{CatalogView, StockView};
+
+pub use problem::ApiError;
+
+/// What every handler may reach.
+pub struct AppState {
+    pub registry: Registry,
+    pub catalog: Arc<CatalogView>,
+    pub stock: Arc<StockView>,
+}
+
+/// `2026-11-24T14:05:00.123Z`.
+pub fn rfc3339(at: Timestamp) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.0) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Mounts the API and its error handlers.
+pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(
+            web::JsonConfig::default()
+                .limit(body_limit)
+                .error_handler(extract::json_error),
+        )
+        .app_data(web::PayloadConfig::new(body_limit))
+        .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .service(
+            web::scope("/api/v1")
+                .configure(stores::routes)
+                .configure(catalog::routes)
+                .configure(stock::routes)
+                .configure(sales::routes)
+                .configure(ledger::routes),
+        )
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(ApiError::RouteNotFound)
+        }));
+    }
+}

@@ -1,0 +1,431 @@
+//! Every error a client can get, as RFC 9457 `application/problem+json`, mapped in one
+//! place. Each match below names every variant (no `_` arm): a new error cannot reach a
+//! client unmapped. Codes are stable English; `detail` is French, for the people at the
+//! till. A 5xx says only "erreur interne" and an id; the cause goes to the log.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::fmt;
+
+use crate::actors::{ChainActorError, RegistryError, StoreError};
+use crate::domain::{
+    AdjustmentError, ChainError, LinesError, ReturnError, SaleError, StoreId, ValueError,
+};
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, error: ValueError) -> Self {
+        Self {
+            field: field.into(),
+            code: value_code(error),
+            detail: value_detail(error),
+        }
+    }
+}
+
+fn value_code(error: ValueError) -> &'static str {
+    match error {
+        ValueError::StoreId => "invalid_store_id",
+        ValueError::Sku => "invalid_sku",
+        ValueError::Ean13 => "invalid_barcode",
+        ValueError::Quantity => "invalid_quantity",
+        ValueError::Counted => "invalid_count",
+        ValueError::Delta => "invalid_delta",
+        ValueError::Price => "invalid_price",
+        ValueError::StoreCode => "invalid_store_code",
+        ValueError::Label { .. } => "invalid_text",
+        ValueError::IdempotencyKey => "invalid_idempotency_key",
+    }
+}
+
+fn value_detail(error: ValueError) -> String {
+    match error {
+        ValueError::StoreId => "Un numéro de magasin est un entier positif.".into(),
+        ValueError::Sku => "Un code SKU compte de 3 à 32 caractères : A-Z, 0-9 et « - ».".into(),
+        ValueError::Ean13 => {
+            "Un code-barres EAN-13 compte 13 chiffres et un chiffre de contrôle valide.".into()
+        }
+        ValueError::Quantity => "La quantité doit être un entier de 1 à 10 000.".into(),
+        ValueError::Counted => "La quantité comptée doit être un entier de 0 à 1 000 000.".into(),
+        ValueError::Delta => {
+            "L'écart doit être un entier non nul de -1 000 000 à 1 000 000.".into()
+        }
+        ValueError::Price => "Le prix est un nombre entier de cents de 0 à 100 000 000.".into(),
+        ValueError::StoreCode => {
+            "Un code de magasin compte de 2 à 24 caractères : A-Z, 0-9 et « - ».".into()
+        }
+        ValueError::Label { max } => {
+            format!("Texte de 1 à {max} caractères, sans caractère de contrôle.")
+        }
+        ValueError::IdempotencyKey => {
+            "L'en-tête Idempotency-Key compte de 1 à 200 caractères ASCII imprimables.".into()
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    Validation(Vec<FieldError>),
+    MalformedBody(String),
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    InvalidQuery(String),
+    InvalidPath(String),
+    RouteNotFound,
+    StoreNotFound(StoreId),
+    ProductNotFound(String),
+    Store(StoreError),
+    Chain(ChainActorError),
+    Registry(RegistryError),
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Store(e)
+    }
+}
+
+impl From<ChainActorError> for ApiError {
+    fn from(e: ChainActorError) -> Self {
+        ApiError::Chain(e)
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::UnknownStore(id) => ApiError::StoreNotFound(id),
+            other => ApiError::Registry(other),
+        }
+    }
+}
+
+impl From<Vec<FieldError>> for ApiError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        ApiError::Validation(errors)
+    }
+}
+
+/// Structural errors of a list of lines, named by field.
+pub fn lines_error(error: LinesError) -> ApiError {
+    let field = match &error {
+        LinesError::Empty | LinesError::TooMany => "lines".to_owned(),
+        LinesError::Duplicate { index, .. } => format!("lines[{index}].sku"),
+    };
+    let (code, detail) = match error {
+        LinesError::Empty => ("no_lines", "Il faut au moins une ligne.".to_owned()),
+        LinesError::TooMany => (
+            "too_many_lines",
+            format!("Au plus {} lignes par opération.", crate::domain::MAX_LINES),
+        ),
+        LinesError::Duplicate { sku, .. } => (
+            "duplicate_line",
+            format!("Le SKU {sku} apparaît deux fois ; regroupez les quantités sur une ligne."),
+        ),
+    };
+    ApiError::Validation(vec![FieldError {
+        field,
+        code,
+        detail,
+    }])
+}
+
+/// What a problem document says, before serialization.
+struct Problem {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<Value>,
+    /// For 5xx only: what goes to the log, never to the client.
+    cause: Option<String>,
+}
+
+fn problem(
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: impl Into<String>,
+) -> Problem {
+    Problem {
+        status,
+        code,
+        title,
+        detail: detail.into(),
+        errors: Vec::new(),
+        cause: None,
+    }
+}
+
+fn with_errors(mut p: Problem, errors: Vec<Value>) -> Problem {
+    p.errors = errors;
+    p
+}
+
+fn internal(cause: &dyn fmt::Display) -> Problem {
+    let mut p = problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "erreur interne",
+    );
+    p.cause = Some(cause.to_string());
+    p
+}
+
+fn unavailable(detail: &str) -> Problem {
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "Service unavailable",
+        detail,
+    )
+}
+
+fn skus_json(skus: &[crate::domain::Sku]) -> Vec<Value> {
+    skus.iter().map(|s| json!({ "sku": s.as_str() })).collect()
+}
+
+fn to_values<T: Serialize>(items: &[T]) -> Vec<Value> {
+    items
+        .iter()
+        .filter_map(|i| serde_json::to_value(i).ok())
+        .collect()
+}
+
+impl ApiError {
+    fn problem(&self) -> Problem {
+        match self {
+            ApiError::Validation(errors) => with_errors(
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "validation_failed",
+                    "Validation failed",
+                    "La requête contient des champs invalides.",
+                ),
+                to_values(errors),
+            ),
+            ApiError::MalformedBody(why) => with_errors(
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_body",
+                    "Malformed body",
+                    "Le corps de la requête n'est pas un JSON valide pour cette opération.",
+                ),
+                vec![json!({ "field": "body", "code": "malformed_body", "detail": why })],
+            ),
+            ApiError::PayloadTooLarge => problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+                "Le corps de la requête est trop volumineux.",
+            ),
+            ApiError::UnsupportedMediaType => problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Le corps doit être envoyé en application/json.",
+            ),
+            ApiError::InvalidQuery(why) => with_errors(
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "Invalid query",
+                    "Les paramètres de la requête sont invalides.",
+                ),
+                vec![json!({ "field": "query", "code": "invalid_query", "detail": why })],
+            ),
+            ApiError::InvalidPath(why) => with_errors(
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    "Invalid path",
+                    "Un identifiant du chemin est invalide.",
+                ),
+                vec![json!({ "field": "path", "code": "invalid_path", "detail": why })],
+            ),
+            ApiError::RouteNotFound => problem(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+                "Cette adresse n'existe pas dans l'API.",
+            ),
+            ApiError::StoreNotFound(id) => problem(
+                StatusCode::NOT_FOUND,
+                "store_not_found",
+                "Store not found",
+                format!("Le magasin {id} n'existe pas."),
+            ),
+            ApiError::ProductNotFound(sku) => problem(
+                StatusCode::NOT_FOUND,
+                "product_not_found",
+                "Product not found",
+                format!("Le produit {sku} n'existe pas au catalogue."),
+            ),
+            ApiError::Store(e) => store_problem(e),
+            ApiError::Chain(e) => chain_problem(e),
+            ApiError::Registry(e) => match e {
+                RegistryError::UnknownStore(id) => ApiError::StoreNotFound(*id).problem(),
+                RegistryError::Journal(cause) => internal(cause),
+                RegistryError::Task(cause) => internal(cause),
+            },
+        }
+    }
+}
+
+fn store_problem(error: &StoreError) -> Problem {
+    match error {
+        StoreError::Sale(SaleError::UnknownSkus(skus))
+        | StoreError::Adjustment(AdjustmentError::UnknownSkus(skus)) => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_sku",
+                "Unknown SKU",
+                format!("{} produit(s) inconnu(s) au catalogue.", skus.len()),
+            ),
+            skus_json(skus),
+        ),
+        StoreError::Sale(SaleError::InsufficientStock(short)) => with_errors(
+            problem(
+                StatusCode::CONFLICT,
+                "insufficient_stock",
+                "Insufficient stock",
+                format!(
+                    "Stock insuffisant pour {} ligne(s) ; rien n'a été vendu.",
+                    short.len()
+                ),
+            ),
+            to_values(short),
+        ),
+        StoreError::Return(ReturnError::SaleNotFound(id)) | StoreError::SaleNotFound(id) => {
+            problem(
+                StatusCode::NOT_FOUND,
+                "sale_not_found",
+                "Sale not found",
+                format!("La vente {} n'existe pas dans ce magasin.", id.0),
+            )
+        }
+        StoreError::Return(ReturnError::NotInSale(skus)) => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "line_not_in_sale",
+                "Line not in sale",
+                format!("{} produit(s) ne figurent pas sur cette vente.", skus.len()),
+            ),
+            skus_json(skus),
+        ),
+        StoreError::Return(ReturnError::ExceedsSale(lines)) => with_errors(
+            problem(
+                StatusCode::CONFLICT,
+                "return_exceeds_sale",
+                "Return exceeds sale",
+                format!(
+                    "Le retour dépasse la quantité vendue sur {} ligne(s) ; rien n'a été retourné.",
+                    lines.len()
+                ),
+            ),
+            to_values(lines),
+        ),
+        StoreError::Adjustment(AdjustmentError::OutOfBounds(lines)) => with_errors(
+            problem(
+                StatusCode::CONFLICT,
+                "stock_out_of_bounds",
+                "Stock out of bounds",
+                format!(
+                    "L'ajustement mènerait le stock sous zéro ou au-delà de la limite sur {} ligne(s).",
+                    lines.len()
+                ),
+            ),
+            to_values(lines),
+        ),
+        StoreError::KeyReused => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "Idempotency key reused",
+            "Cette clé Idempotency-Key a déjà servi pour une autre requête.",
+        ),
+        StoreError::InvalidLevels(sku) => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_levels",
+            "Invalid stock levels",
+            format!("Le point de commande de {sku} dépasse son niveau cible."),
+        ),
+        StoreError::Unavailable => {
+            unavailable("Le magasin est occupé ou redémarre ; réessayez dans un instant.")
+        }
+        StoreError::Journal(cause) => internal(cause),
+    }
+}
+
+fn chain_problem(error: &ChainActorError) -> Problem {
+    match error {
+        ChainActorError::Rule(ChainError::DuplicateSku(sku)) => problem(
+            StatusCode::CONFLICT,
+            "sku_taken",
+            "SKU taken",
+            format!("Le SKU {sku} existe déjà au catalogue."),
+        ),
+        ChainActorError::Rule(ChainError::DuplicateBarcode(ean)) => problem(
+            StatusCode::CONFLICT,
+            "barcode_taken",
+            "Barcode taken",
+            format!("Le code-barres {ean} est déjà attribué."),
+        ),
+        ChainActorError::Rule(ChainError::DuplicateStoreCode(code)) => problem(
+            StatusCode::CONFLICT,
+            "store_code_taken",
+            "Store code taken",
+            format!("Le code de magasin {code} est déjà utilisé."),
+        ),
+        ChainActorError::Unavailable => {
+            unavailable("Le catalogue est occupé ; réessayez dans un instant.")
+        }
+        ChainActorError::Journal(cause) => internal(cause),
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.problem().status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut p = self.problem();
+        if let Some(cause) = &p.cause {
+            let id = uuid::Uuid::new_v4();
+            tracing::error!(error_id = %id, error = %cause, "internal error");
+            p.detail = format!("erreur interne (référence {id})");
+        }
+        let mut body = json!({
+            "type": format!("urn:magasin:problem:{}", p.code),
+            "title": p.title,
+            "status": p.status.as_u16(),
+            "detail": p.detail,
+            "code": p.code,
+        });
+        if !p.errors.is_empty() {
+            body["errors"] = Value::Array(p.errors);
+        }
+        let mut response = HttpResponse::build(p.status);
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if p.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        response.body(body.to_string())
+    }
+}

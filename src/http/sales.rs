@@ -1,0 +1,353 @@
+//! `/stores/{store_id}/sales`, their returns, and stock adjustments: the writes of a store.
+//! Each is idempotent on `Idempotency-Key` and answered only once durable.
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{IdemKey, Page, Pagination, store_id};
+use super::problem::{ApiError, FieldError, lines_error};
+use super::{AppState, rfc3339};
+use crate::actors::{Recorded, SaleView};
+use crate::domain::{
+    AdjustedLine, Adjustment, AdjustmentKind, AdjustmentLine, AdjustmentRequest, Quantity,
+    RequestedLine, Return, ReturnRequest, SaleId, SaleRequest, Sku, parse_label,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineBody {
+    sku: String,
+    quantity: i64,
+}
+
+fn parse_lines(lines: &[LineBody]) -> Result<Vec<RequestedLine>, ApiError> {
+    let mut errors = Vec::new();
+    let mut parsed = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let sku = Sku::parse(&line.sku)
+            .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].sku"), e)));
+        let quantity = Quantity::new(line.quantity)
+            .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].quantity"), e)));
+        if let (Ok(sku), Ok(quantity)) = (sku, quantity) {
+            parsed.push(RequestedLine { sku, quantity });
+        }
+    }
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSaleBody {
+    lines: Vec<LineBody>,
+}
+
+#[derive(Serialize)]
+struct SoldLineBody {
+    sku: String,
+    quantity: u32,
+    unit_price_cents: i64,
+    line_total_cents: i64,
+}
+
+#[derive(Serialize)]
+struct SaleBody {
+    id: u64,
+    store_id: u32,
+    lines: Vec<SoldLineBody>,
+    total_cents: i64,
+    created_at: String,
+    returns: Vec<ReturnBody>,
+}
+
+fn sale_body(store: u32, view: SaleView) -> SaleBody {
+    SaleBody {
+        id: view.sale.id.0,
+        store_id: store,
+        lines: view
+            .sale
+            .lines
+            .into_iter()
+            .map(|l| SoldLineBody {
+                sku: l.sku.to_string(),
+                quantity: l.quantity,
+                unit_price_cents: l.unit_price.0,
+                line_total_cents: (l.unit_price * l.quantity).0,
+            })
+            .collect(),
+        total_cents: view.sale.total.0,
+        created_at: rfc3339(view.sale.at),
+        returns: view.returns.into_iter().map(ReturnBody::from).collect(),
+    }
+}
+
+#[derive(Serialize)]
+struct ReturnedLineBody {
+    sku: String,
+    quantity: u32,
+    unit_price_cents: i64,
+    refund_cents: i64,
+}
+
+#[derive(Serialize)]
+struct ReturnBody {
+    id: u64,
+    sale_id: u64,
+    lines: Vec<ReturnedLineBody>,
+    refund_cents: i64,
+    reason: Option<String>,
+    created_at: String,
+}
+
+impl From<Return> for ReturnBody {
+    fn from(r: Return) -> Self {
+        Self {
+            id: r.id.0,
+            sale_id: r.sale_id.0,
+            lines: r
+                .lines
+                .into_iter()
+                .map(|l| ReturnedLineBody {
+                    sku: l.sku.to_string(),
+                    quantity: l.quantity,
+                    unit_price_cents: l.unit_price.0,
+                    refund_cents: (l.unit_price * l.quantity).0,
+                })
+                .collect(),
+            refund_cents: r.refund.0,
+            reason: r.reason,
+            created_at: rfc3339(r.at),
+        }
+    }
+}
+
+/// 201 with the resource; a replay (same key, same body) gets the original answer and
+/// `Idempotent-Replayed: true`.
+fn created<T: Serialize>(location: String, replayed: bool, body: T) -> HttpResponse {
+    let mut response = HttpResponse::Created();
+    response.insert_header(("Location", location));
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.json(body)
+}
+
+/// Records a sale at the till: all lines or none; 409 lists every short line.
+#[post("/stores/{store_id}/sales")]
+async fn create_sale(
+    app: web::Data<AppState>,
+    path: web::Path<u32>,
+    key: IdemKey,
+    body: web::Json<NewSaleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = store_id(path.into_inner())?;
+    let request = SaleRequest::new(parse_lines(&body.lines)?).map_err(lines_error)?;
+    let store = app.registry.store(id).await?;
+    let Recorded {
+        value: sale,
+        replayed,
+    } = store.record_sale(request, key.0).await?;
+    let location = format!("/api/v1/stores/{id}/sales/{}", sale.id.0);
+    let view = SaleView {
+        sale,
+        returns: Vec::new(),
+    };
+    Ok(created(location, replayed, sale_body(id.get(), view)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// The store's sales, newest first.
+#[get("/stores/{store_id}/sales")]
+async fn list_sales(
+    app: web::Data<AppState>,
+    path: web::Path<u32>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<SaleBody>>, ApiError> {
+    let id = store_id(path.into_inner())?;
+    let pagination = Pagination::new(query.page, query.per_page)?;
+    let store = app.registry.store(id).await?;
+    let (views, total) = store.sales(pagination.skip(), pagination.take()).await?;
+    let items = views.into_iter().map(|v| sale_body(id.get(), v)).collect();
+    Ok(web::Json(pagination.page_of(items, total)))
+}
+
+#[get("/stores/{store_id}/sales/{sale_id}")]
+async fn get_sale(
+    app: web::Data<AppState>,
+    path: web::Path<(u32, u64)>,
+) -> Result<web::Json<SaleBody>, ApiError> {
+    let (raw_store, sale_id) = path.into_inner();
+    let id = store_id(raw_store)?;
+    let store = app.registry.store(id).await?;
+    let view = store.sale(SaleId(sale_id)).await?;
+    Ok(web::Json(sale_body(id.get(), view)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewReturnBody {
+    lines: Vec<LineBody>,
+    reason: Option<String>,
+}
+
+/// Returns some lines of a sale (partial returns allowed, never beyond what was sold).
+#[post("/stores/{store_id}/sales/{sale_id}/returns")]
+async fn create_return(
+    app: web::Data<AppState>,
+    path: web::Path<(u32, u64)>,
+    key: IdemKey,
+    body: web::Json<NewReturnBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (raw_store, sale_id) = path.into_inner();
+    let id = store_id(raw_store)?;
+    let body = body.into_inner();
+    let reason = body
+        .reason
+        .as_deref()
+        .map(|r| parse_label(r, 200))
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("reason", e)]))?;
+    let request = ReturnRequest::new(SaleId(sale_id), parse_lines(&body.lines)?, reason)
+        .map_err(lines_error)?;
+    let store = app.registry.store(id).await?;
+    let Recorded {
+        value: ret,
+        replayed,
+    } = store.return_lines(request, key.0).await?;
+    let location = format!("/api/v1/stores/{id}/sales/{sale_id}");
+    Ok(created(location, replayed, ReturnBody::from(ret)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdjustmentLineBody {
+    sku: String,
+    /// Physical count: on-hand becomes this.
+    counted: Option<i64>,
+    /// Signed correction.
+    delta: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAdjustmentBody {
+    reason: String,
+    lines: Vec<AdjustmentLineBody>,
+}
+
+fn parse_adjustment(body: &NewAdjustmentBody) -> Result<AdjustmentRequest, ApiError> {
+    let mut errors = Vec::new();
+    let reason =
+        parse_label(&body.reason, 200).map_err(|e| errors.push(FieldError::new("reason", e)));
+    let mut lines = Vec::with_capacity(body.lines.len());
+    for (i, line) in body.lines.iter().enumerate() {
+        let Ok(sku) = Sku::parse(&line.sku)
+            .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].sku"), e)))
+        else {
+            continue;
+        };
+        let parsed = match (line.counted, line.delta) {
+            (Some(counted), None) => AdjustmentLine::count(sku, counted)
+                .map_err(|e| FieldError::new(format!("lines[{i}].counted"), e)),
+            (None, Some(delta)) => {
+                AdjustmentLine::delta(sku, delta).map_err(|e| FieldError::new(format!("lines[{i}].delta"), e))
+            }
+            _ => Err(FieldError {
+                field: format!("lines[{i}]"),
+                code: "counted_or_delta",
+                detail: "Chaque ligne donne soit « counted » (comptage), soit « delta » (écart), pas les deux.".into(),
+            }),
+        };
+        match parsed {
+            Ok(line) => lines.push(line),
+            Err(e) => errors.push(e),
+        }
+    }
+    match reason {
+        Ok(reason) if errors.is_empty() => {
+            AdjustmentRequest::new(reason, lines).map_err(lines_error)
+        }
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+#[derive(Serialize)]
+struct AdjustedLineBody {
+    sku: String,
+    kind: &'static str,
+    on_hand_before: u32,
+    on_hand_after: u32,
+}
+
+impl From<AdjustedLine> for AdjustedLineBody {
+    fn from(l: AdjustedLine) -> Self {
+        Self {
+            sku: l.sku.to_string(),
+            kind: match l.kind {
+                AdjustmentKind::Count(_) => "count",
+                AdjustmentKind::Delta(_) => "delta",
+            },
+            on_hand_before: l.on_hand_before,
+            on_hand_after: l.on_hand_after,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AdjustmentBody {
+    id: u64,
+    reason: String,
+    lines: Vec<AdjustedLineBody>,
+    created_at: String,
+}
+
+impl From<Adjustment> for AdjustmentBody {
+    fn from(a: Adjustment) -> Self {
+        Self {
+            id: a.id.0,
+            reason: a.reason,
+            lines: a.lines.into_iter().map(AdjustedLineBody::from).collect(),
+            created_at: rfc3339(a.at),
+        }
+    }
+}
+
+/// Physical counts and signed corrections, with a reason, all lines or none.
+#[post("/stores/{store_id}/adjustments")]
+async fn create_adjustment(
+    app: web::Data<AppState>,
+    path: web::Path<u32>,
+    key: IdemKey,
+    body: web::Json<NewAdjustmentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = store_id(path.into_inner())?;
+    let request = parse_adjustment(&body)?;
+    let store = app.registry.store(id).await?;
+    let Recorded {
+        value: adjustment,
+        replayed,
+    } = store.adjust(request, key.0).await?;
+    let location = format!("/api/v1/stores/{id}/ledger");
+    Ok(created(
+        location,
+        replayed,
+        AdjustmentBody::from(adjustment),
+    ))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_sale)
+        .service(list_sales)
+        .service(get_sale)
+        .service(create_return)
+        .service(create_adjustment);
+}

@@ -1,0 +1,100 @@
+//! `/stores/{store_id}/stock`: a store's stock lines, from the stock read model.
+
+use actix_web::{get, web};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::extract::{Page, Pagination, sku, store_id};
+use super::problem::ApiError;
+use crate::domain::{Product, StockLine, StoreId};
+use crate::reports::ProductQuery;
+
+#[derive(Serialize)]
+struct StockBody {
+    sku: String,
+    name: String,
+    category: String,
+    price_cents: i64,
+    on_hand: u32,
+    reorder_point: u32,
+    target_level: u32,
+    /// Under its reorder point.
+    low: bool,
+}
+
+fn body(product: Product, line: StockLine) -> StockBody {
+    StockBody {
+        sku: product.sku.to_string(),
+        name: product.name,
+        category: product.category,
+        price_cents: product.price.0,
+        on_hand: line.on_hand,
+        reorder_point: line.reorder_point,
+        target_level: line.target_level,
+        low: line.is_low(),
+    }
+}
+
+fn known_store(app: &AppState, raw: u32) -> Result<StoreId, ApiError> {
+    let id = store_id(raw)?;
+    app.catalog
+        .store(id)
+        .map(|s| s.id)
+        .ok_or(ApiError::StoreNotFound(id))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockQuery {
+    q: Option<String>,
+    category: Option<String>,
+    /// Only lines under their reorder point.
+    low: Option<bool>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+#[get("/stores/{store_id}/stock")]
+async fn store_stock(
+    app: web::Data<AppState>,
+    path: web::Path<u32>,
+    query: web::Query<StockQuery>,
+) -> Result<web::Json<Page<StockBody>>, ApiError> {
+    let id = known_store(&app, path.into_inner())?;
+    let query = query.into_inner();
+    let pagination = Pagination::new(query.page, query.per_page)?;
+    let only_low = query.low.unwrap_or(false);
+    let lines: Vec<(Product, StockLine)> = app
+        .catalog
+        .search(&ProductQuery {
+            text: query.q,
+            category: query.category,
+        })
+        .into_iter()
+        .map(|p| {
+            let line = app.stock.line(id, &p.sku);
+            (p, line)
+        })
+        .filter(|(_, line)| !only_low || line.is_low())
+        .collect();
+    Ok(web::Json(pagination.slice(lines, |(p, l)| body(p, l))))
+}
+
+#[get("/stores/{store_id}/stock/{sku}")]
+async fn stock_line(
+    app: web::Data<AppState>,
+    path: web::Path<(u32, String)>,
+) -> Result<web::Json<StockBody>, ApiError> {
+    let (raw_store, raw_sku) = path.into_inner();
+    let id = known_store(&app, raw_store)?;
+    let sku = sku(&raw_sku)?;
+    let product = app
+        .catalog
+        .product(&sku)
+        .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
+    Ok(web::Json(body(product, app.stock.line(id, &sku))))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(store_stock).service(stock_line);
+}

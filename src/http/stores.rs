@@ -1,0 +1,89 @@
+//! `/stores`: the chain's stores.
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+
+use super::extract::store_id;
+use super::problem::{ApiError, FieldError};
+use super::{AppState, rfc3339};
+use crate::domain::{NewStore, Store};
+
+#[derive(Serialize)]
+pub struct StoreBody {
+    id: u32,
+    code: String,
+    name: String,
+    city: String,
+    opened_at: String,
+}
+
+impl From<Store> for StoreBody {
+    fn from(s: Store) -> Self {
+        Self {
+            id: s.id.get(),
+            code: s.code,
+            name: s.name,
+            city: s.city,
+            opened_at: rfc3339(s.opened_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStoreBody {
+    code: String,
+    name: String,
+    city: String,
+}
+
+#[derive(Serialize)]
+struct StoreList {
+    items: Vec<StoreBody>,
+}
+
+#[get("/stores")]
+async fn list_stores(app: web::Data<AppState>) -> web::Json<StoreList> {
+    let items = app
+        .catalog
+        .stores()
+        .into_iter()
+        .map(StoreBody::from)
+        .collect();
+    web::Json(StoreList { items })
+}
+
+#[get("/stores/{store_id}")]
+async fn get_store(
+    app: web::Data<AppState>,
+    path: web::Path<u32>,
+) -> Result<web::Json<StoreBody>, ApiError> {
+    let id = store_id(path.into_inner())?;
+    let store = app.catalog.store(id).ok_or(ApiError::StoreNotFound(id))?;
+    Ok(web::Json(store.into()))
+}
+
+/// Opens a store; it is usable as soon as the answer arrives, with every catalog product
+/// at zero on hand.
+#[post("/stores")]
+async fn create_store(
+    app: web::Data<AppState>,
+    body: web::Json<NewStoreBody>,
+) -> Result<HttpResponse, ApiError> {
+    let new = NewStore::parse(&body.code, &body.name, &body.city).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|(f, e)| FieldError::new(f, e))
+            .collect::<Vec<_>>()
+    })?;
+    let store = app.registry.open_store(new).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/stores/{}", store.id)))
+        .json(StoreBody::from(store)))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_stores)
+        .service(get_store)
+        .service(create_store);
+}

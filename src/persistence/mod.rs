@@ -1,0 +1,223 @@
+//! The event journal and the snapshots, behind one trait with two backends (SQLite, the
+//! default, and sled), plus the group-commit writer every actor appends through.
+//!
+//! The promise this room makes: when [`Journal::append`] resolves `Ok`, the events are on
+//! disk and survive a crash or a power cut. Nothing may acknowledge a write before that.
+
+pub mod codec;
+mod sled_backend;
+mod sqlite;
+mod writer;
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::domain::StoreId;
+
+pub use codec::CodecError;
+pub use writer::{CommitListener, Committed, Journal, WriterSettings};
+
+/// Which storage engine holds the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Sled,
+}
+
+/// The name of one ordered sequence of events: `chain`, `store/3`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(String);
+
+impl StreamId {
+    pub fn chain() -> Self {
+        Self("chain".to_owned())
+    }
+
+    pub fn store(id: StoreId) -> Self {
+        Self(format!("store/{id}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One journaled event, as stored: its stream, its position (1, 2, …) and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub stream: StreamId,
+    pub seq: u64,
+    pub payload: Vec<u8>,
+}
+
+/// The whole state of a stream after its event `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    pub stream: StreamId,
+    pub seq: u64,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("stream {stream}: event {got} does not follow {last}")]
+    OutOfSequence {
+        stream: StreamId,
+        last: u64,
+        got: u64,
+    },
+    #[error("an earlier write of this batch failed; nothing of it was written")]
+    BatchFailed,
+    #[error("the journal writer has stopped")]
+    Closed,
+    #[error("corrupt journal: {0}")]
+    Corrupt(String),
+}
+
+/// A durable store of events and snapshots. Implementations must make [`commit`] atomic
+/// and durable: after `Ok`, all of it survives a SIGKILL or power loss; after `Err` or a
+/// crash during the call, either all of it or none of it is there.
+///
+/// [`commit`]: JournalBackend::commit
+pub trait JournalBackend: Send + Sync + 'static {
+    fn commit(
+        &self,
+        events: &[StoredEvent],
+        snapshots: &[StoredSnapshot],
+    ) -> Result<(), JournalError>;
+
+    /// Events of `stream` with `seq > after`, in order, at most `limit`.
+    fn read_events(
+        &self,
+        stream: &StreamId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, JournalError>;
+
+    fn latest_snapshot(&self, stream: &StreamId) -> Result<Option<StoredSnapshot>, JournalError>;
+
+    /// The last journaled `seq` of every stream.
+    fn last_seqs(&self) -> Result<HashMap<StreamId, u64>, JournalError>;
+}
+
+/// Opens (creating if needed) the journal of `backend` under `data_dir`.
+pub fn open(backend: Backend, data_dir: &Path) -> Result<Arc<dyn JournalBackend>, JournalError> {
+    std::fs::create_dir_all(data_dir)?;
+    Ok(match backend {
+        Backend::Sqlite => Arc::new(sqlite::SqliteJournal::open(
+            &data_dir.join("journal.sqlite3"),
+        )?),
+        Backend::Sled => Arc::new(sled_backend::SledJournal::open(
+            &data_dir.join("journal.sled"),
+        )?),
+    })
+}
+
+#[cfg(test)]
+mod backend_tests {
+    //! The contract every backend must keep, run against both on real files.
+    use super::*;
+
+    fn event(stream: &StreamId, seq: u64) -> StoredEvent {
+        StoredEvent {
+            stream: stream.clone(),
+            seq,
+            payload: format!("{stream}#{seq}").into_bytes(),
+        }
+    }
+
+    fn contract(backend: Backend) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = StreamId::store(StoreId::new(1).expect("valid id"));
+        let b = StreamId::chain();
+        {
+            let journal = open(backend, dir.path()).expect("opens");
+            assert!(journal.last_seqs().expect("reads").is_empty());
+            let batch: Vec<StoredEvent> = (1..=5)
+                .map(|s| event(&a, s))
+                .chain([event(&b, 1)])
+                .collect();
+            journal.commit(&batch, &[]).expect("commits");
+            let snapshot = StoredSnapshot {
+                stream: a.clone(),
+                seq: 3,
+                payload: b"state@3".to_vec(),
+            };
+            journal
+                .commit(&[event(&a, 6)], &[snapshot])
+                .expect("commits");
+        }
+        // Reopen: everything committed is there.
+        let journal = open(backend, dir.path()).expect("reopens");
+        let seqs = journal.last_seqs().expect("reads");
+        assert_eq!(seqs.get(&a), Some(&6));
+        assert_eq!(seqs.get(&b), Some(&1));
+        let after_two: Vec<u64> = journal
+            .read_events(&a, 2, 3)
+            .expect("reads")
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(after_two, vec![3, 4, 5]);
+        assert_eq!(
+            journal.read_events(&a, 5, 10).expect("reads"),
+            vec![event(&a, 6)]
+        );
+        let snapshot = journal
+            .latest_snapshot(&a)
+            .expect("reads")
+            .expect("a snapshot");
+        assert_eq!(
+            (snapshot.seq, snapshot.payload.as_slice()),
+            (3, &b"state@3"[..])
+        );
+        assert!(journal.latest_snapshot(&b).expect("reads").is_none());
+    }
+
+    #[test]
+    fn sqlite_keeps_the_contract() {
+        contract(Backend::Sqlite);
+    }
+
+    #[test]
+    fn sled_keeps_the_contract() {
+        contract(Backend::Sled);
+    }
+
+    #[test]
+    fn sqlite_refuses_a_duplicate_position() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let journal = open(Backend::Sqlite, dir.path()).expect("opens");
+        let chain = StreamId::chain();
+        journal.commit(&[event(&chain, 1)], &[]).expect("commits");
+        assert!(
+            journal
+                .commit(&[event(&chain, 2), event(&chain, 1)], &[])
+                .is_err()
+        );
+        // The failed batch left nothing behind.
+        assert_eq!(journal.last_seqs().expect("reads").get(&chain), Some(&1));
+    }
+}

@@ -1,0 +1,350 @@
+//! The group-commit journal writer: one OS thread (never an actix arbiter) that takes every
+//! append waiting in its queue, writes them in one durable commit, tells the read models
+//! (in journal order), then acknowledges each append.
+//!
+//! Invariant: per stream, events are journaled with `seq` = last journaled + 1. An append
+//! that does not follow (because an earlier one of its stream failed) is refused, so an
+//! actor that applied a write in memory whose commit failed can never journal events that
+//! were decided on top of it; it must recover from the journal instead.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Serialize, de::DeserializeOwned};
+use tokio::sync::oneshot;
+
+use super::{JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId, codec};
+use crate::domain::DomainEvent;
+
+/// An event that is durable, handed to read models in journal order.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub stream: StreamId,
+    pub seq: u64,
+    pub event: DomainEvent,
+}
+
+/// Told of every durable batch, on the writer thread, before the writers are answered:
+/// keep it quick and never block.
+pub trait CommitListener: Send + Sync {
+    fn committed(&self, events: &[Committed]);
+}
+
+/// Tuning of the writer; the defaults are in `config/default.toml`.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    /// Most events one commit takes; what waits beyond it goes in the next commit.
+    pub max_batch_events: usize,
+}
+
+struct Append {
+    stream: StreamId,
+    events: Vec<(u64, DomainEvent)>,
+    snapshot: Option<(u64, Vec<u8>)>,
+    done: oneshot::Sender<Result<(), JournalError>>,
+}
+
+enum Command {
+    Append(Append),
+    Stop,
+}
+
+/// Handle to the journal: cheap to clone, usable from any thread or actor.
+#[derive(Clone)]
+pub struct Journal {
+    queue: mpsc::Sender<Command>,
+    backend: Arc<dyn JournalBackend>,
+    writable: Arc<AtomicBool>,
+    thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+/// What a stream's recovery starts from.
+pub struct Recovered<S, E> {
+    pub snapshot: Option<(u64, S)>,
+    pub events: Vec<(u64, E)>,
+}
+
+impl Journal {
+    /// Starts the writer thread over an opened backend.
+    pub fn start(
+        backend: Arc<dyn JournalBackend>,
+        listener: Arc<dyn CommitListener>,
+        settings: WriterSettings,
+    ) -> Result<Self, JournalError> {
+        let last = backend.last_seqs()?;
+        let (queue, inbox) = mpsc::channel();
+        let writable = Arc::new(AtomicBool::new(true));
+        let mut writer = Writer {
+            backend: backend.clone(),
+            listener,
+            last,
+            settings,
+            writable: writable.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || writer.run(inbox))?;
+        Ok(Self {
+            queue,
+            backend,
+            writable,
+            thread: Arc::new(std::sync::Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Queues `events` (numbered from `first_seq`) and an optional snapshot of the stream's
+    /// state after them; the future resolves once all of it is durable, or failed.
+    pub fn append<S: Serialize>(
+        &self,
+        stream: StreamId,
+        first_seq: u64,
+        events: Vec<DomainEvent>,
+        snapshot: Option<&S>,
+    ) -> impl Future<Output = Result<(), JournalError>> + use<S> {
+        let last_seq = (first_seq + events.len() as u64).saturating_sub(1);
+        let snapshot = snapshot.map(|s| codec::encode(s).map(|bytes| (last_seq, bytes)));
+        let (done, answer) = oneshot::channel();
+        let sent = match snapshot.transpose() {
+            Err(e) => Err(JournalError::Codec(e)),
+            Ok(snapshot) => {
+                let events = (first_seq..).zip(events).collect();
+                let command = Command::Append(Append {
+                    stream,
+                    events,
+                    snapshot,
+                    done,
+                });
+                self.queue.send(command).map_err(|_| JournalError::Closed)
+            }
+        };
+        async move {
+            sent?;
+            answer.await.map_err(|_| JournalError::Closed)?
+        }
+    }
+
+    /// Writes a snapshot of a stream's state at `seq` (which must already be journaled).
+    pub fn snapshot<S: Serialize>(
+        &self,
+        stream: StreamId,
+        seq: u64,
+        state: &S,
+    ) -> impl Future<Output = Result<(), JournalError>> + use<S> {
+        let (done, answer) = oneshot::channel();
+        let sent = codec::encode(state)
+            .map_err(JournalError::Codec)
+            .and_then(|bytes| {
+                let command = Command::Append(Append {
+                    stream,
+                    events: Vec::new(),
+                    snapshot: Some((seq, bytes)),
+                    done,
+                });
+                self.queue.send(command).map_err(|_| JournalError::Closed)
+            });
+        async move {
+            sent?;
+            answer.await.map_err(|_| JournalError::Closed)?
+        }
+    }
+
+    /// Reads a stream's latest snapshot and the events after it. Blocking: call it from a
+    /// blocking thread, never from an actor.
+    pub fn recover<S: DeserializeOwned, E: DeserializeOwned>(
+        &self,
+        stream: &StreamId,
+    ) -> Result<Recovered<S, E>, JournalError> {
+        let snapshot = match self.backend.latest_snapshot(stream)? {
+            Some(stored) => Some((stored.seq, codec::decode(&stored.payload)?)),
+            None => None,
+        };
+        let mut after = snapshot.as_ref().map_or(0, |(seq, _)| *seq);
+        let mut events = Vec::new();
+        loop {
+            let page = self.backend.read_events(stream, after, 10_000)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for stored in page {
+                events.push((stored.seq, codec::decode(&stored.payload)?));
+            }
+        }
+        Ok(Recovered { snapshot, events })
+    }
+
+    /// Events of a stream after `after`, at most `limit`. Blocking (see [`Journal::recover`]).
+    pub fn read<E: DeserializeOwned>(
+        &self,
+        stream: &StreamId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, E)>, JournalError> {
+        self.backend
+            .read_events(stream, after, limit)?
+            .into_iter()
+            .map(|stored| Ok((stored.seq, codec::decode(&stored.payload)?)))
+            .collect()
+    }
+
+    /// False once a commit has failed: the process must restart to recover from disk.
+    pub fn is_writable(&self) -> bool {
+        self.writable.load(Ordering::Relaxed)
+    }
+
+    /// Lets the writer finish what is queued, then stops it. Blocking.
+    pub fn stop(&self) {
+        let _ = self.queue.send(Command::Stop);
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread
+            && thread.join().is_err()
+        {
+            tracing::error!("the journal writer thread panicked");
+        }
+    }
+}
+
+struct Writer {
+    backend: Arc<dyn JournalBackend>,
+    listener: Arc<dyn CommitListener>,
+    last: HashMap<StreamId, u64>,
+    settings: WriterSettings,
+    writable: Arc<AtomicBool>,
+}
+
+impl Writer {
+    fn run(&mut self, inbox: mpsc::Receiver<Command>) {
+        let mut stopping = false;
+        while !stopping {
+            let Ok(first) = inbox.recv() else { break };
+            let mut batch = Vec::new();
+            let mut events = 0;
+            let mut next = Some(first);
+            // Group commit: everything that queued while the last commit was syncing goes
+            // in this one, up to the batch limit.
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Stop => stopping = true,
+                    Command::Append(append) => {
+                        events += append.events.len();
+                        batch.push(append);
+                    }
+                }
+                if events < self.settings.max_batch_events && !stopping {
+                    next = inbox.try_recv().ok();
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(batch);
+            }
+        }
+        tracing::info!("journal writer stopped");
+    }
+
+    fn commit(&mut self, batch: Vec<Append>) {
+        let started = Instant::now();
+        let mut last = self.last.clone();
+        let mut accepted = Vec::with_capacity(batch.len());
+        let mut stored_events = Vec::new();
+        let mut stored_snapshots = Vec::new();
+        for append in batch {
+            match self.encode(&append, &mut last) {
+                Ok((events, snapshot)) => {
+                    stored_events.extend(events);
+                    stored_snapshots.extend(snapshot);
+                    accepted.push(append);
+                }
+                Err(e) => {
+                    let _ = append.done.send(Err(e));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        match self.backend.commit(&stored_events, &stored_snapshots) {
+            Ok(()) => {
+                self.last = last;
+                let committed: Vec<Committed> = accepted
+                    .iter()
+                    .flat_map(|a| {
+                        a.events.iter().map(|(seq, event)| Committed {
+                            stream: a.stream.clone(),
+                            seq: *seq,
+                            event: event.clone(),
+                        })
+                    })
+                    .collect();
+                self.listener.committed(&committed);
+                for append in accepted {
+                    let _ = append.done.send(Ok(()));
+                }
+                log_slow_commit(started.elapsed(), stored_events.len());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = stored_events.len(), "journal commit failed");
+                self.writable.store(false, Ordering::Relaxed);
+                for append in accepted {
+                    let _ = append.done.send(Err(JournalError::BatchFailed));
+                }
+            }
+        }
+    }
+
+    /// Checks sequence numbers against `last` (advancing it) and encodes.
+    fn encode(
+        &self,
+        append: &Append,
+        last: &mut HashMap<StreamId, u64>,
+    ) -> Result<(Vec<StoredEvent>, Option<StoredSnapshot>), JournalError> {
+        let mut position = last.get(&append.stream).copied().unwrap_or(0);
+        let mut events = Vec::with_capacity(append.events.len());
+        for (seq, event) in &append.events {
+            if *seq != position + 1 {
+                return Err(JournalError::OutOfSequence {
+                    stream: append.stream.clone(),
+                    last: position,
+                    got: *seq,
+                });
+            }
+            let payload = match event {
+                DomainEvent::Chain(e) => codec::encode(e)?,
+                DomainEvent::Store(_, e) => codec::encode(e)?,
+            };
+            events.push(StoredEvent {
+                stream: append.stream.clone(),
+                seq: *seq,
+                payload,
+            });
+            position = *seq;
+        }
+        let snapshot = match &append.snapshot {
+            Some((seq, _)) if *seq > position => {
+                return Err(JournalError::OutOfSequence {
+                    stream: append.stream.clone(),
+                    last: position,
+                    got: *seq,
+                });
+            }
+            Some((seq, payload)) => Some(StoredSnapshot {
+                stream: append.stream.clone(),
+                seq: *seq,
+                payload: payload.clone(),
+            }),
+            None => None,
+        };
+        last.insert(append.stream.clone(), position);
+        Ok((events, snapshot))
+    }
+}
+
+fn log_slow_commit(elapsed: Duration, events: usize) {
+    if elapsed > Duration::from_millis(200) {
+        tracing::warn!(
+            elapsed_ms = elapsed.as_millis() as u64,
+            events,
+            "slow journal commit"
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! Read copy of every store's stock lines, fed by committed events, so that stock searches
+//! and chain-wide availability never queue behind sales in a store's mailbox.
+
+use dashmap::DashMap;
+
+use crate::domain::{
+    SaleRecorded, SaleReturned, Sku, StockAdjusted, StockLevelsSet, StockLine, StoreEvent, StoreId,
+    StoreState,
+};
+
+#[derive(Default)]
+pub struct StockView {
+    lines: DashMap<(StoreId, Sku), StockLine>,
+}
+
+impl StockView {
+    /// Loads a store's lines as recovered, before its actor takes writes.
+    pub fn load(&self, store: StoreId, state: &StoreState) {
+        for (sku, line) in state.stock_lines() {
+            self.lines.insert((store, sku.clone()), *line);
+        }
+    }
+
+    /// The line of `sku` in `store`: zero when never stocked there.
+    pub fn line(&self, store: StoreId, sku: &Sku) -> StockLine {
+        self.lines
+            .get(&(store, sku.clone()))
+            .map(|l| *l)
+            .unwrap_or_default()
+    }
+
+    /// Events carry the on-hand after each movement, so applying is setting, in commit order.
+    pub fn apply(&self, store: StoreId, event: &StoreEvent) {
+        let set_on_hand = |sku: &Sku, on_hand: u32| {
+            self.lines.entry((store, sku.clone())).or_default().on_hand = on_hand;
+        };
+        match event {
+            StoreEvent::SaleRecorded(SaleRecorded { sale, .. }) => {
+                sale.lines
+                    .iter()
+                    .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
+            }
+            StoreEvent::SaleReturned(SaleReturned { ret, .. }) => {
+                ret.lines
+                    .iter()
+                    .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
+            }
+            StoreEvent::StockAdjusted(StockAdjusted { adjustment, .. }) => {
+                adjustment
+                    .lines
+                    .iter()
+                    .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
+            }
+            StoreEvent::StockLevelsSet(StockLevelsSet {
+                sku,
+                reorder_point,
+                target_level,
+            }) => {
+                let mut line = self.lines.entry((store, sku.clone())).or_default();
+                line.reorder_point = *reorder_point;
+                line.target_level = *target_level;
+            }
+        }
+    }
+}
