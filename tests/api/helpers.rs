@@ -1,0 +1,198 @@
+//! The real server on port 0 against a temp data dir, in its own actix system thread, and
+//! a small blocking HTTP client over loopback.
+
+use magasin::Application;
+use magasin::config::Settings;
+use magasin::persistence::Backend;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub struct TestApp {
+    pub base: String,
+    handle: Option<actix_web::dev::ServerHandle>,
+    thread: Option<JoinHandle<()>>,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    agent: ureq::Agent,
+}
+
+/// A response: status, headers we look at, and the JSON body (Null when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub location: Option<String>,
+    pub replayed: bool,
+    pub retry_after: Option<String>,
+    pub body: Value,
+}
+
+pub fn settings(data_dir: &Path, backend: Backend, demo: bool) -> Settings {
+    let mut settings = Settings::defaults().expect("built-in defaults parse");
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.workers = 2;
+    settings.storage.data_dir = data_dir.to_path_buf();
+    settings.storage.backend = backend;
+    settings.demo.enabled = demo;
+    settings
+}
+
+/// The demo chain on SQLite in a fresh temp dir.
+pub fn spawn_app() -> TestApp {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let s = settings(temp.path(), Backend::Sqlite, true);
+    let mut app = start(s);
+    app._temp = Some(temp);
+    app
+}
+
+/// Starts the server with `settings` (the data dir is the caller's to keep).
+pub fn start(settings: Settings) -> TestApp {
+    let (tx, rx) = mpsc::channel();
+    let data_dir = settings.storage.data_dir.clone();
+    let thread = std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            match Application::build(&settings).await {
+                Ok(app) => {
+                    let _ = tx.send(Ok((app.addr(), app.handle())));
+                    if let Err(e) = app.run_until_stopped().await {
+                        eprintln!("test server stopped with an error: {e}");
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
+        });
+    });
+    let (addr, handle) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server starts within a minute")
+        .unwrap_or_else(|e| panic!("the server failed to start: {e}"));
+    TestApp {
+        base: format!("http://{addr}"),
+        handle: Some(handle),
+        thread: Some(thread),
+        data_dir,
+        _temp: None,
+        agent: ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build(),
+    }
+}
+
+fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let status = response.status();
+    let content_type = response.header("Content-Type").unwrap_or("").to_owned();
+    let location = response.header("Location").map(str::to_owned);
+    let replayed = response.header("Idempotent-Replayed") == Some("true");
+    let retry_after = response.header("Retry-After").map(str::to_owned);
+    let text = response.into_string().expect("a readable body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Reply {
+        status,
+        content_type,
+        location,
+        replayed,
+        retry_after,
+        body,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        reply(self.agent.get(&self.url(path)).call())
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        reply(self.agent.post(&self.url(path)).send_json(body))
+    }
+
+    pub fn post_with_key(&self, path: &str, key: &str, body: &Value) -> Reply {
+        reply(
+            self.agent
+                .post(&self.url(path))
+                .set("Idempotency-Key", key)
+                .send_json(body),
+        )
+    }
+
+    /// A raw body with a content type of the caller's choosing.
+    pub fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Reply {
+        reply(
+            self.agent
+                .post(&self.url(path))
+                .set("Content-Type", content_type)
+                .send_string(body),
+        )
+    }
+
+    pub fn on_hand(&self, store: u32, sku: &str) -> i64 {
+        let r = self.get(&format!("/api/v1/stores/{store}/stock/{sku}"));
+        assert_eq!(r.status, 200, "stock line {store}/{sku}: {:?}", r.body);
+        r.body["on_hand"].as_i64().expect("on_hand is a number")
+    }
+
+    /// Sets on-hand by physical count.
+    pub fn count(&self, store: u32, sku: &str, counted: i64) {
+        let body = serde_json::json!({"reason": "comptage de test", "lines": [{"sku": sku, "counted": counted}]});
+        let r = self.post(&format!("/api/v1/stores/{store}/adjustments"), &body);
+        assert_eq!(r.status, 201, "count: {:?}", r.body);
+    }
+
+    /// Graceful stop (as SIGTERM would): waits for the snapshots and the journal to drain.
+    pub fn stop(mut self) -> PathBuf {
+        self.shutdown();
+        self.data_dir.clone()
+    }
+
+    fn shutdown(&mut self) {
+        // Close our keep-alive connections first, so the graceful stop has nothing to wait for.
+        self.agent = ureq::Agent::new();
+        if let Some(handle) = self.handle.take() {
+            actix_rt::System::new().block_on(handle.stop(true));
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Asserts an RFC 9457 problem with this status and code.
+pub fn assert_problem(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "status of {:?}", reply.body);
+    assert_eq!(
+        reply.content_type, "application/problem+json",
+        "content type of {:?}",
+        reply.body
+    );
+    assert_eq!(reply.body["code"], code, "code of {:?}", reply.body);
+    assert_eq!(reply.body["status"], status);
+    assert!(
+        reply.body["title"].is_string()
+            && reply.body["detail"].is_string()
+            && reply.body["type"].is_string()
+    );
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the real server on port 0 with a temp data dir, real HTTP over
+//! loopback. Crash tests run the real binary as a child process and SIGKILL it.
+
+mod catalog;
+mod concurrency;
+mod crash;
+mod errors;
+mod helpers;
+mod ledger;
+mod restart;
+mod returns;
+mod sales;
+mod stock;
