@@ -107,6 +107,10 @@ impl Application {
                 .wrap(request_log())
                 .configure(http::configure(body_limit))
         })
+        // Signals are ours (see `run_until_stopped`): actix's own handler would stop the
+        // whole actix system, actors included, before they could write their snapshots.
+        .disable_signals()
+        .shutdown_timeout(10)
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             bind: settings.server.bind.clone(),
@@ -134,7 +138,25 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or [`ServerHandle::stop`]), then snapshots every actor
     /// and lets the journal writer drain.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        let handle = self.server.handle();
+        let server = self.server;
+        let signal = async {
+            match shutdown_signal().await {
+                Ok(name) => {
+                    tracing::info!(signal = name, "shutting down gracefully");
+                    handle.stop(true).await;
+                }
+                // No signal handler (unlikely): run until stopped through the handle.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for shutdown signals");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        let served = tokio::select! {
+            served = server => served,
+            () = signal => Ok(()),
+        };
         tracing::info!("stopping: writing snapshots");
         self.state.registry.snapshot_all().await;
         let journal = self.journal.clone();
@@ -142,6 +164,17 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// Resolves with the signal's name on SIGINT or SIGTERM.
+async fn shutdown_signal() -> std::io::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    })
 }
 
 /// One log line per request: method, path, status, latency.

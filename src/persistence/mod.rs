@@ -120,6 +120,12 @@ pub trait JournalBackend: Send + Sync + 'static {
 
     /// The last journaled `seq` of every stream.
     fn last_seqs(&self) -> Result<HashMap<StreamId, u64>, JournalError>;
+
+    /// Releases the files (locks included) even while handles remain; every later call
+    /// fails with [`JournalError::Closed`].
+    fn close(&self) -> Result<(), JournalError> {
+        Ok(())
+    }
 }
 
 /// Opens (creating if needed) the journal of `backend` under `data_dir`.

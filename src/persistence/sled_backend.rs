@@ -13,11 +13,14 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
+use std::sync::{RwLock, RwLockReadGuard};
 
 use super::{JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId};
 
 pub struct SledJournal {
-    db: sled::Db,
+    /// `None` once closed: sled holds an exclusive file lock until its last `Db` is dropped,
+    /// so closing must not wait for every `Arc` holder of the journal to go away.
+    db: RwLock<Option<sled::Db>>,
     data_file: File,
 }
 
@@ -69,7 +72,29 @@ impl SledJournal {
         remove_stale_snapshots(dir)?;
         let db = sled::Config::new().path(dir).open()?;
         let data_file = File::open(dir.join("db"))?;
-        Ok(Self { db, data_file })
+        Ok(Self {
+            db: RwLock::new(Some(db)),
+            data_file,
+        })
+    }
+
+    fn db(&self) -> Result<DbGuard<'_>, JournalError> {
+        let guard = self.db.read().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(JournalError::Closed);
+        }
+        Ok(DbGuard(guard))
+    }
+}
+
+struct DbGuard<'a>(RwLockReadGuard<'a, Option<sled::Db>>);
+
+impl std::ops::Deref for DbGuard<'_> {
+    type Target = sled::Db;
+    fn deref(&self) -> &sled::Db {
+        self.0
+            .as_ref()
+            .expect("DbGuard is only built over an open database")
     }
 }
 
@@ -79,12 +104,13 @@ impl JournalBackend for SledJournal {
         events: &[StoredEvent],
         snapshots: &[StoredSnapshot],
     ) -> Result<(), JournalError> {
+        let db = self.db()?;
         let mut batch = sled::Batch::default();
         let mut last: HashMap<&StreamId, u64> = HashMap::new();
         for event in events {
             let key = event_key(&event.stream, event.seq);
             // sled has no uniqueness constraint: refuse to overwrite a journaled event.
-            if self.db.contains_key(&key)? {
+            if db.contains_key(&key)? {
                 return Err(JournalError::OutOfSequence {
                     stream: event.stream.clone(),
                     last: event.seq,
@@ -103,8 +129,8 @@ impl JournalBackend for SledJournal {
             value.extend_from_slice(&snapshot.payload);
             batch.insert(tagged(b's', &snapshot.stream), value);
         }
-        self.db.apply_batch(batch)?;
-        self.db.flush()?;
+        db.apply_batch(batch)?;
+        db.flush()?;
         self.data_file.sync_data()?;
         Ok(())
     }
@@ -117,7 +143,7 @@ impl JournalBackend for SledJournal {
     ) -> Result<Vec<StoredEvent>, JournalError> {
         let start = event_key(stream, after.saturating_add(1));
         let end = event_key(stream, u64::MAX);
-        self.db
+        self.db()?
             .range(start..=end)
             .take(limit)
             .map(|item| {
@@ -138,7 +164,7 @@ impl JournalBackend for SledJournal {
     }
 
     fn latest_snapshot(&self, stream: &StreamId) -> Result<Option<StoredSnapshot>, JournalError> {
-        let Some(value) = self.db.get(tagged(b's', stream))? else {
+        let Some(value) = self.db()?.get(tagged(b's', stream))? else {
             return Ok(None);
         };
         let (seq, payload) = split_seq(&value)?;
@@ -150,7 +176,7 @@ impl JournalBackend for SledJournal {
     }
 
     fn last_seqs(&self) -> Result<HashMap<StreamId, u64>, JournalError> {
-        self.db
+        self.db()?
             .scan_prefix([b'l'])
             .map(|item| {
                 let (key, value) = item?;
@@ -160,5 +186,14 @@ impl JournalBackend for SledJournal {
                 Ok((StreamId::from_stored(stream), seq))
             })
             .collect()
+    }
+
+    fn close(&self) -> Result<(), JournalError> {
+        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(db) = slot.take() {
+            db.flush()?;
+            self.data_file.sync_data()?;
+        }
+        Ok(())
     }
 }

@@ -239,6 +239,9 @@ impl Writer {
                 self.commit(batch);
             }
         }
+        if let Err(e) = self.backend.close() {
+            tracing::error!(error = %e, "closing the journal failed");
+        }
         tracing::info!("journal writer stopped");
     }
 

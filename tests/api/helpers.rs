@@ -26,7 +26,6 @@ pub struct Reply {
     pub content_type: String,
     pub location: Option<String>,
     pub replayed: bool,
-    pub retry_after: Option<String>,
     pub body: Value,
 }
 
@@ -94,7 +93,6 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
     let content_type = response.header("Content-Type").unwrap_or("").to_owned();
     let location = response.header("Location").map(str::to_owned);
     let replayed = response.header("Idempotent-Replayed") == Some("true");
-    let retry_after = response.header("Retry-After").map(str::to_owned);
     let text = response.into_string().expect("a readable body");
     let body = if text.is_empty() {
         Value::Null
@@ -106,7 +104,6 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
         content_type,
         location,
         replayed,
-        retry_after,
         body,
     }
 }

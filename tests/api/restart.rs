@@ -79,3 +79,61 @@ fn sled_restart_keeps_everything() {
 fn frequent_snapshots_plus_journal_tail_rebuild_the_same_state() {
     everything_survives_a_restart(Backend::Sqlite, 3);
 }
+
+/// SIGTERM on the real binary: it drains, snapshots every store at its last event, exits 0.
+#[test]
+fn sigterm_writes_a_snapshot_of_every_store_and_exits_cleanly() {
+    use magasin::domain::StoreId;
+    use magasin::persistence::{StreamId, open};
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_magasin"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("a ready line");
+    let base = line
+        .trim()
+        .strip_prefix("magasin listening on ")
+        .expect("the ready line")
+        .to_owned();
+    let agent = ureq::Agent::new();
+    let sale = agent
+        .post(&format!("{base}/api/v1/stores/3/sales"))
+        .send_json(json!({"lines": [{"sku": "EPI-0001", "quantity": 1}]}))
+        .expect("a sale");
+    assert_eq!(sale.status(), 201);
+    drop(agent);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("the binary exits");
+    assert!(status.success(), "exit status {status:?}");
+
+    let journal = open(Backend::Sqlite, dir.path()).expect("the journal opens");
+    let last = journal.last_seqs().expect("sequences");
+    for id in 1..=5 {
+        let stream = StreamId::store(StoreId::new(id).expect("valid id"));
+        let snapshot = journal
+            .latest_snapshot(&stream)
+            .expect("reads")
+            .expect("a snapshot");
+        assert_eq!(
+            Some(&snapshot.seq),
+            last.get(&stream),
+            "store {id} snapshotted at its last event"
+        );
+    }
+}

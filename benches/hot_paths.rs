@@ -1,0 +1,77 @@
+//! Hot paths of a sale that need no I/O: the domain decision and the journal codec.
+//! `cargo bench --bench hot_paths`
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use magasin::domain::{
+    AdjustmentLine, AdjustmentRequest, Cents, PriceLookup, Quantity, RequestedLine, SaleRequest,
+    Sku, StoreEvent, StoreState, Timestamp,
+};
+use magasin::persistence::codec;
+
+struct FlatPrices;
+
+impl PriceLookup for FlatPrices {
+    fn price(&self, _sku: &Sku) -> Option<Cents> {
+        Some(Cents(499))
+    }
+}
+
+fn sku(i: usize) -> Sku {
+    Sku::parse(&format!("BEN-{i:04}")).expect("valid bench sku")
+}
+
+fn stocked_store(products: usize) -> StoreState {
+    let mut state = StoreState::default();
+    let lines: Vec<AdjustmentLine> = (0..products)
+        .map(|i| AdjustmentLine::count(sku(i), 1000).expect("valid count"))
+        .collect();
+    for chunk in lines.chunks(200) {
+        let request = AdjustmentRequest::new("bench".into(), chunk.to_vec()).expect("valid lines");
+        let event = state
+            .decide_adjustment(&request, &FlatPrices, Timestamp(0), None)
+            .expect("count accepted");
+        state.apply(&StoreEvent::StockAdjusted(event));
+    }
+    state
+}
+
+fn sale_of(lines: usize) -> SaleRequest {
+    let lines = (0..lines)
+        .map(|i| RequestedLine {
+            sku: sku(i * 7),
+            quantity: Quantity::new(1).expect("valid quantity"),
+        })
+        .collect();
+    SaleRequest::new(lines).expect("valid sale")
+}
+
+fn bench_sale_decision(c: &mut Criterion) {
+    let state = stocked_store(1000);
+    for lines in [1, 5, 20] {
+        let request = sale_of(lines);
+        c.bench_function(&format!("decide_sale/{lines}_lines"), |b| {
+            b.iter(|| state.decide_sale(black_box(&request), &FlatPrices, Timestamp(1), None))
+        });
+    }
+}
+
+fn bench_codec(c: &mut Criterion) {
+    let state = stocked_store(1000);
+    let event = StoreEvent::SaleRecorded(
+        state
+            .decide_sale(&sale_of(5), &FlatPrices, Timestamp(1), None)
+            .expect("in stock"),
+    );
+    let bytes = codec::encode(&event).expect("encodes");
+    c.bench_function("codec/encode_sale_event", |b| {
+        b.iter(|| codec::encode(black_box(&event)))
+    });
+    c.bench_function("codec/decode_sale_event", |b| {
+        b.iter(|| codec::decode::<StoreEvent>(black_box(&bytes)))
+    });
+}
+
+criterion_group!(benches, bench_sale_decision, bench_codec);
+criterion_main!(benches);
