@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use magasin::domain::{
     AdjustmentLine, AdjustmentRequest, Cents, PriceLookup, Quantity, RequestedLine, SaleRequest,
-    Sku, StoreEvent, StoreState, Timestamp,
+    Sku, Stamp, StoreEvent, StoreState, Timestamp, Username,
 };
 use magasin::persistence::codec;
 
@@ -15,6 +15,13 @@ struct FlatPrices;
 impl PriceLookup for FlatPrices {
     fn price(&self, _sku: &Sku) -> Option<Cents> {
         Some(Cents(499))
+    }
+}
+
+fn stamp() -> Stamp {
+    Stamp {
+        at: Timestamp(1),
+        by: Username::parse("caissier1").expect("valid bench user"),
     }
 }
 
@@ -30,7 +37,7 @@ fn stocked_store(products: usize) -> StoreState {
     for chunk in lines.chunks(200) {
         let request = AdjustmentRequest::new("bench".into(), chunk.to_vec()).expect("valid lines");
         let event = state
-            .decide_adjustment(&request, &FlatPrices, Timestamp(0), None)
+            .decide_adjustment(&request, &FlatPrices, &stamp(), None)
             .expect("count accepted");
         state.apply(&StoreEvent::StockAdjusted(event));
     }
@@ -52,7 +59,7 @@ fn bench_sale_decision(c: &mut Criterion) {
     for lines in [1, 5, 20] {
         let request = sale_of(lines);
         c.bench_function(&format!("decide_sale/{lines}_lines"), |b| {
-            b.iter(|| state.decide_sale(black_box(&request), &FlatPrices, Timestamp(1), None))
+            b.iter(|| state.decide_sale(black_box(&request), &FlatPrices, &stamp(), None))
         });
     }
 }
@@ -61,7 +68,7 @@ fn bench_codec(c: &mut Criterion) {
     let state = stocked_store(1000);
     let event = StoreEvent::SaleRecorded(
         state
-            .decide_sale(&sale_of(5), &FlatPrices, Timestamp(1), None)
+            .decide_sale(&sale_of(5), &FlatPrices, &stamp(), None)
             .expect("in stock"),
     );
     let bytes = codec::encode(&event).expect("encodes");

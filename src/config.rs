@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::actors::ActorSettings;
+use crate::auth::ThrottleSettings;
 use crate::persistence::{Backend, WriterSettings};
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -18,7 +19,19 @@ pub struct Settings {
     pub server: ServerSettings,
     pub storage: StorageSettings,
     pub actors: ActorsSection,
+    pub auth: AuthSettings,
     pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub token_ttl_minutes: u64,
+    pub max_failed_logins: usize,
+    pub lockout_window_minutes: u64,
+    /// Only from the environment (`MAGASIN_JWT_SECRET`), never from a file.
+    #[serde(skip)]
+    pub jwt_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,10 +79,14 @@ impl Settings {
         let env = Env::prefixed("MAGASIN_")
             .filter(|key| key.as_str().contains("__"))
             .split("__");
-        figment
+        let mut settings: Settings = figment
             .merge(env)
             .extract()
-            .map_err(|e| ConfigError(Box::new(e)))
+            .map_err(|e| ConfigError(Box::new(e)))?;
+        settings.auth.jwt_secret = std::env::var("MAGASIN_JWT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty());
+        Ok(settings)
     }
 
     /// The built-in defaults alone (tests start from these).
@@ -85,6 +102,17 @@ impl Settings {
             mailbox_capacity: self.actors.mailbox_capacity,
             ask_timeout: Duration::from_millis(self.actors.ask_timeout_ms),
         }
+    }
+
+    pub fn throttle_settings(&self) -> ThrottleSettings {
+        ThrottleSettings {
+            max_failures: self.auth.max_failed_logins.max(1),
+            window: Duration::from_secs(self.auth.lockout_window_minutes * 60),
+        }
+    }
+
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.auth.token_ttl_minutes.max(1) * 60)
     }
 
     pub fn writer_settings(&self) -> WriterSettings {

@@ -6,15 +6,20 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 use crate::actors::{ChainActorError, Registry, RegistryError, StoreError};
+use crate::auth::{AuthError, hash_password};
 use crate::domain::{
     AdjustmentLine, AdjustmentRequest, Cents, Ean13, LinesError, MAX_LINES, NewStore, Product, Sku,
     ValueError, parse_label,
 };
-use crate::reports::CatalogView;
+use crate::domain::{Role, StoreId, User, Username};
+use crate::reports::{CatalogView, UsersView};
 
 const CATALOG: &str = include_str!("../config/demo/catalog.csv");
 const STORES: &str = include_str!("../config/demo/stores.csv");
 const STOCK: &str = include_str!("../config/demo/stock.csv");
+const USERS: &str = include_str!("../config/demo/users.csv");
+/// The password of every demo user (listed in the README).
+const DEMO_PASSWORD: &str = "demo";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -39,6 +44,10 @@ pub enum DemoError {
     Store(#[from] StoreError),
     #[error("demo seeding: {0}")]
     Registry(#[from] RegistryError),
+    #[error("demo users: {0}")]
+    Auth(#[from] AuthError),
+    #[error("demo users: hashing task failed")]
+    Hashing,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +65,13 @@ struct StoreRow {
     code: String,
     name: String,
     city: String,
+}
+
+#[derive(Deserialize)]
+struct UserRow {
+    username: String,
+    role: String,
+    store_id: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -100,7 +116,11 @@ pub fn products() -> Result<Vec<Product>, DemoError> {
 }
 
 /// Seeds what is missing of the demo chain.
-pub async fn seed(registry: &Registry, catalog: &CatalogView) -> Result<(), DemoError> {
+pub async fn seed(
+    registry: &Registry,
+    catalog: &CatalogView,
+    users: &UsersView,
+) -> Result<(), DemoError> {
     let missing: Vec<Product> = products()?
         .into_iter()
         .filter(|p| catalog.product(&p.sku).is_none())
@@ -149,12 +169,47 @@ pub async fn seed(registry: &Registry, catalog: &CatalogView) -> Result<(), Demo
         let lines = by_store.remove(&demo_id).unwrap_or_default();
         seed_store_stock(registry, id, lines).await?;
     }
+    seed_users(registry, users, &ids_by_demo_id).await
+}
+
+async fn seed_users(
+    registry: &Registry,
+    users: &UsersView,
+    store_ids: &HashMap<u32, StoreId>,
+) -> Result<(), DemoError> {
+    let file = "users.csv";
+    for (i, row) in rows::<UserRow>(file, USERS)?.into_iter().enumerate() {
+        let username = value(file, i + 2, Username::parse(&row.username))?;
+        if users.get(&username).is_some() {
+            continue;
+        }
+        let role = value(file, i + 2, Role::parse(&row.role))?;
+        let store = match row.store_id {
+            Some(demo_id) => Some(
+                *store_ids
+                    .get(&demo_id)
+                    .ok_or(DemoError::UnknownStore(demo_id))?,
+            ),
+            None => None,
+        };
+        let hash = tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD))
+            .await
+            .map_err(|_| DemoError::Hashing)??;
+        let user = value(file, i + 2, User::new(username, hash, role, store))?;
+        tracing::info!(username = %user.username, "creating a demo user");
+        registry.chain().create_user(user).await?;
+    }
     Ok(())
+}
+
+/// The name demo stock counts are recorded under.
+fn seeder() -> Username {
+    Username::parse("demo").expect("\"demo\" is a valid username")
 }
 
 async fn seed_store_stock(
     registry: &Registry,
-    id: crate::domain::StoreId,
+    id: StoreId,
     lines: Vec<StockRow>,
 ) -> Result<(), DemoError> {
     let file = "stock.csv";
@@ -179,7 +234,7 @@ async fn seed_store_stock(
             "Inventaire initial (données de démonstration)".into(),
             chunk,
         )?;
-        store.adjust(request, None).await?;
+        store.adjust(request, None, seeder()).await?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@
 //! the actor's answer → 201.
 
 pub mod actors;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -28,11 +29,12 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actors::{OnStoreRecovered, Prices, Registry, RegistryError};
+use auth::{LoginThrottle, SigningKey, TokenKeys};
 use config::Settings;
 use domain::{StoreId, StoreState};
 use http::AppState;
 use persistence::{Journal, JournalError};
-use reports::{CatalogView, Projector, StockView};
+use reports::{CatalogView, Projector, StockView, UsersView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -40,6 +42,8 @@ pub enum StartupError {
     Journal(#[from] JournalError),
     #[error("recovery failed: {0}")]
     Recovery(#[from] RegistryError),
+    #[error("{0}")]
+    Auth(#[from] auth::AuthError),
     #[error("demo data: {0}")]
     Demo(#[from] demo::DemoError),
     #[error("cannot listen on {bind}: {source}")]
@@ -61,12 +65,22 @@ impl Application {
     /// Opens the journal, recovers every actor, seeds demo data if asked, and binds.
     /// Must run inside an actix system.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let (signing_key, generated) =
+            SigningKey::from_config(settings.auth.jwt_secret.as_deref(), settings.demo.enabled)?;
+        if generated {
+            tracing::warn!(
+                "MAGASIN_JWT_SECRET is not set: demo mode signs tokens with a random key, \
+                 so tokens do not survive a restart and other instances will not accept them"
+            );
+        }
         let backend = persistence::open(settings.storage.backend, &settings.storage.data_dir)?;
         let catalog = Arc::new(CatalogView::default());
         let stock = Arc::new(StockView::default());
+        let users = Arc::new(UsersView::default());
         let projector = Arc::new(Projector {
             catalog: catalog.clone(),
             stock: stock.clone(),
+            users: users.clone(),
         });
         let journal = Journal::start(backend, projector, settings.writer_settings())?;
         let stock_loader = stock.clone();
@@ -81,8 +95,9 @@ impl Application {
         )
         .await?;
         catalog.load(&chain);
+        users.load(&chain);
         if settings.demo.enabled {
-            demo::seed(&registry, &catalog).await?;
+            demo::seed(&registry, &catalog, &users).await?;
         }
 
         let listener =
@@ -98,6 +113,9 @@ impl Application {
             registry,
             catalog,
             stock,
+            users,
+            tokens: TokenKeys::new(&signing_key, settings.token_ttl()),
+            throttle: LoginThrottle::new(settings.throttle_settings()),
         });
         let app_state = state.clone();
         let body_limit = settings.server.body_limit_bytes;

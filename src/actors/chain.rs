@@ -7,7 +7,9 @@ use actix::prelude::*;
 use std::time::Duration;
 
 use super::clock::now;
-use crate::domain::{ChainError, ChainEvent, ChainState, DomainEvent, NewStore, Product, Store};
+use crate::domain::{
+    ChainError, ChainEvent, ChainState, DomainEvent, NewStore, Product, Store, User, Username,
+};
 use crate::persistence::{Journal, JournalError, StreamId};
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +127,52 @@ impl Handler<OpenStore> for ChainActor {
     }
 }
 
+/// Creates a user (its password already hashed). Answered once durable.
+#[derive(Message)]
+#[rtype(result = "Result<User, ChainActorError>")]
+pub struct CreateUser(pub User);
+
+impl Handler<CreateUser> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<User, ChainActorError>>;
+
+    fn handle(&mut self, msg: CreateUser, _ctx: &mut Self::Context) -> Self::Result {
+        let user = msg.0;
+        let event = match self.state.decide_create_user(user.clone()) {
+            Ok(event) => event,
+            Err(e) => return Box::pin(fut::ready(Err(e.into()))),
+        };
+        let ack = self.persist(vec![event]);
+        self.when_durable(ack, user)
+    }
+}
+
+/// Deactivates a user: their tokens stop working as soon as this is durable.
+#[derive(Message)]
+#[rtype(result = "Result<User, ChainActorError>")]
+pub struct DeactivateUser(pub Username);
+
+impl Handler<DeactivateUser> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<User, ChainActorError>>;
+
+    fn handle(&mut self, msg: DeactivateUser, _ctx: &mut Self::Context) -> Self::Result {
+        let decided = self.state.decide_deactivate_user(&msg.0);
+        let events = match decided {
+            Ok(event) => event.into_iter().collect::<Vec<_>>(),
+            Err(e) => return Box::pin(fut::ready(Err(e.into()))),
+        };
+        let mut user = match self.state.user(&msg.0) {
+            Some(user) => user.clone(),
+            None => return Box::pin(fut::ready(Err(ChainError::UnknownUser(msg.0).into()))),
+        };
+        user.active = false;
+        if events.is_empty() {
+            return Box::pin(fut::ready(Ok(user)));
+        }
+        let ack = self.persist(events);
+        self.when_durable(ack, user)
+    }
+}
+
 #[derive(Message)]
 #[rtype(result = "Result<(), ChainActorError>")]
 pub struct TakeChainSnapshot;
@@ -173,6 +221,14 @@ impl ChainHandle {
 
     pub async fn open_store(&self, new: NewStore) -> Result<Store, ChainActorError> {
         self.ask(OpenStore(new)).await?
+    }
+
+    pub async fn create_user(&self, user: User) -> Result<User, ChainActorError> {
+        self.ask(CreateUser(user)).await?
+    }
+
+    pub async fn deactivate_user(&self, username: Username) -> Result<User, ChainActorError> {
+        self.ask(DeactivateUser(username)).await?
     }
 
     pub async fn snapshot(&self) -> Result<(), ChainActorError> {

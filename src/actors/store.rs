@@ -21,7 +21,7 @@ use super::clock::now;
 use crate::domain::{
     Adjustment, AdjustmentError, AdjustmentRequest, DomainEvent, Fingerprint, IdempotencyKey,
     KeyCheck, KeyUse, Outcome, PriceLookup, Return, ReturnError, ReturnRequest, Sale, SaleError,
-    SaleId, SaleRequest, Sku, StoreEvent, StoreId, StoreState,
+    SaleId, SaleRequest, Sku, Stamp, StoreEvent, StoreId, StoreState, Username,
 };
 use crate::persistence::{Journal, JournalError, StreamId};
 
@@ -202,6 +202,10 @@ enum KeyStep {
     Replay(Outcome),
 }
 
+fn stamp(by: Username) -> Stamp {
+    Stamp { at: now(), by }
+}
+
 fn refuse<T: 'static>(error: StoreError) -> ResponseActFuture<StoreActor, Result<T, StoreError>> {
     Box::pin(fut::ready(Err(error)))
 }
@@ -228,6 +232,7 @@ impl Actor for StoreActor {
 pub struct RecordSale {
     pub request: SaleRequest,
     pub key: Option<IdempotencyKey>,
+    pub by: Username,
 }
 
 impl Handler<RecordSale> for StoreActor {
@@ -243,13 +248,14 @@ impl Handler<RecordSale> for StoreActor {
             Ok(KeyStep::Replay(_)) => return refuse(StoreError::KeyReused),
             Err(e) => return refuse(e),
         };
-        let recorded = match self
-            .state
-            .decide_sale(&msg.request, self.prices.as_ref(), now(), key)
-        {
-            Ok(recorded) => recorded,
-            Err(e) => return refuse(e.into()),
-        };
+        let recorded =
+            match self
+                .state
+                .decide_sale(&msg.request, self.prices.as_ref(), &stamp(msg.by), key)
+            {
+                Ok(recorded) => recorded,
+                Err(e) => return refuse(e.into()),
+            };
         let sale = recorded.sale.clone();
         let ack = self.persist(vec![StoreEvent::SaleRecorded(recorded)]);
         self.when_durable(ack, sale)
@@ -263,6 +269,7 @@ impl Handler<RecordSale> for StoreActor {
 pub struct ReturnLines {
     pub request: ReturnRequest,
     pub key: Option<IdempotencyKey>,
+    pub by: Username,
 }
 
 impl Handler<ReturnLines> for StoreActor {
@@ -278,7 +285,7 @@ impl Handler<ReturnLines> for StoreActor {
             Ok(KeyStep::Replay(_)) => return refuse(StoreError::KeyReused),
             Err(e) => return refuse(e),
         };
-        let returned = match self.state.decide_return(&msg.request, now(), key) {
+        let returned = match self.state.decide_return(&msg.request, &stamp(msg.by), key) {
             Ok(returned) => returned,
             Err(e) => return refuse(e.into()),
         };
@@ -295,6 +302,7 @@ impl Handler<ReturnLines> for StoreActor {
 pub struct Adjust {
     pub request: AdjustmentRequest,
     pub key: Option<IdempotencyKey>,
+    pub by: Username,
 }
 
 impl Handler<Adjust> for StoreActor {
@@ -310,14 +318,15 @@ impl Handler<Adjust> for StoreActor {
             Ok(KeyStep::Replay(_)) => return refuse(StoreError::KeyReused),
             Err(e) => return refuse(e),
         };
-        let adjusted =
-            match self
-                .state
-                .decide_adjustment(&msg.request, self.prices.as_ref(), now(), key)
-            {
-                Ok(adjusted) => adjusted,
-                Err(e) => return refuse(e.into()),
-            };
+        let adjusted = match self.state.decide_adjustment(
+            &msg.request,
+            self.prices.as_ref(),
+            &stamp(msg.by),
+            key,
+        ) {
+            Ok(adjusted) => adjusted,
+            Err(e) => return refuse(e.into()),
+        };
         let adjustment = adjusted.adjustment.clone();
         let ack = self.persist(vec![StoreEvent::StockAdjusted(adjusted)]);
         self.when_durable(ack, adjustment)
@@ -447,24 +456,27 @@ impl StoreHandle {
         &self,
         request: SaleRequest,
         key: Option<IdempotencyKey>,
+        by: Username,
     ) -> Result<Recorded<Sale>, StoreError> {
-        self.ask(RecordSale { request, key }).await?
+        self.ask(RecordSale { request, key, by }).await?
     }
 
     pub async fn return_lines(
         &self,
         request: ReturnRequest,
         key: Option<IdempotencyKey>,
+        by: Username,
     ) -> Result<Recorded<Return>, StoreError> {
-        self.ask(ReturnLines { request, key }).await?
+        self.ask(ReturnLines { request, key, by }).await?
     }
 
     pub async fn adjust(
         &self,
         request: AdjustmentRequest,
         key: Option<IdempotencyKey>,
+        by: Username,
     ) -> Result<Recorded<Adjustment>, StoreError> {
-        self.ask(Adjust { request, key }).await?
+        self.ask(Adjust { request, key, by }).await?
     }
 
     pub async fn set_levels(&self, lines: Vec<(Sku, u32, u32)>) -> Result<(), StoreError> {

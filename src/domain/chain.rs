@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::{Cents, Ean13, Sku, StoreId, Timestamp, ValueError};
+use super::{Cents, Ean13, Sku, StoreId, Timestamp, User, Username, ValueError};
 
 /// A short human text (name, city, category, reason): trimmed, 1 to `max` characters.
 pub fn parse_label(raw: &str, max: usize) -> Result<String, ValueError> {
@@ -82,6 +82,8 @@ impl NewStore {
 pub enum ChainEvent {
     ProductAdded(Product),
     StoreOpened(Store),
+    UserCreated(User),
+    UserDeactivated(Username),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +94,12 @@ pub enum ChainError {
     DuplicateBarcode(Ean13),
     #[error("store code {0} already taken")]
     DuplicateStoreCode(String),
+    #[error("username {0} already taken")]
+    DuplicateUsername(Username),
+    #[error("no user {0}")]
+    UnknownUser(Username),
+    #[error("store {0} does not exist")]
+    UnknownStore(StoreId),
 }
 
 /// The reference data as the chain actor holds it, rebuilt by replaying [`ChainEvent`]s.
@@ -99,6 +107,7 @@ pub enum ChainError {
 pub struct ChainState {
     products: BTreeMap<Sku, Product>,
     stores: BTreeMap<StoreId, Store>,
+    users: BTreeMap<Username, User>,
 }
 
 impl ChainState {
@@ -108,6 +117,38 @@ impl ChainState {
 
     pub fn stores(&self) -> impl Iterator<Item = &Store> {
         self.stores.values()
+    }
+
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
+    pub fn decide_create_user(&self, user: User) -> Result<ChainEvent, ChainError> {
+        if self.users.contains_key(&user.username) {
+            return Err(ChainError::DuplicateUsername(user.username));
+        }
+        if let Some(store) = user.store
+            && !self.stores.contains_key(&store)
+        {
+            return Err(ChainError::UnknownStore(store));
+        }
+        Ok(ChainEvent::UserCreated(user))
+    }
+
+    /// Deactivating an inactive user is a no-op (`None`): the call is idempotent.
+    pub fn decide_deactivate_user(
+        &self,
+        username: &Username,
+    ) -> Result<Option<ChainEvent>, ChainError> {
+        match self.users.get(username) {
+            None => Err(ChainError::UnknownUser(username.clone())),
+            Some(user) if !user.active => Ok(None),
+            Some(_) => Ok(Some(ChainEvent::UserDeactivated(username.clone()))),
+        }
+    }
+
+    pub fn user(&self, username: &Username) -> Option<&User> {
+        self.users.get(username)
     }
 
     pub fn product(&self, sku: &Sku) -> Option<&Product> {
@@ -147,6 +188,14 @@ impl ChainState {
             }
             ChainEvent::StoreOpened(s) => {
                 self.stores.insert(s.id, s.clone());
+            }
+            ChainEvent::UserCreated(u) => {
+                self.users.insert(u.username.clone(), u.clone());
+            }
+            ChainEvent::UserDeactivated(name) => {
+                if let Some(user) = self.users.get_mut(name) {
+                    user.active = false;
+                }
             }
         }
     }

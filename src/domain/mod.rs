@@ -8,6 +8,7 @@ mod chain;
 mod ids;
 mod money;
 mod store;
+mod user;
 
 pub use chain::{ChainError, ChainEvent, ChainState, NewStore, Product, Store, parse_label};
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
@@ -17,8 +18,9 @@ pub use store::{
     Fingerprint, IdempotencyKey, KeyCheck, KeyUse, LinesError, MAX_LINES, MAX_ON_HAND,
     NegativeLine, Outcome, PriceLookup, RequestedLine, Return, ReturnError, ReturnExcess,
     ReturnRequest, ReturnedLine, Sale, SaleError, SaleRecorded, SaleRequest, SaleReturned,
-    Shortage, SoldLine, StockAdjusted, StockLevelsSet, StockLine, StoreEvent, StoreState,
+    Shortage, SoldLine, Stamp, StockAdjusted, StockLevelsSet, StockLine, StoreEvent, StoreState,
 };
+pub use user::{Role, User, Username, check_new_password};
 
 /// A value that failed its constructor's checks. The HTTP layer names the field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +45,14 @@ pub enum ValueError {
     Label { max: usize },
     #[error("an idempotency key is 1 to 200 printable ASCII characters")]
     IdempotencyKey,
+    #[error("a username is 3 to 32 characters: a-z, 0-9, '.', '-', '_'")]
+    Username,
+    #[error("a role is cashier, manager, logistics or admin")]
+    Role,
+    #[error("cashiers and managers belong to one store; logistics and admins to none")]
+    RoleScope,
+    #[error("a password is 8 to 128 characters")]
+    Password,
 }
 
 /// Any event of the system, tagged with the stream it belongs to.

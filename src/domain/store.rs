@@ -9,12 +9,21 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{AdjustmentId, Cents, Quantity, ReturnId, SaleId, Sku, Timestamp, ValueError};
+use super::{
+    AdjustmentId, Cents, Quantity, ReturnId, SaleId, Sku, Timestamp, Username, ValueError,
+};
 
 /// Most lines one sale, return or adjustment may hold.
 pub const MAX_LINES: usize = 200;
 /// Highest on-hand quantity a physical count or a delta may set.
 pub const MAX_ON_HAND: u32 = 1_000_000;
+
+/// When and by whom a write is made: the actor supplies it, the events record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub at: Timestamp,
+    pub by: Username,
+}
 
 /// What the store needs to know of the catalog: whether a SKU exists and its current price.
 pub trait PriceLookup {
@@ -262,6 +271,8 @@ pub struct Sale {
     pub lines: Vec<SoldLine>,
     pub total: Cents,
     pub at: Timestamp,
+    /// Who rang it up.
+    pub by: Username,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,6 +291,7 @@ pub struct Return {
     pub refund: Cents,
     pub reason: Option<String>,
     pub at: Timestamp,
+    pub by: Username,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +308,7 @@ pub struct Adjustment {
     pub reason: String,
     pub lines: Vec<AdjustedLine>,
     pub at: Timestamp,
+    pub by: Username,
 }
 
 /// What happened to a store. The journal of these is the store's stock ledger.
@@ -459,7 +472,7 @@ impl StoreState {
         &self,
         request: &SaleRequest,
         prices: &dyn PriceLookup,
-        now: Timestamp,
+        stamp: &Stamp,
         key: Option<KeyUse>,
     ) -> Result<SaleRecorded, SaleError> {
         let mut unknown = Vec::new();
@@ -500,7 +513,8 @@ impl StoreState {
                 id,
                 lines,
                 total,
-                at: now,
+                at: stamp.at,
+                by: stamp.by.clone(),
             },
             key,
         })
@@ -509,7 +523,7 @@ impl StoreState {
     pub fn decide_return(
         &self,
         request: &ReturnRequest,
-        now: Timestamp,
+        stamp: &Stamp,
         key: Option<KeyUse>,
     ) -> Result<SaleReturned, ReturnError> {
         let recorded = self
@@ -560,7 +574,8 @@ impl StoreState {
                 lines,
                 refund,
                 reason: request.reason.clone(),
-                at: now,
+                at: stamp.at,
+                by: stamp.by.clone(),
             },
             key,
         })
@@ -570,7 +585,7 @@ impl StoreState {
         &self,
         request: &AdjustmentRequest,
         prices: &dyn PriceLookup,
-        now: Timestamp,
+        stamp: &Stamp,
         key: Option<KeyUse>,
     ) -> Result<StockAdjusted, AdjustmentError> {
         let unknown: Vec<Sku> = request
@@ -615,7 +630,8 @@ impl StoreState {
                 id: AdjustmentId(self.adjustments.keys().next_back().map_or(1, |id| id.0 + 1)),
                 reason: request.reason.clone(),
                 lines,
-                at: now,
+                at: stamp.at,
+                by: stamp.by.clone(),
             },
             key,
         })
@@ -703,6 +719,13 @@ mod tests {
         }
     }
 
+    fn stamp(at: i64) -> Stamp {
+        Stamp {
+            at: Timestamp(at),
+            by: Username::parse("caissier1").expect("valid name"),
+        }
+    }
+
     fn sku(s: &str) -> Sku {
         Sku::parse(s).expect("test sku")
     }
@@ -722,7 +745,7 @@ mod tests {
             .collect();
         let request = AdjustmentRequest::new("inventaire".into(), lines).expect("valid lines");
         let event = state
-            .decide_adjustment(&request, &Prices, Timestamp(0), None)
+            .decide_adjustment(&request, &Prices, &stamp(0), None)
             .expect("count accepted");
         state.apply(&StoreEvent::StockAdjusted(event));
         state
@@ -730,7 +753,7 @@ mod tests {
 
     fn sell(state: &mut StoreState, lines: Vec<RequestedLine>) -> Result<Sale, SaleError> {
         let request = SaleRequest::new(lines).expect("valid lines");
-        let recorded = state.decide_sale(&request, &Prices, Timestamp(1), None)?;
+        let recorded = state.decide_sale(&request, &Prices, &stamp(1), None)?;
         let sale = recorded.sale.clone();
         state.apply(&StoreEvent::SaleRecorded(recorded));
         Ok(sale)
@@ -789,7 +812,7 @@ mod tests {
         let lines = vec![AdjustmentLine::delta(sku("AAA-1"), -3).expect("valid delta")];
         let request = AdjustmentRequest::new("casse".into(), lines).expect("valid lines");
         let err = state
-            .decide_adjustment(&request, &Prices, Timestamp(0), None)
+            .decide_adjustment(&request, &Prices, &stamp(0), None)
             .expect_err("would go negative");
         assert!(matches!(err, AdjustmentError::OutOfBounds(_)));
     }
@@ -804,7 +827,7 @@ mod tests {
             fingerprint: request.fingerprint(),
         };
         let event = state
-            .decide_sale(&request, &Prices, Timestamp(0), Some(used))
+            .decide_sale(&request, &Prices, &stamp(0), Some(used))
             .expect("in stock");
         state.apply(&StoreEvent::SaleRecorded(event));
         assert_eq!(
@@ -839,7 +862,7 @@ mod tests {
                         let last = state.sales.keys().next_back().copied();
                         if let Some(sale_id) = last {
                             let request = ReturnRequest::new(sale_id, vec![line(s, qty)], None).expect("valid");
-                            if let Ok(event) = state.decide_return(&request, Timestamp(2), None) {
+                            if let Ok(event) = state.decide_return(&request, &stamp(2), None) {
                                 state.apply(&StoreEvent::SaleReturned(event));
                                 expected[which] += qty;
                             }
@@ -848,7 +871,7 @@ mod tests {
                     _ => {
                         let delta = AdjustmentLine::delta(sku(s), -qty).expect("valid delta");
                         let request = AdjustmentRequest::new("casse".into(), vec![delta]).expect("valid");
-                        if let Ok(event) = state.decide_adjustment(&request, &Prices, Timestamp(3), None) {
+                        if let Ok(event) = state.decide_adjustment(&request, &Prices, &stamp(3), None) {
                             state.apply(&StoreEvent::StockAdjusted(event));
                             expected[which] -= qty;
                         }

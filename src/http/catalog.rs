@@ -4,8 +4,10 @@ use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::Authenticated;
 use super::extract::{Page, Pagination, sku};
 use super::problem::ApiError;
+use crate::auth::Permission;
 use crate::domain::Product;
 use crate::reports::ProductQuery;
 
@@ -44,8 +46,10 @@ struct SearchQuery {
 #[get("/products")]
 async fn search_products(
     app: web::Data<AppState>,
+    user: Authenticated,
     query: web::Query<SearchQuery>,
 ) -> Result<web::Json<Page<ProductBody>>, ApiError> {
+    user.require(Permission::ReadChain, None)?;
     let query = query.into_inner();
     let pagination = Pagination::new(query.page, query.per_page)?;
     let found = app.catalog.search(&ProductQuery {
@@ -58,8 +62,10 @@ async fn search_products(
 #[get("/products/{sku}")]
 async fn get_product(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<String>,
 ) -> Result<web::Json<ProductBody>, ApiError> {
+    user.require(Permission::ReadChain, None)?;
     let sku = sku(&path)?;
     let product = app
         .catalog
@@ -89,8 +95,10 @@ struct Availability {
 #[get("/availability/{sku}")]
 async fn availability(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<String>,
 ) -> Result<web::Json<Availability>, ApiError> {
+    user.require(Permission::ReadAvailability, None)?;
     let sku = sku(&path)?;
     let product = app
         .catalog

@@ -3,9 +3,11 @@
 use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Authenticated;
 use super::extract::store_id;
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
+use crate::auth::Permission;
 use crate::domain::{SaleRecorded, SaleReturned, StockAdjusted, StockLevelsSet, StoreEvent};
 
 const DEFAULT_LIMIT: usize = 100;
@@ -26,6 +28,8 @@ struct LedgerEntry {
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sale_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,6 +57,7 @@ fn entry(seq: u64, kind: &'static str) -> LedgerEntry {
         seq,
         kind,
         at: None,
+        by: None,
         sale_id: None,
         return_id: None,
         adjustment_id: None,
@@ -67,6 +72,7 @@ fn ledger_entry(seq: u64, event: StoreEvent) -> LedgerEntry {
     match event {
         StoreEvent::SaleRecorded(SaleRecorded { sale, .. }) => LedgerEntry {
             at: Some(rfc3339(sale.at)),
+            by: Some(sale.by.to_string()),
             sale_id: Some(sale.id.0),
             amount_cents: Some(sale.total.0),
             movements: sale
@@ -82,6 +88,7 @@ fn ledger_entry(seq: u64, event: StoreEvent) -> LedgerEntry {
         },
         StoreEvent::SaleReturned(SaleReturned { ret, .. }) => LedgerEntry {
             at: Some(rfc3339(ret.at)),
+            by: Some(ret.by.to_string()),
             sale_id: Some(ret.sale_id.0),
             return_id: Some(ret.id.0),
             amount_cents: Some(-ret.refund.0),
@@ -99,6 +106,7 @@ fn ledger_entry(seq: u64, event: StoreEvent) -> LedgerEntry {
         },
         StoreEvent::StockAdjusted(StockAdjusted { adjustment, .. }) => LedgerEntry {
             at: Some(rfc3339(adjustment.at)),
+            by: Some(adjustment.by.to_string()),
             adjustment_id: Some(adjustment.id.0),
             reason: Some(adjustment.reason),
             movements: adjustment
@@ -146,10 +154,12 @@ struct LedgerPage {
 #[get("/stores/{store_id}/ledger")]
 async fn ledger(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<u32>,
     query: web::Query<LedgerQuery>,
 ) -> Result<web::Json<LedgerPage>, ApiError> {
     let id = store_id(path.into_inner())?;
+    user.require(Permission::ReadLedger, Some(id))?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::Validation(vec![FieldError {

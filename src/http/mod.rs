@@ -4,6 +4,7 @@
 //! business rule lives here; if a handler grows an `if` about stock, it belongs in
 //! `domain`.
 
+mod auth;
 mod catalog;
 mod extract;
 mod ledger;
@@ -11,6 +12,7 @@ mod problem;
 mod sales;
 mod stock;
 mod stores;
+mod users;
 
 use actix_web::web;
 use std::sync::Arc;
@@ -18,8 +20,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::actors::Registry;
+use crate::auth::{LoginThrottle, TokenKeys};
 use crate::domain::Timestamp;
-use crate::reports::{CatalogView, StockView};
+use crate::reports::{CatalogView, StockView, UsersView};
 
 pub use problem::ApiError;
 
@@ -28,6 +31,9 @@ pub struct AppState {
     pub registry: Registry,
     pub catalog: Arc<CatalogView>,
     pub stock: Arc<StockView>,
+    pub users: Arc<UsersView>,
+    pub tokens: TokenKeys,
+    pub throttle: LoginThrottle,
 }
 
 /// `2026-11-24T14:05:00.123Z`.
@@ -51,6 +57,8 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .service(
             web::scope("/api/v1")
+                .configure(auth::routes)
+                .configure(users::routes)
                 .configure(stores::routes)
                 .configure(catalog::routes)
                 .configure(stock::routes)

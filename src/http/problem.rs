@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use std::fmt;
 
 use crate::actors::{ChainActorError, RegistryError, StoreError};
+use crate::auth::AuthError;
 use crate::domain::{
     AdjustmentError, ChainError, LinesError, ReturnError, SaleError, StoreId, ValueError,
 };
@@ -44,6 +45,10 @@ fn value_code(error: ValueError) -> &'static str {
         ValueError::StoreCode => "invalid_store_code",
         ValueError::Label { .. } => "invalid_text",
         ValueError::IdempotencyKey => "invalid_idempotency_key",
+        ValueError::Username => "invalid_username",
+        ValueError::Role => "invalid_role",
+        ValueError::RoleScope => "invalid_role_scope",
+        ValueError::Password => "weak_password",
     }
 }
 
@@ -69,6 +74,16 @@ fn value_detail(error: ValueError) -> String {
         ValueError::IdempotencyKey => {
             "L'en-tête Idempotency-Key compte de 1 à 200 caractères ASCII imprimables.".into()
         }
+        ValueError::Username => {
+            "Un nom d'utilisateur compte de 3 à 32 caractères : a-z, 0-9, « . », « - » et « _ »."
+                .into()
+        }
+        ValueError::Role => "Le rôle est cashier, manager, logistics ou admin.".into(),
+        ValueError::RoleScope => {
+            "Caissiers et gestionnaires ont un magasin ; logistique et administration n'en ont pas."
+                .into()
+        }
+        ValueError::Password => "Le mot de passe compte de 8 à 128 caractères.".into(),
     }
 }
 
@@ -86,6 +101,15 @@ pub enum ApiError {
     Store(StoreError),
     Chain(ChainActorError),
     Registry(RegistryError),
+    Auth(AuthError),
+    /// A fault of ours (a blocking task failed, state missing); logged, never shown.
+    Internal(String),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Auth(e)
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -154,6 +178,8 @@ struct Problem {
     errors: Vec<Value>,
     /// For 5xx only: what goes to the log, never to the client.
     cause: Option<String>,
+    /// Seconds, for 429 and 503.
+    retry_after: Option<u64>,
 }
 
 fn problem(
@@ -169,6 +195,7 @@ fn problem(
         detail: detail.into(),
         errors: Vec::new(),
         cause: None,
+        retry_after: None,
     }
 }
 
@@ -189,12 +216,14 @@ fn internal(cause: &dyn fmt::Display) -> Problem {
 }
 
 fn unavailable(detail: &str) -> Problem {
-    problem(
+    let mut p = problem(
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
         "Service unavailable",
         detail,
-    )
+    );
+    p.retry_after = Some(1);
+    p
 }
 
 fn skus_json(skus: &[crate::domain::Sku]) -> Vec<Value> {
@@ -278,6 +307,8 @@ impl ApiError {
                 format!("Le produit {sku} n'existe pas au catalogue."),
             ),
             ApiError::Store(e) => store_problem(e),
+            ApiError::Auth(e) => auth_problem(e),
+            ApiError::Internal(cause) => internal(cause),
             ApiError::Chain(e) => chain_problem(e),
             ApiError::Registry(e) => match e {
                 RegistryError::UnknownStore(id) => ApiError::StoreNotFound(*id).problem(),
@@ -392,10 +423,73 @@ fn chain_problem(error: &ChainActorError) -> Problem {
             "Store code taken",
             format!("Le code de magasin {code} est déjà utilisé."),
         ),
+        ChainActorError::Rule(ChainError::DuplicateUsername(name)) => problem(
+            StatusCode::CONFLICT,
+            "username_taken",
+            "Username taken",
+            format!("Le nom d'utilisateur {name} existe déjà."),
+        ),
+        ChainActorError::Rule(ChainError::UnknownUser(name)) => problem(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "User not found",
+            format!("L'utilisateur {name} n'existe pas."),
+        ),
+        ChainActorError::Rule(ChainError::UnknownStore(id)) => {
+            ApiError::StoreNotFound(*id).problem()
+        }
         ChainActorError::Unavailable => {
             unavailable("Le catalogue est occupé ; réessayez dans un instant.")
         }
         ChainActorError::Journal(cause) => internal(cause),
+    }
+}
+
+fn auth_problem(error: &AuthError) -> Problem {
+    match error {
+        AuthError::MissingToken => problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authentication required",
+            "Connectez-vous : cette opération demande un jeton (Authorization: Bearer).",
+        ),
+        AuthError::InvalidToken(_) | AuthError::InactiveUser => problem(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "Invalid token",
+            "Votre session n'est plus valide ; reconnectez-vous.",
+        ),
+        AuthError::InvalidCredentials => problem(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Invalid credentials",
+            "Nom d'utilisateur ou mot de passe incorrect.",
+        ),
+        AuthError::TooManyAttempts(wait) => {
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            let mut p = problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many attempts",
+                format!("Trop de tentatives de connexion ; réessayez dans {minutes} minute(s)."),
+            );
+            p.retry_after = Some(wait.as_secs().max(1));
+            p
+        }
+        AuthError::Forbidden => problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            "Votre rôle ne permet pas cette opération.",
+        ),
+        AuthError::ForbiddenStore => problem(
+            StatusCode::FORBIDDEN,
+            "forbidden_store",
+            "Forbidden store",
+            "Vous n'avez pas accès à ce magasin.",
+        ),
+        AuthError::Hashing(cause) => internal(cause),
+        AuthError::MissingSecret | AuthError::WeakSecret(_) => internal(error),
     }
 }
 
@@ -423,8 +517,20 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(p.status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-        if p.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header((header::RETRY_AFTER, "1"));
+        if let Some(seconds) = p.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        match p.code {
+            "unauthenticated" => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"magasin\""));
+            }
+            "invalid_token" => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"magasin\", error=\"invalid_token\"",
+                ));
+            }
+            _ => {}
         }
         response.body(body.to_string())
     }

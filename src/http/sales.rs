@@ -4,10 +4,12 @@
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Authenticated;
 use super::extract::{IdemKey, Page, Pagination, store_id};
 use super::problem::{ApiError, FieldError, lines_error};
 use super::{AppState, rfc3339};
 use crate::actors::{Recorded, SaleView};
+use crate::auth::Permission;
 use crate::domain::{
     AdjustedLine, Adjustment, AdjustmentKind, AdjustmentLine, AdjustmentRequest, Quantity,
     RequestedLine, Return, ReturnRequest, SaleId, SaleRequest, Sku, parse_label,
@@ -60,6 +62,8 @@ struct SaleBody {
     lines: Vec<SoldLineBody>,
     total_cents: i64,
     created_at: String,
+    /// Username of who rang it up.
+    by: String,
     returns: Vec<ReturnBody>,
 }
 
@@ -80,6 +84,7 @@ fn sale_body(store: u32, view: SaleView) -> SaleBody {
             .collect(),
         total_cents: view.sale.total.0,
         created_at: rfc3339(view.sale.at),
+        by: view.sale.by.to_string(),
         returns: view.returns.into_iter().map(ReturnBody::from).collect(),
     }
 }
@@ -100,6 +105,7 @@ struct ReturnBody {
     refund_cents: i64,
     reason: Option<String>,
     created_at: String,
+    by: String,
 }
 
 impl From<Return> for ReturnBody {
@@ -120,6 +126,7 @@ impl From<Return> for ReturnBody {
             refund_cents: r.refund.0,
             reason: r.reason,
             created_at: rfc3339(r.at),
+            by: r.by.to_string(),
         }
     }
 }
@@ -139,17 +146,21 @@ fn created<T: Serialize>(location: String, replayed: bool, body: T) -> HttpRespo
 #[post("/stores/{store_id}/sales")]
 async fn create_sale(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<u32>,
     key: IdemKey,
     body: web::Json<NewSaleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = store_id(path.into_inner())?;
+    user.require(Permission::Sell, Some(id))?;
     let request = SaleRequest::new(parse_lines(&body.lines)?).map_err(lines_error)?;
     let store = app.registry.store(id).await?;
     let Recorded {
         value: sale,
         replayed,
-    } = store.record_sale(request, key.0).await?;
+    } = store
+        .record_sale(request, key.0, user.username.clone())
+        .await?;
     let location = format!("/api/v1/stores/{id}/sales/{}", sale.id.0);
     let view = SaleView {
         sale,
@@ -169,10 +180,12 @@ struct PageQuery {
 #[get("/stores/{store_id}/sales")]
 async fn list_sales(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<u32>,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<SaleBody>>, ApiError> {
     let id = store_id(path.into_inner())?;
+    user.require(Permission::ReadSales, Some(id))?;
     let pagination = Pagination::new(query.page, query.per_page)?;
     let store = app.registry.store(id).await?;
     let (views, total) = store.sales(pagination.skip(), pagination.take()).await?;
@@ -183,10 +196,12 @@ async fn list_sales(
 #[get("/stores/{store_id}/sales/{sale_id}")]
 async fn get_sale(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<(u32, u64)>,
 ) -> Result<web::Json<SaleBody>, ApiError> {
     let (raw_store, sale_id) = path.into_inner();
     let id = store_id(raw_store)?;
+    user.require(Permission::ReadSales, Some(id))?;
     let store = app.registry.store(id).await?;
     let view = store.sale(SaleId(sale_id)).await?;
     Ok(web::Json(sale_body(id.get(), view)))
@@ -203,12 +218,14 @@ struct NewReturnBody {
 #[post("/stores/{store_id}/sales/{sale_id}/returns")]
 async fn create_return(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<(u32, u64)>,
     key: IdemKey,
     body: web::Json<NewReturnBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_store, sale_id) = path.into_inner();
     let id = store_id(raw_store)?;
+    user.require(Permission::Return, Some(id))?;
     let body = body.into_inner();
     let reason = body
         .reason
@@ -222,7 +239,9 @@ async fn create_return(
     let Recorded {
         value: ret,
         replayed,
-    } = store.return_lines(request, key.0).await?;
+    } = store
+        .return_lines(request, key.0, user.username.clone())
+        .await?;
     let location = format!("/api/v1/stores/{id}/sales/{sale_id}");
     Ok(created(location, replayed, ReturnBody::from(ret)))
 }
@@ -308,6 +327,7 @@ struct AdjustmentBody {
     reason: String,
     lines: Vec<AdjustedLineBody>,
     created_at: String,
+    by: String,
 }
 
 impl From<Adjustment> for AdjustmentBody {
@@ -317,6 +337,7 @@ impl From<Adjustment> for AdjustmentBody {
             reason: a.reason,
             lines: a.lines.into_iter().map(AdjustedLineBody::from).collect(),
             created_at: rfc3339(a.at),
+            by: a.by.to_string(),
         }
     }
 }
@@ -325,17 +346,19 @@ impl From<Adjustment> for AdjustmentBody {
 #[post("/stores/{store_id}/adjustments")]
 async fn create_adjustment(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<u32>,
     key: IdemKey,
     body: web::Json<NewAdjustmentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = store_id(path.into_inner())?;
+    user.require(Permission::Adjust, Some(id))?;
     let request = parse_adjustment(&body)?;
     let store = app.registry.store(id).await?;
     let Recorded {
         value: adjustment,
         replayed,
-    } = store.adjust(request, key.0).await?;
+    } = store.adjust(request, key.0, user.username.clone()).await?;
     let location = format!("/api/v1/stores/{id}/ledger");
     Ok(created(
         location,

@@ -4,8 +4,10 @@ use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::Authenticated;
 use super::extract::{Page, Pagination, sku, store_id};
 use super::problem::ApiError;
+use crate::auth::Permission;
 use crate::domain::{Product, StockLine, StoreId};
 use crate::reports::ProductQuery;
 
@@ -35,8 +37,11 @@ fn body(product: Product, line: StockLine) -> StockBody {
     }
 }
 
-fn known_store(app: &AppState, raw: u32) -> Result<StoreId, ApiError> {
+/// The store of the path, once the user may read its stock (403 before 404: a store
+/// role learns nothing of other stores).
+fn readable_store(app: &AppState, user: &Authenticated, raw: u32) -> Result<StoreId, ApiError> {
     let id = store_id(raw)?;
+    user.require(Permission::ReadStock, Some(id))?;
     app.catalog
         .store(id)
         .map(|s| s.id)
@@ -57,10 +62,11 @@ struct StockQuery {
 #[get("/stores/{store_id}/stock")]
 async fn store_stock(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<u32>,
     query: web::Query<StockQuery>,
 ) -> Result<web::Json<Page<StockBody>>, ApiError> {
-    let id = known_store(&app, path.into_inner())?;
+    let id = readable_store(&app, &user, path.into_inner())?;
     let query = query.into_inner();
     let pagination = Pagination::new(query.page, query.per_page)?;
     let only_low = query.low.unwrap_or(false);
@@ -83,10 +89,11 @@ async fn store_stock(
 #[get("/stores/{store_id}/stock/{sku}")]
 async fn stock_line(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<(u32, String)>,
 ) -> Result<web::Json<StockBody>, ApiError> {
     let (raw_store, raw_sku) = path.into_inner();
-    let id = known_store(&app, raw_store)?;
+    let id = readable_store(&app, &user, raw_store)?;
     let sku = sku(&raw_sku)?;
     let product = app
         .catalog

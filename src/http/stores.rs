@@ -3,9 +3,11 @@
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Authenticated;
 use super::extract::store_id;
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
+use crate::auth::Permission;
 use crate::domain::{NewStore, Store};
 
 #[derive(Serialize)]
@@ -43,21 +45,27 @@ struct StoreList {
 }
 
 #[get("/stores")]
-async fn list_stores(app: web::Data<AppState>) -> web::Json<StoreList> {
+async fn list_stores(
+    app: web::Data<AppState>,
+    user: Authenticated,
+) -> Result<web::Json<StoreList>, ApiError> {
+    user.require(Permission::ReadChain, None)?;
     let items = app
         .catalog
         .stores()
         .into_iter()
         .map(StoreBody::from)
         .collect();
-    web::Json(StoreList { items })
+    Ok(web::Json(StoreList { items }))
 }
 
 #[get("/stores/{store_id}")]
 async fn get_store(
     app: web::Data<AppState>,
+    user: Authenticated,
     path: web::Path<u32>,
 ) -> Result<web::Json<StoreBody>, ApiError> {
+    user.require(Permission::ReadChain, None)?;
     let id = store_id(path.into_inner())?;
     let store = app.catalog.store(id).ok_or(ApiError::StoreNotFound(id))?;
     Ok(web::Json(store.into()))
@@ -68,8 +76,10 @@ async fn get_store(
 #[post("/stores")]
 async fn create_store(
     app: web::Data<AppState>,
+    user: Authenticated,
     body: web::Json<NewStoreBody>,
 ) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageStores, None)?;
     let new = NewStore::parse(&body.code, &body.name, &body.city).map_err(|errors| {
         errors
             .into_iter()

@@ -54,6 +54,8 @@ impl CatalogIndex {
             ChainEvent::StoreOpened(store) => {
                 self.stores.insert(store.id, store.clone());
             }
+            // Users have their own read model (`UsersView`).
+            ChainEvent::UserCreated(_) | ChainEvent::UserDeactivated(_) => {}
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Read models fed by committed events: the catalog and store list with their search index,
-//! and the stock lines of every store.
+//! the stock lines of every store, and the users (for token checks).
 //!
 //! They are written only by [`Projector`] on the journal writer thread, in journal order,
 //! after the events are durable. Never write to them from a request: a read model that
@@ -7,6 +7,7 @@
 
 mod catalog;
 mod stock;
+mod users;
 
 use std::sync::Arc;
 
@@ -15,11 +16,13 @@ use crate::persistence::{CommitListener, Committed};
 
 pub use catalog::{CatalogView, ProductQuery, fold};
 pub use stock::StockView;
+pub use users::UsersView;
 
 /// Feeds every read model from committed batches.
 pub struct Projector {
     pub catalog: Arc<CatalogView>,
     pub stock: Arc<StockView>,
+    pub users: Arc<UsersView>,
 }
 
 impl CommitListener for Projector {
@@ -32,6 +35,9 @@ impl CommitListener for Projector {
             })
             .collect();
         self.catalog.apply(&chain);
+        for event in &chain {
+            self.users.apply(event);
+        }
         for committed in events {
             if let DomainEvent::Store(store, event) = &committed.event {
                 self.stock.apply(*store, event);

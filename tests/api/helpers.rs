@@ -17,6 +17,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     agent: ureq::Agent,
+    /// The demo admin's token, used by `get`/`post` unless another is given.
+    pub admin: Option<String>,
 }
 
 /// A response: status, headers we look at, and the JSON body (Null when empty).
@@ -26,6 +28,8 @@ pub struct Reply {
     pub content_type: String,
     pub location: Option<String>,
     pub replayed: bool,
+    pub retry_after: Option<String>,
+    pub www_authenticate: Option<String>,
     pub body: Value,
 }
 
@@ -52,6 +56,7 @@ pub fn spawn_app() -> TestApp {
 pub fn start(settings: Settings) -> TestApp {
     let (tx, rx) = mpsc::channel();
     let data_dir = settings.storage.data_dir.clone();
+    let demo = settings.demo.enabled;
     let thread = std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
             match Application::build(&settings).await {
@@ -71,7 +76,7 @@ pub fn start(settings: Settings) -> TestApp {
         .recv_timeout(Duration::from_secs(60))
         .expect("the server starts within a minute")
         .unwrap_or_else(|e| panic!("the server failed to start: {e}"));
-    TestApp {
+    let mut app = TestApp {
         base: format!("http://{addr}"),
         handle: Some(handle),
         thread: Some(thread),
@@ -80,7 +85,12 @@ pub fn start(settings: Settings) -> TestApp {
         agent: ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(30))
             .build(),
+        admin: None,
+    };
+    if demo {
+        app.admin = Some(app.login("admin"));
     }
+    app
 }
 
 fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
@@ -93,6 +103,8 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
     let content_type = response.header("Content-Type").unwrap_or("").to_owned();
     let location = response.header("Location").map(str::to_owned);
     let replayed = response.header("Idempotent-Replayed") == Some("true");
+    let retry_after = response.header("Retry-After").map(str::to_owned);
+    let www_authenticate = response.header("WWW-Authenticate").map(str::to_owned);
     let text = response.into_string().expect("a readable body");
     let body = if text.is_empty() {
         Value::Null
@@ -104,6 +116,8 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
         content_type,
         location,
         replayed,
+        retry_after,
+        www_authenticate,
         body,
     }
 }
@@ -113,18 +127,64 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    fn authorized(&self, request: ureq::Request, token: Option<&str>) -> ureq::Request {
+        match token.or(self.admin.as_deref()) {
+            Some(token) => request.set("Authorization", &format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
+    /// Logs in as a demo user (password `demo`) and returns the token.
+    pub fn login(&self, username: &str) -> String {
+        let r = reply(
+            self.agent
+                .post(&self.url("/api/v1/auth/login"))
+                .send_json(serde_json::json!({"username": username, "password": "demo"})),
+        );
+        assert_eq!(r.status, 200, "login {username}: {:?}", r.body);
+        r.body["token"].as_str().expect("a token").to_owned()
+    }
+
     pub fn get(&self, path: &str) -> Reply {
-        reply(self.agent.get(&self.url(path)).call())
+        self.get_as(None, path)
+    }
+
+    /// GET with `token` (or the admin's when `None`).
+    pub fn get_as(&self, token: Option<&str>, path: &str) -> Reply {
+        reply(
+            self.authorized(self.agent.get(&self.url(path)), token)
+                .call(),
+        )
+    }
+
+    /// GET with exactly these headers: no token added.
+    pub fn get_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.agent.get(&self.url(path));
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        reply(request.call())
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.post_as(None, path, body)
+    }
+
+    pub fn post_as(&self, token: Option<&str>, path: &str, body: &Value) -> Reply {
+        reply(
+            self.authorized(self.agent.post(&self.url(path)), token)
+                .send_json(body),
+        )
+    }
+
+    /// POST without any token.
+    pub fn post_anonymous(&self, path: &str, body: &Value) -> Reply {
         reply(self.agent.post(&self.url(path)).send_json(body))
     }
 
     pub fn post_with_key(&self, path: &str, key: &str, body: &Value) -> Reply {
         reply(
-            self.agent
-                .post(&self.url(path))
+            self.authorized(self.agent.post(&self.url(path)), None)
                 .set("Idempotency-Key", key)
                 .send_json(body),
         )
@@ -133,8 +193,7 @@ impl TestApp {
     /// A raw body with a content type of the caller's choosing.
     pub fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Reply {
         reply(
-            self.agent
-                .post(&self.url(path))
+            self.authorized(self.agent.post(&self.url(path)), None)
                 .set("Content-Type", content_type)
                 .send_string(body),
         )

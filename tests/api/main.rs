@@ -1,12 +1,14 @@
 //! End-to-end tests: the real server on port 0 with a temp data dir, real HTTP over
 //! loopback. Crash tests run the real binary as a child process and SIGKILL it.
 
+mod auth;
 mod catalog;
 mod concurrency;
 mod crash;
 mod errors;
 mod helpers;
 mod ledger;
+mod process;
 mod restart;
 mod returns;
 mod sales;

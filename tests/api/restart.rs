@@ -107,8 +107,16 @@ fn sigterm_writes_a_snapshot_of_every_store_and_exits_cleanly() {
         .expect("the ready line")
         .to_owned();
     let agent = ureq::Agent::new();
+    let login: Value = agent
+        .post(&format!("{base}/api/v1/auth/login"))
+        .send_json(json!({"username": "admin", "password": "demo"}))
+        .expect("login")
+        .into_json()
+        .expect("a JSON answer");
+    let token = login["token"].as_str().expect("a token");
     let sale = agent
         .post(&format!("{base}/api/v1/stores/3/sales"))
+        .set("Authorization", &format!("Bearer {token}"))
         .send_json(json!({"lines": [{"sku": "EPI-0001", "quantity": 1}]}))
         .expect("a sale");
     assert_eq!(sale.status(), 201);

@@ -1,0 +1,41 @@
+//! Authentication and authorization: password hashing (argon2id), signed tokens (JWT
+//! HS256), roles and permissions, and the failed-login throttle.
+//!
+//! The one thing not to break: every permission decision goes through
+//! [`Principal::require`]; a route that does not call it is open to every role.
+
+mod password;
+mod permission;
+mod throttle;
+mod token;
+
+pub use password::{hash_password, verify_password};
+pub use permission::{Permission, Principal};
+pub use throttle::{LoginThrottle, ThrottleSettings};
+pub use token::{Claims, SigningKey, TokenKeys};
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token")]
+    MissingToken,
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    #[error("user unknown or deactivated")]
+    InactiveUser,
+    #[error("bad username or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; retry in {0:?}")]
+    TooManyAttempts(Duration),
+    #[error("the role may not do this")]
+    Forbidden,
+    #[error("the token is scoped to another store")]
+    ForbiddenStore,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error("MAGASIN_JWT_SECRET is required outside demo mode (at least 32 bytes)")]
+    MissingSecret,
+    #[error("MAGASIN_JWT_SECRET must be at least 32 bytes (it has {0})")]
+    WeakSecret(usize),
+}

@@ -1,0 +1,116 @@
+//! Who may do what, and where. The table is DESIGN.md section 4 and the auth issue.
+
+use crate::domain::{Role, StoreId, Username};
+
+use super::AuthError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Catalog, store list: every signed-in user.
+    ReadChain,
+    /// One product's quantity in every store.
+    ReadAvailability,
+    ReadStock,
+    Sell,
+    Return,
+    ReadSales,
+    Adjust,
+    ReadLedger,
+    ManageStores,
+    ManageUsers,
+}
+
+/// The signed-in user a request acts as (from a verified token and the current user record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub username: Username,
+    pub role: Role,
+    pub store: Option<StoreId>,
+}
+
+fn role_allows(role: Role, permission: Permission) -> bool {
+    use Permission::*;
+    match role {
+        Role::Admin => true,
+        Role::Cashier => matches!(
+            permission,
+            ReadChain | ReadAvailability | ReadStock | Sell | Return | ReadSales
+        ),
+        Role::Manager => matches!(
+            permission,
+            ReadChain
+                | ReadAvailability
+                | ReadStock
+                | Sell
+                | Return
+                | ReadSales
+                | Adjust
+                | ReadLedger
+        ),
+        Role::Logistics => matches!(permission, ReadChain | ReadAvailability | ReadStock),
+    }
+}
+
+impl Principal {
+    /// Allows `permission`, on `store` when the action targets one. A store role acting on
+    /// another store gets [`AuthError::ForbiddenStore`].
+    pub fn require(&self, permission: Permission, store: Option<StoreId>) -> Result<(), AuthError> {
+        if !role_allows(self.role, permission) {
+            return Err(AuthError::Forbidden);
+        }
+        match (self.role.is_store_role(), store, self.store) {
+            (true, Some(target), Some(own)) if target != own => Err(AuthError::ForbiddenStore),
+            (true, Some(_), None) => Err(AuthError::ForbiddenStore),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role, store: Option<u32>) -> Principal {
+        Principal {
+            username: Username::parse("someone").expect("valid name"),
+            role,
+            store: store.and_then(|s| StoreId::new(s).ok()),
+        }
+    }
+
+    #[test]
+    fn store_roles_act_on_their_store_only() {
+        let one = StoreId::new(1).ok();
+        let two = StoreId::new(2).ok();
+        let cashier = principal(Role::Cashier, Some(1));
+        assert!(cashier.require(Permission::Sell, one).is_ok());
+        assert!(matches!(
+            cashier.require(Permission::Sell, two),
+            Err(AuthError::ForbiddenStore)
+        ));
+        assert!(matches!(
+            cashier.require(Permission::Adjust, one),
+            Err(AuthError::Forbidden)
+        ));
+        let manager = principal(Role::Manager, Some(1));
+        assert!(manager.require(Permission::Adjust, one).is_ok());
+        assert!(matches!(
+            manager.require(Permission::ManageUsers, None),
+            Err(AuthError::Forbidden)
+        ));
+    }
+
+    #[test]
+    fn chain_roles_act_everywhere_they_are_allowed() {
+        let two = StoreId::new(2).ok();
+        let logistics = principal(Role::Logistics, None);
+        assert!(logistics.require(Permission::ReadStock, two).is_ok());
+        assert!(matches!(
+            logistics.require(Permission::Sell, two),
+            Err(AuthError::Forbidden)
+        ));
+        let admin = principal(Role::Admin, None);
+        assert!(admin.require(Permission::Sell, two).is_ok());
+        assert!(admin.require(Permission::ManageUsers, None).is_ok());
+    }
+}

@@ -1,0 +1,139 @@
+//! `Authenticated` (the signed-in user of a request, from its bearer token) and
+//! `/auth/login`.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, post, web};
+use serde::{Deserialize, Serialize};
+use std::future::{Ready, ready};
+use std::ops::Deref;
+use std::time::Instant;
+
+use super::problem::ApiError;
+use super::{AppState, rfc3339};
+use crate::actors::now;
+use crate::auth::{AuthError, Principal, verify_password};
+use crate::domain::Username;
+
+/// The user a request acts as. Extracting it is what makes a route non-public: the token
+/// must verify, and its user must still exist and be active (checked on every request).
+pub struct Authenticated(Principal);
+
+impl Deref for Authenticated {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let app = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or(AuthError::MissingToken)?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| AuthError::InvalidToken("not a bearer token".into()))?;
+    let claims = app.tokens.verify(token.trim())?;
+    let username = Username::parse(&claims.sub).map_err(|_| AuthError::InactiveUser)?;
+    let user = app
+        .users
+        .get(&username)
+        .filter(|u| u.active)
+        .ok_or(AuthError::InactiveUser)?;
+    // The current record, not the token, says what the user may do now.
+    Ok(Principal {
+        username: user.username,
+        role: user.role,
+        store: user.store,
+    })
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(authenticate(req).map(Authenticated))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct UserSummary {
+    pub username: String,
+    pub role: &'static str,
+    pub store_id: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct LoginAnswer {
+    token: String,
+    expires_at: String,
+    user: UserSummary,
+}
+
+/// Exchanges a username and password for a bearer token. Failed attempts are throttled
+/// per username and client address.
+#[post("/auth/login")]
+async fn login(
+    app: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> Result<web::Json<LoginAnswer>, ApiError> {
+    let body = body.into_inner();
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    if let Some(wait) = app
+        .throttle
+        .locked_for(&body.username, &address, Instant::now())
+    {
+        return Err(AuthError::TooManyAttempts(wait).into());
+    }
+    let user = Username::parse(&body.username)
+        .ok()
+        .and_then(|name| app.users.get(&name))
+        .filter(|u| u.active);
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let password = body.password;
+    let matches = web::block(move || verify_password(&password, hash.as_deref()))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let Some(user) = user.filter(|_| matches) else {
+        app.throttle
+            .record_failure(&body.username, &address, Instant::now());
+        tracing::warn!(username = %body.username, address = %address, "failed login");
+        return Err(AuthError::InvalidCredentials.into());
+    };
+    app.throttle.record_success(&body.username, &address);
+    let (token, expires_at) = app.tokens.issue(&user, now())?;
+    tracing::info!(username = %user.username, "login");
+    Ok(web::Json(LoginAnswer {
+        token,
+        expires_at: rfc3339(expires_at),
+        user: UserSummary {
+            username: user.username.to_string(),
+            role: user.role.as_str(),
+            store_id: user.store.map(|s| s.get()),
+        },
+    }))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(login);
+}

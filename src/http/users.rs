@@ -1,0 +1,134 @@
+//! `/users`: admins create, list and deactivate users. Password hashes never leave here.
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::extract::store_id;
+use super::problem::{ApiError, FieldError};
+use crate::auth::{Permission, hash_password};
+use crate::domain::{Role, User, Username, check_new_password};
+
+#[derive(Serialize)]
+struct UserBody {
+    username: String,
+    role: &'static str,
+    store_id: Option<u32>,
+    active: bool,
+}
+
+impl From<User> for UserBody {
+    fn from(u: User) -> Self {
+        Self {
+            username: u.username.to_string(),
+            role: u.role.as_str(),
+            store_id: u.store.map(|s| s.get()),
+            active: u.active,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct UserList {
+    items: Vec<UserBody>,
+}
+
+#[get("/users")]
+async fn list_users(
+    app: web::Data<AppState>,
+    user: Authenticated,
+) -> Result<web::Json<UserList>, ApiError> {
+    user.require(Permission::ManageUsers, None)?;
+    let items = app.users.all().into_iter().map(UserBody::from).collect();
+    Ok(web::Json(UserList { items }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserBody {
+    username: String,
+    password: String,
+    role: String,
+    store_id: Option<u32>,
+}
+
+/// Creates a user; the password is hashed (argon2id) off the arbiter and only the hash is
+/// journaled.
+#[post("/users")]
+async fn create_user(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    body: web::Json<NewUserBody>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageUsers, None)?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let username = Username::parse(&body.username)
+        .map_err(|e| errors.push(FieldError::new("username", e)))
+        .ok();
+    let role = Role::parse(&body.role)
+        .map_err(|e| errors.push(FieldError::new("role", e)))
+        .ok();
+    let store = match body.store_id.map(store_id).transpose() {
+        Ok(store) => store,
+        Err(_) => {
+            errors.push(FieldError::new(
+                "store_id",
+                crate::domain::ValueError::StoreId,
+            ));
+            None
+        }
+    };
+    if let Err(e) = check_new_password(&body.password) {
+        errors.push(FieldError::new("password", e));
+    }
+    let (Some(username), Some(role)) = (username, role) else {
+        return Err(ApiError::Validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if let Some(id) = store
+        && app.catalog.store(id).is_none()
+    {
+        return Err(ApiError::StoreNotFound(id));
+    }
+    let checked = User::new(username, String::new(), role, store)
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("store_id", e)]))?;
+    let password = body.password;
+    let hash = web::block(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let created = app
+        .registry
+        .chain()
+        .create_user(User {
+            password_hash: hash,
+            ..checked
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/users/{}", created.username)))
+        .json(UserBody::from(created)))
+}
+
+/// Deactivates a user; their tokens stop working at once. Deactivating twice is harmless.
+#[post("/users/{username}/deactivate")]
+async fn deactivate_user(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+) -> Result<web::Json<UserBody>, ApiError> {
+    user.require(Permission::ManageUsers, None)?;
+    let username = Username::parse(&path)
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("username", e)]))?;
+    let deactivated = app.registry.chain().deactivate_user(username).await?;
+    Ok(web::Json(deactivated.into()))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_users)
+        .service(create_user)
+        .service(deactivate_user);
+}

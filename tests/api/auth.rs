@@ -1,0 +1,665 @@
+//! Authentication and permissions: every route × every demo role × own / other store,
+//! token failures, deactivation, brute-force throttling, secrets.
+
+use crate::helpers::{TestApp, assert_problem, spawn_app};
+use serde_json::{Value, json};
+use std::cell::Cell;
+use std::collections::BTreeSet;
+
+/// Who may call a route. `scoped`: the route acts on the store of its path, and store roles
+/// may only act on their own store.
+struct Row {
+    method: &'static str,
+    template: &'static str,
+    allowed: &'static [&'static str],
+    scoped: bool,
+}
+
+const ALL: &[&str] = &["cashier", "manager", "logistics", "admin"];
+const STORE_STAFF: &[&str] = &["cashier", "manager", "admin"];
+const MANAGERS: &[&str] = &["manager", "admin"];
+const ADMIN: &[&str] = &["admin"];
+const STOCK_READERS: &[&str] = &["cashier", "manager", "logistics", "admin"];
+const PUBLIC: &[&str] = &[];
+
+/// Every route of the API. A route added to `src/http` without a row here fails
+/// `every_route_has_a_row`.
+const ROUTES: &[Row] = &[
+    Row {
+        method: "POST",
+        template: "/api/v1/auth/login",
+        allowed: PUBLIC,
+        scoped: false,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/users",
+        allowed: ADMIN,
+        scoped: false,
+    },
+    Row {
+        method: "POST",
+        template: "/api/v1/users",
+        allowed: ADMIN,
+        scoped: false,
+    },
+    Row {
+        method: "POST",
+        template: "/api/v1/users/{username}/deactivate",
+        allowed: ADMIN,
+        scoped: false,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/stores",
+        allowed: ALL,
+        scoped: false,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/stores/{store_id}",
+        allowed: ALL,
+        scoped: false,
+    },
+    Row {
+        method: "POST",
+        template: "/api/v1/stores",
+        allowed: ADMIN,
+        scoped: false,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/products",
+        allowed: ALL,
+        scoped: false,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/products/{sku}",
+        allowed: ALL,
+        scoped: false,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/availability/{sku}",
+        allowed: ALL,
+        scoped: false,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/stores/{store_id}/stock",
+        allowed: STOCK_READERS,
+        scoped: true,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/stores/{store_id}/stock/{sku}",
+        allowed: STOCK_READERS,
+        scoped: true,
+    },
+    Row {
+        method: "POST",
+        template: "/api/v1/stores/{store_id}/sales",
+        allowed: STORE_STAFF,
+        scoped: true,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/stores/{store_id}/sales",
+        allowed: STORE_STAFF,
+        scoped: true,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/stores/{store_id}/sales/{sale_id}",
+        allowed: STORE_STAFF,
+        scoped: true,
+    },
+    Row {
+        method: "POST",
+        template: "/api/v1/stores/{store_id}/sales/{sale_id}/returns",
+        allowed: STORE_STAFF,
+        scoped: true,
+    },
+    Row {
+        method: "POST",
+        template: "/api/v1/stores/{store_id}/adjustments",
+        allowed: MANAGERS,
+        scoped: true,
+    },
+    Row {
+        method: "GET",
+        template: "/api/v1/stores/{store_id}/ledger",
+        allowed: MANAGERS,
+        scoped: true,
+    },
+];
+
+/// (method, template) of every `#[get("…")]` / `#[post("…")]` in `src/http`.
+fn declared_routes() -> BTreeSet<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let mut routes = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("src/http is readable") {
+        let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("a source file");
+        for line in text.lines() {
+            for (attribute, method) in [
+                ("#[get(\"", "GET"),
+                ("#[post(\"", "POST"),
+                ("#[put(\"", "PUT"),
+                ("#[delete(\"", "DELETE"),
+            ] {
+                if let Some(rest) = line.trim().strip_prefix(attribute) {
+                    let path = rest.split('"').next().expect("a quoted path");
+                    routes.insert((method.to_owned(), format!("/api/v1{path}")));
+                }
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_route_has_a_row() {
+    let declared = declared_routes();
+    let table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.template.to_owned()))
+        .collect();
+    assert!(
+        declared.len() >= 18,
+        "routes found in src/http: {declared:?}"
+    );
+    let missing: Vec<_> = declared.difference(&table).collect();
+    let stale: Vec<_> = table.difference(&declared).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a permission row: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "rows for routes that no longer exist: {stale:?}"
+    );
+}
+
+/// What the matrix needs to exist before it runs, and fresh bodies for each call.
+struct Fixture {
+    sku: String,
+    sale_in: [u64; 2],
+    counter: Cell<u32>,
+}
+
+fn fixture(app: &TestApp) -> Fixture {
+    let sku = "EPI-0001".to_owned();
+    let mut sale_in = [0; 2];
+    for (i, store) in [1u32, 2].iter().enumerate() {
+        app.count(*store, &sku, 1000);
+        let r = app.post(
+            &format!("/api/v1/stores/{store}/sales"),
+            &json!({"lines": [{"sku": sku, "quantity": 50}]}),
+        );
+        assert_eq!(r.status, 201);
+        sale_in[i] = r.body["id"].as_u64().expect("sale id");
+    }
+    Fixture {
+        sku,
+        sale_in,
+        counter: Cell::new(0),
+    }
+}
+
+impl Fixture {
+    fn next(&self) -> u32 {
+        self.counter.set(self.counter.get() + 1);
+        self.counter.get()
+    }
+
+    /// A concrete path and a valid body for `row` on `store`.
+    fn request(&self, app: &TestApp, row: &Row, store: u32) -> (String, Value) {
+        let n = self.next();
+        let sale = self.sale_in[if store == 1 { 0 } else { 1 }];
+        let mut path = row
+            .template
+            .replace("{store_id}", &store.to_string())
+            .replace("{sku}", &self.sku)
+            .replace("{sale_id}", &sale.to_string());
+        if path.contains("{username}") {
+            let victim = format!("victime{n}");
+            let created = app.post(
+                "/api/v1/users",
+                &json!({"username": victim, "password": "motdepasse", "role": "logistics"}),
+            );
+            assert_eq!(created.status, 201, "{:?}", created.body);
+            path = path.replace("{username}", &victim);
+        }
+        let body = match (row.method, row.template) {
+            ("POST", "/api/v1/auth/login") => json!({"username": "caissier1", "password": "demo"}),
+            ("POST", "/api/v1/users") => {
+                json!({"username": format!("nouveau{n}"), "password": "motdepasse", "role": "cashier", "store_id": 1})
+            }
+            ("POST", "/api/v1/stores") => {
+                json!({"code": format!("NEW-{n}"), "name": "Nouveau", "city": "Lévis"})
+            }
+            ("POST", t) if t.ends_with("/returns") => {
+                json!({"lines": [{"sku": self.sku, "quantity": 1}]})
+            }
+            ("POST", t) if t.ends_with("/sales") => {
+                json!({"lines": [{"sku": self.sku, "quantity": 1}]})
+            }
+            ("POST", t) if t.ends_with("/adjustments") => {
+                json!({"reason": "matrice", "lines": [{"sku": self.sku, "delta": 1}]})
+            }
+            _ => Value::Null,
+        };
+        (path, body)
+    }
+}
+
+fn expected(row: &Row, role: Option<&str>, store_role_other_store: bool) -> u16 {
+    let success = if row.method == "POST"
+        && !row.template.ends_with("/login")
+        && !row.template.ends_with("/deactivate")
+    {
+        201
+    } else {
+        200
+    };
+    if row.allowed.is_empty() {
+        return success;
+    }
+    match role {
+        None => 401,
+        Some(role) if !row.allowed.contains(&role) => 403,
+        Some(_) if row.scoped && store_role_other_store => 403,
+        Some(_) => success,
+    }
+}
+
+#[test]
+fn every_route_answers_every_role_as_the_table_says() {
+    let app = spawn_app();
+    let fixture = fixture(&app);
+    let users = [
+        (None, None, false),
+        (Some("cashier"), Some(app.login("caissier1")), true),
+        (Some("manager"), Some(app.login("gestionnaire1")), true),
+        (Some("logistics"), Some(app.login("logistique")), false),
+        (Some("admin"), app.admin.clone(), false),
+    ];
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for row in ROUTES {
+        for (role, token, store_role) in &users {
+            // Own store is 1 (where the store roles work), other store is 2.
+            for store in [1u32, 2] {
+                let (path, body) = fixture.request(&app, row, store);
+                let reply = match (row.method, token) {
+                    ("GET", Some(t)) => app.get_as(Some(t), &path),
+                    ("GET", None) => app.get_with_headers(&path, &[]),
+                    (_, Some(t)) => app.post_as(Some(t), &path, &body),
+                    (_, None) => app.post_anonymous(&path, &body),
+                };
+                let want = expected(row, *role, *store_role && store == 2);
+                checked += 1;
+                if reply.status != want {
+                    failures.push(format!(
+                        "{} {path} as {:?}: got {} want {want} ({})",
+                        row.method,
+                        role.unwrap_or("anonymous"),
+                        reply.status,
+                        reply.body["code"]
+                    ));
+                }
+                if reply.status == 403 {
+                    let code = reply.body["code"].as_str().unwrap_or_default();
+                    let want_code = if row.allowed.contains(&role.unwrap_or_default()) {
+                        "forbidden_store"
+                    } else {
+                        "forbidden"
+                    };
+                    if code != want_code {
+                        failures.push(format!(
+                            "{} {path} as {role:?}: code {code}, want {want_code}",
+                            row.method
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(checked, ROUTES.len() * 5 * 2);
+}
+
+fn assert_unauthorized(reply: &crate::helpers::Reply, code: &str) {
+    assert_problem(reply, 401, code);
+    let challenge = reply.www_authenticate.as_deref().unwrap_or_default();
+    assert!(
+        challenge.starts_with("Bearer"),
+        "WWW-Authenticate: {challenge:?}"
+    );
+}
+
+fn b64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[test]
+fn bad_tokens_are_401_with_a_bearer_challenge() {
+    let app = spawn_app();
+    let path = "/api/v1/stores";
+    assert_unauthorized(&app.get_with_headers(path, &[]), "unauthenticated");
+    assert_unauthorized(
+        &app.get_with_headers(path, &[("Authorization", "Bearer garbage")]),
+        "invalid_token",
+    );
+    assert_unauthorized(
+        &app.get_with_headers(path, &[("Authorization", "Basic YWRtaW46ZGVtbw==")]),
+        "invalid_token",
+    );
+
+    let token = app.login("admin");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    // Wrong signature: the same header and claims, signed by someone else.
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        b64(b"not the signature of this token!")
+    );
+    assert_unauthorized(
+        &app.get_with_headers(path, &[("Authorization", &format!("Bearer {tampered}"))]),
+        "invalid_token",
+    );
+    // Claims edited to another user, original signature kept.
+    let claims =
+        r#"{"sub":"admin2","role":"admin","store_id":null,"iat":0,"exp":99999999999,"jti":"x"}"#;
+    let edited = format!("{}.{}.{}", parts[0], b64(claims.as_bytes()), parts[2]);
+    assert_unauthorized(
+        &app.get_with_headers(path, &[("Authorization", &format!("Bearer {edited}"))]),
+        "invalid_token",
+    );
+    // alg: none, no signature.
+    let none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    assert_unauthorized(
+        &app.get_with_headers(path, &[("Authorization", &format!("Bearer {none}"))]),
+        "invalid_token",
+    );
+    // Expired: the server's own key is random in demo mode, so use the unit-tested path:
+    // a token whose exp is in the past fails validation (see auth::token tests); here,
+    // an HS256 token with a past exp and a wrong key must fail too.
+    let expired_claims =
+        r#"{"sub":"admin","role":"admin","store_id":null,"iat":1,"exp":2,"jti":"x"}"#;
+    let expired = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(expired_claims.as_bytes()),
+        parts[2]
+    );
+    assert_unauthorized(
+        &app.get_with_headers(path, &[("Authorization", &format!("Bearer {expired}"))]),
+        "invalid_token",
+    );
+    // And the genuine token works.
+    assert_eq!(
+        app.get_with_headers(path, &[("Authorization", &format!("Bearer {token}"))])
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_deactivated_users_tokens_stop_working_at_once() {
+    let app = spawn_app();
+    let created = app.post(
+        "/api/v1/users",
+        &json!({"username": "caissier9", "password": "un-bon-mot-de-passe", "role": "cashier", "store_id": 3}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let login = app.post_anonymous(
+        "/api/v1/auth/login",
+        &json!({"username": "caissier9", "password": "un-bon-mot-de-passe"}),
+    );
+    assert_eq!(login.status, 200);
+    assert_eq!(
+        login.body["user"],
+        json!({"username": "caissier9", "role": "cashier", "store_id": 3})
+    );
+    assert!(
+        login.body["expires_at"]
+            .as_str()
+            .expect("expiry")
+            .ends_with('Z')
+    );
+    let token = login.body["token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        app.get_as(Some(&token), "/api/v1/stores/3/stock?per_page=1")
+            .status,
+        200
+    );
+
+    let off = app.post("/api/v1/users/caissier9/deactivate", &json!({}));
+    assert_eq!(off.status, 200);
+    assert_eq!(off.body["active"], false);
+    assert_unauthorized(
+        &app.get_as(Some(&token), "/api/v1/stores/3/stock?per_page=1"),
+        "invalid_token",
+    );
+    let again = app.post_anonymous(
+        "/api/v1/auth/login",
+        &json!({"username": "caissier9", "password": "un-bon-mot-de-passe"}),
+    );
+    assert_problem(&again, 401, "invalid_credentials");
+}
+
+#[test]
+fn users_are_listed_without_password_hashes_and_validated() {
+    let app = spawn_app();
+    let list = app.get("/api/v1/users");
+    assert_eq!(list.status, 200);
+    let text = list.body.to_string();
+    assert!(
+        !text.contains("argon2") && !text.contains("password"),
+        "{text}"
+    );
+    let names: Vec<&str> = list.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    for demo in [
+        "admin",
+        "caissier1",
+        "caissier2",
+        "gestionnaire1",
+        "logistique",
+    ] {
+        assert!(names.contains(&demo), "{demo} in {names:?}");
+    }
+
+    let bad = app.post(
+        "/api/v1/users",
+        &json!({"username": "X", "password": "court", "role": "chef"}),
+    );
+    assert_problem(&bad, 400, "validation_failed");
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, vec!["username", "role", "password"]);
+    let no_store = app.post(
+        "/api/v1/users",
+        &json!({"username": "caissier8", "password": "motdepasse", "role": "cashier"}),
+    );
+    assert_problem(&no_store, 400, "validation_failed");
+    let taken = app.post(
+        "/api/v1/users",
+        &json!({"username": "admin", "password": "motdepasse", "role": "admin"}),
+    );
+    assert_problem(&taken, 409, "username_taken");
+    assert_problem(
+        &app.post("/api/v1/users/personne/deactivate", &json!({})),
+        404,
+        "user_not_found",
+    );
+}
+
+#[test]
+fn sales_record_who_made_them() {
+    let app = spawn_app();
+    let cashier = app.login("caissier2");
+    app.count(2, "EPI-0001", 10);
+    let sale = app.post_as(
+        Some(&cashier),
+        "/api/v1/stores/2/sales",
+        &json!({"lines": [{"sku": "EPI-0001", "quantity": 1}]}),
+    );
+    assert_eq!(sale.status, 201);
+    assert_eq!(sale.body["by"], "caissier2");
+    let id = sale.body["id"].as_u64().expect("id");
+    let ret = app.post_as(
+        Some(&cashier),
+        &format!("/api/v1/stores/2/sales/{id}/returns"),
+        &json!({"lines": [{"sku": "EPI-0001", "quantity": 1}]}),
+    );
+    assert_eq!(ret.body["by"], "caissier2");
+    let ledger = app.get("/api/v1/stores/2/ledger?limit=1000");
+    let last = ledger.body["items"]
+        .as_array()
+        .expect("items")
+        .last()
+        .cloned()
+        .expect("an entry");
+    assert_eq!(last["by"], "caissier2");
+}
+
+#[test]
+fn the_sixth_failed_login_is_refused_with_retry_after_even_with_the_right_password() {
+    let app = spawn_app();
+    let wrong = json!({"username": "caissier1", "password": "mauvais"});
+    for attempt in 1..=5 {
+        let r = app.post_anonymous("/api/v1/auth/login", &wrong);
+        assert_problem(&r, 401, "invalid_credentials");
+        assert!(r.retry_after.is_none(), "attempt {attempt}");
+    }
+    let sixth = app.post_anonymous("/api/v1/auth/login", &wrong);
+    assert_problem(&sixth, 429, "too_many_attempts");
+    let wait: u64 = sixth
+        .retry_after
+        .as_deref()
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!(wait > 14 * 60 && wait <= 15 * 60, "Retry-After {wait}");
+    let right = app.post_anonymous(
+        "/api/v1/auth/login",
+        &json!({"username": "caissier1", "password": "demo"}),
+    );
+    assert_problem(&right, 429, "too_many_attempts");
+    // Another user from the same address is not locked.
+    assert_eq!(
+        app.post_anonymous(
+            "/api/v1/auth/login",
+            &json!({"username": "caissier2", "password": "demo"})
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn unknown_users_and_wrong_passwords_get_the_same_answer() {
+    let app = spawn_app();
+    let unknown = app.post_anonymous(
+        "/api/v1/auth/login",
+        &json!({"username": "personne", "password": "demo"}),
+    );
+    let wrong = app.post_anonymous(
+        "/api/v1/auth/login",
+        &json!({"username": "admin", "password": "pas-demo"}),
+    );
+    assert_problem(&unknown, 401, "invalid_credentials");
+    assert_eq!(unknown.body, wrong.body);
+}
+
+#[test]
+fn outside_demo_mode_the_server_refuses_to_start_without_a_strong_secret() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (secret, complaint) in [
+        (None, "MAGASIN_JWT_SECRET"),
+        (Some("trop-court"), "at least 32 bytes"),
+    ] {
+        let mut command = crate::process::command(dir.path());
+        command
+            .arg("--no-demo-data")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(secret) = secret {
+            command.env("MAGASIN_JWT_SECRET", secret);
+        }
+        let output = command.output().expect("the binary runs");
+        assert!(!output.status.success(), "started with secret {secret:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(complaint), "stderr: {stderr}");
+    }
+    let mut command = crate::process::command(dir.path());
+    command
+        .arg("--no-demo-data")
+        .env("MAGASIN_JWT_SECRET", "x".repeat(32));
+    let server = crate::process::start(command);
+    let answer = ureq::get(&format!("{}/api/v1/stores", server.base)).call();
+    assert!(
+        matches!(answer, Err(ureq::Error::Status(401, _))),
+        "the API is closed"
+    );
+    assert!(server.terminate());
+}
+
+#[test]
+fn passwords_and_hashes_never_reach_the_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("a log file");
+    let mut command = crate::process::command(&dir.path().join("data"));
+    command.stderr(log).env("RUST_LOG", "trace");
+    let server = crate::process::start(command);
+    let login = |password: &str| {
+        ureq::post(&format!("{}/api/v1/auth/login", server.base))
+            .send_json(json!({"username": "gestionnaire1", "password": password}))
+            .is_ok()
+    };
+    assert!(!login("S3cret-jamais-dans-le-journal"));
+    assert!(login("demo"));
+    assert!(server.terminate());
+    let text = std::fs::read_to_string(&log_path).expect("the log");
+    assert!(
+        text.contains("failed login"),
+        "the failure itself is logged"
+    );
+    assert!(
+        !text.contains("S3cret-jamais-dans-le-journal"),
+        "a password reached the log"
+    );
+    assert!(!text.contains("\"demo\""), "a password reached the log");
+    assert!(!text.contains("$argon2"), "a hash reached the log");
+}
