@@ -4,7 +4,7 @@
 mod auth;
 mod catalog;
 mod concurrency;
-mod crash;
+mod crash_cycles;
 mod errors;
 mod helpers;
 mod ledger;
