@@ -28,13 +28,13 @@ use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
-use actors::{OnStoreRecovered, Prices, Registry, RegistryError};
+use actors::{Prices, RecoveryHooks, Registry, RegistryError};
 use auth::{LoginThrottle, SigningKey, TokenKeys};
 use config::Settings;
-use domain::{StoreId, StoreState};
+use domain::{CentralStock, Sku, StoreId, StoreState};
 use http::AppState;
 use persistence::{Journal, JournalError};
-use reports::{CatalogView, Projector, StockView, UsersView};
+use reports::{CatalogView, CentralView, Projector, RestockView, StockView, UsersView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -77,23 +77,30 @@ impl Application {
         let catalog = Arc::new(CatalogView::default());
         let stock = Arc::new(StockView::default());
         let users = Arc::new(UsersView::default());
+        let central = Arc::new(CentralView::default());
+        let restocks = Arc::new(RestockView::default());
         let projector = Arc::new(Projector {
             catalog: catalog.clone(),
             stock: stock.clone(),
             users: users.clone(),
+            central: central.clone(),
+            restocks: restocks.clone(),
         });
         let journal = Journal::start(backend, projector, settings.writer_settings())?;
-        let stock_loader = stock.clone();
-        let on_recovered: OnStoreRecovered =
-            Arc::new(move |id: StoreId, state: &StoreState| stock_loader.load(id, state));
+        let (stock_loader, restock_loader, central_loader) =
+            (stock.clone(), restocks.clone(), central.clone());
+        let hooks = RecoveryHooks {
+            store: Arc::new(move |id: StoreId, state: &StoreState| {
+                stock_loader.load(id, state);
+                restock_loader.load(state.restocks().cloned());
+            }),
+            product: Arc::new(move |sku: &Sku, state: &CentralStock| {
+                central_loader.load(sku, state)
+            }),
+        };
         let prices: Prices = catalog.clone();
-        let (registry, chain) = Registry::start(
-            journal.clone(),
-            prices,
-            settings.actor_settings(),
-            on_recovered,
-        )
-        .await?;
+        let (registry, chain) =
+            Registry::start(journal.clone(), prices, settings.actor_settings(), hooks).await?;
         catalog.load(&chain);
         users.load(&chain);
         if settings.demo.enabled {

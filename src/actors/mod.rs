@@ -7,10 +7,14 @@
 
 mod chain;
 mod clock;
+mod product;
 mod registry;
+mod restock;
 mod store;
 
 pub use chain::{ChainActorError, ChainHandle};
 pub use clock::now;
-pub use registry::{OnStoreRecovered, Registry, RegistryError};
+pub use product::{CentralOp, ProductHandle};
+pub use registry::{OnProductRecovered, OnStoreRecovered, RecoveryHooks, Registry, RegistryError};
+pub use restock::FlowError;
 pub use store::{ActorSettings, Prices, Recorded, SaleView, StoreError, StoreHandle};

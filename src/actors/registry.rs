@@ -10,13 +10,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::chain::{ChainActor, ChainActorError, ChainHandle};
+use super::product::{CentralOp, ProductHandle, ProductStockActor};
 use super::store::{ActorSettings, Prices, StoreActor, StoreHandle};
-use crate::domain::{ChainEvent, ChainState, NewStore, Store, StoreEvent, StoreId, StoreState};
+use crate::domain::{
+    CentralEvent, CentralStock, ChainEvent, ChainState, NewStore, Sku, Store, StoreEvent, StoreId,
+    StoreState,
+};
 use crate::persistence::{Journal, JournalError, StreamId};
 
 /// Called with each store's recovered state before its actor takes a write (to load read
 /// models).
 pub type OnStoreRecovered = Arc<dyn Fn(StoreId, &StoreState) + Send + Sync>;
+/// The same for a product of the logistics center.
+pub type OnProductRecovered = Arc<dyn Fn(&Sku, &CentralStock) + Send + Sync>;
+
+/// What read models learn from recovery.
+#[derive(Clone)]
+pub struct RecoveryHooks {
+    pub store: OnStoreRecovered,
+    pub product: OnProductRecovered,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -37,7 +50,8 @@ pub struct Registry {
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
     restart: tokio::sync::Mutex<()>,
-    on_recovered: OnStoreRecovered,
+    hooks: RecoveryHooks,
+    products: DashMap<Sku, ProductHandle>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -66,7 +80,7 @@ impl Registry {
         journal: Journal,
         prices: Prices,
         settings: ActorSettings,
-        on_recovered: OnStoreRecovered,
+        hooks: RecoveryHooks,
     ) -> Result<(Self, ChainState), RegistryError> {
         let chain_journal = journal.clone();
         let (chain, chain_seq) = blocking(move || {
@@ -98,10 +112,16 @@ impl Registry {
             arbiters: (0..workers).map(|_| Arbiter::new()).collect(),
             next_arbiter: AtomicUsize::new(0),
             restart: tokio::sync::Mutex::new(()),
-            on_recovered,
+            hooks,
+            products: DashMap::new(),
         };
         for store in chain.stores() {
             registry.recover_store(store.id).await?;
+        }
+        let streams_journal = registry.journal.clone();
+        let streams = blocking(move || streams_journal.streams()).await?;
+        for sku in streams.iter().filter_map(StreamId::product_sku) {
+            registry.recover_product(sku).await?;
         }
         tracing::info!(
             stores = registry.stores.len(),
@@ -114,7 +134,7 @@ impl Registry {
     async fn recover_store(&self, id: StoreId) -> Result<StoreHandle, RegistryError> {
         let journal = self.journal.clone();
         let (state, seq) = blocking(move || rebuild_store(&journal, id)).await?;
-        (self.on_recovered)(id, &state);
+        (self.hooks.store)(id, &state);
         Ok(self.launch(id, state, seq))
     }
 
@@ -132,6 +152,53 @@ impl Registry {
         let handle = StoreHandle::new(addr, self.settings.ask_timeout);
         self.stores.insert(id, handle.clone());
         handle
+    }
+
+    async fn recover_product(&self, sku: Sku) -> Result<ProductHandle, RegistryError> {
+        let journal = self.journal.clone();
+        let stream_sku = sku.clone();
+        let (state, seq) = blocking(move || {
+            let recovered =
+                journal.recover::<CentralStock, CentralEvent>(&StreamId::product(&stream_sku))?;
+            let (mut seq, mut state) = recovered.snapshot.unwrap_or_default();
+            for (event_seq, event) in &recovered.events {
+                state.apply(event);
+                seq = *event_seq;
+            }
+            Ok((state, seq))
+        })
+        .await?;
+        (self.hooks.product)(&sku, &state);
+        let actor = ProductStockActor::new(
+            sku.clone(),
+            state,
+            seq,
+            self.journal.clone(),
+            self.settings.snapshot_every,
+        );
+        let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
+        let addr =
+            ProductStockActor::start_in_arbiter(&self.arbiters[which].handle(), move |_| actor);
+        let handle = ProductHandle::new(addr, self.settings.ask_timeout);
+        self.products.insert(sku, handle.clone());
+        Ok(handle)
+    }
+
+    /// The actor of a product's central stock, started (from its journal) on first use.
+    /// The caller checks that the SKU is in the catalog.
+    pub async fn product(&self, sku: &Sku) -> Result<ProductHandle, RegistryError> {
+        if let Some(handle) = self.products.get(sku).map(|h| h.clone())
+            && handle.is_alive()
+        {
+            return Ok(handle);
+        }
+        let _one_at_a_time = self.restart.lock().await;
+        if let Some(handle) = self.products.get(sku).map(|h| h.clone())
+            && handle.is_alive()
+        {
+            return Ok(handle);
+        }
+        self.recover_product(sku.clone()).await
     }
 
     pub fn chain(&self) -> &ChainHandle {
@@ -196,6 +263,16 @@ impl Registry {
         for (id, handle) in handles {
             if let Err(e) = handle.snapshot().await {
                 tracing::error!(store = %id, error = %e, "snapshot at shutdown failed");
+            }
+        }
+        let products: Vec<(Sku, ProductHandle)> = self
+            .products
+            .iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
+        for (sku, handle) in products {
+            if let Err(e) = handle.run(CentralOp::Snapshot).await {
+                tracing::error!(sku = %sku, error = %e, "snapshot at shutdown failed");
             }
         }
         if let Err(e) = self.chain.snapshot().await {

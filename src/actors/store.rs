@@ -23,6 +23,7 @@ use crate::domain::{
     KeyCheck, KeyUse, Outcome, PriceLookup, Return, ReturnError, ReturnRequest, Sale, SaleError,
     SaleId, SaleRequest, Sku, Stamp, StoreEvent, StoreId, StoreState, Username,
 };
+use crate::domain::{RestockAsk, RestockError, RestockId, RestockRequest, RestockStep};
 use crate::persistence::{Journal, JournalError, StreamId};
 
 /// Shared catalog prices, as the store reads them when it decides a sale.
@@ -42,6 +43,10 @@ pub enum StoreError {
     SaleNotFound(SaleId),
     #[error("invalid stock levels for {0}")]
     InvalidLevels(Sku),
+    #[error(transparent)]
+    Restock(#[from] RestockError),
+    #[error("central stock of {0} would exceed its bound")]
+    CentralOverflow(Sku),
     #[error("store busy or restarting")]
     Unavailable,
     #[error("journal: {0}")]
@@ -365,6 +370,94 @@ impl Handler<SetLevels> for StoreActor {
     }
 }
 
+/// Files a restock request: explicit lines, or the automatic proposal (lines under their
+/// reorder point up to their target level). Answered once durable; idempotent on its key.
+#[derive(Message)]
+#[rtype(result = "Result<Recorded<RestockRequest>, StoreError>")]
+pub struct RequestRestock {
+    pub ask: RestockAsk,
+    pub key: Option<IdempotencyKey>,
+    pub by: Username,
+}
+
+impl Handler<RequestRestock> for StoreActor {
+    type Result = ResponseActFuture<Self, Result<Recorded<RestockRequest>, StoreError>>;
+
+    fn handle(&mut self, msg: RequestRestock, _ctx: &mut Self::Context) -> Self::Result {
+        let key = match self.check_key(msg.key, msg.ask.fingerprint()) {
+            Ok(KeyStep::Fresh(key)) => key,
+            Ok(KeyStep::Replay(Outcome::Restock(number))) => match self.state.restock(number) {
+                Some(request) => return self.replay(request.clone()),
+                None => return refuse(StoreError::KeyReused),
+            },
+            Ok(KeyStep::Replay(_)) => return refuse(StoreError::KeyReused),
+            Err(e) => return refuse(e),
+        };
+        let requested = match self.state.decide_restock_request(
+            self.id,
+            &msg.ask,
+            self.prices.as_ref(),
+            &stamp(msg.by),
+            key,
+        ) {
+            Ok(requested) => requested,
+            Err(e) => return refuse(e.into()),
+        };
+        let request = requested.request.clone();
+        let ack = self.persist(vec![StoreEvent::RestockRequested(requested)]);
+        self.when_durable(ack, request)
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Option<RestockRequest>")]
+pub struct GetRestock(pub u64);
+
+impl Handler<GetRestock> for StoreActor {
+    type Result = Option<RestockRequest>;
+
+    fn handle(&mut self, msg: GetRestock, _ctx: &mut Self::Context) -> Self::Result {
+        self.state.restock(msg.0).cloned()
+    }
+}
+
+/// One step of a restock request; answers the request after it, once durable. A step that
+/// was already done answers the request as it is (a retry moves nothing).
+#[derive(Message)]
+#[rtype(result = "Result<Recorded<RestockRequest>, StoreError>")]
+pub struct StepRestock {
+    pub id: RestockId,
+    pub step: RestockStep,
+    pub by: Username,
+}
+
+impl Handler<StepRestock> for StoreActor {
+    type Result = ResponseActFuture<Self, Result<Recorded<RestockRequest>, StoreError>>;
+
+    fn handle(&mut self, msg: StepRestock, _ctx: &mut Self::Context) -> Self::Result {
+        match self
+            .state
+            .decide_restock_step(msg.id, &msg.step, &stamp(msg.by))
+        {
+            Err(e) => refuse(e.into()),
+            Ok(None) => match self.state.restock(msg.id.number) {
+                Some(request) => self.replay(request.clone()),
+                None => refuse(RestockError::NotFound(msg.id).into()),
+            },
+            Ok(Some(done)) => {
+                let ack = self.persist(vec![StoreEvent::RestockStep(done)]);
+                match self.state.restock(msg.id.number) {
+                    Some(request) => {
+                        let request = request.clone();
+                        self.when_durable(ack, request)
+                    }
+                    None => refuse(RestockError::NotFound(msg.id).into()),
+                }
+            }
+        }
+    }
+}
+
 #[derive(Message)]
 #[rtype(result = "Option<SaleView>")]
 pub struct GetSale(pub SaleId);
@@ -499,5 +592,31 @@ impl StoreHandle {
 
     pub async fn snapshot(&self) -> Result<(), StoreError> {
         self.ask(TakeSnapshot).await?
+    }
+
+    pub async fn request_restock(
+        &self,
+        ask: RestockAsk,
+        key: Option<IdempotencyKey>,
+        by: Username,
+    ) -> Result<Recorded<RestockRequest>, StoreError> {
+        self.ask(RequestRestock { ask, key, by }).await?
+    }
+
+    pub async fn restock(&self, id: RestockId) -> Result<RestockRequest, StoreError> {
+        self.ask(GetRestock(id.number))
+            .await?
+            .ok_or(StoreError::Restock(RestockError::NotFound(id)))
+    }
+
+    pub async fn step_restock(
+        &self,
+        id: RestockId,
+        step: RestockStep,
+        by: Username,
+    ) -> Result<RestockRequest, StoreError> {
+        self.ask(StepRestock { id, step, by })
+            .await?
+            .map(|r| r.value)
     }
 }

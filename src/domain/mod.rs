@@ -7,18 +7,24 @@
 mod chain;
 mod ids;
 mod money;
+mod restock;
 mod store;
 mod user;
 
 pub use chain::{ChainError, ChainEvent, ChainState, NewStore, Product, Store, parse_label};
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
 pub use money::Cents;
+pub use restock::{
+    CentralEvent, CentralStock, MAX_CENTRAL, ReceivedLine, RestockError, RestockId, RestockLine,
+    RestockRequest, RestockStatus, RestockStep, RestockStepDone, StepKind,
+};
 pub use store::{
     AdjustedLine, Adjustment, AdjustmentError, AdjustmentKind, AdjustmentLine, AdjustmentRequest,
     Fingerprint, IdempotencyKey, KeyCheck, KeyUse, LinesError, MAX_LINES, MAX_ON_HAND,
-    NegativeLine, Outcome, PriceLookup, RequestedLine, Return, ReturnError, ReturnExcess,
-    ReturnRequest, ReturnedLine, Sale, SaleError, SaleRecorded, SaleRequest, SaleReturned,
-    Shortage, SoldLine, Stamp, StockAdjusted, StockLevelsSet, StockLine, StoreEvent, StoreState,
+    NegativeLine, Outcome, PriceLookup, RequestedLine, RestockAsk, RestockRequested, Return,
+    ReturnError, ReturnExcess, ReturnRequest, ReturnedLine, Sale, SaleError, SaleRecorded,
+    SaleRequest, SaleReturned, Shortage, SoldLine, Stamp, StockAdjusted, StockLevelsSet, StockLine,
+    StoreEvent, StoreState,
 };
 pub use user::{Role, User, Username, check_new_password};
 
@@ -53,6 +59,10 @@ pub enum ValueError {
     RoleScope,
     #[error("a password is 8 to 128 characters")]
     Password,
+    #[error("a restock request id is <store>-<number>, e.g. 3-12")]
+    RestockId,
+    #[error("a restock status is requested, allocated, shipped, received, rejected or cancelled")]
+    RestockStatus,
 }
 
 /// Any event of the system, tagged with the stream it belongs to.
@@ -60,4 +70,5 @@ pub enum ValueError {
 pub enum DomainEvent {
     Chain(ChainEvent),
     Store(StoreId, StoreEvent),
+    Central(Sku, CentralEvent),
 }

@@ -9,8 +9,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::restock::{
+    ReceivedLine, RestockError, RestockId, RestockLine, RestockRequest, RestockStatus, RestockStep,
+    RestockStepDone, StepDecision, StepKind, decide_step,
+};
 use super::{
-    AdjustmentId, Cents, Quantity, ReturnId, SaleId, Sku, Timestamp, Username, ValueError,
+    AdjustmentId, Cents, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp, Username, ValueError,
 };
 
 /// Most lines one sale, return or adjustment may hold.
@@ -75,6 +79,7 @@ pub enum Outcome {
     Sale(SaleId),
     Return(ReturnId),
     Adjustment(AdjustmentId),
+    Restock(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +125,16 @@ fn check_lines<'a>(skus: impl Iterator<Item = &'a Sku>) -> Result<(), LinesError
         0 => Err(LinesError::Empty),
         n if n > MAX_LINES => Err(LinesError::TooMany),
         _ => Ok(()),
+    }
+}
+
+fn restock_line(sku: Sku, requested: u32) -> RestockLine {
+    RestockLine {
+        sku,
+        requested,
+        allocated: 0,
+        shipped: 0,
+        received: 0,
     }
 }
 
@@ -318,6 +333,37 @@ pub enum StoreEvent {
     SaleReturned(SaleReturned),
     StockAdjusted(StockAdjusted),
     StockLevelsSet(StockLevelsSet),
+    RestockRequested(RestockRequested),
+    RestockStep(RestockStepDone),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestockRequested {
+    pub request: RestockRequest,
+    pub key: Option<KeyUse>,
+}
+
+/// Lines asked for explicitly, or the automatic proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestockAsk {
+    Lines(Vec<RequestedLine>),
+    /// Every line under its reorder point, filled up to its target level (less what is
+    /// already on its way).
+    Automatic,
+}
+
+impl RestockAsk {
+    pub fn lines(lines: Vec<RequestedLine>) -> Result<Self, LinesError> {
+        check_lines(lines.iter().map(|l| &l.sku))?;
+        Ok(Self::Lines(lines))
+    }
+
+    pub fn fingerprint(&self) -> Fingerprint {
+        match self {
+            RestockAsk::Lines(lines) => fingerprint("restock", lines.iter().map(line_bytes)),
+            RestockAsk::Automatic => fingerprint("restock-auto", std::iter::empty()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -407,6 +453,7 @@ pub struct StoreState {
     sales: BTreeMap<SaleId, RecordedSale>,
     returns: BTreeMap<ReturnId, Return>,
     adjustments: BTreeMap<AdjustmentId, Adjustment>,
+    restocks: BTreeMap<u64, RestockRequest>,
     keys: HashMap<IdempotencyKey, (Fingerprint, Outcome)>,
 }
 
@@ -457,6 +504,121 @@ impl StoreState {
 
     pub fn adjustment(&self, id: AdjustmentId) -> Option<&Adjustment> {
         self.adjustments.get(&id)
+    }
+
+    pub fn restocks(&self) -> impl Iterator<Item = &RestockRequest> {
+        self.restocks.values()
+    }
+
+    pub fn restock(&self, number: u64) -> Option<&RestockRequest> {
+        self.restocks.get(&number)
+    }
+
+    /// Units of `sku` asked for and not yet received, over every open request.
+    fn on_its_way(&self, sku: &Sku) -> u32 {
+        self.restocks
+            .values()
+            .filter(|r| r.status.is_open())
+            .flat_map(|r| {
+                r.lines
+                    .iter()
+                    .filter(|l| &l.sku == sku)
+                    .map(move |l| (r.status, l))
+            })
+            .map(|(status, line)| match status {
+                RestockStatus::Requested => line.requested,
+                RestockStatus::Allocated => line.allocated,
+                _ => line.in_transit(),
+            })
+            .sum()
+    }
+
+    pub fn decide_restock_request(
+        &self,
+        store: StoreId,
+        ask: &RestockAsk,
+        prices: &dyn PriceLookup,
+        stamp: &Stamp,
+        key: Option<KeyUse>,
+    ) -> Result<RestockRequested, RestockError> {
+        let lines: Vec<RestockLine> = match ask {
+            RestockAsk::Lines(lines) => {
+                let unknown: Vec<Sku> = lines
+                    .iter()
+                    .filter(|l| prices.price(&l.sku).is_none())
+                    .map(|l| l.sku.clone())
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(RestockError::UnknownSkus(unknown));
+                }
+                lines
+                    .iter()
+                    .map(|l| restock_line(l.sku.clone(), l.quantity.get()))
+                    .collect()
+            }
+            RestockAsk::Automatic => self
+                .stock
+                .iter()
+                .filter(|(_, line)| line.is_low())
+                .filter_map(|(sku, line)| {
+                    let missing = line
+                        .target_level
+                        .saturating_sub(line.on_hand)
+                        .saturating_sub(self.on_its_way(sku))
+                        .min(Quantity::MAX);
+                    (missing > 0).then(|| restock_line(sku.clone(), missing))
+                })
+                .take(MAX_LINES)
+                .collect(),
+        };
+        if lines.is_empty() {
+            return Err(RestockError::NothingToRestock);
+        }
+        let number = self.restocks.keys().next_back().map_or(1, |n| n + 1);
+        Ok(RestockRequested {
+            request: RestockRequest {
+                id: RestockId { store, number },
+                status: RestockStatus::Requested,
+                lines,
+                automatic: matches!(ask, RestockAsk::Automatic),
+                requested_at: stamp.at,
+                requested_by: stamp.by.clone(),
+                updated_at: stamp.at,
+                rejection_reason: None,
+            },
+            key,
+        })
+    }
+
+    /// A step of a request; `Ok(None)` when it was already done (a retry). Receiving adds
+    /// the shipped quantities to on-hand.
+    pub fn decide_restock_step(
+        &self,
+        id: RestockId,
+        step: &RestockStep,
+        stamp: &Stamp,
+    ) -> Result<Option<RestockStepDone>, RestockError> {
+        let request = self
+            .restocks
+            .get(&id.number)
+            .ok_or(RestockError::NotFound(id))?;
+        let mut done = match decide_step(request, step, stamp)? {
+            StepDecision::AlreadyDone => return Ok(None),
+            StepDecision::Apply(done) => done,
+        };
+        if let StepKind::Received(lines) = &mut done.step {
+            *lines = request
+                .lines
+                .iter()
+                .filter(|l| l.shipped > 0)
+                .map(|l| ReceivedLine {
+                    sku: l.sku.clone(),
+                    quantity: l.shipped,
+                    on_hand_after: self.stock_line(&l.sku).on_hand.saturating_add(l.shipped),
+                })
+                .collect();
+        }
+        Ok(Some(done))
     }
 
     pub fn check_key(&self, key: &IdempotencyKey, fingerprint: Fingerprint) -> KeyCheck {
@@ -686,6 +848,21 @@ impl StoreState {
                 }
                 self.remember(key, Outcome::Adjustment(adjustment.id));
                 self.adjustments.insert(adjustment.id, adjustment.clone());
+            }
+            StoreEvent::RestockRequested(RestockRequested { request, key }) => {
+                self.remember(key, Outcome::Restock(request.id.number));
+                self.restocks.insert(request.id.number, request.clone());
+            }
+            StoreEvent::RestockStep(done) => {
+                if let StepKind::Received(lines) = &done.step {
+                    for line in lines {
+                        self.stock.entry(line.sku.clone()).or_default().on_hand =
+                            line.on_hand_after;
+                    }
+                }
+                if let Some(request) = self.restocks.get_mut(&done.number) {
+                    request.apply(done);
+                }
             }
             StoreEvent::StockLevelsSet(StockLevelsSet {
                 sku,

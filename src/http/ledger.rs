@@ -8,7 +8,10 @@ use super::extract::store_id;
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
 use crate::auth::Permission;
-use crate::domain::{SaleRecorded, SaleReturned, StockAdjusted, StockLevelsSet, StoreEvent};
+use crate::domain::{
+    RestockId, RestockRequested, RestockStepDone, SaleRecorded, SaleReturned, StepKind,
+    StockAdjusted, StockLevelsSet, StoreEvent, StoreId,
+};
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
@@ -43,6 +46,17 @@ struct LedgerEntry {
     movements: Vec<Movement>,
     #[serde(skip_serializing_if = "Option::is_none")]
     levels: Option<Levels>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restock_id: Option<String>,
+    /// Quantities a restock step names (requested, allocated or shipped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantities: Option<Vec<Quantity>>,
+}
+
+#[derive(Serialize)]
+struct Quantity {
+    sku: String,
+    quantity: u32,
 }
 
 #[derive(Serialize)]
@@ -65,10 +79,12 @@ fn entry(seq: u64, kind: &'static str) -> LedgerEntry {
         reason: None,
         movements: Vec::new(),
         levels: None,
+        restock_id: None,
+        quantities: None,
     }
 }
 
-fn ledger_entry(seq: u64, event: StoreEvent) -> LedgerEntry {
+fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
     match event {
         StoreEvent::SaleRecorded(SaleRecorded { sale, .. }) => LedgerEntry {
             at: Some(rfc3339(sale.at)),
@@ -120,6 +136,23 @@ fn ledger_entry(seq: u64, event: StoreEvent) -> LedgerEntry {
                 .collect(),
             ..entry(seq, "stock_adjusted")
         },
+        StoreEvent::RestockRequested(RestockRequested { request, .. }) => LedgerEntry {
+            at: Some(rfc3339(request.requested_at)),
+            by: Some(request.requested_by.to_string()),
+            restock_id: Some(request.id.to_string()),
+            quantities: Some(
+                request
+                    .lines
+                    .iter()
+                    .map(|l| Quantity {
+                        sku: l.sku.to_string(),
+                        quantity: l.requested,
+                    })
+                    .collect(),
+            ),
+            ..entry(seq, "restock_requested")
+        },
+        StoreEvent::RestockStep(done) => restock_step_entry(seq, store, done),
         StoreEvent::StockLevelsSet(StockLevelsSet {
             sku,
             reorder_point,
@@ -131,6 +164,66 @@ fn ledger_entry(seq: u64, event: StoreEvent) -> LedgerEntry {
                 target_level,
             }),
             ..entry(seq, "stock_levels_set")
+        },
+    }
+}
+
+fn quantities(map: &std::collections::BTreeMap<crate::domain::Sku, u32>) -> Option<Vec<Quantity>> {
+    Some(
+        map.iter()
+            .map(|(sku, quantity)| Quantity {
+                sku: sku.to_string(),
+                quantity: *quantity,
+            })
+            .collect(),
+    )
+}
+
+fn restock_step_entry(seq: u64, store: StoreId, done: RestockStepDone) -> LedgerEntry {
+    let restock_id = Some(
+        RestockId {
+            store,
+            number: done.number,
+        }
+        .to_string(),
+    );
+    let base = LedgerEntry {
+        at: Some(rfc3339(done.at)),
+        by: Some(done.by.to_string()),
+        restock_id,
+        ..entry(seq, "")
+    };
+    match done.step {
+        StepKind::Allocated(map) => LedgerEntry {
+            kind: "restock_allocated",
+            quantities: quantities(&map),
+            ..base
+        },
+        StepKind::Shipped(map) => LedgerEntry {
+            kind: "restock_shipped",
+            quantities: quantities(&map),
+            ..base
+        },
+        StepKind::Received(lines) => LedgerEntry {
+            kind: "restock_received",
+            movements: lines
+                .into_iter()
+                .map(|l| Movement {
+                    sku: l.sku.to_string(),
+                    change: i64::from(l.quantity),
+                    on_hand_after: l.on_hand_after,
+                })
+                .collect(),
+            ..base
+        },
+        StepKind::Rejected(reason) => LedgerEntry {
+            kind: "restock_rejected",
+            reason: Some(reason),
+            ..base
+        },
+        StepKind::Cancelled => LedgerEntry {
+            kind: "restock_cancelled",
+            ..base
         },
     }
 }
@@ -177,7 +270,7 @@ async fn ledger(
         .flatten();
     let items = events
         .into_iter()
-        .map(|(seq, e)| ledger_entry(seq, e))
+        .map(|(seq, e)| ledger_entry(seq, id, e))
         .collect();
     Ok(web::Json(LedgerPage { items, next_after }))
 }

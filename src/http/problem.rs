@@ -14,6 +14,7 @@ use crate::auth::AuthError;
 use crate::domain::{
     AdjustmentError, ChainError, LinesError, ReturnError, SaleError, StoreId, ValueError,
 };
+use crate::domain::{RestockError, RestockStatus};
 
 /// One invalid field of a request.
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +50,8 @@ fn value_code(error: ValueError) -> &'static str {
         ValueError::Role => "invalid_role",
         ValueError::RoleScope => "invalid_role_scope",
         ValueError::Password => "weak_password",
+        ValueError::RestockId => "invalid_restock_id",
+        ValueError::RestockStatus => "invalid_status",
     }
 }
 
@@ -84,6 +87,12 @@ fn value_detail(error: ValueError) -> String {
                 .into()
         }
         ValueError::Password => "Le mot de passe compte de 8 à 128 caractères.".into(),
+        ValueError::RestockId => {
+            "Un numéro de demande s'écrit <magasin>-<numéro>, par exemple 3-12.".into()
+        }
+        ValueError::RestockStatus => {
+            "Le statut est requested, allocated, shipped, received, rejected ou cancelled.".into()
+        }
     }
 }
 
@@ -384,6 +393,43 @@ fn store_problem(error: &StoreError) -> Problem {
             ),
             to_values(lines),
         ),
+        StoreError::Restock(RestockError::NotFound(id)) => problem(
+            StatusCode::NOT_FOUND,
+            "restock_not_found",
+            "Restock request not found",
+            format!("La demande de réapprovisionnement {id} n'existe pas."),
+        ),
+        StoreError::Restock(RestockError::InvalidTransition { id, from, to }) => problem(
+            StatusCode::CONFLICT,
+            "invalid_transition",
+            "Invalid transition",
+            format!(
+                "La demande {id} est « {} » ; elle ne peut pas passer à « {} ».",
+                status_fr(*from),
+                status_fr(*to)
+            ),
+        ),
+        StoreError::Restock(RestockError::NothingToRestock) => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing_to_restock",
+            "Nothing to restock",
+            "Aucun produit n'est sous son point de commande (ou tout est déjà en route).",
+        ),
+        StoreError::Restock(RestockError::UnknownSkus(skus)) => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_sku",
+                "Unknown SKU",
+                format!("{} produit(s) inconnu(s) au catalogue.", skus.len()),
+            ),
+            skus_json(skus),
+        ),
+        StoreError::CentralOverflow(sku) => problem(
+            StatusCode::CONFLICT,
+            "stock_out_of_bounds",
+            "Stock out of bounds",
+            format!("Le stock central de {sku} dépasserait la limite."),
+        ),
         StoreError::KeyReused => problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
@@ -442,6 +488,17 @@ fn chain_problem(error: &ChainActorError) -> Problem {
             unavailable("Le catalogue est occupé ; réessayez dans un instant.")
         }
         ChainActorError::Journal(cause) => internal(cause),
+    }
+}
+
+fn status_fr(status: RestockStatus) -> &'static str {
+    match status {
+        RestockStatus::Requested => "demandée",
+        RestockStatus::Allocated => "allouée",
+        RestockStatus::Shipped => "expédiée",
+        RestockStatus::Received => "reçue",
+        RestockStatus::Rejected => "refusée",
+        RestockStatus::Cancelled => "annulée",
     }
 }
 

@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::domain::StoreId;
+use crate::domain::{Sku, StoreId};
 
 pub use codec::CodecError;
 pub use writer::{CommitListener, Committed, Journal, WriterSettings};
@@ -39,6 +39,18 @@ impl StreamId {
 
     pub fn store(id: StoreId) -> Self {
         Self(format!("store/{id}"))
+    }
+
+    /// One product's stock at the logistics center.
+    pub fn product(sku: &Sku) -> Self {
+        Self(format!("product/{sku}"))
+    }
+
+    /// The SKU of a `product/…` stream.
+    pub fn product_sku(&self) -> Option<Sku> {
+        self.0
+            .strip_prefix("product/")
+            .and_then(|raw| Sku::parse(raw).ok())
     }
 
     pub fn as_str(&self) -> &str {

@@ -188,6 +188,13 @@ impl Journal {
             .collect()
     }
 
+    /// Every stream that has at least one event. Blocking.
+    pub fn streams(&self) -> Result<Vec<StreamId>, JournalError> {
+        let mut streams: Vec<StreamId> = self.backend.last_seqs()?.into_keys().collect();
+        streams.sort();
+        Ok(streams)
+    }
+
     /// False once a commit has failed: the process must restart to recover from disk.
     pub fn is_writable(&self) -> bool {
         self.writable.load(Ordering::Relaxed)
@@ -314,6 +321,7 @@ impl Writer {
             let payload = match event {
                 DomainEvent::Chain(e) => codec::encode(e)?,
                 DomainEvent::Store(_, e) => codec::encode(e)?,
+                DomainEvent::Central(_, e) => codec::encode(e)?,
             };
             events.push(StoredEvent {
                 stream: append.stream.clone(),

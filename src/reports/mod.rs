@@ -6,6 +6,7 @@
 //! shows an uncommitted sale lies to the head office.
 
 mod catalog;
+mod logistics;
 mod stock;
 mod users;
 
@@ -15,6 +16,7 @@ use crate::domain::DomainEvent;
 use crate::persistence::{CommitListener, Committed};
 
 pub use catalog::{CatalogView, ProductQuery, fold};
+pub use logistics::{CentralLine, CentralView, RestockView};
 pub use stock::StockView;
 pub use users::UsersView;
 
@@ -23,6 +25,8 @@ pub struct Projector {
     pub catalog: Arc<CatalogView>,
     pub stock: Arc<StockView>,
     pub users: Arc<UsersView>,
+    pub central: Arc<CentralView>,
+    pub restocks: Arc<RestockView>,
 }
 
 impl CommitListener for Projector {
@@ -31,7 +35,7 @@ impl CommitListener for Projector {
             .iter()
             .filter_map(|c| match &c.event {
                 DomainEvent::Chain(e) => Some(e),
-                DomainEvent::Store(..) => None,
+                DomainEvent::Store(..) | DomainEvent::Central(..) => None,
             })
             .collect();
         self.catalog.apply(&chain);
@@ -39,8 +43,13 @@ impl CommitListener for Projector {
             self.users.apply(event);
         }
         for committed in events {
-            if let DomainEvent::Store(store, event) = &committed.event {
-                self.stock.apply(*store, event);
+            match &committed.event {
+                DomainEvent::Store(store, event) => {
+                    self.stock.apply(*store, event);
+                    self.restocks.apply(*store, event);
+                }
+                DomainEvent::Central(sku, event) => self.central.apply(sku, event),
+                DomainEvent::Chain(_) => {}
             }
         }
     }

@@ -4,8 +4,8 @@
 use dashmap::DashMap;
 
 use crate::domain::{
-    SaleRecorded, SaleReturned, Sku, StockAdjusted, StockLevelsSet, StockLine, StoreEvent, StoreId,
-    StoreState,
+    SaleRecorded, SaleReturned, Sku, StepKind, StockAdjusted, StockLevelsSet, StockLine,
+    StoreEvent, StoreId, StoreState,
 };
 
 #[derive(Default)]
@@ -51,6 +51,14 @@ impl StockView {
                     .iter()
                     .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
             }
+            StoreEvent::RestockStep(done) => {
+                if let StepKind::Received(lines) = &done.step {
+                    lines
+                        .iter()
+                        .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
+                }
+            }
+            StoreEvent::RestockRequested(_) => {}
             StoreEvent::StockLevelsSet(StockLevelsSet {
                 sku,
                 reorder_point,

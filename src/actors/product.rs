@@ -1,0 +1,211 @@
+//! `ProductStockActor`: the only writer of one product's stock at the logistics center.
+//! Stores compete for scarce central stock; this actor serializes their allocations, so
+//! the sum allocated can never exceed what the warehouse holds.
+//!
+//! Same discipline as a store: decide, apply in memory, journal, answer when durable.
+//! Every message is idempotent by request id (or receipt id): a coordinator that retries
+//! after a crash gets the first answer again and moves nothing twice.
+
+use actix::prelude::*;
+use std::time::Duration;
+use tokio::sync::watch;
+
+use super::clock::now;
+use super::store::StoreError;
+use crate::domain::{CentralEvent, CentralStock, DomainEvent, RestockId, Sku, Stamp, Username};
+use crate::persistence::{Journal, StreamId};
+
+pub struct ProductStockActor {
+    sku: Sku,
+    stream: StreamId,
+    state: CentralStock,
+    seq: u64,
+    since_snapshot: u64,
+    snapshot_every: u64,
+    journal: Journal,
+    durable: watch::Sender<u64>,
+}
+
+impl ProductStockActor {
+    pub fn new(
+        sku: Sku,
+        state: CentralStock,
+        seq: u64,
+        journal: Journal,
+        snapshot_every: u64,
+    ) -> Self {
+        Self {
+            stream: StreamId::product(&sku),
+            sku,
+            state,
+            seq,
+            since_snapshot: 0,
+            snapshot_every: snapshot_every.max(1),
+            journal,
+            durable: watch::Sender::new(seq),
+        }
+    }
+
+    /// Applies and journals `event` (if any), answering `answer(state)` once durable; with
+    /// no event (a retry), answers once everything applied so far is durable.
+    fn commit(
+        &mut self,
+        event: Option<CentralEvent>,
+        answer: impl FnOnce(&CentralStock) -> u32,
+    ) -> ResponseActFuture<Self, Result<u32, StoreError>> {
+        let Some(event) = event else {
+            let value = answer(&self.state);
+            let mut durable = self.durable.subscribe();
+            let target = self.seq;
+            return Box::pin(
+                async move {
+                    durable
+                        .wait_for(|d| *d >= target)
+                        .await
+                        .map(|_| value)
+                        .map_err(|_| StoreError::Unavailable)
+                }
+                .into_actor(self),
+            );
+        };
+        self.state.apply(&event);
+        self.seq += 1;
+        self.since_snapshot += 1;
+        let snapshot = (self.since_snapshot >= self.snapshot_every).then_some(&self.state);
+        if snapshot.is_some() {
+            self.since_snapshot = 0;
+        }
+        let seq = self.seq;
+        let value = answer(&self.state);
+        let ack = self.journal.append(
+            self.stream.clone(),
+            seq,
+            vec![DomainEvent::Central(self.sku.clone(), event)],
+            snapshot,
+        );
+        Box::pin(ack.into_actor(self).map(move |result, actor, ctx| match result {
+            Ok(()) => {
+                actor.durable.send_if_modified(|d| {
+                    let newer = seq > *d;
+                    *d = (*d).max(seq);
+                    newer
+                });
+                Ok(value)
+            }
+            Err(e) => {
+                tracing::error!(sku = %actor.sku, error = %e, "central journal append failed; the product actor restarts");
+                ctx.stop();
+                Err(StoreError::Journal(e))
+            }
+        }))
+    }
+}
+
+impl Actor for ProductStockActor {
+    type Context = Context<Self>;
+}
+
+/// The central operations, one message type (they share everything but the decision).
+#[derive(Debug, Clone)]
+pub enum CentralOp {
+    /// Goods from a supplier; answers the new on-hand.
+    Receive {
+        receipt: String,
+        quantity: u32,
+        by: Username,
+    },
+    /// Answers the quantity allocated to the request (partial allocation is normal).
+    Allocate { request: RestockId, requested: u32 },
+    /// Answers the quantity shipped for the request.
+    Ship { request: RestockId },
+    /// Gives an allocation back; answers the quantity released.
+    Release { request: RestockId },
+    /// Records the store's receipt; answers the quantity delivered.
+    Deliver { request: RestockId },
+    /// Writes a snapshot (graceful shutdown); answers 0.
+    Snapshot,
+}
+
+/// Answered only once the resulting event is durable.
+#[derive(Message)]
+#[rtype(result = "Result<u32, StoreError>")]
+pub struct Central(pub CentralOp);
+
+impl Handler<Central> for ProductStockActor {
+    type Result = ResponseActFuture<Self, Result<u32, StoreError>>;
+
+    fn handle(&mut self, msg: Central, _ctx: &mut Self::Context) -> Self::Result {
+        let at = now();
+        match msg.0 {
+            CentralOp::Receive {
+                receipt,
+                quantity,
+                by,
+            } => {
+                let stamp = Stamp { at, by };
+                match self.state.decide_receipt(&receipt, quantity, &stamp) {
+                    Ok(event) => self.commit(event, CentralStock::on_hand),
+                    Err(_) => Box::pin(fut::ready(Err(StoreError::CentralOverflow(
+                        self.sku.clone(),
+                    )))),
+                }
+            }
+            CentralOp::Allocate { request, requested } => {
+                let event = self.state.decide_allocate(request, requested, at);
+                self.commit(event, move |s| {
+                    s.allocation_of(request)
+                        .or_else(|| s.shipment_of(request))
+                        .unwrap_or(0)
+                })
+            }
+            CentralOp::Ship { request } => {
+                let event = self.state.decide_ship(request, at);
+                self.commit(event, move |s| s.shipment_of(request).unwrap_or(0))
+            }
+            CentralOp::Release { request } => {
+                let released = self.state.allocation_of(request).unwrap_or(0);
+                let event = self.state.decide_release(request, at);
+                self.commit(event, move |_| released)
+            }
+            CentralOp::Deliver { request } => {
+                let event = self.state.decide_deliver(request, at);
+                self.commit(event, move |s| s.shipment_of(request).unwrap_or(0))
+            }
+            CentralOp::Snapshot => {
+                if self.seq == 0 {
+                    return Box::pin(fut::ready(Ok(0)));
+                }
+                let ack = self
+                    .journal
+                    .snapshot(self.stream.clone(), self.seq, &self.state);
+                Box::pin(
+                    async move { ack.await.map(|()| 0).map_err(StoreError::from) }.into_actor(self),
+                )
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ProductHandle {
+    addr: Addr<ProductStockActor>,
+    timeout: Duration,
+}
+
+impl ProductHandle {
+    pub fn new(addr: Addr<ProductStockActor>, timeout: Duration) -> Self {
+        Self { addr, timeout }
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.addr.connected()
+    }
+
+    pub async fn run(&self, op: CentralOp) -> Result<u32, StoreError> {
+        self.addr
+            .send(Central(op))
+            .timeout(self.timeout)
+            .await
+            .map_err(|_| StoreError::Unavailable)?
+    }
+}

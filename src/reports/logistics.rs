@@ -1,0 +1,132 @@
+//! Read copies of the logistics side: every product's central stock, and every restock
+//! request of every store (for the logistics queue and in-transit figures).
+
+use dashmap::DashMap;
+
+use crate::domain::{
+    CentralEvent, CentralStock, RestockId, RestockRequest, RestockStatus, Sku, StoreEvent, StoreId,
+};
+
+/// A product's central quantities as the API shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CentralLine {
+    pub on_hand: u32,
+    pub allocated: u32,
+}
+
+#[derive(Default)]
+pub struct CentralView {
+    lines: DashMap<Sku, CentralLine>,
+}
+
+impl CentralView {
+    pub fn load(&self, sku: &Sku, state: &CentralStock) {
+        self.lines.insert(
+            sku.clone(),
+            CentralLine {
+                on_hand: state.on_hand(),
+                allocated: state.allocated(),
+            },
+        );
+    }
+
+    pub fn apply(&self, sku: &Sku, event: &CentralEvent) {
+        let mut line = self.lines.entry(sku.clone()).or_default();
+        match event {
+            CentralEvent::GoodsReceived { on_hand_after, .. }
+            | CentralEvent::Released { on_hand_after, .. } => {
+                if let CentralEvent::Released { quantity, .. } = event {
+                    line.allocated = line.allocated.saturating_sub(*quantity);
+                }
+                line.on_hand = *on_hand_after;
+            }
+            CentralEvent::Allocated {
+                quantity,
+                on_hand_after,
+                ..
+            } => {
+                line.allocated += quantity;
+                line.on_hand = *on_hand_after;
+            }
+            CentralEvent::Shipped { quantity, .. } => {
+                line.allocated = line.allocated.saturating_sub(*quantity)
+            }
+            CentralEvent::Delivered { .. } => {}
+        }
+    }
+
+    pub fn line(&self, sku: &Sku) -> CentralLine {
+        self.lines.get(sku).map(|l| *l).unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+pub struct RestockView {
+    requests: DashMap<RestockId, RestockRequest>,
+}
+
+impl RestockView {
+    pub fn load(&self, requests: impl Iterator<Item = RestockRequest>) {
+        for request in requests {
+            self.requests.insert(request.id, request);
+        }
+    }
+
+    pub fn apply(&self, store: StoreId, event: &StoreEvent) {
+        match event {
+            StoreEvent::RestockRequested(requested) => {
+                self.requests
+                    .insert(requested.request.id, requested.request.clone());
+            }
+            StoreEvent::RestockStep(done) => {
+                let id = RestockId {
+                    store,
+                    number: done.number,
+                };
+                if let Some(mut request) = self.requests.get_mut(&id) {
+                    request.apply(done);
+                }
+            }
+            StoreEvent::SaleRecorded(_)
+            | StoreEvent::SaleReturned(_)
+            | StoreEvent::StockAdjusted(_)
+            | StoreEvent::StockLevelsSet(_) => {}
+        }
+    }
+
+    pub fn get(&self, id: RestockId) -> Option<RestockRequest> {
+        self.requests.get(&id).map(|r| r.clone())
+    }
+
+    /// Requests of one store (or all), of one status (or any), oldest first.
+    pub fn list(
+        &self,
+        store: Option<StoreId>,
+        status: Option<RestockStatus>,
+    ) -> Vec<RestockRequest> {
+        let mut found: Vec<RestockRequest> = self
+            .requests
+            .iter()
+            .filter(|r| store.is_none_or(|s| r.id.store == s))
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .map(|r| r.clone())
+            .collect();
+        found.sort_by_key(|r| (r.requested_at, r.id));
+        found
+    }
+
+    /// Units of `sku` shipped to `store` and not yet received (all stores when `None`).
+    pub fn in_transit(&self, store: Option<StoreId>, sku: &Sku) -> u32 {
+        self.requests
+            .iter()
+            .filter(|r| r.status == RestockStatus::Shipped && store.is_none_or(|s| r.id.store == s))
+            .flat_map(|r| {
+                r.lines
+                    .iter()
+                    .filter(|l| &l.sku == sku)
+                    .map(|l| l.in_transit())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+}
