@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use std::collections::HashMap;
 
-use crate::actors::{ChainActorError, Registry, RegistryError, StoreError};
+use crate::actors::{ChainActorError, FlowError, Registry, RegistryError, StoreError};
 use crate::auth::{AuthError, hash_password};
 use crate::domain::{
     AdjustmentLine, AdjustmentRequest, Cents, Ean13, LinesError, MAX_LINES, NewStore, Product, Sku,
@@ -18,6 +18,9 @@ const CATALOG: &str = include_str!("../config/demo/catalog.csv");
 const STORES: &str = include_str!("../config/demo/stores.csv");
 const STOCK: &str = include_str!("../config/demo/stock.csv");
 const USERS: &str = include_str!("../config/demo/users.csv");
+const CENTRAL: &str = include_str!("../config/demo/central_stock.csv");
+/// Each product records a receipt once: seeding again is a no-op.
+const CENTRAL_RECEIPT: &str = "demo:stock-initial";
 /// The password of every demo user (listed in the README).
 const DEMO_PASSWORD: &str = "demo";
 
@@ -48,6 +51,8 @@ pub enum DemoError {
     Auth(#[from] AuthError),
     #[error("demo users: hashing task failed")]
     Hashing,
+    #[error("demo central stock: {0}")]
+    Central(#[from] FlowError),
 }
 
 #[derive(Deserialize)]
@@ -65,6 +70,12 @@ struct StoreRow {
     code: String,
     name: String,
     city: String,
+}
+
+#[derive(Deserialize)]
+struct CentralRow {
+    sku: String,
+    on_hand: u32,
 }
 
 #[derive(Deserialize)]
@@ -169,7 +180,22 @@ pub async fn seed(
         let lines = by_store.remove(&demo_id).unwrap_or_default();
         seed_store_stock(registry, id, lines).await?;
     }
-    seed_users(registry, users, &ids_by_demo_id).await
+    seed_users(registry, users, &ids_by_demo_id).await?;
+    seed_central(registry).await
+}
+
+async fn seed_central(registry: &Registry) -> Result<(), DemoError> {
+    let file = "central_stock.csv";
+    let mut lines = Vec::new();
+    for (i, row) in rows::<CentralRow>(file, CENTRAL)?.into_iter().enumerate() {
+        if row.on_hand > 0 {
+            lines.push((value(file, i + 2, Sku::parse(&row.sku))?, row.on_hand));
+        }
+    }
+    registry
+        .receive_goods(CENTRAL_RECEIPT, lines, seeder())
+        .await?;
+    Ok(())
 }
 
 async fn seed_users(

@@ -121,6 +121,8 @@ impl Application {
             catalog,
             stock,
             users,
+            central,
+            restocks,
             tokens: TokenKeys::new(&signing_key, settings.token_ttl()),
             throttle: LoginThrottle::new(settings.throttle_settings()),
         });

@@ -18,6 +18,16 @@ pub enum Permission {
     ReadLedger,
     ManageStores,
     ManageUsers,
+    /// File and cancel a store's restock requests.
+    RequestRestock,
+    /// Follow a store's restock requests.
+    ReadRestocks,
+    /// Receive a shipment into a store's stock.
+    ReceiveRestock,
+    /// Logistics center stock and the request queue.
+    ReadCentral,
+    /// Supplier receipts, allocation, shipping, rejection.
+    ManageCentral,
 }
 
 /// The signed-in user a request acts as (from a verified token and the current user record).
@@ -46,8 +56,14 @@ fn role_allows(role: Role, permission: Permission) -> bool {
                 | ReadSales
                 | Adjust
                 | ReadLedger
+                | RequestRestock
+                | ReadRestocks
+                | ReceiveRestock
         ),
-        Role::Logistics => matches!(permission, ReadChain | ReadAvailability | ReadStock),
+        Role::Logistics => matches!(
+            permission,
+            ReadChain | ReadAvailability | ReadStock | ReadRestocks | ReadCentral | ManageCentral
+        ),
     }
 }
 

@@ -61,6 +61,10 @@ impl IdempotencyKey {
             Err(ValueError::IdempotencyKey)
         }
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Digest of a request body, to tell a retry (same body) from a reused key (another body).

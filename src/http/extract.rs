@@ -4,11 +4,11 @@
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{FromRequest, HttpRequest};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 
 use super::problem::{ApiError, FieldError};
-use crate::domain::{IdempotencyKey, Sku, StoreId};
+use crate::domain::{IdempotencyKey, Quantity, RequestedLine, Sku, StoreId};
 
 /// The optional `Idempotency-Key` header, validated.
 pub struct IdemKey(pub Option<IdempotencyKey>);
@@ -134,4 +134,32 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::InvalidPath(err.to_string()).into()
+}
+
+/// One `{sku, quantity}` line of a request body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineBody {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// Parses `{sku, quantity}` lines, naming every invalid field.
+pub fn parse_lines(lines: &[LineBody]) -> Result<Vec<RequestedLine>, ApiError> {
+    let mut errors = Vec::new();
+    let mut parsed = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let sku = Sku::parse(&line.sku)
+            .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].sku"), e)));
+        let quantity = Quantity::new(line.quantity)
+            .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].quantity"), e)));
+        if let (Ok(sku), Ok(quantity)) = (sku, quantity) {
+            parsed.push(RequestedLine { sku, quantity });
+        }
+    }
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }

@@ -9,6 +9,7 @@ mod catalog;
 mod extract;
 mod ledger;
 mod problem;
+mod restock;
 mod sales;
 mod stock;
 mod stores;
@@ -22,7 +23,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::actors::Registry;
 use crate::auth::{LoginThrottle, TokenKeys};
 use crate::domain::Timestamp;
-use crate::reports::{CatalogView, StockView, UsersView};
+use crate::reports::{CatalogView, CentralView, RestockView, StockView, UsersView};
 
 pub use problem::ApiError;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub catalog: Arc<CatalogView>,
     pub stock: Arc<StockView>,
     pub users: Arc<UsersView>,
+    pub central: Arc<CentralView>,
+    pub restocks: Arc<RestockView>,
     pub tokens: TokenKeys,
     pub throttle: LoginThrottle,
 }
@@ -63,7 +66,8 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(catalog::routes)
                 .configure(stock::routes)
                 .configure(sales::routes)
-                .configure(ledger::routes),
+                .configure(ledger::routes)
+                .configure(restock::routes),
         )
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::RouteNotFound)

@@ -107,6 +107,8 @@ pub enum ApiError {
     RouteNotFound,
     StoreNotFound(StoreId),
     ProductNotFound(String),
+    /// Lines naming SKUs that are not in the catalog.
+    UnknownSkus(Vec<Value>),
     Store(StoreError),
     Chain(ChainActorError),
     Registry(RegistryError),
@@ -314,6 +316,15 @@ impl ApiError {
                 "product_not_found",
                 "Product not found",
                 format!("Le produit {sku} n'existe pas au catalogue."),
+            ),
+            ApiError::UnknownSkus(skus) => with_errors(
+                problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_sku",
+                    "Unknown SKU",
+                    format!("{} produit(s) inconnu(s) au catalogue.", skus.len()),
+                ),
+                skus.clone(),
             ),
             ApiError::Store(e) => store_problem(e),
             ApiError::Auth(e) => auth_problem(e),

@@ -5,41 +5,15 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
-use super::extract::{IdemKey, Page, Pagination, store_id};
+use super::extract::{IdemKey, LineBody, Page, Pagination, parse_lines, store_id};
 use super::problem::{ApiError, FieldError, lines_error};
 use super::{AppState, rfc3339};
 use crate::actors::{Recorded, SaleView};
 use crate::auth::Permission;
 use crate::domain::{
-    AdjustedLine, Adjustment, AdjustmentKind, AdjustmentLine, AdjustmentRequest, Quantity,
-    RequestedLine, Return, ReturnRequest, SaleId, SaleRequest, Sku, parse_label,
+    AdjustedLine, Adjustment, AdjustmentKind, AdjustmentLine, AdjustmentRequest, Return,
+    ReturnRequest, SaleId, SaleRequest, Sku, parse_label,
 };
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LineBody {
-    sku: String,
-    quantity: i64,
-}
-
-fn parse_lines(lines: &[LineBody]) -> Result<Vec<RequestedLine>, ApiError> {
-    let mut errors = Vec::new();
-    let mut parsed = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        let sku = Sku::parse(&line.sku)
-            .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].sku"), e)));
-        let quantity = Quantity::new(line.quantity)
-            .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].quantity"), e)));
-        if let (Ok(sku), Ok(quantity)) = (sku, quantity) {
-            parsed.push(RequestedLine { sku, quantity });
-        }
-    }
-    if errors.is_empty() {
-        Ok(parsed)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -21,118 +21,42 @@ const MANAGERS: &[&str] = &["manager", "admin"];
 const ADMIN: &[&str] = &["admin"];
 const STOCK_READERS: &[&str] = &["cashier", "manager", "logistics", "admin"];
 const PUBLIC: &[&str] = &[];
+const RESTOCK_READERS: &[&str] = &["manager", "logistics", "admin"];
+const LOGISTICS: &[&str] = &["logistics", "admin"];
 
 /// Every route of the API. A route added to `src/http` without a row here fails
 /// `every_route_has_a_row`.
+#[rustfmt::skip]
 const ROUTES: &[Row] = &[
-    Row {
-        method: "POST",
-        template: "/api/v1/auth/login",
-        allowed: PUBLIC,
-        scoped: false,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/users",
-        allowed: ADMIN,
-        scoped: false,
-    },
-    Row {
-        method: "POST",
-        template: "/api/v1/users",
-        allowed: ADMIN,
-        scoped: false,
-    },
-    Row {
-        method: "POST",
-        template: "/api/v1/users/{username}/deactivate",
-        allowed: ADMIN,
-        scoped: false,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/stores",
-        allowed: ALL,
-        scoped: false,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/stores/{store_id}",
-        allowed: ALL,
-        scoped: false,
-    },
-    Row {
-        method: "POST",
-        template: "/api/v1/stores",
-        allowed: ADMIN,
-        scoped: false,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/products",
-        allowed: ALL,
-        scoped: false,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/products/{sku}",
-        allowed: ALL,
-        scoped: false,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/availability/{sku}",
-        allowed: ALL,
-        scoped: false,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/stores/{store_id}/stock",
-        allowed: STOCK_READERS,
-        scoped: true,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/stores/{store_id}/stock/{sku}",
-        allowed: STOCK_READERS,
-        scoped: true,
-    },
-    Row {
-        method: "POST",
-        template: "/api/v1/stores/{store_id}/sales",
-        allowed: STORE_STAFF,
-        scoped: true,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/stores/{store_id}/sales",
-        allowed: STORE_STAFF,
-        scoped: true,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/stores/{store_id}/sales/{sale_id}",
-        allowed: STORE_STAFF,
-        scoped: true,
-    },
-    Row {
-        method: "POST",
-        template: "/api/v1/stores/{store_id}/sales/{sale_id}/returns",
-        allowed: STORE_STAFF,
-        scoped: true,
-    },
-    Row {
-        method: "POST",
-        template: "/api/v1/stores/{store_id}/adjustments",
-        allowed: MANAGERS,
-        scoped: true,
-    },
-    Row {
-        method: "GET",
-        template: "/api/v1/stores/{store_id}/ledger",
-        allowed: MANAGERS,
-        scoped: true,
-    },
+    Row { method: "POST", template: "/api/v1/auth/login", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/api/v1/users", allowed: ADMIN, scoped: false },
+    Row { method: "POST", template: "/api/v1/users", allowed: ADMIN, scoped: false },
+    Row { method: "POST", template: "/api/v1/users/{username}/deactivate", allowed: ADMIN, scoped: false },
+    Row { method: "GET", template: "/api/v1/stores", allowed: ALL, scoped: false },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}", allowed: ALL, scoped: false },
+    Row { method: "POST", template: "/api/v1/stores", allowed: ADMIN, scoped: false },
+    Row { method: "GET", template: "/api/v1/products", allowed: ALL, scoped: false },
+    Row { method: "GET", template: "/api/v1/products/{sku}", allowed: ALL, scoped: false },
+    Row { method: "GET", template: "/api/v1/availability/{sku}", allowed: ALL, scoped: false },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/stock", allowed: STOCK_READERS, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/stock/{sku}", allowed: STOCK_READERS, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/sales", allowed: STORE_STAFF, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/sales", allowed: STORE_STAFF, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/sales/{sale_id}", allowed: STORE_STAFF, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/sales/{sale_id}/returns", allowed: STORE_STAFF, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/adjustments", allowed: MANAGERS, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/ledger", allowed: MANAGERS, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests", allowed: MANAGERS, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/restock-requests", allowed: RESTOCK_READERS, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}", allowed: RESTOCK_READERS, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}/receive", allowed: MANAGERS, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}/cancel", allowed: MANAGERS, scoped: true },
+    Row { method: "GET", template: "/api/v1/logistics/stock", allowed: LOGISTICS, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/receipts", allowed: LOGISTICS, scoped: false },
+    Row { method: "GET", template: "/api/v1/logistics/restock-requests", allowed: LOGISTICS, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/allocate", allowed: LOGISTICS, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/ship", allowed: LOGISTICS, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/reject", allowed: LOGISTICS, scoped: false },
 ];
 
 /// (method, template) of every `#[get("…")]` / `#[post("…")]` in `src/http`.
@@ -185,7 +109,33 @@ fn every_route_has_a_row() {
 struct Fixture {
     sku: String,
     sale_in: [u64; 2],
+    /// Per store (1, 2): a requested request to read, a shipped one to receive, a
+    /// requested one to cancel.
+    to_read: [String; 2],
+    to_receive: [String; 2],
+    to_cancel: [String; 2],
+    /// In store 1: requested (to allocate and to reject) and allocated (to ship).
+    to_allocate: String,
+    to_reject: String,
+    to_ship: String,
     counter: Cell<u32>,
+}
+
+fn restock_request(app: &TestApp, store: u32, steps: &[&str]) -> String {
+    let r = app.post(
+        &format!("/api/v1/stores/{store}/restock-requests"),
+        &json!({"lines": [{"sku": "EPI-0001", "quantity": 1}]}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_owned();
+    for step in steps {
+        let r = app.post(
+            &format!("/api/v1/logistics/restock-requests/{id}/{step}"),
+            &json!({}),
+        );
+        assert_eq!(r.status, 200, "{step}: {:?}", r.body);
+    }
+    id
 }
 
 fn fixture(app: &TestApp) -> Fixture {
@@ -200,9 +150,21 @@ fn fixture(app: &TestApp) -> Fixture {
         assert_eq!(r.status, 201);
         sale_in[i] = r.body["id"].as_u64().expect("sale id");
     }
+    let per_store = |steps: &[&str]| {
+        [
+            restock_request(app, 1, steps),
+            restock_request(app, 2, steps),
+        ]
+    };
     Fixture {
         sku,
         sale_in,
+        to_read: per_store(&[]),
+        to_receive: per_store(&["allocate", "ship"]),
+        to_cancel: per_store(&[]),
+        to_allocate: restock_request(app, 1, &[]),
+        to_reject: restock_request(app, 1, &[]),
+        to_ship: restock_request(app, 1, &["allocate"]),
         counter: Cell::new(0),
     }
 }
@@ -222,6 +184,16 @@ impl Fixture {
             .replace("{store_id}", &store.to_string())
             .replace("{sku}", &self.sku)
             .replace("{sale_id}", &sale.to_string());
+        let at = if store == 1 { 0 } else { 1 };
+        let request = match row.template {
+            t if t.ends_with("/receive") => &self.to_receive[at],
+            t if t.ends_with("/cancel") => &self.to_cancel[at],
+            t if t.ends_with("/allocate") => &self.to_allocate,
+            t if t.ends_with("/ship") => &self.to_ship,
+            t if t.ends_with("/reject") => &self.to_reject,
+            _ => &self.to_read[at],
+        };
+        path = path.replace("{request_id}", request);
         if path.contains("{username}") {
             let victim = format!("victime{n}");
             let created = app.post(
@@ -245,6 +217,10 @@ impl Fixture {
             ("POST", t) if t.ends_with("/sales") => {
                 json!({"lines": [{"sku": self.sku, "quantity": 1}]})
             }
+            ("POST", t) if t.ends_with("/restock-requests") || t.ends_with("/receipts") => {
+                json!({"lines": [{"sku": self.sku, "quantity": 1}]})
+            }
+            ("POST", t) if t.ends_with("/reject") => json!({"reason": "matrice"}),
             ("POST", t) if t.ends_with("/adjustments") => {
                 json!({"reason": "matrice", "lines": [{"sku": self.sku, "delta": 1}]})
             }
@@ -255,10 +231,17 @@ impl Fixture {
 }
 
 fn expected(row: &Row, role: Option<&str>, store_role_other_store: bool) -> u16 {
-    let success = if row.method == "POST"
-        && !row.template.ends_with("/login")
-        && !row.template.ends_with("/deactivate")
-    {
+    // POSTs that create answer 201; the ones that act on something existing answer 200.
+    let acts = [
+        "/login",
+        "/deactivate",
+        "/allocate",
+        "/ship",
+        "/reject",
+        "/receive",
+        "/cancel",
+    ];
+    let success = if row.method == "POST" && !acts.iter().any(|a| row.template.ends_with(a)) {
         201
     } else {
         200

@@ -177,6 +177,20 @@ impl TestApp {
         )
     }
 
+    pub fn post_as_with_key(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        key: &str,
+        body: &Value,
+    ) -> Reply {
+        reply(
+            self.authorized(self.agent.post(&self.url(path)), token)
+                .set("Idempotency-Key", key)
+                .send_json(body),
+        )
+    }
+
     /// POST without any token.
     pub fn post_anonymous(&self, path: &str, body: &Value) -> Reply {
         reply(self.agent.post(&self.url(path)).send_json(body))

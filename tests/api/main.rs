@@ -10,6 +10,7 @@ mod helpers;
 mod ledger;
 mod process;
 mod restart;
+mod restock;
 mod returns;
 mod sales;
 mod stock;

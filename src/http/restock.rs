@@ -1,0 +1,424 @@
+//! Restocking, both sides: a store's requests (`/stores/{store_id}/restock-requests`) and
+//! the logistics center (`/logistics/...`: central stock, supplier receipts, the request
+//! queue, allocation, shipping, rejection).
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Authenticated;
+use super::extract::{IdemKey, LineBody, Page, Pagination, parse_lines, store_id};
+use super::problem::{ApiError, FieldError, lines_error};
+use super::{AppState, rfc3339};
+use crate::actors::{FlowError, Recorded};
+use crate::auth::Permission;
+use crate::domain::{
+    Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, StoreId, parse_label,
+};
+use crate::reports::ProductQuery;
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::Registry(e) => e.into(),
+            FlowError::Store(e) => e.into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RestockLineBody {
+    sku: String,
+    requested: u32,
+    allocated: u32,
+    shipped: u32,
+    received: u32,
+    in_transit: u32,
+}
+
+#[derive(Serialize)]
+struct RestockBody {
+    id: String,
+    store_id: u32,
+    status: &'static str,
+    automatic: bool,
+    lines: Vec<RestockLineBody>,
+    requested_at: String,
+    requested_by: String,
+    updated_at: String,
+    rejection_reason: Option<String>,
+}
+
+impl From<RestockRequest> for RestockBody {
+    fn from(r: RestockRequest) -> Self {
+        Self {
+            id: r.id.to_string(),
+            store_id: r.id.store.get(),
+            status: r.status.as_str(),
+            automatic: r.automatic,
+            lines: r
+                .lines
+                .iter()
+                .map(|l| RestockLineBody {
+                    sku: l.sku.to_string(),
+                    requested: l.requested,
+                    allocated: l.allocated,
+                    shipped: l.shipped,
+                    received: l.received,
+                    in_transit: l.in_transit(),
+                })
+                .collect(),
+            requested_at: rfc3339(r.requested_at),
+            requested_by: r.requested_by.to_string(),
+            updated_at: rfc3339(r.updated_at),
+            rejection_reason: r.rejection_reason,
+        }
+    }
+}
+
+fn request_id(raw: &str) -> Result<RestockId, ApiError> {
+    RestockId::parse(raw).map_err(|e| ApiError::Validation(vec![FieldError::new("request_id", e)]))
+}
+
+/// The request of the path, which must belong to the store of the path.
+fn store_request(store: StoreId, raw: &str) -> Result<RestockId, ApiError> {
+    let id = request_id(raw)?;
+    if id.store != store {
+        return Err(ApiError::Store(crate::actors::StoreError::Restock(
+            crate::domain::RestockError::NotFound(id),
+        )));
+    }
+    Ok(id)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusQuery {
+    status: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+impl StatusQuery {
+    fn status(&self) -> Result<Option<RestockStatus>, ApiError> {
+        self.status
+            .as_deref()
+            .map(RestockStatus::parse)
+            .transpose()
+            .map_err(|e| ApiError::Validation(vec![FieldError::new("status", e)]))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRestockBody {
+    /// `"auto"`: every line under its reorder point, up to its target level.
+    mode: Option<String>,
+    lines: Option<Vec<LineBody>>,
+}
+
+fn parse_ask(body: &NewRestockBody) -> Result<RestockAsk, ApiError> {
+    match (body.mode.as_deref(), &body.lines) {
+        (Some("auto"), None) => Ok(RestockAsk::Automatic),
+        (None | Some("manual"), Some(lines)) => {
+            RestockAsk::lines(parse_lines(lines)?).map_err(lines_error)
+        }
+        _ => Err(ApiError::Validation(vec![FieldError {
+            field: "mode".into(),
+            code: "lines_or_auto",
+            detail: "Donnez soit « lines », soit « mode »: « auto » (proposition automatique)."
+                .into(),
+        }])),
+    }
+}
+
+/// Files a restock request; idempotent on `Idempotency-Key`.
+#[post("/stores/{store_id}/restock-requests")]
+async fn create_restock(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<u32>,
+    key: IdemKey,
+    body: web::Json<NewRestockBody>,
+) -> Result<HttpResponse, ApiError> {
+    let store = store_id(path.into_inner())?;
+    user.require(Permission::RequestRestock, Some(store))?;
+    let ask = parse_ask(&body)?;
+    let Recorded { value, replayed } = app
+        .registry
+        .request_restock(store, ask, key.0, user.username.clone())
+        .await?;
+    let mut response = HttpResponse::Created();
+    response.insert_header((
+        "Location",
+        format!("/api/v1/stores/{store}/restock-requests/{}", value.id),
+    ));
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(RestockBody::from(value)))
+}
+
+#[get("/stores/{store_id}/restock-requests")]
+async fn list_store_restocks(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<u32>,
+    query: web::Query<StatusQuery>,
+) -> Result<web::Json<Page<RestockBody>>, ApiError> {
+    let store = store_id(path.into_inner())?;
+    user.require(Permission::ReadRestocks, Some(store))?;
+    app.catalog
+        .store(store)
+        .ok_or(ApiError::StoreNotFound(store))?;
+    let pagination = Pagination::new(query.page, query.per_page)?;
+    let found = app.restocks.list(Some(store), query.status()?);
+    Ok(web::Json(pagination.slice(found, RestockBody::from)))
+}
+
+#[get("/stores/{store_id}/restock-requests/{request_id}")]
+async fn get_store_restock(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<(u32, String)>,
+) -> Result<web::Json<RestockBody>, ApiError> {
+    let (raw_store, raw_id) = path.into_inner();
+    let store = store_id(raw_store)?;
+    user.require(Permission::ReadRestocks, Some(store))?;
+    let id = store_request(store, &raw_id)?;
+    Ok(web::Json(app.registry.restock(id).await?.into()))
+}
+
+/// The store receives the shipment: on-hand grows by what was shipped. A repeated call
+/// moves nothing.
+#[post("/stores/{store_id}/restock-requests/{request_id}/receive")]
+async fn receive_restock(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<(u32, String)>,
+) -> Result<web::Json<RestockBody>, ApiError> {
+    let (raw_store, raw_id) = path.into_inner();
+    let store = store_id(raw_store)?;
+    user.require(Permission::ReceiveRestock, Some(store))?;
+    let id = store_request(store, &raw_id)?;
+    Ok(web::Json(
+        app.registry
+            .receive_restock(id, user.username.clone())
+            .await?
+            .into(),
+    ))
+}
+
+#[post("/stores/{store_id}/restock-requests/{request_id}/cancel")]
+async fn cancel_restock(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<(u32, String)>,
+) -> Result<web::Json<RestockBody>, ApiError> {
+    let (raw_store, raw_id) = path.into_inner();
+    let store = store_id(raw_store)?;
+    user.require(Permission::RequestRestock, Some(store))?;
+    let id = store_request(store, &raw_id)?;
+    Ok(web::Json(
+        app.registry
+            .cancel_restock(id, user.username.clone())
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Serialize)]
+struct CentralBody {
+    sku: String,
+    name: String,
+    category: String,
+    on_hand: u32,
+    allocated: u32,
+    in_transit: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CentralQuery {
+    q: Option<String>,
+    category: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// The logistics center's stock: available, allocated to requests, and on the road.
+#[get("/logistics/stock")]
+async fn central_stock(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    query: web::Query<CentralQuery>,
+) -> Result<web::Json<Page<CentralBody>>, ApiError> {
+    user.require(Permission::ReadCentral, None)?;
+    let query = query.into_inner();
+    let pagination = Pagination::new(query.page, query.per_page)?;
+    let products = app.catalog.search(&ProductQuery {
+        text: query.q,
+        category: query.category,
+    });
+    Ok(web::Json(pagination.slice(products, |p| {
+        let line = app.central.line(&p.sku);
+        CentralBody {
+            in_transit: app.restocks.in_transit(None, &p.sku),
+            sku: p.sku.to_string(),
+            name: p.name,
+            category: p.category,
+            on_hand: line.on_hand,
+            allocated: line.allocated,
+        }
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptBody {
+    lines: Vec<LineBody>,
+}
+
+#[derive(Serialize)]
+struct ReceivedBody {
+    sku: String,
+    quantity: i64,
+    on_hand: u32,
+}
+
+#[derive(Serialize)]
+struct ReceiptAnswer {
+    receipt: String,
+    lines: Vec<ReceivedBody>,
+}
+
+/// Goods arriving from suppliers. With an `Idempotency-Key`, a retried receipt is counted
+/// once (each product remembers the receipt).
+#[post("/logistics/receipts")]
+async fn receive_goods(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    key: IdemKey,
+    body: web::Json<ReceiptBody>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageCentral, None)?;
+    let lines = parse_lines(&body.lines)?;
+    RestockAsk::lines(lines.clone()).map_err(lines_error)?;
+    let unknown: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| app.catalog.product(&l.sku).is_none())
+        .map(|l| serde_json::json!({"sku": l.sku.as_str()}))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::UnknownSkus(unknown));
+    }
+    let receipt = match &key.0 {
+        Some(key) => format!("key:{}", key.as_str()),
+        None => format!("receipt:{}", uuid::Uuid::new_v4()),
+    };
+    let quantities: Vec<(crate::domain::Sku, u32)> = lines
+        .iter()
+        .map(|l| (l.sku.clone(), Quantity::get(l.quantity)))
+        .collect();
+    let on_hand = app
+        .registry
+        .receive_goods(&receipt, quantities, user.username.clone())
+        .await?;
+    let answer = ReceiptAnswer {
+        receipt,
+        lines: lines
+            .iter()
+            .zip(on_hand)
+            .map(|(line, (_, after))| ReceivedBody {
+                sku: line.sku.to_string(),
+                quantity: i64::from(line.quantity.get()),
+                on_hand: after,
+            })
+            .collect(),
+    };
+    Ok(HttpResponse::Created().json(answer))
+}
+
+#[get("/logistics/restock-requests")]
+async fn list_restocks(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    query: web::Query<StatusQuery>,
+) -> Result<web::Json<Page<RestockBody>>, ApiError> {
+    user.require(Permission::ReadCentral, None)?;
+    let pagination = Pagination::new(query.page, query.per_page)?;
+    let found = app.restocks.list(None, query.status()?);
+    Ok(web::Json(pagination.slice(found, RestockBody::from)))
+}
+
+/// Allocates what central stock has to each line (partial allocation is normal; competing
+/// requests for a product are serialized by its actor). A retry allocates nothing more.
+#[post("/logistics/restock-requests/{request_id}/allocate")]
+async fn allocate(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+) -> Result<web::Json<RestockBody>, ApiError> {
+    user.require(Permission::ManageCentral, None)?;
+    let id = request_id(&path)?;
+    Ok(web::Json(
+        app.registry
+            .allocate_restock(id, user.username.clone())
+            .await?
+            .into(),
+    ))
+}
+
+#[post("/logistics/restock-requests/{request_id}/ship")]
+async fn ship(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+) -> Result<web::Json<RestockBody>, ApiError> {
+    user.require(Permission::ManageCentral, None)?;
+    let id = request_id(&path)?;
+    Ok(web::Json(
+        app.registry
+            .ship_restock(id, user.username.clone())
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectBody {
+    reason: String,
+}
+
+#[post("/logistics/restock-requests/{request_id}/reject")]
+async fn reject(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<RejectBody>,
+) -> Result<web::Json<RestockBody>, ApiError> {
+    user.require(Permission::ManageCentral, None)?;
+    let id = request_id(&path)?;
+    let reason = parse_label(&body.reason, 200)
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("reason", e)]))?;
+    Ok(web::Json(
+        app.registry
+            .reject_restock(id, reason, user.username.clone())
+            .await?
+            .into(),
+    ))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_restock)
+        .service(list_store_restocks)
+        .service(get_store_restock)
+        .service(receive_restock)
+        .service(cancel_restock)
+        .service(central_stock)
+        .service(receive_goods)
+        .service(list_restocks)
+        .service(allocate)
+        .service(ship)
+        .service(reject);
+}
