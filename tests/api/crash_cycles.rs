@@ -331,3 +331,87 @@ fn sqlite_survives_sigkill_while_serving_and_while_starting() {
 fn sled_survives_sigkill_while_serving_and_while_starting() {
     crash_cycles("sled");
 }
+
+/// Central + allocated + in transit + every store's on-hand, for one SKU.
+fn units_in_the_chain(client: &Client, sku: &str) -> i64 {
+    let central = client.get(&format!("/api/v1/logistics/stock?q={sku}"));
+    let line = &central["items"][0];
+    let stores: i64 = (1..=5)
+        .map(|store| {
+            client.get(&format!("/api/v1/stores/{store}/stock/{sku}"))["on_hand"]
+                .as_i64()
+                .expect("on_hand")
+        })
+        .sum();
+    ["on_hand", "allocated", "in_transit"]
+        .iter()
+        .map(|field| line[field].as_i64().expect("a central figure"))
+        .sum::<i64>()
+        + stores
+}
+
+/// SIGKILL after allocation and again after shipping; restart, finish the cycle: no unit
+/// appears or disappears.
+fn restock_survives_kills(backend: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let sku = "EPI-0002";
+    let mut server = start(binary(&data, backend));
+    let client = Client::connect(&server.base);
+    let before = units_in_the_chain(&client, sku);
+    let created = client
+        .post(
+            "/api/v1/stores/3/restock-requests",
+            Some("demande-1"),
+            &json!({"lines": [{"sku": sku, "quantity": 12}]}),
+        )
+        .expect("an answer");
+    assert_eq!(created.0, 201, "{}", created.2);
+    let id = created.2["id"].as_str().expect("id").to_owned();
+    let allocated = client
+        .post(
+            &format!("/api/v1/logistics/restock-requests/{id}/allocate"),
+            None,
+            &json!({}),
+        )
+        .expect("an answer");
+    assert_eq!(allocated.0, 200, "{}", allocated.2);
+
+    for step in ["ship", "receive"] {
+        server.child.kill().expect("SIGKILL");
+        server.child.wait().expect("reaped");
+        server = start(binary(&data, backend));
+        let client = Client::connect(&server.base);
+        assert_eq!(
+            units_in_the_chain(&client, sku),
+            before,
+            "{backend}: conserved after a kill before {step}"
+        );
+        let path = match step {
+            "ship" => format!("/api/v1/logistics/restock-requests/{id}/ship"),
+            _ => format!("/api/v1/stores/3/restock-requests/{id}/receive"),
+        };
+        let answer = client.post(&path, None, &json!({})).expect("an answer");
+        assert_eq!(answer.0, 200, "{step}: {}", answer.2);
+    }
+    let client = Client::connect(&server.base);
+    let done = client.get(&format!("/api/v1/stores/3/restock-requests/{id}"));
+    assert_eq!(done["status"], "received");
+    assert_eq!(done["lines"][0]["received"], 12);
+    assert_eq!(
+        units_in_the_chain(&client, sku),
+        before,
+        "{backend}: conserved at the end"
+    );
+    assert!(server.terminate());
+}
+
+#[test]
+fn sqlite_restock_cycle_survives_sigkill_between_its_steps() {
+    restock_survives_kills("sqlite");
+}
+
+#[test]
+fn sled_restock_cycle_survives_sigkill_between_its_steps() {
+    restock_survives_kills("sled");
+}
