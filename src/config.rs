@@ -20,7 +20,14 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub actors: ActorsSection,
     pub auth: AuthSettings,
+    pub reports: ReportSettings,
     pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -34,7 +34,7 @@ use config::Settings;
 use domain::{CentralStock, Sku, StoreId, StoreState};
 use http::AppState;
 use persistence::{Journal, JournalError};
-use reports::{CatalogView, CentralView, Projector, RestockView, StockView, UsersView};
+use reports::{CatalogView, CentralView, Projector, RestockView, SalesFacts, StockView, UsersView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -44,6 +44,8 @@ pub enum StartupError {
     Recovery(#[from] RegistryError),
     #[error("{0}")]
     Auth(#[from] auth::AuthError),
+    #[error("unknown time zone {name:?} in [reports] time_zone: {reason}")]
+    TimeZone { name: String, reason: String },
     #[error("demo data: {0}")]
     Demo(#[from] demo::DemoError),
     #[error("cannot listen on {bind}: {source}")]
@@ -73,26 +75,36 @@ impl Application {
                  so tokens do not survive a restart and other instances will not accept them"
             );
         }
+        let time_zone = jiff::tz::TimeZone::get(&settings.reports.time_zone).map_err(|e| {
+            StartupError::TimeZone {
+                name: settings.reports.time_zone.clone(),
+                reason: e.to_string(),
+            }
+        })?;
         let backend = persistence::open(settings.storage.backend, &settings.storage.data_dir)?;
         let catalog = Arc::new(CatalogView::default());
         let stock = Arc::new(StockView::default());
         let users = Arc::new(UsersView::default());
         let central = Arc::new(CentralView::default());
         let restocks = Arc::new(RestockView::default());
+        let sales = Arc::new(SalesFacts::default());
         let projector = Arc::new(Projector {
             catalog: catalog.clone(),
             stock: stock.clone(),
             users: users.clone(),
             central: central.clone(),
             restocks: restocks.clone(),
+            sales: sales.clone(),
         });
         let journal = Journal::start(backend, projector, settings.writer_settings())?;
         let (stock_loader, restock_loader, central_loader) =
             (stock.clone(), restocks.clone(), central.clone());
+        let sales_loader = sales.clone();
         let hooks = RecoveryHooks {
             store: Arc::new(move |id: StoreId, state: &StoreState| {
                 stock_loader.load(id, state);
                 restock_loader.load(state.restocks().cloned());
+                sales_loader.load(id, state);
             }),
             product: Arc::new(move |sku: &Sku, state: &CentralStock| {
                 central_loader.load(sku, state)
@@ -123,6 +135,8 @@ impl Application {
             users,
             central,
             restocks,
+            sales,
+            time_zone,
             tokens: TokenKeys::new(&signing_key, settings.token_ttl()),
             throttle: LoginThrottle::new(settings.throttle_settings()),
         });

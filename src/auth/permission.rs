@@ -28,6 +28,8 @@ pub enum Permission {
     ReadCentral,
     /// Supplier receipts, allocation, shipping, rejection.
     ManageCentral,
+    /// Sales, stock and dashboard figures (a manager's own store; every store for admin).
+    ReadReports,
 }
 
 /// The signed-in user a request acts as (from a verified token and the current user record).
@@ -59,6 +61,7 @@ fn role_allows(role: Role, permission: Permission) -> bool {
                 | RequestRestock
                 | ReadRestocks
                 | ReceiveRestock
+                | ReadReports
         ),
         Role::Logistics => matches!(
             permission,

@@ -502,6 +502,10 @@ impl StoreState {
             .unwrap_or_default()
     }
 
+    pub fn all_returns(&self) -> impl Iterator<Item = &Return> {
+        self.returns.values()
+    }
+
     pub fn return_by_id(&self, id: ReturnId) -> Option<&Return> {
         self.returns.get(&id)
     }

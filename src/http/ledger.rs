@@ -22,6 +22,9 @@ struct Movement {
     /// Signed change of on-hand stock.
     change: i64,
     on_hand_after: u32,
+    /// For sales and returns: the unit price the line was sold at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit_price_cents: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -98,6 +101,7 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
                     sku: l.sku.to_string(),
                     change: -i64::from(l.quantity),
                     on_hand_after: l.on_hand_after,
+                    unit_price_cents: Some(l.unit_price.0),
                 })
                 .collect(),
             ..entry(seq, "sale_recorded")
@@ -116,6 +120,7 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
                     sku: l.sku.to_string(),
                     change: i64::from(l.quantity),
                     on_hand_after: l.on_hand_after,
+                    unit_price_cents: Some(l.unit_price.0),
                 })
                 .collect(),
             ..entry(seq, "sale_returned")
@@ -132,6 +137,7 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
                     sku: l.sku.to_string(),
                     change: i64::from(l.on_hand_after) - i64::from(l.on_hand_before),
                     on_hand_after: l.on_hand_after,
+                    unit_price_cents: None,
                 })
                 .collect(),
             ..entry(seq, "stock_adjusted")
@@ -212,6 +218,7 @@ fn restock_step_entry(seq: u64, store: StoreId, done: RestockStepDone) -> Ledger
                     sku: l.sku.to_string(),
                     change: i64::from(l.quantity),
                     on_hand_after: l.on_hand_after,
+                    unit_price_cents: None,
                 })
                 .collect(),
             ..base

@@ -9,6 +9,7 @@ mod catalog;
 mod extract;
 mod ledger;
 mod problem;
+mod reports;
 mod restock;
 mod sales;
 mod stock;
@@ -23,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::actors::Registry;
 use crate::auth::{LoginThrottle, TokenKeys};
 use crate::domain::Timestamp;
-use crate::reports::{CatalogView, CentralView, RestockView, StockView, UsersView};
+use crate::reports::{CatalogView, CentralView, RestockView, SalesFacts, StockView, UsersView};
 
 pub use problem::ApiError;
 
@@ -35,6 +36,9 @@ pub struct AppState {
     pub users: Arc<UsersView>,
     pub central: Arc<CentralView>,
     pub restocks: Arc<RestockView>,
+    pub sales: Arc<SalesFacts>,
+    /// Where the chain's days begin and end.
+    pub time_zone: jiff::tz::TimeZone,
     pub tokens: TokenKeys,
     pub throttle: LoginThrottle,
 }
@@ -67,7 +71,8 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(stock::routes)
                 .configure(sales::routes)
                 .configure(ledger::routes)
-                .configure(restock::routes),
+                .configure(restock::routes)
+                .configure(reports::routes),
         )
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::RouteNotFound)

@@ -186,6 +186,7 @@ mod backend_tests {
             journal
                 .commit(&[event(&a, 6)], &[snapshot])
                 .expect("commits");
+            journal.close().expect("closes");
         }
         // Reopen: everything committed is there.
         let journal = open(backend, dir.path()).expect("reopens");

@@ -40,6 +40,21 @@ fn remove_stale_snapshots(dir: &Path) -> Result<(), JournalError> {
     Ok(())
 }
 
+/// sled takes an exclusive lock on its files. A previous holder in this process may still
+/// be releasing it (its flusher thread ends after the last handle is dropped), so a lock
+/// refusal is retried for a few seconds before it is an error.
+fn open_with_lock_retry(dir: &Path) -> Result<sled::Db, JournalError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other.map_err(JournalError::from),
+        }
+    }
+}
+
 fn event_prefix(stream: &StreamId) -> Vec<u8> {
     let mut key = Vec::with_capacity(stream.as_str().len() + 10);
     key.push(b'e');
@@ -70,7 +85,7 @@ fn split_seq(bytes: &[u8]) -> Result<(u64, &[u8]), JournalError> {
 impl SledJournal {
     pub fn open(dir: &Path) -> Result<Self, JournalError> {
         remove_stale_snapshots(dir)?;
-        let db = sled::Config::new().path(dir).open()?;
+        let db = open_with_lock_retry(dir)?;
         let data_file = File::open(dir.join("db"))?;
         Ok(Self {
             db: RwLock::new(Some(db)),

@@ -7,16 +7,18 @@
 
 mod catalog;
 mod logistics;
+mod sales;
 mod stock;
 mod users;
 
 use std::sync::Arc;
 
-use crate::domain::DomainEvent;
+use crate::domain::{DomainEvent, StoreEvent};
 use crate::persistence::{CommitListener, Committed};
 
 pub use catalog::{CatalogView, ProductQuery, fold};
 pub use logistics::{CentralLine, CentralView, RestockView};
+pub use sales::{Figures, HOUR_MS, ProductFigures, SalesFacts, hours};
 pub use stock::StockView;
 pub use users::UsersView;
 
@@ -27,6 +29,7 @@ pub struct Projector {
     pub users: Arc<UsersView>,
     pub central: Arc<CentralView>,
     pub restocks: Arc<RestockView>,
+    pub sales: Arc<SalesFacts>,
 }
 
 impl CommitListener for Projector {
@@ -47,6 +50,15 @@ impl CommitListener for Projector {
                 DomainEvent::Store(store, event) => {
                     self.stock.apply(*store, event);
                     self.restocks.apply(*store, event);
+                    match event {
+                        StoreEvent::SaleRecorded(recorded) => {
+                            self.sales.record_sale(*store, &recorded.sale)
+                        }
+                        StoreEvent::SaleReturned(returned) => {
+                            self.sales.record_return(*store, &returned.ret)
+                        }
+                        _ => {}
+                    }
                 }
                 DomainEvent::Central(sku, event) => self.central.apply(sku, event),
                 DomainEvent::Chain(_) => {}

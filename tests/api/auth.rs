@@ -57,6 +57,10 @@ const ROUTES: &[Row] = &[
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/allocate", allowed: LOGISTICS, scoped: false },
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/ship", allowed: LOGISTICS, scoped: false },
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/reject", allowed: LOGISTICS, scoped: false },
+    Row { method: "GET", template: "/api/v1/reports/sales", allowed: MANAGERS, scoped: false },
+    Row { method: "GET", template: "/api/v1/reports/top-products", allowed: MANAGERS, scoped: false },
+    Row { method: "GET", template: "/api/v1/reports/stock", allowed: MANAGERS, scoped: false },
+    Row { method: "GET", template: "/api/v1/reports/dashboard", allowed: MANAGERS, scoped: false },
 ];
 
 /// (method, template) of every `#[get("…")]` / `#[post("…")]` in `src/http`.

@@ -9,6 +9,7 @@ mod errors;
 mod helpers;
 mod ledger;
 mod process;
+mod reports;
 mod restart;
 mod restock;
 mod returns;

@@ -1,0 +1,198 @@
+//! Sales figures per store and per hour, fed by committed sales and returns: the source of
+//! the sales report, the top products and the dashboard.
+//!
+//! Figures are kept in hourly buckets (UTC hours, which are whole hours in every zone the
+//! chain works in), so a report over a year adds up at most 8,760 buckets per store and the
+//! journal writer that feeds them never waits behind a long read.
+
+use dashmap::DashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::domain::{Return, Sale, Sku, StoreId, StoreState, Timestamp};
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// Sums over a period: what the ledgers say, added up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Figures {
+    pub sales: u64,
+    pub units: u64,
+    pub revenue: i64,
+    pub returns: u64,
+    pub returned_units: u64,
+    pub refunds: i64,
+}
+
+impl Figures {
+    fn add(&mut self, other: &Figures) {
+        self.sales += other.sales;
+        self.units += other.units;
+        self.revenue += other.revenue;
+        self.returns += other.returns;
+        self.returned_units += other.returned_units;
+        self.refunds += other.refunds;
+    }
+
+    pub fn net_revenue(&self) -> i64 {
+        self.revenue - self.refunds
+    }
+
+    /// Revenue per sale, rounded down to the cent; 0 without sales.
+    pub fn average_basket(&self) -> i64 {
+        match i64::try_from(self.sales) {
+            Ok(n) if n > 0 => self.revenue / n,
+            _ => 0,
+        }
+    }
+}
+
+/// Units and revenue of one product (gross sales; returns are in the store figures).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProductFigures {
+    pub units: u64,
+    pub revenue: i64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Hour {
+    figures: Figures,
+    products: HashMap<Sku, ProductFigures>,
+}
+
+#[derive(Default)]
+pub struct SalesFacts {
+    stores: DashMap<StoreId, BTreeMap<i64, Hour>>,
+}
+
+fn hour_of(at: Timestamp) -> i64 {
+    at.0.div_euclid(HOUR_MS)
+}
+
+/// The hours a `[from, to)` period covers: from rounded down, to rounded up.
+pub fn hours(from: Timestamp, to: Timestamp) -> std::ops::Range<i64> {
+    hour_of(from)..(to.0 + HOUR_MS - 1).div_euclid(HOUR_MS)
+}
+
+impl SalesFacts {
+    /// Loads a store's recovered sales and returns.
+    pub fn load(&self, store: StoreId, state: &StoreState) {
+        for sale in state.sales_newest_first(0, usize::MAX) {
+            self.record_sale(store, &sale);
+        }
+        for ret in state.all_returns() {
+            self.record_return(store, ret);
+        }
+    }
+
+    pub fn record_sale(&self, store: StoreId, sale: &Sale) {
+        let mut buckets = self.stores.entry(store).or_default();
+        let hour = buckets.entry(hour_of(sale.at)).or_default();
+        hour.figures.sales += 1;
+        hour.figures.revenue += sale.total.0;
+        for line in &sale.lines {
+            hour.figures.units += u64::from(line.quantity);
+            let product = hour.products.entry(line.sku.clone()).or_default();
+            product.units += u64::from(line.quantity);
+            product.revenue += (line.unit_price * line.quantity).0;
+        }
+    }
+
+    pub fn record_return(&self, store: StoreId, ret: &Return) {
+        let mut buckets = self.stores.entry(store).or_default();
+        let hour = buckets.entry(hour_of(ret.at)).or_default();
+        hour.figures.returns += 1;
+        hour.figures.refunds += ret.refund.0;
+        hour.figures.returned_units += ret.lines.iter().map(|l| u64::from(l.quantity)).sum::<u64>();
+    }
+
+    /// A store's figures over the hours of `[from, to)`.
+    pub fn figures(&self, store: StoreId, from: Timestamp, to: Timestamp) -> Figures {
+        let mut total = Figures::default();
+        if let Some(buckets) = self.stores.get(&store) {
+            for hour in buckets.range(hours(from, to)).map(|(_, h)| h) {
+                total.add(&hour.figures);
+            }
+        }
+        total
+    }
+
+    /// One store's figures for each of `count` hours starting at `first_hour`.
+    pub fn hourly(&self, store: StoreId, first_hour: i64, count: usize) -> Vec<Figures> {
+        let mut series = vec![Figures::default(); count];
+        if let Some(buckets) = self.stores.get(&store) {
+            let end = first_hour + i64::try_from(count).unwrap_or(i64::MAX);
+            for (hour, bucket) in buckets.range(first_hour..end) {
+                if let Some(slot) = usize::try_from(hour - first_hour)
+                    .ok()
+                    .and_then(|i| series.get_mut(i))
+                {
+                    slot.add(&bucket.figures);
+                }
+            }
+        }
+        series
+    }
+
+    /// Products sold in `stores` over `[from, to)`.
+    pub fn products(
+        &self,
+        stores: &[StoreId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> HashMap<Sku, ProductFigures> {
+        let mut found: HashMap<Sku, ProductFigures> = HashMap::new();
+        for store in stores {
+            if let Some(buckets) = self.stores.get(store) {
+                for (_, hour) in buckets.range(hours(from, to)) {
+                    for (sku, figures) in &hour.products {
+                        let entry = found.entry(sku.clone()).or_default();
+                        entry.units += figures.units;
+                        entry.revenue += figures.revenue;
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Cents, SaleId, SoldLine, Username};
+
+    fn sale(at: i64, qty: u32) -> Sale {
+        Sale {
+            id: SaleId(1),
+            lines: vec![SoldLine {
+                sku: Sku::parse("AAA-1").expect("valid sku"),
+                quantity: qty,
+                unit_price: Cents(250),
+                on_hand_after: 0,
+            }],
+            total: Cents(250 * i64::from(qty)),
+            at: Timestamp(at),
+            by: Username::parse("caissier1").expect("valid name"),
+        }
+    }
+
+    #[test]
+    fn figures_add_up_by_hour() {
+        let facts = SalesFacts::default();
+        let store = StoreId::new(1).expect("valid store");
+        facts.record_sale(store, &sale(10, 2));
+        facts.record_sale(store, &sale(HOUR_MS + 5, 1));
+        facts.record_sale(store, &sale(3 * HOUR_MS, 4));
+        let first_two = facts.figures(store, Timestamp(0), Timestamp(2 * HOUR_MS));
+        assert_eq!(
+            (first_two.sales, first_two.units, first_two.revenue),
+            (2, 3, 750)
+        );
+        assert_eq!(first_two.average_basket(), 375);
+        let series = facts.hourly(store, 0, 4);
+        let sales: Vec<u64> = series.iter().map(|f| f.sales).collect();
+        assert_eq!(sales, vec![1, 1, 0, 1]);
+        let products = facts.products(&[store], Timestamp(0), Timestamp(4 * HOUR_MS));
+        assert_eq!(products.values().map(|p| p.units).sum::<u64>(), 7);
+    }
+}
