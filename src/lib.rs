@@ -25,7 +25,9 @@ pub mod reports;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use actors::{Prices, RecoveryHooks, Registry, RegistryError};
@@ -34,7 +36,12 @@ use config::Settings;
 use domain::{CentralStock, Sku, StoreId, StoreState};
 use http::AppState;
 use persistence::{Journal, JournalError};
-use reports::{CatalogView, CentralView, Projector, RestockView, SalesFacts, StockView, UsersView};
+use reports::{
+    CatalogView, CentralView, EventHub, Projector, RestockView, SalesFacts, StockView, UsersView,
+};
+
+/// Committed events kept for `/api/v1/events` clients that resume (`Last-Event-ID`).
+const LIVE_EVENTS_KEPT: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -88,6 +95,7 @@ impl Application {
         let central = Arc::new(CentralView::default());
         let restocks = Arc::new(RestockView::default());
         let sales = Arc::new(SalesFacts::default());
+        let events = Arc::new(EventHub::new(LIVE_EVENTS_KEPT));
         let projector = Arc::new(Projector {
             catalog: catalog.clone(),
             stock: stock.clone(),
@@ -95,6 +103,7 @@ impl Application {
             central: central.clone(),
             restocks: restocks.clone(),
             sales: sales.clone(),
+            events: events.clone(),
         });
         let journal = Journal::start(backend, projector, settings.writer_settings())?;
         let (stock_loader, restock_loader, central_loader) =
@@ -136,6 +145,7 @@ impl Application {
             central,
             restocks,
             sales,
+            events,
             time_zone,
             tokens: TokenKeys::new(&signing_key, settings.token_ttl()),
             throttle: LoginThrottle::new(settings.throttle_settings()),
@@ -176,15 +186,27 @@ impl Application {
         self.server.handle()
     }
 
+    /// Stops gracefully, as SIGTERM does: live feeds end, in-flight requests finish.
+    pub fn stopper(&self) -> impl FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send + 'static {
+        let handle = self.server.handle();
+        let events = self.state.events.clone();
+        move || {
+            events.close();
+            Box::pin(async move { handle.stop(true).await })
+        }
+    }
+
     /// Serves until SIGINT/SIGTERM (or [`ServerHandle::stop`]), then snapshots every actor
     /// and lets the journal writer drain.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let server = self.server;
+        let events = self.state.events.clone();
         let signal = async {
             match shutdown_signal().await {
                 Ok(name) => {
                     tracing::info!(signal = name, "shutting down gracefully");
+                    events.close();
                     handle.stop(true).await;
                 }
                 // No signal handler (unlikely): run until stopped through the handle.

@@ -6,6 +6,7 @@
 
 mod auth;
 mod catalog;
+mod events;
 mod extract;
 mod ledger;
 mod problem;
@@ -24,7 +25,9 @@ use time::format_description::well_known::Rfc3339;
 use crate::actors::Registry;
 use crate::auth::{LoginThrottle, TokenKeys};
 use crate::domain::Timestamp;
-use crate::reports::{CatalogView, CentralView, RestockView, SalesFacts, StockView, UsersView};
+use crate::reports::{
+    CatalogView, CentralView, EventHub, RestockView, SalesFacts, StockView, UsersView,
+};
 
 pub use problem::ApiError;
 
@@ -37,6 +40,7 @@ pub struct AppState {
     pub central: Arc<CentralView>,
     pub restocks: Arc<RestockView>,
     pub sales: Arc<SalesFacts>,
+    pub events: Arc<EventHub>,
     /// Where the chain's days begin and end.
     pub time_zone: jiff::tz::TimeZone,
     pub tokens: TokenKeys,
@@ -72,7 +76,8 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(sales::routes)
                 .configure(ledger::routes)
                 .configure(restock::routes)
-                .configure(reports::routes),
+                .configure(reports::routes)
+                .configure(events::routes),
         )
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::RouteNotFound)

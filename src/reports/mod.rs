@@ -6,6 +6,7 @@
 //! shows an uncommitted sale lies to the head office.
 
 mod catalog;
+mod events;
 mod logistics;
 mod sales;
 mod stock;
@@ -17,6 +18,7 @@ use crate::domain::{DomainEvent, StoreEvent};
 use crate::persistence::{CommitListener, Committed};
 
 pub use catalog::{CatalogView, ProductQuery, fold};
+pub use events::{Audience, EventHub, LiveEvent};
 pub use logistics::{CentralLine, CentralView, RestockView};
 pub use sales::{Figures, HOUR_MS, ProductFigures, SalesFacts, hours};
 pub use stock::StockView;
@@ -30,6 +32,7 @@ pub struct Projector {
     pub central: Arc<CentralView>,
     pub restocks: Arc<RestockView>,
     pub sales: Arc<SalesFacts>,
+    pub events: Arc<EventHub>,
 }
 
 impl CommitListener for Projector {
@@ -46,6 +49,7 @@ impl CommitListener for Projector {
             self.users.apply(event);
         }
         for committed in events {
+            self.events.publish(&committed.event, committed.seq);
             match &committed.event {
                 DomainEvent::Store(store, event) => {
                     self.stock.apply(*store, event);

@@ -61,6 +61,7 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/reports/top-products", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/stock", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/dashboard", allowed: MANAGERS, scoped: false },
+    Row { method: "GET", template: "/api/v1/events", allowed: ALL, scoped: false },
 ];
 
 /// (method, template) of every `#[get("…")]` / `#[post("…")]` in `src/http`.

@@ -5,14 +5,18 @@ use magasin::Application;
 use magasin::config::Settings;
 use magasin::persistence::Backend;
 use serde_json::Value;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+type Stopper = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
+
 pub struct TestApp {
     pub base: String,
-    handle: Option<actix_web::dev::ServerHandle>,
+    stop: std::sync::Mutex<Option<Stopper>>,
     thread: Option<JoinHandle<()>>,
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -61,7 +65,8 @@ pub fn start(settings: Settings) -> TestApp {
         actix_rt::System::new().block_on(async move {
             match Application::build(&settings).await {
                 Ok(app) => {
-                    let _ = tx.send(Ok((app.addr(), app.handle())));
+                    let stopper: Stopper = Box::new(app.stopper());
+                    let _ = tx.send(Ok((app.addr(), stopper)));
                     if let Err(e) = app.run_until_stopped().await {
                         eprintln!("test server stopped with an error: {e}");
                     }
@@ -72,13 +77,13 @@ pub fn start(settings: Settings) -> TestApp {
             }
         });
     });
-    let (addr, handle) = rx
+    let (addr, stopper) = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("the server starts within a minute")
         .unwrap_or_else(|e| panic!("the server failed to start: {e}"));
     let mut app = TestApp {
         base: format!("http://{addr}"),
-        handle: Some(handle),
+        stop: std::sync::Mutex::new(Some(stopper)),
         thread: Some(thread),
         data_dir,
         _temp: None,
@@ -105,6 +110,18 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
     let replayed = response.header("Idempotent-Replayed") == Some("true");
     let retry_after = response.header("Retry-After").map(str::to_owned);
     let www_authenticate = response.header("WWW-Authenticate").map(str::to_owned);
+    // A live feed never ends: its status and headers are the answer.
+    if content_type == "text/event-stream" {
+        return Reply {
+            status,
+            content_type,
+            location,
+            replayed,
+            retry_after,
+            www_authenticate,
+            body: Value::Null,
+        };
+    }
     let text = response.into_string().expect("a readable body");
     let body = if text.is_empty() {
         Value::Null
@@ -235,8 +252,9 @@ impl TestApp {
     fn shutdown(&mut self) {
         // Close our keep-alive connections first, so the graceful stop has nothing to wait for.
         self.agent = ureq::Agent::new();
-        if let Some(handle) = self.handle.take() {
-            actix_rt::System::new().block_on(handle.stop(true));
+        let stop = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(stop) = stop {
+            actix_rt::System::new().block_on(stop());
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

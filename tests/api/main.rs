@@ -6,6 +6,7 @@ mod catalog;
 mod concurrency;
 mod crash_cycles;
 mod errors;
+mod events;
 mod helpers;
 mod ledger;
 mod process;
