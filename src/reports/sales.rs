@@ -134,22 +134,23 @@ impl SalesFacts {
     }
 
     /// Products sold in `stores` over `[from, to)`.
-    pub fn products(
-        &self,
-        stores: &[StoreId],
-        from: Timestamp,
-        to: Timestamp,
-    ) -> HashMap<Sku, ProductFigures> {
+    pub fn products(&self, stores: &[StoreId], from: Timestamp, to: Timestamp) -> HashMap<Sku, ProductFigures> {
         let mut found: HashMap<Sku, ProductFigures> = HashMap::new();
         for store in stores {
-            if let Some(buckets) = self.stores.get(store) {
-                for (_, hour) in buckets.range(hours(from, to)) {
-                    for (sku, figures) in &hour.products {
-                        let entry = found.entry(sku.clone()).or_default();
-                        entry.units += figures.units;
-                        entry.revenue += figures.revenue;
-                    }
+            let Some(buckets) = self.stores.get(store) else { continue };
+            // Borrow the SKUs while the store's buckets are held; clone each once at the end.
+            let mut in_store: HashMap<&Sku, ProductFigures> = HashMap::new();
+            for (_, hour) in buckets.range(hours(from, to)) {
+                for (sku, figures) in &hour.products {
+                    let entry = in_store.entry(sku).or_default();
+                    entry.units += figures.units;
+                    entry.revenue += figures.revenue;
                 }
+            }
+            for (sku, figures) in in_store {
+                let entry = found.entry(sku.clone()).or_default();
+                entry.units += figures.units;
+                entry.revenue += figures.revenue;
             }
         }
         found
