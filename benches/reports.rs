@@ -2,11 +2,11 @@
 //! sales (5 stores, 90 days, 3 lines each over 240 products), at the read-model level.
 //! `cargo bench --bench reports`
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 use magasin::domain::{Cents, Sale, SaleId, Sku, SoldLine, StoreId, Timestamp, Username};
-use magasin::reports::{SalesFacts, HOUR_MS};
+use magasin::reports::{HOUR_MS, SalesFacts};
 
 const SALES: u64 = 1_000_000;
 const STORES: u32 = 5;
@@ -14,8 +14,12 @@ const DAYS: i64 = 90;
 
 fn facts() -> (SalesFacts, Vec<StoreId>, i64) {
     let facts = SalesFacts::default();
-    let stores: Vec<StoreId> = (1..=STORES).map(|s| StoreId::new(s).expect("valid store")).collect();
-    let skus: Vec<Sku> = (0..240).map(|i| Sku::parse(&format!("BEN-{i:04}")).expect("valid sku")).collect();
+    let stores: Vec<StoreId> = (1..=STORES)
+        .map(|s| StoreId::new(s).expect("valid store"))
+        .collect();
+    let skus: Vec<Sku> = (0..240)
+        .map(|i| Sku::parse(&format!("BEN-{i:04}")).expect("valid sku"))
+        .collect();
     let cashier = Username::parse("caissier1").expect("valid name");
     let end = 1_800_000_000_000_i64;
     let span = DAYS * 24 * HOUR_MS;
@@ -50,18 +54,32 @@ fn bench_reports(c: &mut Criterion) {
         b.iter(|| {
             stores
                 .iter()
-                .map(|s| facts.figures(*s, black_box(quarter.0), black_box(quarter.1)).revenue)
+                .map(|s| {
+                    facts
+                        .figures(*s, black_box(quarter.0), black_box(quarter.1))
+                        .revenue
+                })
                 .sum::<i64>()
         })
     });
     c.bench_function("top_products/1M_sales/90_days", |b| {
-        b.iter(|| facts.products(black_box(&stores), quarter.0, quarter.1).len())
+        b.iter(|| {
+            facts
+                .products(black_box(&stores), quarter.0, quarter.1)
+                .len()
+        })
     });
     c.bench_function("dashboard/1M_sales/today_hourly_top", |b| {
         b.iter(|| {
             let first_hour = end / HOUR_MS - 23;
-            let revenue: i64 = stores.iter().map(|s| facts.figures(*s, today.0, today.1).revenue).sum();
-            let hourly: usize = stores.iter().map(|s| facts.hourly(*s, first_hour, 24).len()).sum();
+            let revenue: i64 = stores
+                .iter()
+                .map(|s| facts.figures(*s, today.0, today.1).revenue)
+                .sum();
+            let hourly: usize = stores
+                .iter()
+                .map(|s| facts.hourly(*s, first_hour, 24).len())
+                .sum();
             let top = facts.products(&stores, today.0, today.1).len();
             (revenue, hourly, top)
         })

@@ -63,11 +63,21 @@ async fn blocking<T: Send + 'static>(
         .map_err(RegistryError::from)
 }
 
-fn rebuild_store(journal: &Journal, id: StoreId) -> Result<(StoreState, u64), JournalError> {
-    let recovered = journal.recover::<StoreState, StoreEvent>(&StreamId::store(id))?;
+/// A stream's state: its latest snapshot, then every event after it through `apply` (the
+/// same `apply` the actor uses for new events). Blocking.
+fn rebuild<S, E>(
+    journal: &Journal,
+    stream: &StreamId,
+    apply: fn(&mut S, &E),
+) -> Result<(S, u64), JournalError>
+where
+    S: Default + serde::de::DeserializeOwned,
+    E: serde::de::DeserializeOwned,
+{
+    let recovered = journal.recover::<S, E>(stream)?;
     let (mut seq, mut state) = recovered.snapshot.unwrap_or_default();
     for (event_seq, event) in &recovered.events {
-        state.apply(event);
+        apply(&mut state, event);
         seq = *event_seq;
     }
     Ok((state, seq))
@@ -84,13 +94,7 @@ impl Registry {
     ) -> Result<(Self, ChainState), RegistryError> {
         let chain_journal = journal.clone();
         let (chain, chain_seq) = blocking(move || {
-            let recovered = chain_journal.recover::<ChainState, ChainEvent>(&StreamId::chain())?;
-            let (mut seq, mut state) = recovered.snapshot.unwrap_or_default();
-            for (event_seq, event) in &recovered.events {
-                state.apply(event);
-                seq = *event_seq;
-            }
-            Ok((state, seq))
+            rebuild::<ChainState, ChainEvent>(&chain_journal, &StreamId::chain(), ChainState::apply)
         })
         .await?;
         let chain_addr = ChainActor::new(
@@ -133,7 +137,10 @@ impl Registry {
 
     async fn recover_store(&self, id: StoreId) -> Result<StoreHandle, RegistryError> {
         let journal = self.journal.clone();
-        let (state, seq) = blocking(move || rebuild_store(&journal, id)).await?;
+        let (state, seq) = blocking(move || {
+            rebuild::<StoreState, StoreEvent>(&journal, &StreamId::store(id), StoreState::apply)
+        })
+        .await?;
         (self.hooks.store)(id, &state);
         Ok(self.launch(id, state, seq))
     }
@@ -158,14 +165,11 @@ impl Registry {
         let journal = self.journal.clone();
         let stream_sku = sku.clone();
         let (state, seq) = blocking(move || {
-            let recovered =
-                journal.recover::<CentralStock, CentralEvent>(&StreamId::product(&stream_sku))?;
-            let (mut seq, mut state) = recovered.snapshot.unwrap_or_default();
-            for (event_seq, event) in &recovered.events {
-                state.apply(event);
-                seq = *event_seq;
-            }
-            Ok((state, seq))
+            rebuild::<CentralStock, CentralEvent>(
+                &journal,
+                &StreamId::product(&stream_sku),
+                CentralStock::apply,
+            )
         })
         .await?;
         (self.hooks.product)(&sku, &state);

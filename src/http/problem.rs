@@ -237,6 +237,19 @@ fn unavailable(detail: &str) -> Problem {
     p
 }
 
+fn unknown_skus(errors: Vec<Value>) -> Problem {
+    let detail = format!("{} produit(s) inconnu(s) au catalogue.", errors.len());
+    with_errors(
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_sku",
+            "Unknown SKU",
+            detail,
+        ),
+        errors,
+    )
+}
+
 fn skus_json(skus: &[crate::domain::Sku]) -> Vec<Value> {
     skus.iter().map(|s| json!({ "sku": s.as_str() })).collect()
 }
@@ -317,15 +330,7 @@ impl ApiError {
                 "Product not found",
                 format!("Le produit {sku} n'existe pas au catalogue."),
             ),
-            ApiError::UnknownSkus(skus) => with_errors(
-                problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_sku",
-                    "Unknown SKU",
-                    format!("{} produit(s) inconnu(s) au catalogue.", skus.len()),
-                ),
-                skus.clone(),
-            ),
+            ApiError::UnknownSkus(skus) => unknown_skus(skus.clone()),
             ApiError::Store(e) => store_problem(e),
             ApiError::Auth(e) => auth_problem(e),
             ApiError::Internal(cause) => internal(cause),
@@ -342,15 +347,9 @@ impl ApiError {
 fn store_problem(error: &StoreError) -> Problem {
     match error {
         StoreError::Sale(SaleError::UnknownSkus(skus))
-        | StoreError::Adjustment(AdjustmentError::UnknownSkus(skus)) => with_errors(
-            problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_sku",
-                "Unknown SKU",
-                format!("{} produit(s) inconnu(s) au catalogue.", skus.len()),
-            ),
-            skus_json(skus),
-        ),
+        | StoreError::Adjustment(AdjustmentError::UnknownSkus(skus)) => {
+            unknown_skus(skus_json(skus))
+        }
         StoreError::Sale(SaleError::InsufficientStock(short)) => with_errors(
             problem(
                 StatusCode::CONFLICT,
@@ -426,15 +425,7 @@ fn store_problem(error: &StoreError) -> Problem {
             "Nothing to restock",
             "Aucun produit n'est sous son point de commande (ou tout est déjà en route).",
         ),
-        StoreError::Restock(RestockError::UnknownSkus(skus)) => with_errors(
-            problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_sku",
-                "Unknown SKU",
-                format!("{} produit(s) inconnu(s) au catalogue.", skus.len()),
-            ),
-            skus_json(skus),
-        ),
+        StoreError::Restock(RestockError::UnknownSkus(skus)) => unknown_skus(skus_json(skus)),
         StoreError::CentralOverflow(sku) => problem(
             StatusCode::CONFLICT,
             "stock_out_of_bounds",

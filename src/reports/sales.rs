@@ -134,10 +134,17 @@ impl SalesFacts {
     }
 
     /// Products sold in `stores` over `[from, to)`.
-    pub fn products(&self, stores: &[StoreId], from: Timestamp, to: Timestamp) -> HashMap<Sku, ProductFigures> {
+    pub fn products(
+        &self,
+        stores: &[StoreId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> HashMap<Sku, ProductFigures> {
         let mut found: HashMap<Sku, ProductFigures> = HashMap::new();
         for store in stores {
-            let Some(buckets) = self.stores.get(store) else { continue };
+            let Some(buckets) = self.stores.get(store) else {
+                continue;
+            };
             // Borrow the SKUs while the store's buckets are held; clone each once at the end.
             let mut in_store: HashMap<&Sku, ProductFigures> = HashMap::new();
             for (_, hour) in buckets.range(hours(from, to)) {
