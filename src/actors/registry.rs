@@ -205,6 +205,10 @@ impl Registry {
         self.recover_product(sku.clone()).await
     }
 
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
     pub fn chain(&self) -> &ChainHandle {
         &self.chain
     }

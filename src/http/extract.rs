@@ -106,6 +106,21 @@ pub struct Page<T: Serialize> {
     pub total: usize,
 }
 
+/// `limit` of a ledger page: 1 to 1000, default 100.
+pub fn ledger_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    const MAX: usize = 1000;
+    let limit = limit.unwrap_or(100);
+    if (1..=MAX).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::Validation(vec![FieldError {
+            field: "limit".into(),
+            code: "invalid_limit",
+            detail: format!("limit va de 1 à {MAX}."),
+        }]))
+    }
+}
+
 /// A store id from the path: 0 is no store.
 pub fn store_id(raw: u32) -> Result<StoreId, ApiError> {
     StoreId::new(raw).map_err(|e| ApiError::Validation(vec![FieldError::new("store_id", e)]))

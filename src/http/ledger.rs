@@ -4,17 +4,14 @@ use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
-use super::extract::store_id;
-use super::problem::{ApiError, FieldError};
+use super::extract::{ledger_limit, store_id};
+use super::problem::ApiError;
 use super::{AppState, rfc3339};
 use crate::auth::Permission;
 use crate::domain::{
     RestockId, RestockRequested, RestockStepDone, SaleRecorded, SaleReturned, StepKind,
     StockAdjusted, StockLevelsSet, StoreEvent, StoreId,
 };
-
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
 
 #[derive(Serialize)]
 struct Movement {
@@ -260,14 +257,7 @@ async fn ledger(
 ) -> Result<web::Json<LedgerPage>, ApiError> {
     let id = store_id(path.into_inner())?;
     user.require(Permission::ReadLedger, Some(id))?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::Validation(vec![FieldError {
-            field: "limit".into(),
-            code: "invalid_limit",
-            detail: format!("limit va de 1 à {MAX_LIMIT}."),
-        }]));
-    }
+    let limit = ledger_limit(query.limit)?;
     let events = app
         .registry
         .ledger(id, query.after.unwrap_or(0), limit)

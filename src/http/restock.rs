@@ -6,13 +6,16 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
-use super::extract::{IdemKey, LineBody, Page, Pagination, parse_lines, store_id};
+use super::extract::{
+    IdemKey, LineBody, Page, Pagination, ledger_limit, parse_lines, sku, store_id,
+};
 use super::problem::{ApiError, FieldError, lines_error};
 use super::{AppState, rfc3339};
 use crate::actors::{FlowError, Recorded};
 use crate::auth::Permission;
 use crate::domain::{
-    Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, StoreId, parse_label,
+    CentralEvent, Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, StoreId,
+    parse_label,
 };
 use crate::reports::ProductQuery;
 
@@ -409,6 +412,130 @@ async fn reject(
     ))
 }
 
+#[derive(Serialize)]
+struct CentralEntry {
+    seq: u64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    at: String,
+    quantity: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restock_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<String>,
+    /// Available central stock after the event (allocations and receipts move it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_hand_after: Option<u32>,
+}
+
+fn central_entry(seq: u64, event: CentralEvent) -> CentralEntry {
+    let (kind, at, quantity, restock, receipt, on_hand_after) = match event {
+        CentralEvent::GoodsReceived {
+            receipt,
+            quantity,
+            on_hand_after,
+            at,
+            ..
+        } => (
+            "goods_received",
+            at,
+            quantity,
+            None,
+            Some(receipt),
+            Some(on_hand_after),
+        ),
+        CentralEvent::Allocated {
+            request,
+            quantity,
+            on_hand_after,
+            at,
+            ..
+        } => (
+            "allocated",
+            at,
+            quantity,
+            Some(request),
+            None,
+            Some(on_hand_after),
+        ),
+        CentralEvent::Released {
+            request,
+            quantity,
+            on_hand_after,
+            at,
+        } => (
+            "released",
+            at,
+            quantity,
+            Some(request),
+            None,
+            Some(on_hand_after),
+        ),
+        CentralEvent::Shipped {
+            request,
+            quantity,
+            at,
+        } => ("shipped", at, quantity, Some(request), None, None),
+        CentralEvent::Delivered {
+            request,
+            quantity,
+            at,
+        } => ("delivered", at, quantity, Some(request), None, None),
+    };
+    CentralEntry {
+        seq,
+        kind,
+        at: rfc3339(at),
+        quantity,
+        restock_id: restock.map(|r| r.to_string()),
+        receipt,
+        on_hand_after,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LedgerQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct CentralLedger {
+    items: Vec<CentralEntry>,
+    next_after: Option<u64>,
+}
+
+/// A product's central ledger: receipts, allocations, shipments, deliveries, in order.
+#[get("/logistics/stock/{sku}/ledger")]
+async fn central_ledger(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+    query: web::Query<LedgerQuery>,
+) -> Result<web::Json<CentralLedger>, ApiError> {
+    user.require(Permission::ReadCentral, None)?;
+    let sku = sku(&path)?;
+    app.catalog
+        .product(&sku)
+        .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
+    let limit = ledger_limit(query.limit)?;
+    let events = app
+        .registry
+        .central_ledger(&sku, query.after.unwrap_or(0), limit)
+        .await?;
+    let next_after = (events.len() == limit)
+        .then(|| events.last().map(|(seq, _)| *seq))
+        .flatten();
+    Ok(web::Json(CentralLedger {
+        items: events
+            .into_iter()
+            .map(|(seq, e)| central_entry(seq, e))
+            .collect(),
+        next_after,
+    }))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(create_restock)
         .service(list_store_restocks)
@@ -416,6 +543,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(receive_restock)
         .service(cancel_restock)
         .service(central_stock)
+        .service(central_ledger)
         .service(receive_goods)
         .service(list_restocks)
         .service(allocate)

@@ -52,6 +52,7 @@ const ROUTES: &[Row] = &[
     Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}/receive", allowed: MANAGERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}/cancel", allowed: MANAGERS, scoped: true },
     Row { method: "GET", template: "/api/v1/logistics/stock", allowed: LOGISTICS, scoped: false },
+    Row { method: "GET", template: "/api/v1/logistics/stock/{sku}/ledger", allowed: LOGISTICS, scoped: false },
     Row { method: "POST", template: "/api/v1/logistics/receipts", allowed: LOGISTICS, scoped: false },
     Row { method: "GET", template: "/api/v1/logistics/restock-requests", allowed: LOGISTICS, scoped: false },
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/allocate", allowed: LOGISTICS, scoped: false },

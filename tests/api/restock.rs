@@ -170,6 +170,60 @@ fn the_whole_cycle_as_the_roles_that_do_it() {
         .expect("the receipt");
     assert_eq!(receipt["movements"][0]["change"], 30);
     assert_eq!(receipt["movements"][0]["on_hand_after"], store_before + 30);
+
+    // The same steps in the product's central ledger.
+    let central_ledger = app.get_as(
+        Some(&logistics),
+        &format!("/api/v1/logistics/stock/{sku}/ledger?limit=1000"),
+    );
+    assert_eq!(central_ledger.status, 200, "{:?}", central_ledger.body);
+    let steps: Vec<(&str, i64)> = central_ledger.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["restock_id"] == id.as_str())
+        .map(|e| {
+            (
+                e["type"].as_str().expect("type"),
+                e["quantity"].as_i64().expect("quantity"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![("allocated", 30), ("shipped", 30), ("delivered", 30)]
+    );
+}
+
+#[test]
+fn a_retried_restock_request_is_filed_once() {
+    let app = spawn_app();
+    let manager = app.login("gestionnaire1");
+    let body = json!({"lines": [{"sku": "EPI-0001", "quantity": 4}]});
+    let first = app.post_as_with_key(
+        Some(&manager),
+        "/api/v1/stores/1/restock-requests",
+        "demande-77",
+        &body,
+    );
+    let again = app.post_as_with_key(
+        Some(&manager),
+        "/api/v1/stores/1/restock-requests",
+        "demande-77",
+        &body,
+    );
+    assert_eq!((first.status, again.status), (201, 201));
+    assert!(again.replayed);
+    assert_eq!(first.body["id"], again.body["id"]);
+    let listed = app.get_as(Some(&manager), "/api/v1/stores/1/restock-requests");
+    assert_eq!(listed.body["total"], 1);
+    let other = app.post_as_with_key(
+        Some(&manager),
+        "/api/v1/stores/1/restock-requests",
+        "demande-77",
+        &json!({"lines": [{"sku": "EPI-0001", "quantity": 5}]}),
+    );
+    assert_problem(&other, 422, "idempotency_key_reused");
 }
 
 #[test]
