@@ -9,6 +9,11 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
     rustup component add rustfmt clippy
 fi
 
+# The reference OpenMetrics parser, used by the tests to read /metrics.
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+    python3 -m pip install --quiet prometheus-client
+fi
+
 echo "== format"
 cargo fmt --check
 echo "== lints"

@@ -20,6 +20,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod persistence;
 pub mod reports;
 
@@ -35,6 +36,7 @@ use auth::{LoginThrottle, SigningKey, TokenKeys};
 use config::Settings;
 use domain::{CentralStock, Sku, StoreId, StoreState};
 use http::AppState;
+use metrics::Metrics;
 use persistence::{Journal, JournalError};
 use reports::{
     CatalogView, CentralView, EventHub, Projector, RestockView, SalesFacts, StockView, UsersView,
@@ -105,7 +107,9 @@ impl Application {
             sales: sales.clone(),
             events: events.clone(),
         });
-        let journal = Journal::start(backend, projector, settings.writer_settings())?;
+        let metrics = Arc::new(Metrics::new());
+        let listeners: Vec<Arc<dyn persistence::CommitListener>> = vec![projector, metrics.clone()];
+        let journal = Journal::start(backend, listeners, settings.writer_settings())?;
         let (stock_loader, restock_loader, central_loader) =
             (stock.clone(), restocks.clone(), central.clone());
         let sales_loader = sales.clone();
@@ -120,8 +124,18 @@ impl Application {
             }),
         };
         let prices: Prices = catalog.clone();
-        let (registry, chain) =
-            Registry::start(journal.clone(), prices, settings.actor_settings(), hooks).await?;
+        let recovery_started = std::time::Instant::now();
+        let (registry, chain) = Registry::start(
+            journal.clone(),
+            prices,
+            settings.actor_settings(),
+            hooks,
+            metrics.mailbox_pending.clone(),
+        )
+        .await?;
+        metrics
+            .recovery_seconds
+            .set(recovery_started.elapsed().as_secs_f64());
         catalog.load(&chain);
         users.load(&chain);
         if settings.demo.enabled {
@@ -146,6 +160,8 @@ impl Application {
             restocks,
             sales,
             events,
+            metrics,
+            journal: journal.clone(),
             time_zone,
             tokens: TokenKeys::new(&signing_key, settings.token_ttl()),
             throttle: LoginThrottle::new(settings.throttle_settings()),
@@ -155,7 +171,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .wrap(request_log())
+                .wrap(actix_web::middleware::from_fn(http::observe))
                 .configure(http::configure(body_limit))
         })
         // Signals are ours (see `run_until_stopped`): actix's own handler would stop the
@@ -238,9 +254,4 @@ async fn shutdown_signal() -> std::io::Result<&'static str> {
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
     })
-}
-
-/// One log line per request: method, path, status, latency.
-fn request_log() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms")
 }

@@ -7,11 +7,12 @@
 //! after a crash gets the first answer again and moves nothing twice.
 
 use actix::prelude::*;
+use prometheus_client::metrics::gauge::Gauge;
 use std::time::Duration;
 use tokio::sync::watch;
 
 use super::clock::now;
-use super::store::StoreError;
+use super::store::{Pending, StoreError};
 use crate::domain::{CentralEvent, CentralStock, DomainEvent, RestockId, Sku, Stamp, Username};
 use crate::persistence::{Journal, StreamId};
 
@@ -190,11 +191,16 @@ impl Handler<Central> for ProductStockActor {
 pub struct ProductHandle {
     addr: Addr<ProductStockActor>,
     timeout: Duration,
+    pending: Gauge,
 }
 
 impl ProductHandle {
-    pub fn new(addr: Addr<ProductStockActor>, timeout: Duration) -> Self {
-        Self { addr, timeout }
+    pub fn new(addr: Addr<ProductStockActor>, timeout: Duration, pending: Gauge) -> Self {
+        Self {
+            addr,
+            timeout,
+            pending,
+        }
     }
 
     pub fn is_alive(&self) -> bool {
@@ -202,6 +208,7 @@ impl ProductHandle {
     }
 
     pub async fn run(&self, op: CentralOp) -> Result<u32, StoreError> {
+        let _pending = Pending::start(&self.pending);
         self.addr
             .send(Central(op))
             .timeout(self.timeout)

@@ -6,6 +6,7 @@
 
 use actix::prelude::*;
 use dashmap::DashMap;
+use prometheus_client::metrics::gauge::Gauge;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -52,6 +53,7 @@ pub struct Registry {
     restart: tokio::sync::Mutex<()>,
     hooks: RecoveryHooks,
     products: DashMap<Sku, ProductHandle>,
+    mailbox_pending: Gauge,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -91,6 +93,7 @@ impl Registry {
         prices: Prices,
         settings: ActorSettings,
         hooks: RecoveryHooks,
+        mailbox_pending: Gauge,
     ) -> Result<(Self, ChainState), RegistryError> {
         let chain_journal = journal.clone();
         let (chain, chain_seq) = blocking(move || {
@@ -118,6 +121,7 @@ impl Registry {
             restart: tokio::sync::Mutex::new(()),
             hooks,
             products: DashMap::new(),
+            mailbox_pending,
         };
         for store in chain.stores() {
             registry.recover_store(store.id).await?;
@@ -156,7 +160,11 @@ impl Registry {
         );
         let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr = StoreActor::start_in_arbiter(&self.arbiters[which].handle(), move |_| actor);
-        let handle = StoreHandle::new(addr, self.settings.ask_timeout);
+        let handle = StoreHandle::new(
+            addr,
+            self.settings.ask_timeout,
+            self.mailbox_pending.clone(),
+        );
         self.stores.insert(id, handle.clone());
         handle
     }
@@ -183,7 +191,11 @@ impl Registry {
         let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr =
             ProductStockActor::start_in_arbiter(&self.arbiters[which].handle(), move |_| actor);
-        let handle = ProductHandle::new(addr, self.settings.ask_timeout);
+        let handle = ProductHandle::new(
+            addr,
+            self.settings.ask_timeout,
+            self.mailbox_pending.clone(),
+        );
         self.products.insert(sku, handle.clone());
         Ok(handle)
     }

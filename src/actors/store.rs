@@ -13,6 +13,7 @@
 //! the journal on the next request.
 
 use actix::prelude::*;
+use prometheus_client::metrics::gauge::Gauge;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -518,11 +519,32 @@ impl Handler<TakeSnapshot> for StoreActor {
 pub struct StoreHandle {
     addr: Addr<StoreActor>,
     timeout: Duration,
+    pending: Gauge,
+}
+
+/// Counts a message as pending in its actor's mailbox until it is answered (or dropped).
+pub(super) struct Pending(Gauge);
+
+impl Pending {
+    pub(super) fn start(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl StoreHandle {
-    pub fn new(addr: Addr<StoreActor>, timeout: Duration) -> Self {
-        Self { addr, timeout }
+    pub fn new(addr: Addr<StoreActor>, timeout: Duration, pending: Gauge) -> Self {
+        Self {
+            addr,
+            timeout,
+            pending,
+        }
     }
 
     pub fn is_alive(&self) -> bool {
@@ -535,6 +557,7 @@ impl StoreHandle {
         M::Result: Send,
         StoreActor: Handler<M>,
     {
+        let _pending = Pending::start(&self.pending);
         self.addr
             .send(msg)
             .timeout(self.timeout)

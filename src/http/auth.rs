@@ -2,12 +2,13 @@
 //! `/auth/login`.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, post, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, post, web};
 use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 use std::ops::Deref;
 use std::time::Instant;
 
+use super::observe::ActingUser;
 use super::problem::ApiError;
 use super::{AppState, rfc3339};
 use crate::actors::now;
@@ -61,7 +62,11 @@ impl FromRequest for Authenticated {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(authenticate(req).map(Authenticated))
+        let result = authenticate(req);
+        if let Ok(principal) = &result {
+            req.extensions_mut().insert(ActingUser(principal.clone()));
+        }
+        ready(result.map(Authenticated))
     }
 }
 
@@ -103,6 +108,7 @@ async fn login(
         .throttle
         .locked_for(&body.username, &address, Instant::now())
     {
+        app.metrics.login_failures.inc();
         return Err(AuthError::TooManyAttempts(wait).into());
     }
     let user = Username::parse(&body.username)
@@ -117,6 +123,7 @@ async fn login(
     let Some(user) = user.filter(|_| matches) else {
         app.throttle
             .record_failure(&body.username, &address, Instant::now());
+        app.metrics.login_failures.inc();
         tracing::warn!(username = %body.username, address = %address, "failed login");
         return Err(AuthError::InvalidCredentials.into());
     };

@@ -9,6 +9,8 @@ mod catalog;
 mod events;
 mod extract;
 mod ledger;
+mod observe;
+mod ops;
 mod problem;
 mod reports;
 mod restock;
@@ -25,10 +27,13 @@ use time::format_description::well_known::Rfc3339;
 use crate::actors::Registry;
 use crate::auth::{LoginThrottle, TokenKeys};
 use crate::domain::Timestamp;
+use crate::metrics::Metrics;
+use crate::persistence::Journal;
 use crate::reports::{
     CatalogView, CentralView, EventHub, RestockView, SalesFacts, StockView, UsersView,
 };
 
+pub use observe::observe;
 pub use problem::ApiError;
 
 /// What every handler may reach.
@@ -41,6 +46,9 @@ pub struct AppState {
     pub restocks: Arc<RestockView>,
     pub sales: Arc<SalesFacts>,
     pub events: Arc<EventHub>,
+    pub metrics: Arc<Metrics>,
+    /// For the readiness check (is it still writable?).
+    pub journal: Journal,
     /// Where the chain's days begin and end.
     pub time_zone: jiff::tz::TimeZone,
     pub tokens: TokenKeys,
@@ -66,6 +74,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
         .app_data(web::PayloadConfig::new(body_limit))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .configure(ops::routes)
         .service(
             web::scope("/api/v1")
                 .configure(auth::routes)

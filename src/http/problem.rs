@@ -559,10 +559,13 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut p = self.problem();
+        let request_id = super::observe::current_request_id();
         if let Some(cause) = &p.cause {
-            let id = uuid::Uuid::new_v4();
-            tracing::error!(error_id = %id, error = %cause, "internal error");
-            p.detail = format!("erreur interne (référence {id})");
+            let reference = request_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            tracing::error!(request_id = %reference, error = %cause, "internal error");
+            p.detail = format!("erreur interne (requête {reference})");
         }
         let mut body = json!({
             "type": format!("urn:magasin:problem:{}", p.code),
@@ -573,6 +576,9 @@ impl ResponseError for ApiError {
         });
         if !p.errors.is_empty() {
             body["errors"] = Value::Array(p.errors);
+        }
+        if let Some(id) = request_id {
+            body["instance"] = Value::String(format!("urn:magasin:request:{id}"));
         }
         let mut response = HttpResponse::build(p.status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::domain::{Sku, StoreId};
 
 pub use codec::CodecError;
-pub use writer::{CommitListener, Committed, Journal, WriterSettings};
+pub use writer::{CommitListener, CommitStats, Committed, Journal, WriterSettings};
 
 /// Which storage engine holds the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

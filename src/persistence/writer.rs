@@ -27,10 +27,20 @@ pub struct Committed {
     pub event: DomainEvent,
 }
 
+/// What one durable batch cost.
+#[derive(Debug, Clone)]
+pub struct CommitStats {
+    /// From the start of the commit to durable.
+    pub duration: Duration,
+    pub events: usize,
+    /// How long each snapshot of the batch took to encode.
+    pub snapshot_encodes: Vec<Duration>,
+}
+
 /// Told of every durable batch, on the writer thread, before the writers are answered:
 /// keep it quick and never block.
 pub trait CommitListener: Send + Sync {
-    fn committed(&self, events: &[Committed]);
+    fn committed(&self, events: &[Committed], stats: &CommitStats);
 }
 
 /// Tuning of the writer; the defaults are in `config/default.toml`.
@@ -44,6 +54,8 @@ struct Append {
     stream: StreamId,
     events: Vec<(u64, DomainEvent)>,
     snapshot: Option<(u64, Vec<u8>)>,
+    /// How long encoding the snapshot took (on the caller's thread).
+    snapshot_encode: Option<Duration>,
     done: oneshot::Sender<Result<(), JournalError>>,
 }
 
@@ -71,7 +83,7 @@ impl Journal {
     /// Starts the writer thread over an opened backend.
     pub fn start(
         backend: Arc<dyn JournalBackend>,
-        listener: Arc<dyn CommitListener>,
+        listeners: Vec<Arc<dyn CommitListener>>,
         settings: WriterSettings,
     ) -> Result<Self, JournalError> {
         let last = backend.last_seqs()?;
@@ -79,7 +91,7 @@ impl Journal {
         let writable = Arc::new(AtomicBool::new(true));
         let mut writer = Writer {
             backend: backend.clone(),
-            listener,
+            listeners,
             last,
             settings,
             writable: writable.clone(),
@@ -105,7 +117,9 @@ impl Journal {
         snapshot: Option<&S>,
     ) -> impl Future<Output = Result<(), JournalError>> + use<S> {
         let last_seq = (first_seq + events.len() as u64).saturating_sub(1);
+        let encoding = Instant::now();
         let snapshot = snapshot.map(|s| codec::encode(s).map(|bytes| (last_seq, bytes)));
+        let snapshot_encode = snapshot.as_ref().map(|_| encoding.elapsed());
         let (done, answer) = oneshot::channel();
         let sent = match snapshot.transpose() {
             Err(e) => Err(JournalError::Codec(e)),
@@ -115,6 +129,7 @@ impl Journal {
                     stream,
                     events,
                     snapshot,
+                    snapshot_encode,
                     done,
                 });
                 self.queue.send(command).map_err(|_| JournalError::Closed)
@@ -134,6 +149,7 @@ impl Journal {
         state: &S,
     ) -> impl Future<Output = Result<(), JournalError>> + use<S> {
         let (done, answer) = oneshot::channel();
+        let encoding = Instant::now();
         let sent = codec::encode(state)
             .map_err(JournalError::Codec)
             .and_then(|bytes| {
@@ -141,6 +157,7 @@ impl Journal {
                     stream,
                     events: Vec::new(),
                     snapshot: Some((seq, bytes)),
+                    snapshot_encode: Some(encoding.elapsed()),
                     done,
                 });
                 self.queue.send(command).map_err(|_| JournalError::Closed)
@@ -214,7 +231,7 @@ impl Journal {
 
 struct Writer {
     backend: Arc<dyn JournalBackend>,
-    listener: Arc<dyn CommitListener>,
+    listeners: Vec<Arc<dyn CommitListener>>,
     last: HashMap<StreamId, u64>,
     settings: WriterSettings,
     writable: Arc<AtomicBool>,
@@ -286,7 +303,14 @@ impl Writer {
                         })
                     })
                     .collect();
-                self.listener.committed(&committed);
+                let stats = CommitStats {
+                    duration: started.elapsed(),
+                    events: stored_events.len(),
+                    snapshot_encodes: accepted.iter().filter_map(|a| a.snapshot_encode).collect(),
+                };
+                for listener in &self.listeners {
+                    listener.committed(&committed, &stats);
+                }
                 for append in accepted {
                     let _ = append.done.send(Ok(()));
                 }

@@ -15,7 +15,7 @@ mod users;
 use std::sync::Arc;
 
 use crate::domain::{DomainEvent, StoreEvent};
-use crate::persistence::{CommitListener, Committed};
+use crate::persistence::{CommitListener, CommitStats, Committed};
 
 pub use catalog::{CatalogView, ProductQuery, fold};
 pub use events::{Audience, EventHub, LiveEvent};
@@ -36,7 +36,7 @@ pub struct Projector {
 }
 
 impl CommitListener for Projector {
-    fn committed(&self, events: &[Committed]) {
+    fn committed(&self, events: &[Committed], _stats: &CommitStats) {
         let chain: Vec<_> = events
             .iter()
             .filter_map(|c| match &c.event {
