@@ -14,9 +14,19 @@ if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
     python3 -m pip install --quiet prometheus-client
 fi
 
+# promtool, to check the Prometheus configuration of the monitoring kit.
+if ! command -v promtool >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 echo "== format"
 cargo fmt --check
 echo "== lints"
 cargo clippy --all-targets --locked -- -D warnings
+echo "== monitoring kit"
+scripts/check-monitoring.sh
+echo "== architecture documents"
+scripts/check-architecture.sh
 echo "== tests"
 cargo test --all-targets --locked
