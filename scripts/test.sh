@@ -10,8 +10,9 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
 fi
 
 # The reference OpenMetrics parser, used by the tests to read /metrics.
-if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
-    python3 -m pip install --quiet prometheus-client
+# ...and a validator of the OpenAPI contract.
+if ! python3 -c "import prometheus_client, openapi_spec_validator" >/dev/null 2>&1; then
+    python3 -m pip install --quiet prometheus-client openapi-spec-validator
 fi
 
 # promtool, to check the Prometheus configuration of the monitoring kit.

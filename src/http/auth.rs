@@ -70,21 +70,21 @@ impl FromRequest for Authenticated {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserSummary {
     pub username: String,
     pub role: &'static str,
     pub store_id: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LoginAnswer {
     token: String,
     expires_at: String,
@@ -93,6 +93,11 @@ struct LoginAnswer {
 
 /// Exchanges a username and password for a bearer token. Failed attempts are throttled
 /// per username and client address.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginBody,
+    responses((status = 200, description = "Jeton de connexion", body = LoginAnswer))
+)]
 #[post("/auth/login")]
 async fn login(
     app: web::Data<AppState>,
@@ -144,3 +149,8 @@ async fn login(
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(login))]
+pub(super) struct Docs;

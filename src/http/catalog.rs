@@ -11,7 +11,7 @@ use crate::auth::Permission;
 use crate::domain::Product;
 use crate::reports::ProductQuery;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProductBody {
     sku: String,
     ean13: String,
@@ -32,7 +32,8 @@ impl From<Product> for ProductBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SearchQuery {
     q: Option<String>,
@@ -43,6 +44,10 @@ struct SearchQuery {
 
 /// Search by name, category, SKU or barcode (all words must match; case and accents
 /// ignored), ordered by SKU.
+#[utoipa::path(
+    tag = "catalogue",
+    responses((status = 200, description = "Produits trouvés", body = Page<ProductBody>))
+)]
 #[get("/products")]
 async fn search_products(
     app: web::Data<AppState>,
@@ -59,6 +64,10 @@ async fn search_products(
     Ok(web::Json(pagination.slice(found, ProductBody::from)))
 }
 
+#[utoipa::path(
+    tag = "catalogue",
+    responses((status = 200, description = "Le produit", body = ProductBody))
+)]
 #[get("/products/{sku}")]
 async fn get_product(
     app: web::Data<AppState>,
@@ -74,7 +83,7 @@ async fn get_product(
     Ok(web::Json(product.into()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StoreAvailability {
     store_id: u32,
     store_code: String,
@@ -83,7 +92,7 @@ struct StoreAvailability {
     low: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Availability {
     sku: String,
     name: String,
@@ -92,6 +101,10 @@ struct Availability {
 }
 
 /// On-hand quantity of one product in every store of the chain.
+#[utoipa::path(
+    tag = "catalogue",
+    responses((status = 200, description = "Quantité en main dans chaque magasin", body = Availability))
+)]
 #[get("/availability/{sku}")]
 async fn availability(
     app: web::Data<AppState>,
@@ -132,3 +145,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get_product)
         .service(availability);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(search_products, get_product, availability))]
+pub(super) struct Docs;

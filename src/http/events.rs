@@ -46,6 +46,10 @@ struct Feed {
 
 /// The live feed. Events are filtered by role: a store's users see their store, logistics
 /// sees restocks and central stock, head office sees everything.
+#[utoipa::path(
+    tag = "événements",
+    responses((status = 200, description = "Flux Server-Sent Events (text/event-stream)", body = String, content_type = "text/event-stream"))
+)]
 #[get("/events")]
 async fn events(
     app: web::Data<AppState>,
@@ -120,3 +124,8 @@ async fn events(
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(events);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(events))]
+pub(super) struct Docs;

@@ -13,7 +13,7 @@ use crate::domain::{
     StockAdjusted, StockLevelsSet, StoreEvent, StoreId,
 };
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Movement {
     sku: String,
     /// Signed change of on-hand stock.
@@ -24,7 +24,7 @@ struct Movement {
     unit_price_cents: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LedgerEntry {
     seq: u64,
     #[serde(rename = "type")]
@@ -53,13 +53,13 @@ struct LedgerEntry {
     quantities: Option<Vec<Quantity>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Quantity {
     sku: String,
     quantity: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Levels {
     sku: String,
     reorder_point: u32,
@@ -232,7 +232,8 @@ fn restock_step_entry(seq: u64, store: StoreId, done: RestockStepDone) -> Ledger
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LedgerQuery {
     /// Entries after this position (0: from the start).
@@ -240,7 +241,7 @@ struct LedgerQuery {
     limit: Option<usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LedgerPage {
     items: Vec<LedgerEntry>,
     /// Pass as `after` to read on; absent when this page is the end for now.
@@ -248,6 +249,10 @@ struct LedgerPage {
 }
 
 /// The store's events in journal order: every stock movement with the balance after it.
+#[utoipa::path(
+    tag = "magasins",
+    responses((status = 200, description = "Grand livre de stock du magasin", body = LedgerPage))
+)]
 #[get("/stores/{store_id}/ledger")]
 async fn ledger(
     app: web::Data<AppState>,
@@ -275,3 +280,8 @@ async fn ledger(
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(ledger);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(ledger))]
+pub(super) struct Docs;

@@ -10,6 +10,7 @@ mod events;
 mod extract;
 mod ledger;
 mod observe;
+mod openapi;
 mod ops;
 mod problem;
 mod reports;
@@ -75,6 +76,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .configure(ops::routes)
+        .configure(openapi::routes)
         .service(
             web::scope("/api/v1")
                 .configure(auth::routes)

@@ -16,6 +16,28 @@ use crate::domain::{
 };
 use crate::domain::{RestockError, RestockStatus};
 
+/// The RFC 9457 body of every error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProblemJson {
+    /// `urn:magasin:problem:<code>`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// Short English title.
+    title: &'static str,
+    status: u16,
+    /// What happened, in French.
+    detail: String,
+    /// Stable English code (docs/errors.md).
+    code: &'static str,
+    /// One object per invalid field or failing line, when relevant.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    errors: Vec<Value>,
+    /// `urn:magasin:request:<X-Request-Id>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<String>,
+}
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldError {
@@ -567,19 +589,15 @@ impl ResponseError for ApiError {
             tracing::error!(request_id = %reference, error = %cause, "internal error");
             p.detail = format!("erreur interne (requête {reference})");
         }
-        let mut body = json!({
-            "type": format!("urn:magasin:problem:{}", p.code),
-            "title": p.title,
-            "status": p.status.as_u16(),
-            "detail": p.detail,
-            "code": p.code,
-        });
-        if !p.errors.is_empty() {
-            body["errors"] = Value::Array(p.errors);
-        }
-        if let Some(id) = request_id {
-            body["instance"] = Value::String(format!("urn:magasin:request:{id}"));
-        }
+        let body = ProblemJson {
+            kind: format!("urn:magasin:problem:{}", p.code),
+            title: p.title,
+            status: p.status.as_u16(),
+            detail: p.detail,
+            code: p.code,
+            errors: p.errors,
+            instance: request_id.map(|id| format!("urn:magasin:request:{id}")),
+        };
         let mut response = HttpResponse::build(p.status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         if let Some(seconds) = p.retry_after {
@@ -597,6 +615,6 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.body(body.to_string())
+        response.body(serde_json::to_string(&body).unwrap_or_default())
     }
 }

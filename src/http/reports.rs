@@ -98,7 +98,7 @@ fn scope(app: &AppState, user: &Principal, asked: Option<u32>) -> Result<Vec<Sto
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FiguresBody {
     sales_count: u64,
     units: u64,
@@ -125,7 +125,7 @@ impl From<Figures> for FiguresBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StoreFigures {
     store_id: u32,
     store_code: String,
@@ -133,7 +133,7 @@ struct StoreFigures {
     figures: FiguresBody,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SalesReport {
     from: String,
     to: String,
@@ -141,7 +141,8 @@ struct SalesReport {
     totals: FiguresBody,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PeriodQuery {
     from: Option<String>,
@@ -154,6 +155,10 @@ fn code_of(app: &AppState, id: StoreId) -> String {
 }
 
 /// Per store: sales, units, revenue, returns, net revenue, average basket; chain totals.
+#[utoipa::path(
+    tag = "rapports",
+    responses((status = 200, description = "Ventes par magasin et totaux", body = SalesReport))
+)]
 #[get("/reports/sales")]
 async fn sales_report(
     app: web::Data<AppState>,
@@ -194,7 +199,8 @@ fn add(a: Figures, b: Figures) -> Figures {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TopQuery {
     from: Option<String>,
@@ -204,7 +210,7 @@ struct TopQuery {
     by: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TopProduct {
     sku: String,
     name: String,
@@ -212,7 +218,7 @@ struct TopProduct {
     revenue_cents: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TopProducts {
     from: String,
     to: String,
@@ -254,6 +260,10 @@ fn top_products(
 }
 
 /// Best sellers by units or revenue (gross sales).
+#[utoipa::path(
+    tag = "rapports",
+    responses((status = 200, description = "Meilleurs vendeurs", body = TopProducts))
+)]
 #[get("/reports/top-products")]
 async fn top_products_report(
     app: web::Data<AppState>,
@@ -289,7 +299,7 @@ async fn top_products_report(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LowLine {
     sku: String,
     name: String,
@@ -298,7 +308,7 @@ struct LowLine {
     target_level: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StoreStock {
     store_id: u32,
     store_code: String,
@@ -308,7 +318,7 @@ struct StoreStock {
     low_stock: Vec<LowLine>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CentralStock {
     units: u64,
     allocated_units: u64,
@@ -316,13 +326,14 @@ struct CentralStock {
     in_transit_units: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StockReport {
     stores: Vec<StoreStock>,
     central: Option<CentralStock>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StockQuery {
     store_id: Option<u32>,
@@ -330,6 +341,10 @@ struct StockQuery {
 
 /// Stock value, units, in transit and the low-stock list per store; the logistics center's
 /// stock for head office.
+#[utoipa::path(
+    tag = "rapports",
+    responses((status = 200, description = "Valeur du stock et ruptures", body = StockReport))
+)]
 #[get("/reports/stock")]
 async fn stock_report(
     app: web::Data<AppState>,
@@ -387,14 +402,14 @@ async fn stock_report(
     Ok(web::Json(StockReport { stores, central }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HourPoint {
     hour: String,
     sales_count: u64,
     revenue_cents: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StoreToday {
     store_id: u32,
     store_code: String,
@@ -402,7 +417,7 @@ struct StoreToday {
     revenue_cents: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Dashboard {
     generated_at: String,
     today_from: String,
@@ -416,13 +431,18 @@ struct Dashboard {
     pending_restocks: usize,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DashboardQuery {
     store_id: Option<u32>,
 }
 
 /// Head-office KPIs (or a manager's store): today, the last 24 hours, alerts.
+#[utoipa::path(
+    tag = "rapports",
+    responses((status = 200, description = "Indicateurs du tableau de bord", body = Dashboard))
+)]
 #[get("/reports/dashboard")]
 async fn dashboard(
     app: web::Data<AppState>,
@@ -505,3 +525,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(stock_report)
         .service(dashboard);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(sales_report, top_products_report, stock_report, dashboard))]
+pub(super) struct Docs;

@@ -28,7 +28,7 @@ impl From<FlowError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RestockLineBody {
     sku: String,
     requested: u32,
@@ -38,7 +38,7 @@ struct RestockLineBody {
     in_transit: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RestockBody {
     id: String,
     store_id: u32,
@@ -93,7 +93,8 @@ fn store_request(store: StoreId, raw: &str) -> Result<RestockId, ApiError> {
     Ok(id)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StatusQuery {
     status: Option<String>,
@@ -111,7 +112,7 @@ impl StatusQuery {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRestockBody {
     /// `"auto"`: every line under its reorder point, up to its target level.
@@ -135,6 +136,11 @@ fn parse_ask(body: &NewRestockBody) -> Result<RestockAsk, ApiError> {
 }
 
 /// Files a restock request; idempotent on `Idempotency-Key`.
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    request_body = NewRestockBody,
+    responses((status = 201, description = "Demande créée", body = RestockBody))
+)]
 #[post("/stores/{store_id}/restock-requests")]
 async fn create_restock(
     app: web::Data<AppState>,
@@ -161,6 +167,10 @@ async fn create_restock(
     Ok(response.json(RestockBody::from(value)))
 }
 
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    responses((status = 200, description = "Demandes du magasin", body = Page<RestockBody>))
+)]
 #[get("/stores/{store_id}/restock-requests")]
 async fn list_store_restocks(
     app: web::Data<AppState>,
@@ -178,6 +188,10 @@ async fn list_store_restocks(
     Ok(web::Json(pagination.slice(found, RestockBody::from)))
 }
 
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    responses((status = 200, description = "La demande", body = RestockBody))
+)]
 #[get("/stores/{store_id}/restock-requests/{request_id}")]
 async fn get_store_restock(
     app: web::Data<AppState>,
@@ -193,6 +207,10 @@ async fn get_store_restock(
 
 /// The store receives the shipment: on-hand grows by what was shipped. A repeated call
 /// moves nothing.
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    responses((status = 200, description = "Demande reçue", body = RestockBody))
+)]
 #[post("/stores/{store_id}/restock-requests/{request_id}/receive")]
 async fn receive_restock(
     app: web::Data<AppState>,
@@ -211,6 +229,10 @@ async fn receive_restock(
     ))
 }
 
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    responses((status = 200, description = "Demande annulée", body = RestockBody))
+)]
 #[post("/stores/{store_id}/restock-requests/{request_id}/cancel")]
 async fn cancel_restock(
     app: web::Data<AppState>,
@@ -229,7 +251,7 @@ async fn cancel_restock(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CentralBody {
     sku: String,
     name: String,
@@ -239,7 +261,8 @@ struct CentralBody {
     in_transit: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct CentralQuery {
     q: Option<String>,
@@ -249,6 +272,10 @@ struct CentralQuery {
 }
 
 /// The logistics center's stock: available, allocated to requests, and on the road.
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    responses((status = 200, description = "Stock du centre logistique", body = Page<CentralBody>))
+)]
 #[get("/logistics/stock")]
 async fn central_stock(
     app: web::Data<AppState>,
@@ -275,20 +302,20 @@ async fn central_stock(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReceiptBody {
     lines: Vec<LineBody>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReceivedBody {
     sku: String,
     quantity: i64,
     on_hand: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReceiptAnswer {
     receipt: String,
     lines: Vec<ReceivedBody>,
@@ -296,6 +323,11 @@ struct ReceiptAnswer {
 
 /// Goods arriving from suppliers. With an `Idempotency-Key`, a retried receipt is counted
 /// once (each product remembers the receipt).
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    request_body = ReceiptBody,
+    responses((status = 201, description = "Réception enregistrée", body = ReceiptAnswer))
+)]
 #[post("/logistics/receipts")]
 async fn receive_goods(
     app: web::Data<AppState>,
@@ -341,6 +373,10 @@ async fn receive_goods(
     Ok(HttpResponse::Created().json(answer))
 }
 
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    responses((status = 200, description = "File des demandes", body = Page<RestockBody>))
+)]
 #[get("/logistics/restock-requests")]
 async fn list_restocks(
     app: web::Data<AppState>,
@@ -355,6 +391,10 @@ async fn list_restocks(
 
 /// Allocates what central stock has to each line (partial allocation is normal; competing
 /// requests for a product are serialized by its actor). A retry allocates nothing more.
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    responses((status = 200, description = "Demande allouée", body = RestockBody))
+)]
 #[post("/logistics/restock-requests/{request_id}/allocate")]
 async fn allocate(
     app: web::Data<AppState>,
@@ -371,6 +411,10 @@ async fn allocate(
     ))
 }
 
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    responses((status = 200, description = "Demande expédiée", body = RestockBody))
+)]
 #[post("/logistics/restock-requests/{request_id}/ship")]
 async fn ship(
     app: web::Data<AppState>,
@@ -387,12 +431,17 @@ async fn ship(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RejectBody {
     reason: String,
 }
 
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    request_body = RejectBody,
+    responses((status = 200, description = "Demande refusée", body = RestockBody))
+)]
 #[post("/logistics/restock-requests/{request_id}/reject")]
 async fn reject(
     app: web::Data<AppState>,
@@ -412,7 +461,7 @@ async fn reject(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CentralEntry {
     seq: u64,
     #[serde(rename = "type")]
@@ -493,20 +542,25 @@ fn central_entry(seq: u64, event: CentralEvent) -> CentralEntry {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LedgerQuery {
     after: Option<u64>,
     limit: Option<usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CentralLedger {
     items: Vec<CentralEntry>,
     next_after: Option<u64>,
 }
 
 /// A product's central ledger: receipts, allocations, shipments, deliveries, in order.
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    responses((status = 200, description = "Grand livre central du produit", body = CentralLedger))
+)]
 #[get("/logistics/stock/{sku}/ledger")]
 async fn central_ledger(
     app: web::Data<AppState>,
@@ -550,3 +604,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(ship)
         .service(reject);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_restock,
+    list_store_restocks,
+    get_store_restock,
+    receive_restock,
+    cancel_restock,
+    central_stock,
+    receive_goods,
+    list_restocks,
+    allocate,
+    ship,
+    reject,
+    central_ledger
+))]
+pub(super) struct Docs;

@@ -15,13 +15,13 @@ use crate::domain::{
     ReturnRequest, SaleId, SaleRequest, Sku, parse_label,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewSaleBody {
     lines: Vec<LineBody>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SoldLineBody {
     sku: String,
     quantity: u32,
@@ -29,7 +29,7 @@ struct SoldLineBody {
     line_total_cents: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SaleBody {
     id: u64,
     store_id: u32,
@@ -63,7 +63,7 @@ fn sale_body(store: u32, view: SaleView) -> SaleBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReturnedLineBody {
     sku: String,
     quantity: u32,
@@ -71,7 +71,7 @@ struct ReturnedLineBody {
     refund_cents: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReturnBody {
     id: u64,
     sale_id: u64,
@@ -117,6 +117,11 @@ fn created<T: Serialize>(location: String, replayed: bool, body: T) -> HttpRespo
 }
 
 /// Records a sale at the till: all lines or none; 409 lists every short line.
+#[utoipa::path(
+    tag = "ventes",
+    request_body = NewSaleBody,
+    responses((status = 201, description = "Vente enregistrée (ou rejouée)", body = SaleBody))
+)]
 #[post("/stores/{store_id}/sales")]
 async fn create_sale(
     app: web::Data<AppState>,
@@ -143,7 +148,8 @@ async fn create_sale(
     Ok(created(location, replayed, sale_body(id.get(), view)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PageQuery {
     page: Option<u32>,
@@ -151,6 +157,10 @@ struct PageQuery {
 }
 
 /// The store's sales, newest first.
+#[utoipa::path(
+    tag = "ventes",
+    responses((status = 200, description = "Ventes du magasin", body = Page<SaleBody>))
+)]
 #[get("/stores/{store_id}/sales")]
 async fn list_sales(
     app: web::Data<AppState>,
@@ -167,6 +177,10 @@ async fn list_sales(
     Ok(web::Json(pagination.page_of(items, total)))
 }
 
+#[utoipa::path(
+    tag = "ventes",
+    responses((status = 200, description = "La vente et ses retours", body = SaleBody))
+)]
 #[get("/stores/{store_id}/sales/{sale_id}")]
 async fn get_sale(
     app: web::Data<AppState>,
@@ -181,7 +195,7 @@ async fn get_sale(
     Ok(web::Json(sale_body(id.get(), view)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewReturnBody {
     lines: Vec<LineBody>,
@@ -189,6 +203,11 @@ struct NewReturnBody {
 }
 
 /// Returns some lines of a sale (partial returns allowed, never beyond what was sold).
+#[utoipa::path(
+    tag = "ventes",
+    request_body = NewReturnBody,
+    responses((status = 201, description = "Retour enregistré", body = ReturnBody))
+)]
 #[post("/stores/{store_id}/sales/{sale_id}/returns")]
 async fn create_return(
     app: web::Data<AppState>,
@@ -220,7 +239,7 @@ async fn create_return(
     Ok(created(location, replayed, ReturnBody::from(ret)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdjustmentLineBody {
     sku: String,
@@ -230,7 +249,7 @@ struct AdjustmentLineBody {
     delta: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAdjustmentBody {
     reason: String,
@@ -273,7 +292,7 @@ fn parse_adjustment(body: &NewAdjustmentBody) -> Result<AdjustmentRequest, ApiEr
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AdjustedLineBody {
     sku: String,
     kind: &'static str,
@@ -295,7 +314,7 @@ impl From<AdjustedLine> for AdjustedLineBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AdjustmentBody {
     id: u64,
     reason: String,
@@ -317,6 +336,11 @@ impl From<Adjustment> for AdjustmentBody {
 }
 
 /// Physical counts and signed corrections, with a reason, all lines or none.
+#[utoipa::path(
+    tag = "ventes",
+    request_body = NewAdjustmentBody,
+    responses((status = 201, description = "Ajustement enregistré", body = AdjustmentBody))
+)]
 #[post("/stores/{store_id}/adjustments")]
 async fn create_adjustment(
     app: web::Data<AppState>,
@@ -348,3 +372,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(create_return)
         .service(create_adjustment);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_sale, list_sales, get_sale, create_return, create_adjustment))]
+pub(super) struct Docs;

@@ -11,7 +11,7 @@ use crate::auth::Permission;
 use crate::domain::{Product, StockLine, StoreId};
 use crate::reports::ProductQuery;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StockBody {
     sku: String,
     name: String,
@@ -48,7 +48,8 @@ fn readable_store(app: &AppState, user: &Authenticated, raw: u32) -> Result<Stor
         .ok_or(ApiError::StoreNotFound(id))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StockQuery {
     q: Option<String>,
@@ -59,6 +60,10 @@ struct StockQuery {
     per_page: Option<u32>,
 }
 
+#[utoipa::path(
+    tag = "stock",
+    responses((status = 200, description = "Lignes de stock", body = Page<StockBody>))
+)]
 #[get("/stores/{store_id}/stock")]
 async fn store_stock(
     app: web::Data<AppState>,
@@ -86,6 +91,10 @@ async fn store_stock(
     Ok(web::Json(pagination.slice(lines, |(p, l)| body(p, l))))
 }
 
+#[utoipa::path(
+    tag = "stock",
+    responses((status = 200, description = "Une ligne de stock", body = StockBody))
+)]
 #[get("/stores/{store_id}/stock/{sku}")]
 async fn stock_line(
     app: web::Data<AppState>,
@@ -105,3 +114,8 @@ async fn stock_line(
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(store_stock).service(stock_line);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(store_stock, stock_line))]
+pub(super) struct Docs;

@@ -10,7 +10,7 @@ use super::{AppState, rfc3339};
 use crate::auth::Permission;
 use crate::domain::{NewStore, Store};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StoreBody {
     id: u32,
     code: String,
@@ -31,7 +31,7 @@ impl From<Store> for StoreBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStoreBody {
     code: String,
@@ -39,11 +39,15 @@ struct NewStoreBody {
     city: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StoreList {
     items: Vec<StoreBody>,
 }
 
+#[utoipa::path(
+    tag = "magasins",
+    responses((status = 200, description = "Les magasins", body = StoreList))
+)]
 #[get("/stores")]
 async fn list_stores(
     app: web::Data<AppState>,
@@ -59,6 +63,10 @@ async fn list_stores(
     Ok(web::Json(StoreList { items }))
 }
 
+#[utoipa::path(
+    tag = "magasins",
+    responses((status = 200, description = "Le magasin", body = StoreBody))
+)]
 #[get("/stores/{store_id}")]
 async fn get_store(
     app: web::Data<AppState>,
@@ -73,6 +81,11 @@ async fn get_store(
 
 /// Opens a store; it is usable as soon as the answer arrives, with every catalog product
 /// at zero on hand.
+#[utoipa::path(
+    tag = "magasins",
+    request_body = NewStoreBody,
+    responses((status = 201, description = "Magasin ouvert", body = StoreBody))
+)]
 #[post("/stores")]
 async fn create_store(
     app: web::Data<AppState>,
@@ -97,3 +110,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get_store)
         .service(create_store);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_stores, get_store, create_store))]
+pub(super) struct Docs;

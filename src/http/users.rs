@@ -10,7 +10,7 @@ use super::problem::{ApiError, FieldError};
 use crate::auth::{Permission, hash_password};
 use crate::domain::{Role, User, Username, check_new_password};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UserBody {
     username: String,
     role: &'static str,
@@ -29,11 +29,15 @@ impl From<User> for UserBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UserList {
     items: Vec<UserBody>,
 }
 
+#[utoipa::path(
+    tag = "utilisateurs",
+    responses((status = 200, description = "Les utilisateurs", body = UserList))
+)]
 #[get("/users")]
 async fn list_users(
     app: web::Data<AppState>,
@@ -44,7 +48,7 @@ async fn list_users(
     Ok(web::Json(UserList { items }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUserBody {
     username: String,
@@ -55,6 +59,11 @@ struct NewUserBody {
 
 /// Creates a user; the password is hashed (argon2id) off the arbiter and only the hash is
 /// journaled.
+#[utoipa::path(
+    tag = "utilisateurs",
+    request_body = NewUserBody,
+    responses((status = 201, description = "Utilisateur créé", body = UserBody))
+)]
 #[post("/users")]
 async fn create_user(
     app: web::Data<AppState>,
@@ -114,6 +123,10 @@ async fn create_user(
 }
 
 /// Deactivates a user; their tokens stop working at once. Deactivating twice is harmless.
+#[utoipa::path(
+    tag = "utilisateurs",
+    responses((status = 200, description = "Utilisateur désactivé", body = UserBody))
+)]
 #[post("/users/{username}/deactivate")]
 async fn deactivate_user(
     app: web::Data<AppState>,
@@ -132,3 +145,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(create_user)
         .service(deactivate_user);
 }
+
+/// The OpenAPI description of this module's routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_users, create_user, deactivate_user))]
+pub(super) struct Docs;

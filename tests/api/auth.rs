@@ -1,7 +1,7 @@
 //! Authentication and permissions: every route × every demo role × own / other store,
 //! token failures, deactivation, brute-force throttling, secrets.
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, declared_routes, spawn_app};
 use serde_json::{Value, json};
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -31,6 +31,10 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/health/live", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/health/ready", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/metrics", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/api/v1/openapi.json", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/docs", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/docs/docs.js", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/docs/docs.css", allowed: PUBLIC, scoped: false },
     Row { method: "POST", template: "/api/v1/auth/login", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/api/v1/users", allowed: ADMIN, scoped: false },
     Row { method: "POST", template: "/api/v1/users", allowed: ADMIN, scoped: false },
@@ -67,36 +71,6 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/reports/dashboard", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/events", allowed: ALL, scoped: false },
 ];
-
-/// (method, template) of every `#[get("…")]` / `#[post("…")]` in `src/http`.
-fn declared_routes() -> BTreeSet<(String, String)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
-    let mut routes = BTreeSet::new();
-    for entry in std::fs::read_dir(&dir).expect("src/http is readable") {
-        let path = entry.expect("an entry").path();
-        // Operations routes are mounted at the root; the API under /api/v1.
-        let prefix = if path.ends_with("ops.rs") {
-            ""
-        } else {
-            "/api/v1"
-        };
-        let text = std::fs::read_to_string(&path).expect("a source file");
-        for line in text.lines() {
-            for (attribute, method) in [
-                ("#[get(\"", "GET"),
-                ("#[post(\"", "POST"),
-                ("#[put(\"", "PUT"),
-                ("#[delete(\"", "DELETE"),
-            ] {
-                if let Some(rest) = line.trim().strip_prefix(attribute) {
-                    let path = rest.split('"').next().expect("a quoted path");
-                    routes.insert((method.to_owned(), format!("{prefix}{path}")));
-                }
-            }
-        }
-    }
-    routes
-}
 
 #[test]
 fn every_route_has_a_row() {

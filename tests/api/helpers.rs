@@ -284,3 +284,36 @@ pub fn assert_problem(reply: &Reply, status: u16, code: &str) {
             && reply.body["type"].is_string()
     );
 }
+
+/// (method, template) of every `#[get("…")]` / `#[post("…")]` in `src/http`: the routes the
+/// server registers (operations routes at the root, the API under /api/v1).
+pub fn declared_routes() -> std::collections::BTreeSet<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let mut routes = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("src/http is readable") {
+        let file = entry.expect("an entry").path();
+        if file.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let prefix = if file.ends_with("ops.rs") || file.ends_with("openapi.rs") {
+            ""
+        } else {
+            "/api/v1"
+        };
+        let text = std::fs::read_to_string(&file).expect("a source file");
+        for line in text.lines() {
+            for (attribute, method) in [
+                ("#[get(\"", "GET"),
+                ("#[post(\"", "POST"),
+                ("#[put(\"", "PUT"),
+                ("#[delete(\"", "DELETE"),
+            ] {
+                if let Some(rest) = line.trim().strip_prefix(attribute) {
+                    let path = rest.split('"').next().expect("a quoted path");
+                    routes.insert((method.to_owned(), format!("{prefix}{path}")));
+                }
+            }
+        }
+    }
+    routes
+}

@@ -9,6 +9,7 @@ mod errors;
 mod events;
 mod helpers;
 mod ledger;
+mod openapi;
 mod ops;
 mod process;
 mod reports;
