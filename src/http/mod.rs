@@ -18,6 +18,7 @@ mod restock;
 mod sales;
 mod stock;
 mod stores;
+mod ui;
 mod users;
 
 use actix_web::web;
@@ -77,6 +78,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .configure(ops::routes)
         .configure(openapi::routes)
+        .configure(ui::routes)
         .service(
             web::scope("/api/v1")
                 .configure(auth::routes)

@@ -35,6 +35,8 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/docs", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/docs/docs.js", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/docs/docs.css", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/ui/{file}", allowed: PUBLIC, scoped: false },
     Row { method: "POST", template: "/api/v1/auth/login", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/api/v1/users", allowed: ADMIN, scoped: false },
     Row { method: "POST", template: "/api/v1/users", allowed: ADMIN, scoped: false },
@@ -173,7 +175,8 @@ impl Fixture {
             .template
             .replace("{store_id}", &store.to_string())
             .replace("{sku}", &self.sku)
-            .replace("{sale_id}", &sale.to_string());
+            .replace("{sale_id}", &sale.to_string())
+            .replace("{file}", "app.js");
         let at = if store == 1 { 0 } else { 1 };
         let request = match row.template {
             t if t.ends_with("/receive") => &self.to_receive[at],

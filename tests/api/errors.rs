@@ -63,5 +63,5 @@ fn malformed_bodies_are_400_oversized_are_413_and_nothing_changes() {
 fn unknown_routes_are_problem_json_404() {
     let app = spawn_app();
     assert_problem(&app.get("/api/v1/nulle-part"), 404, "not_found");
-    assert_problem(&app.get("/"), 404, "not_found");
+    assert_problem(&app.get("/ui/nulle-part.js"), 404, "not_found");
 }

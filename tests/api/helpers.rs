@@ -295,11 +295,10 @@ pub fn declared_routes() -> std::collections::BTreeSet<(String, String)> {
         if file.extension().is_none_or(|e| e != "rs") {
             continue;
         }
-        let prefix = if file.ends_with("ops.rs") || file.ends_with("openapi.rs") {
-            ""
-        } else {
-            "/api/v1"
-        };
+        let at_root = ["ops.rs", "openapi.rs", "ui.rs"]
+            .iter()
+            .any(|f| file.ends_with(f));
+        let prefix = if at_root { "" } else { "/api/v1" };
         let text = std::fs::read_to_string(&file).expect("a source file");
         for line in text.lines() {
             for (attribute, method) in [

@@ -1,0 +1,65 @@
+// Talks to /api/v1: the token lives in sessionStorage; errors are shown with the API's own
+// French `detail`; an expired session goes back to the login screen, keeping the page.
+
+const SESSION = "magasin.session";
+
+export function session() {
+  try {
+    return JSON.parse(sessionStorage.getItem(SESSION) || "null");
+  } catch {
+    return null;
+  }
+}
+
+export function saveSession(answer) {
+  sessionStorage.setItem(SESSION, JSON.stringify(answer));
+}
+
+export function clearSession() {
+  sessionStorage.removeItem(SESSION);
+}
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || `Erreur ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+export async function api(path, { method = "GET", body, key } = {}) {
+  const headers = { Accept: "application/json" };
+  const current = session();
+  if (current) headers.Authorization = `Bearer ${current.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (key) headers["Idempotency-Key"] = key;
+  const response = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    if (response.status === 401 && current) {
+      clearSession();
+      const back = encodeURIComponent(location.hash || "#/caisse");
+      location.hash = `#/connexion?retour=${back}&expiree=1`;
+    }
+    throw new ApiError(response.status, data || {});
+  }
+  return data;
+}
+
+/** `12,34 $` */
+export function money(cents) {
+  const value = (cents / 100).toLocaleString("fr-CA", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return `${value} $`;
+}
+
+/** `2026-11-24 14:05`, local time. */
+export function when(iso) {
+  const d = new Date(iso);
+  const two = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}

@@ -1,0 +1,294 @@
+// The web application: a hash router over a few screens, each shown only to the roles
+// that may use it (the API refuses the others anyway).
+
+import { api, session, saveSession, clearSession, money, when, ApiError } from "/ui/api.js";
+
+const ecran = document.getElementById("ecran");
+const message = document.getElementById("message");
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v === true) node.setAttribute(k, "");
+    else if (v !== false && v !== undefined && v !== null) node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+function say(text, kind = "erreur") {
+  message.textContent = text;
+  message.className = kind;
+  message.hidden = !text;
+}
+
+function fail(error) {
+  say(error instanceof ApiError ? error.message : `Erreur : ${error.message}`);
+}
+
+const SCREENS = {
+  caisse: { title: "Caisse", roles: ["cashier", "manager", "admin"], render: caisse },
+  stock: { title: "Stock", roles: ["cashier", "manager", "logistics", "admin"], render: stock },
+};
+
+/** The store a screen works on: the user's own, or the one chosen (head office, logistics). */
+function currentStore() {
+  const user = session()?.user;
+  if (user?.store_id) return user.store_id;
+  return Number(sessionStorage.getItem("magasin.magasin") || 1);
+}
+
+async function storePicker() {
+  const user = session()?.user;
+  if (user?.store_id) return el("span", { class: "magasin" }, `Magasin ${user.store_id}`);
+  const stores = await api("/stores");
+  const select = el("select", { id: "choix-magasin", onchange: (e) => {
+    sessionStorage.setItem("magasin.magasin", e.target.value);
+    route();
+  } }, stores.items.map((s) => el("option", { value: s.id, selected: s.id === currentStore() }, `${s.id} — ${s.name}`)));
+  return el("label", {}, "Magasin ", select);
+}
+
+function menu() {
+  const nav = document.getElementById("menu");
+  const user = session()?.user;
+  nav.replaceChildren();
+  document.getElementById("deconnexion").hidden = !user;
+  document.getElementById("qui").textContent = user ? `${user.username} (${user.role})` : "";
+  if (!user) return;
+  for (const [name, screen] of Object.entries(SCREENS)) {
+    if (screen.roles.includes(user.role)) nav.append(el("a", { href: `#/${name}` }, screen.title));
+  }
+}
+
+function connexion(params) {
+  const expired = params.get("expiree") === "1";
+  const form = el("form", { class: "carte connexion", onsubmit: async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    try {
+      const answer = await api("/auth/login", { method: "POST", body: {
+        username: data.get("username"), password: data.get("password") } });
+      saveSession(answer);
+      say("");
+      location.hash = params.get("retour") ? decodeURIComponent(params.get("retour")) : "#/caisse";
+    } catch (error) {
+      fail(error);
+    }
+  } },
+  el("h1", {}, "Connexion"),
+  expired ? el("p", { class: "avis" }, "Votre session a expiré ; reconnectez-vous.") : "",
+  el("label", {}, "Nom d'utilisateur", el("input", { name: "username", autocomplete: "username", required: true, autofocus: true })),
+  el("label", {}, "Mot de passe", el("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
+  el("button", { type: "submit" }, "Se connecter"));
+  return form;
+}
+
+async function caisse() {
+  const store = currentStore();
+  // One key per cart: a double click or a network retry sends the same sale again, and the
+  // API answers the first one instead of selling twice.
+  let cart = { key: crypto.randomUUID(), lines: [] };
+  const lines = el("tbody");
+  const total = el("strong", { id: "total" }, money(0));
+  const validate = el("button", { id: "valider", type: "button", onclick: () => submit() }, "Valider la vente");
+  const scan = el("input", { id: "code", placeholder: "Code-barres ou nom du produit", autocomplete: "off", autofocus: true });
+  const results = el("ul", { class: "resultats" });
+  const receipt = el("section", { id: "recu", hidden: true });
+
+  function draw() {
+    lines.replaceChildren(...cart.lines.map((line, i) => el("tr", {},
+      el("td", {}, line.name), el("td", {}, line.sku),
+      el("td", {}, el("input", { type: "number", min: 1, max: 10000, value: line.quantity, class: "qte", onchange: (e) => {
+        line.quantity = Math.max(1, Number(e.target.value) || 1);
+        draw();
+      } })),
+      el("td", { class: "nombre" }, money(line.price_cents)),
+      el("td", { class: "nombre" }, money(line.price_cents * line.quantity)),
+      el("td", {}, el("button", { type: "button", class: "petit", onclick: () => { cart.lines.splice(i, 1); draw(); } }, "Retirer")))));
+    total.textContent = money(cart.lines.reduce((sum, l) => sum + l.price_cents * l.quantity, 0));
+    validate.disabled = cart.lines.length === 0;
+  }
+
+  function add(product) {
+    const existing = cart.lines.find((l) => l.sku === product.sku);
+    if (existing) existing.quantity += 1;
+    else cart.lines.push({ sku: product.sku, name: product.name, price_cents: product.price_cents, quantity: 1 });
+    results.replaceChildren();
+    scan.value = "";
+    scan.focus();
+    draw();
+  }
+
+  async function lookup() {
+    const text = scan.value.trim();
+    if (!text) return;
+    try {
+      const found = await api(`/products?q=${encodeURIComponent(text)}&per_page=10`);
+      if (/^\d{13}$/.test(text) || found.items.length === 1) {
+        if (found.items.length === 0) return say(`Aucun produit pour le code ${text}.`);
+        return add(found.items[0]);
+      }
+      results.replaceChildren(...found.items.map((p) => el("li", {},
+        el("button", { type: "button", onclick: () => add(p) }, `${p.name} — ${money(p.price_cents)}`))));
+      if (found.items.length === 0) say("Aucun produit ne correspond.", "info");
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  let sending = false;
+  async function submit() {
+    if (sending || cart.lines.length === 0) return;
+    sending = true;
+    validate.disabled = true;
+    try {
+      const sale = await api(`/stores/${store}/sales`, { method: "POST", key: cart.key,
+        body: { lines: cart.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })) } });
+      showReceipt(sale);
+      cart = { key: crypto.randomUUID(), lines: [] };
+      say(`Vente n° ${sale.id} enregistrée.`, "succes");
+      draw();
+    } catch (error) {
+      fail(error);
+      validate.disabled = false;
+    } finally {
+      sending = false;
+      scan.focus();
+    }
+  }
+
+  function showReceipt(sale) {
+    const names = new Map(cart.lines.map((l) => [l.sku, l.name]));
+    receipt.hidden = false;
+    receipt.replaceChildren(el("h2", {}, `Reçu — vente n° ${sale.id}`),
+      el("p", {}, `Magasin ${sale.store_id} · ${when(sale.created_at)} · caisse de ${sale.by}`),
+      el("table", {}, el("tbody", {}, sale.lines.map((l) => el("tr", {},
+        el("td", {}, names.get(l.sku) || l.sku), el("td", {}, `${l.quantity} × ${money(l.unit_price_cents)}`),
+        el("td", { class: "nombre" }, money(l.line_total_cents)))))),
+      el("p", { class: "total" }, "Total ", el("strong", {}, money(sale.total_cents))),
+      el("button", { type: "button", class: "non-imprime", onclick: () => window.print() }, "Imprimer le reçu"));
+  }
+
+  scan.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      lookup();
+    }
+  });
+  draw();
+  return el("div", { class: "grille" },
+    el("section", { class: "carte" }, el("h1", {}, "Caisse"), await storePicker(),
+      el("div", { class: "saisie" }, scan, el("button", { type: "button", onclick: lookup }, "Ajouter")), results,
+      el("table", { class: "panier" }, el("thead", {}, el("tr", {}, ["Produit", "SKU", "Qté", "Prix", "Montant", ""].map((h) => el("th", {}, h)))), lines),
+      el("p", { class: "total" }, "Total ", total), validate),
+    el("div", {}, receipt, await returns(store)));
+}
+
+async function returns(store) {
+  const number = el("input", { id: "numero-vente", type: "number", min: 1, placeholder: "N° de vente" });
+  const zone = el("div");
+  async function find() {
+    try {
+      const sale = await api(`/stores/${store}/sales/${Number(number.value)}`);
+      const returned = new Map();
+      for (const r of sale.returns) for (const l of r.lines) returned.set(l.sku, (returned.get(l.sku) || 0) + l.quantity);
+      const inputs = sale.lines.map((l) => ({ sku: l.sku, max: l.quantity - (returned.get(l.sku) || 0),
+        input: el("input", { type: "number", min: 0, max: l.quantity - (returned.get(l.sku) || 0), value: 0, class: "qte" }) }));
+      const key = crypto.randomUUID();
+      zone.replaceChildren(el("p", {}, `Vente n° ${sale.id} du ${when(sale.created_at)} — ${money(sale.total_cents)}`),
+        el("table", {}, el("tbody", {}, inputs.map((i) => el("tr", {}, el("td", {}, i.sku), el("td", {}, `retournable : ${i.max}`), el("td", {}, i.input))))),
+        el("button", { type: "button", onclick: async () => {
+          const lines = inputs.map((i) => ({ sku: i.sku, quantity: Number(i.input.value) })).filter((l) => l.quantity > 0);
+          if (lines.length === 0) return say("Indiquez au moins une quantité à retourner.", "info");
+          try {
+            const ret = await api(`/stores/${store}/sales/${sale.id}/returns`, { method: "POST", key, body: { lines } });
+            say(`Retour n° ${ret.id} enregistré : ${money(ret.refund_cents)} remboursés.`, "succes");
+            zone.replaceChildren();
+          } catch (error) {
+            fail(error);
+          }
+        } }, "Enregistrer le retour"));
+    } catch (error) {
+      fail(error);
+    }
+  }
+  return el("section", { class: "carte" }, el("h2", {}, "Retour"),
+    el("div", { class: "saisie" }, number, el("button", { type: "button", onclick: find }, "Trouver la vente")), zone);
+}
+
+async function stock() {
+  const store = currentStore();
+  const query = el("input", { id: "recherche", type: "search", placeholder: "Nom, catégorie, SKU ou code-barres", autofocus: true });
+  const low = el("input", { id: "bas", type: "checkbox" });
+  const rows = el("tbody");
+  const detail = el("section", { class: "carte", id: "disponibilite", hidden: true });
+  async function search() {
+    try {
+      const page = await api(`/stores/${store}/stock?per_page=200&q=${encodeURIComponent(query.value)}${low.checked ? "&low=true" : ""}`);
+      rows.replaceChildren(...page.items.map((l) => el("tr", { class: l.low ? "bas" : "" },
+        el("td", {}, el("button", { type: "button", class: "lien", onclick: () => availability(l.sku) }, l.name)),
+        el("td", {}, l.sku), el("td", {}, l.category), el("td", { class: "nombre" }, l.on_hand),
+        el("td", { class: "nombre" }, l.reorder_point), el("td", { class: "nombre" }, l.target_level))));
+    } catch (error) {
+      fail(error);
+    }
+  }
+  async function availability(sku) {
+    try {
+      const a = await api(`/availability/${sku}`);
+      detail.hidden = false;
+      detail.replaceChildren(el("h2", {}, `${a.name} dans la chaîne`), el("p", {}, `Total : ${a.total_on_hand}`),
+        el("table", {}, el("tbody", {}, a.stores.map((s) => el("tr", { class: s.low ? "bas" : "" },
+          el("td", {}, s.store_name), el("td", { class: "nombre" }, s.on_hand))))));
+    } catch (error) {
+      fail(error);
+    }
+  }
+  query.addEventListener("input", () => search());
+  low.addEventListener("change", () => search());
+  await search();
+  return el("div", { class: "grille" },
+    el("section", { class: "carte" }, el("h1", {}, "Stock"), await storePicker(),
+      el("div", { class: "saisie" }, query, el("label", {}, low, " Stock bas seulement")),
+      el("table", { class: "stock" }, el("thead", {}, el("tr", {}, ["Produit", "SKU", "Catégorie", "En main", "Point de commande", "Cible"].map((h) => el("th", {}, h)))), rows)),
+    detail);
+}
+
+async function route() {
+  const [path, search] = (location.hash.slice(1) || "/caisse").split("?");
+  const name = path.replace(/^\//, "");
+  const params = new URLSearchParams(search || "");
+  menu();
+  const user = session()?.user;
+  if (!user || name === "connexion") {
+    if (user && name === "connexion") clearSession();
+    menu();
+    ecran.replaceChildren(connexion(params));
+    return;
+  }
+  const screen = SCREENS[name];
+  if (!screen) {
+    ecran.replaceChildren(el("section", { class: "carte" }, el("h1", {}, "Page introuvable")));
+    return;
+  }
+  if (!screen.roles.includes(user.role)) {
+    ecran.replaceChildren(el("section", { class: "carte refus" }, el("h1", {}, "Accès refusé"),
+      el("p", {}, "Votre rôle ne donne pas accès à cet écran.")));
+    return;
+  }
+  document.title = `${screen.title} — magasin`;
+  try {
+    ecran.replaceChildren(await screen.render(params));
+  } catch (error) {
+    fail(error);
+  }
+}
+
+document.getElementById("deconnexion").addEventListener("click", () => {
+  clearSession();
+  location.hash = "#/connexion";
+});
+window.addEventListener("hashchange", () => { say(""); route(); });
+route();
