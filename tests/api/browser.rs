@@ -1,0 +1,334 @@
+//! The web application in a real headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, installed by `scripts/test.sh`), driven over WebDriver against the
+//! real server. Screenshots of each screen go to `docs/screenshots/`.
+
+use crate::helpers::{TestApp, spawn_app};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// chromedriver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+async fn browser() -> (Driver, Client) {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "chromedriver must be installed (scripts/test.sh installs Debian's chromium-driver)",
+        );
+    let profile = tempfile::tempdir().expect("a profile dir");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: profile,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(&format!("{}/status", driver.url)).call().is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not answer within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1024,768", "--no-first-run", "--disable-quic",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", driver._profile.path().display()),
+            ]
+        }),
+    );
+    let client = ClientBuilder::rustls()
+        .expect("a TLS-capable WebDriver client")
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session");
+    (driver, client)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the WebDriver client")
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("a screenshot");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshots folder");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot is written");
+}
+
+async fn login(client: &Client, app: &TestApp, username: &str) {
+    client
+        .goto(&format!("{}/#/connexion", app.base))
+        .await
+        .expect("the login page");
+    let form = client
+        .wait()
+        .for_element(Locator::Css("form.connexion"))
+        .await
+        .expect("the login form");
+    form.find(Locator::Css("input[name=username]"))
+        .await
+        .expect("username")
+        .send_keys(username)
+        .await
+        .expect("typed");
+    form.find(Locator::Css("input[name=password]"))
+        .await
+        .expect("password")
+        .send_keys("demo")
+        .await
+        .expect("typed");
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("clicked");
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .expect(css)
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Polls `check` until it holds or 5 s pass.
+async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what} within 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn a_cashier_scans_two_barcodes_and_a_double_click_sells_once() {
+    // The server stops outside the WebDriver runtime (its own actix system).
+    let app = spawn_app();
+    runtime().block_on(a_cashier_scans_two_barcodes_and_a_double_click_sells_once_in_browser(&app));
+}
+
+async fn a_cashier_scans_two_barcodes_and_a_double_click_sells_once_in_browser(app: &TestApp) {
+    let products: Vec<(String, String, i64)> = ["EPI-0001", "LAI-0001"]
+        .iter()
+        .map(|sku| {
+            app.count(1, sku, 50);
+            let p = app.get(&format!("/api/v1/products/{sku}")).body;
+            (
+                sku.to_string(),
+                p["ean13"].as_str().expect("ean").to_owned(),
+                p["price_cents"].as_i64().expect("price"),
+            )
+        })
+        .collect();
+    let (_driver, client) = browser().await;
+
+    client
+        .goto(&format!("{}/#/connexion", app.base))
+        .await
+        .expect("the login page");
+    client
+        .wait()
+        .for_element(Locator::Css("form.connexion"))
+        .await
+        .expect("the form");
+    screenshot(&client, "connexion").await;
+    login(&client, &app, "caissier1").await;
+    let code = client
+        .wait()
+        .for_element(Locator::Css("#code"))
+        .await
+        .expect("the till");
+    for (_, ean, _) in &products {
+        code.send_keys(&format!("{ean}{}", char::from(Key::Enter)))
+            .await
+            .expect("a scan");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let expected: i64 = products.iter().map(|(_, _, price)| price).sum();
+    let want = format!("{},{:02}", expected / 100, expected % 100);
+    eventually("two lines in the cart", async || {
+        text_of(&client, "#total")
+            .await
+            .replace(['\u{a0}', '\u{202f}', ' '], "")
+            .starts_with(&want)
+    })
+    .await;
+    screenshot(&client, "caisse").await;
+    // A double click: two clicks as fast as the browser delivers them.
+    client
+        .execute(
+            "const b = document.getElementById('valider'); b.click(); b.click();",
+            vec![],
+        )
+        .await
+        .expect("clicked twice");
+    client
+        .wait()
+        .for_element(Locator::Css("#recu h2"))
+        .await
+        .expect("a receipt");
+    screenshot(&client, "recu").await;
+
+    let sales = app.get("/api/v1/stores/1/sales").body;
+    assert_eq!(sales["total"], 1, "one sale for a double click");
+    assert_eq!(sales["items"][0]["total_cents"], expected);
+    assert_eq!(sales["items"][0]["by"], "caissier1");
+    for (sku, _, _) in &products {
+        assert_eq!(app.on_hand(1, sku), 49, "{sku} went down by one");
+    }
+    client.close().await.expect("the session closes");
+}
+
+#[test]
+fn the_stock_screen_searches_and_shows_chain_availability() {
+    // The server stops outside the WebDriver runtime (its own actix system).
+    let app = spawn_app();
+    runtime().block_on(the_stock_screen_searches_and_shows_chain_availability_in_browser(&app));
+}
+
+async fn the_stock_screen_searches_and_shows_chain_availability_in_browser(app: &TestApp) {
+    let (_driver, client) = browser().await;
+    login(&client, &app, "gestionnaire1").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#code"))
+        .await
+        .expect("the till first");
+    client
+        .goto(&format!("{}/#/stock", app.base))
+        .await
+        .expect("the stock page");
+    let search = client
+        .wait()
+        .for_element(Locator::Css("#recherche"))
+        .await
+        .expect("the search box");
+    search.send_keys("erable").await.expect("typed");
+    eventually("only maple syrup lines", async || {
+        let rows = client
+            .find_all(Locator::Css("table.stock tbody tr"))
+            .await
+            .expect("rows");
+        !rows.is_empty() && rows.len() <= 2
+    })
+    .await;
+    client
+        .find(Locator::Css("table.stock tbody tr button.lien"))
+        .await
+        .expect("a product")
+        .click()
+        .await
+        .expect("clicked");
+    client
+        .wait()
+        .for_element(Locator::Css("#disponibilite table"))
+        .await
+        .expect("availability");
+    let rows = client
+        .find_all(Locator::Css("#disponibilite tbody tr"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 5, "one row per store");
+    screenshot(&client, "stock").await;
+    client.close().await.expect("the session closes");
+}
+
+#[test]
+fn a_cashier_is_refused_screens_of_other_roles() {
+    // The server stops outside the WebDriver runtime (its own actix system).
+    let app = spawn_app();
+    runtime().block_on(a_cashier_is_refused_screens_of_other_roles_in_browser(&app));
+}
+
+async fn a_cashier_is_refused_screens_of_other_roles_in_browser(app: &TestApp) {
+    let (_driver, client) = browser().await;
+    login(&client, &app, "logistique").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#menu a"))
+        .await
+        .expect("the menu");
+    let links: Vec<String> = {
+        let mut texts = Vec::new();
+        for link in client
+            .find_all(Locator::Css("#menu a"))
+            .await
+            .expect("links")
+        {
+            texts.push(link.text().await.expect("text"));
+        }
+        texts
+    };
+    assert!(
+        !links.iter().any(|l| l == "Caisse"),
+        "logistics has no till: {links:?}"
+    );
+    client
+        .goto(&format!("{}/#/caisse", app.base))
+        .await
+        .expect("a direct URL");
+    let refused = client
+        .wait()
+        .for_element(Locator::Css(".refus h1"))
+        .await
+        .expect("refused");
+    assert_eq!(refused.text().await.expect("text"), "Accès refusé");
+    client.close().await.expect("the session closes");
+}
+
+#[test]
+fn pages_fetch_nothing_outside_the_server() {
+    let app = spawn_app();
+    for asset in ["/", "/ui/app.js", "/ui/api.js", "/ui/style.css"] {
+        let text = ureq::get(&app.url(asset))
+            .call()
+            .expect(asset)
+            .into_string()
+            .expect("text");
+        assert!(
+            !text.contains("http://") && !text.contains("https://"),
+            "{asset} names an outside address"
+        );
+    }
+}
