@@ -30,7 +30,18 @@ function fail(error) {
 const SCREENS = {
   caisse: { title: "Caisse", roles: ["cashier", "manager", "admin"], render: caisse },
   stock: { title: "Stock", roles: ["cashier", "manager", "logistics", "admin"], render: stock },
+  reappro: { title: "Réapprovisionnement", roles: ["manager", "logistics", "admin"], render: reappro },
+  tableau: { title: "Tableau de bord", roles: ["manager", "admin"], render: tableau },
+  utilisateurs: { title: "Utilisateurs", roles: ["admin"], render: utilisateurs },
 };
+
+const STATUS = {
+  requested: "demandée", allocated: "allouée", shipped: "expédiée",
+  received: "reçue", rejected: "refusée", cancelled: "annulée",
+};
+
+/** Stops what the current screen runs in the background (the live feed). */
+let leaveScreen = () => {};
 
 /** The store a screen works on: the user's own, or the one chosen (head office, logistics). */
 function currentStore() {
@@ -256,7 +267,211 @@ async function stock() {
     detail);
 }
 
+function requestTable(requests, actions) {
+  return el("table", { class: "demandes" },
+    el("thead", {}, el("tr", {}, ["N°", "Magasin", "État", "Lignes (demandé / alloué / expédié / reçu)", "Demandée le", ""].map((h) => el("th", {}, h)))),
+    el("tbody", {}, requests.map((r) => el("tr", { "data-demande": r.id },
+      el("td", {}, r.id), el("td", {}, r.store_id), el("td", { class: `etat ${r.status}` }, STATUS[r.status] || r.status),
+      el("td", {}, r.lines.map((l) => el("div", {}, `${l.sku} : ${l.requested} / ${l.allocated} / ${l.shipped} / ${l.received}`))),
+      el("td", {}, when(r.requested_at)),
+      el("td", { class: "actions" }, actions(r))))));
+}
+
+async function reappro() {
+  const user = session().user;
+  const box = el("div");
+  const act = (label, path, body) => el("button", { type: "button", "data-action": label, onclick: async () => {
+    try {
+      await api(path, { method: "POST", body: body ? body() : {} });
+      say(`Demande mise à jour : ${label.toLowerCase()}.`, "succes");
+      route();
+    } catch (error) {
+      fail(error);
+    }
+  } }, label);
+  if (user.role === "logistics" || user.role === "admin") {
+    const status = el("select", { id: "filtre-etat", onchange: () => draw() },
+      el("option", { value: "" }, "Tous les états"),
+      Object.entries(STATUS).map(([k, v]) => el("option", { value: k }, v)));
+    const queue = el("div");
+    const draw = async () => {
+      try {
+        const page = await api(`/logistics/restock-requests?per_page=200${status.value ? `&status=${status.value}` : ""}`);
+        queue.replaceChildren(requestTable(page.items, (r) => [
+          r.status === "requested" ? act("Allouer", `/logistics/restock-requests/${r.id}/allocate`) : "",
+          r.status === "allocated" ? act("Expédier", `/logistics/restock-requests/${r.id}/ship`) : "",
+          ["requested", "allocated"].includes(r.status)
+            ? act("Refuser", `/logistics/restock-requests/${r.id}/reject`, () => ({ reason: prompt("Raison du refus ?") || "Refusée par la logistique" }))
+            : "",
+        ]));
+      } catch (error) {
+        fail(error);
+      }
+    };
+    await draw();
+    const central = await api("/logistics/stock?per_page=200");
+    box.append(el("section", { class: "carte" }, el("h1", {}, "Demandes reçues (centre logistique)"), status, queue),
+      el("section", { class: "carte" }, el("h2", {}, "Stock central"),
+        el("table", { class: "central" }, el("thead", {}, el("tr", {}, ["Produit", "SKU", "Disponible", "Alloué", "En transit"].map((h) => el("th", {}, h)))),
+          el("tbody", {}, central.items.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.sku),
+            el("td", { class: "nombre" }, c.on_hand), el("td", { class: "nombre" }, c.allocated), el("td", { class: "nombre" }, c.in_transit)))))));
+  }
+  if (user.role === "manager" || user.role === "admin") {
+    const store = currentStore();
+    const sku = el("input", { id: "sku-demande", placeholder: "SKU (ex. EPI-0001)" });
+    const quantity = el("input", { id: "qte-demande", type: "number", min: 1, max: 10000, value: 10, class: "qte" });
+    const create = async (body) => {
+      try {
+        const r = await api(`/stores/${store}/restock-requests`, { method: "POST", key: crypto.randomUUID(), body });
+        say(`Demande ${r.id} créée (${r.lines.length} ligne(s)).`, "succes");
+        route();
+      } catch (error) {
+        fail(error);
+      }
+    };
+    const mine = await api(`/stores/${store}/restock-requests?per_page=200`);
+    box.prepend(el("section", { class: "carte" }, el("h1", {}, "Demandes du magasin"), await storePicker(),
+      el("div", { class: "saisie" },
+        el("button", { type: "button", id: "proposition", onclick: () => create({ mode: "auto" }) }, "Proposition automatique"),
+        sku, quantity,
+        el("button", { type: "button", id: "demander", onclick: () => create({ lines: [{ sku: sku.value.trim(), quantity: Number(quantity.value) }] }) }, "Demander")),
+      requestTable(mine.items.slice().reverse(), (r) => [
+        r.status === "shipped" ? act("Recevoir", `/stores/${store}/restock-requests/${r.id}/receive`) : "",
+        ["requested", "allocated"].includes(r.status) ? act("Annuler", `/stores/${store}/restock-requests/${r.id}/cancel`) : "",
+      ])));
+  }
+  return box;
+}
+
+/** Reads /api/v1/events with the bearer token (EventSource cannot send it), resuming from
+ * the last event id after a drop; calls `onEvent(kind, data)`. Returns a stop function. */
+function liveEvents(onEvent) {
+  const controller = new AbortController();
+  let lastId = null;
+  let stopped = false;
+  async function connect() {
+    while (!stopped) {
+      try {
+        const headers = { Authorization: `Bearer ${session()?.token}` };
+        if (lastId) headers["Last-Event-ID"] = lastId;
+        const response = await fetch("/api/v1/events", { headers, signal: controller.signal });
+        if (!response.ok) throw new Error(`flux ${response.status}`);
+        const reader = response.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let kind = "", data = "";
+            for (const line of block.split("\n")) {
+              if (line.startsWith("id: ")) lastId = line.slice(4);
+              else if (line.startsWith("event: ")) kind = line.slice(7);
+              else if (line.startsWith("data: ")) data = line.slice(6);
+            }
+            if (kind) onEvent(kind, data ? JSON.parse(data) : {});
+          }
+        }
+      } catch (error) {
+        if (stopped) return;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  connect();
+  return () => { stopped = true; controller.abort(); };
+}
+
+async function tableau() {
+  const user = session().user;
+  const storeQuery = user.store_id ? `?store_id=${user.store_id}` : "";
+  const figures = el("div", { class: "chiffres" });
+  const perStore = el("tbody");
+  const top = el("tbody");
+  const chart = el("div", { id: "graphique" });
+  let plot = null;
+  async function refresh() {
+    const d = await api(`/reports/dashboard${storeQuery}`);
+    figures.replaceChildren(
+      el("div", { class: "kpi" }, el("span", {}, "Ventes du jour"), el("strong", { id: "ca-jour" }, money(d.revenue_today_cents))),
+      el("div", { class: "kpi" }, el("span", {}, "Nombre de ventes"), el("strong", { id: "ventes-jour" }, d.sales_today)),
+      el("div", { class: "kpi" }, el("span", {}, "Produits sous le point de commande"), el("strong", {}, d.low_stock_count)),
+      el("div", { class: "kpi" }, el("span", {}, "Réapprovisionnements en cours"), el("strong", {}, d.pending_restocks)));
+    perStore.replaceChildren(...d.stores.map((s) => el("tr", {}, el("td", {}, s.store_code),
+      el("td", { class: "nombre" }, s.sales_count), el("td", { class: "nombre" }, money(s.revenue_cents)))));
+    top.replaceChildren(...d.top_products_today.map((p) => el("tr", {}, el("td", {}, p.name),
+      el("td", { class: "nombre" }, p.units), el("td", { class: "nombre" }, money(p.revenue_cents)))));
+    const xs = d.hourly.map((h) => Date.parse(h.hour) / 1000);
+    const ys = d.hourly.map((h) => h.revenue_cents / 100);
+    if (plot) plot.setData([xs, ys]);
+    else if (window.uPlot) {
+      plot = new window.uPlot({ width: 600, height: 220, series: [{}, { label: "Ventes ($)", stroke: "#0b5cad", fill: "rgba(11,92,173,.12)" }],
+        axes: [
+          { values: (u, v) => v.map((t) => `${String(new Date(t * 1000).getHours()).padStart(2, "0")} h`) },
+          { values: (u, v) => v.map((x) => `${x} $`) },
+        ] }, [xs, ys], chart);
+    }
+  }
+  await refresh();
+  const stop = liveEvents((kind) => {
+    if (kind === "sale_recorded" || kind === "sale_returned" || kind.startsWith("restock")) refresh().catch(fail);
+  });
+  leaveScreen = stop;
+  return el("div", {},
+    el("section", { class: "carte" }, el("h1", {}, "Tableau de bord"), el("p", { class: "direct" }, "Mis à jour en direct"), figures),
+    el("div", { class: "grille" },
+      el("section", { class: "carte" }, el("h2", {}, "Dernières 24 heures"), chart),
+      el("section", { class: "carte" }, el("h2", {}, "Aujourd'hui par magasin"),
+        el("table", {}, el("thead", {}, el("tr", {}, ["Magasin", "Ventes", "Montant"].map((h) => el("th", {}, h)))), perStore))),
+    el("section", { class: "carte" }, el("h2", {}, "Meilleurs vendeurs du jour"),
+      el("table", {}, el("thead", {}, el("tr", {}, ["Produit", "Unités", "Montant"].map((h) => el("th", {}, h)))), top)));
+}
+
+async function utilisateurs() {
+  const users = await api("/users");
+  const stores = await api("/stores");
+  const form = el("form", { class: "saisie", id: "nouvel-utilisateur", onsubmit: async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const role = data.get("role");
+    const body = { username: data.get("username"), password: data.get("password"), role };
+    if (role === "cashier" || role === "manager") body.store_id = Number(data.get("store_id"));
+    try {
+      await api("/users", { method: "POST", body });
+      say(`Utilisateur ${body.username} créé.`, "succes");
+      route();
+    } catch (error) {
+      fail(error);
+    }
+  } },
+  el("input", { name: "username", placeholder: "nom d'utilisateur", required: true }),
+  el("input", { name: "password", type: "password", placeholder: "mot de passe (8 caractères et plus)", required: true }),
+  el("select", { name: "role" }, [["cashier", "caissier"], ["manager", "gestionnaire"], ["logistics", "logistique"], ["admin", "siège social"]]
+    .map(([v, t]) => el("option", { value: v }, t))),
+  el("select", { name: "store_id" }, stores.items.map((s) => el("option", { value: s.id }, `${s.id} — ${s.name}`))),
+  el("button", { type: "submit" }, "Créer"));
+  return el("section", { class: "carte" }, el("h1", {}, "Utilisateurs"), form,
+    el("table", { class: "utilisateurs" }, el("thead", {}, el("tr", {}, ["Utilisateur", "Rôle", "Magasin", "Actif", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, users.items.map((u) => el("tr", { "data-utilisateur": u.username }, el("td", {}, u.username), el("td", {}, u.role),
+        el("td", {}, u.store_id ?? "—"), el("td", {}, u.active ? "oui" : "non"),
+        el("td", {}, u.active ? el("button", { type: "button", class: "petit", onclick: async () => {
+          try {
+            await api(`/users/${u.username}/deactivate`, { method: "POST", body: {} });
+            say(`${u.username} désactivé : ses sessions sont fermées.`, "succes");
+            route();
+          } catch (error) {
+            fail(error);
+          }
+        } }, "Désactiver") : ""))))));
+}
+
 async function route() {
+  leaveScreen();
+  leaveScreen = () => {};
   const [path, search] = (location.hash.slice(1) || "/caisse").split("?");
   const name = path.replace(/^\//, "");
   const params = new URLSearchParams(search || "");

@@ -283,7 +283,49 @@ fn a_cashier_is_refused_screens_of_other_roles() {
 
 async fn a_cashier_is_refused_screens_of_other_roles_in_browser(app: &TestApp) {
     let (_driver, client) = browser().await;
-    login(&client, &app, "logistique").await;
+    login(&client, app, "caissier1").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#menu a"))
+        .await
+        .expect("the menu");
+    let mut links = Vec::new();
+    for link in client
+        .find_all(Locator::Css("#menu a"))
+        .await
+        .expect("links")
+    {
+        links.push(link.text().await.expect("text"));
+    }
+    assert_eq!(links, vec!["Caisse", "Stock"], "a cashier's menu");
+    for screen in ["tableau", "utilisateurs", "reappro"] {
+        client
+            .goto(&format!("{}/#/{screen}", app.base))
+            .await
+            .expect("a direct URL");
+        let refused = client
+            .wait()
+            .for_element(Locator::Css(".refus h1"))
+            .await
+            .expect("refused");
+        assert_eq!(
+            refused.text().await.expect("text"),
+            "Accès refusé",
+            "{screen}"
+        );
+    }
+    // The API refuses too.
+    let token = app.login("caissier1");
+    assert_eq!(
+        app.get_as(Some(&token), "/api/v1/reports/dashboard").status,
+        403
+    );
+    assert_eq!(app.get_as(Some(&token), "/api/v1/users").status, 403);
+    client
+        .goto(&format!("{}/#/connexion", app.base))
+        .await
+        .expect("log out");
+    login(&client, app, "logistique").await;
     client
         .wait()
         .for_element(Locator::Css("#menu a"))
@@ -314,6 +356,214 @@ async fn a_cashier_is_refused_screens_of_other_roles_in_browser(app: &TestApp) {
         .await
         .expect("refused");
     assert_eq!(refused.text().await.expect("text"), "Accès refusé");
+    client.close().await.expect("the session closes");
+}
+
+async fn click_action(client: &Client, request: &str, action: &str) {
+    let css = format!("tr[data-demande='{request}'] button[data-action='{action}']");
+    client
+        .wait()
+        .for_element(Locator::Css(&css))
+        .await
+        .unwrap_or_else(|e| panic!("{action} for {request}: {e}"))
+        .click()
+        .await
+        .expect("clicked");
+}
+
+#[test]
+fn the_restock_cycle_through_the_screens() {
+    let app = spawn_app();
+    runtime().block_on(the_restock_cycle_through_the_screens_in_browser(&app));
+}
+
+async fn the_restock_cycle_through_the_screens_in_browser(app: &TestApp) {
+    let before = app.on_hand(1, "EPI-0002");
+    let (_driver, client) = browser().await;
+    login(&client, app, "gestionnaire1").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#code"))
+        .await
+        .expect("the till");
+    client
+        .goto(&format!("{}/#/reappro", app.base))
+        .await
+        .expect("restocking");
+    client
+        .wait()
+        .for_element(Locator::Css("#sku-demande"))
+        .await
+        .expect("the form")
+        .send_keys("EPI-0002")
+        .await
+        .expect("typed");
+    let quantity = client
+        .find(Locator::Css("#qte-demande"))
+        .await
+        .expect("quantity");
+    quantity.clear().await.expect("cleared");
+    quantity.send_keys("7").await.expect("typed");
+    client
+        .find(Locator::Css("#demander"))
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("clicked");
+    let row = client
+        .wait()
+        .for_element(Locator::Css("table.demandes tbody tr"))
+        .await
+        .expect("the request");
+    let id = row
+        .attr("data-demande")
+        .await
+        .expect("an attribute")
+        .expect("an id");
+    screenshot(&client, "reappro-magasin").await;
+
+    client
+        .goto(&format!("{}/#/connexion", app.base))
+        .await
+        .expect("log out");
+    login(&client, app, "logistique").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#menu a"))
+        .await
+        .expect("the menu");
+    client
+        .goto(&format!("{}/#/reappro", app.base))
+        .await
+        .expect("restocking");
+    click_action(&client, &id, "Allouer").await;
+    eventually("allocated", async || {
+        app.get(&format!("/api/v1/stores/1/restock-requests/{id}"))
+            .body["status"]
+            == "allocated"
+    })
+    .await;
+    click_action(&client, &id, "Expédier").await;
+    eventually("shipped", async || {
+        app.get(&format!("/api/v1/stores/1/restock-requests/{id}"))
+            .body["status"]
+            == "shipped"
+    })
+    .await;
+    screenshot(&client, "reappro-logistique").await;
+
+    client
+        .goto(&format!("{}/#/connexion", app.base))
+        .await
+        .expect("log out");
+    login(&client, app, "gestionnaire1").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#code"))
+        .await
+        .expect("the till");
+    client
+        .goto(&format!("{}/#/reappro", app.base))
+        .await
+        .expect("restocking");
+    click_action(&client, &id, "Recevoir").await;
+    eventually("received", async || {
+        app.get(&format!("/api/v1/stores/1/restock-requests/{id}"))
+            .body["status"]
+            == "received"
+    })
+    .await;
+    assert_eq!(
+        app.on_hand(1, "EPI-0002"),
+        before + 7,
+        "received stock is on hand"
+    );
+    client.close().await.expect("the session closes");
+}
+
+#[test]
+fn the_dashboard_shows_a_new_sale_live() {
+    let app = spawn_app();
+    runtime().block_on(the_dashboard_shows_a_new_sale_live_in_browser(&app));
+}
+
+async fn the_dashboard_shows_a_new_sale_live_in_browser(app: &TestApp) {
+    app.count(2, "EPI-0001", 20);
+    let (_driver, client) = browser().await;
+    login(&client, app, "admin").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#menu a"))
+        .await
+        .expect("the menu");
+    client
+        .goto(&format!("{}/#/tableau", app.base))
+        .await
+        .expect("the dashboard");
+    let count = client
+        .wait()
+        .for_element(Locator::Css("#ventes-jour"))
+        .await
+        .expect("today's sales");
+    let before: u64 = count.text().await.expect("text").parse().expect("a number");
+    let sale = app.post(
+        "/api/v1/stores/2/sales",
+        &json!({"lines": [{"sku": "EPI-0001", "quantity": 2}]}),
+    );
+    assert_eq!(sale.status, 201);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let shown: u64 = text_of(&client, "#ventes-jour").await.parse().unwrap_or(0);
+        if shown == before + 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dashboard shows the sale within 2 s without reloading"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(&client, "tableau").await;
+    client
+        .goto(&format!("{}/#/utilisateurs", app.base))
+        .await
+        .expect("users");
+    let form = client
+        .wait()
+        .for_element(Locator::Css("#nouvel-utilisateur"))
+        .await
+        .expect("the form");
+    form.find(Locator::Css("input[name=username]"))
+        .await
+        .expect("name")
+        .send_keys("caissier7")
+        .await
+        .expect("typed");
+    form.find(Locator::Css("input[name=password]"))
+        .await
+        .expect("password")
+        .send_keys("motdepasse7")
+        .await
+        .expect("typed");
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("create")
+        .click()
+        .await
+        .expect("clicked");
+    client
+        .wait()
+        .for_element(Locator::Css("tr[data-utilisateur='caissier7']"))
+        .await
+        .expect("the new user");
+    screenshot(&client, "utilisateurs").await;
+    assert!(
+        app.get("/api/v1/users")
+            .body
+            .to_string()
+            .contains("caissier7")
+    );
     client.close().await.expect("the session closes");
 }
 
