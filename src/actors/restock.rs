@@ -53,11 +53,6 @@ impl Registry {
             .await?)
     }
 
-    /// The request as its store holds it.
-    pub async fn restock(&self, id: RestockId) -> Result<RestockRequest, FlowError> {
-        Ok(self.store(id.store).await?.restock(id).await?)
-    }
-
     /// Takes what central stock has for each line (partial allocation is normal).
     pub async fn allocate_restock(
         &self,

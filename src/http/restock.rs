@@ -202,7 +202,14 @@ async fn get_store_restock(
     let store = store_id(raw_store)?;
     user.require(Permission::ReadRestocks, Some(store))?;
     let id = store_request(store, &raw_id)?;
-    Ok(web::Json(app.registry.restock(id).await?.into()))
+    // From the read model: what is durable, never a step whose commit is still in flight.
+    let request =
+        app.restocks
+            .get(id)
+            .ok_or(ApiError::Store(crate::actors::StoreError::Restock(
+                crate::domain::RestockError::NotFound(id),
+            )))?;
+    Ok(web::Json(request.into()))
 }
 
 /// The store receives the shipment: on-hand grows by what was shipped. A repeated call

@@ -173,7 +173,7 @@ async fn a_cashier_scans_two_barcodes_and_a_double_click_sells_once_in_browser(a
         .await
         .expect("the form");
     screenshot(&client, "connexion").await;
-    login(&client, &app, "caissier1").await;
+    login(&client, app, "caissier1").await;
     let code = client
         .wait()
         .for_element(Locator::Css("#code"))
@@ -229,7 +229,7 @@ fn the_stock_screen_searches_and_shows_chain_availability() {
 
 async fn the_stock_screen_searches_and_shows_chain_availability_in_browser(app: &TestApp) {
     let (_driver, client) = browser().await;
-    login(&client, &app, "gestionnaire1").await;
+    login(&client, app, "gestionnaire1").await;
     client
         .wait()
         .for_element(Locator::Css("#code"))
@@ -477,7 +477,9 @@ async fn the_restock_cycle_through_the_screens_in_browser(app: &TestApp) {
     assert_eq!(
         app.on_hand(1, "EPI-0002"),
         before + 7,
-        "received stock is on hand"
+        "received stock is on hand: {}",
+        app.get(&format!("/api/v1/stores/1/restock-requests/{id}"))
+            .body
     );
     client.close().await.expect("the session closes");
 }
