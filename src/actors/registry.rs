@@ -217,10 +217,6 @@ impl Registry {
         self.recover_product(sku.clone()).await
     }
 
-    pub fn journal(&self) -> &Journal {
-        &self.journal
-    }
-
     pub fn chain(&self) -> &ChainHandle {
         &self.chain
     }
@@ -271,6 +267,18 @@ impl Registry {
         }
         let journal = self.journal.clone();
         blocking(move || journal.read(&StreamId::store(id), after, limit)).await
+    }
+
+    /// A product's central ledger after `after`, at most `limit` events.
+    pub async fn central_ledger(
+        &self,
+        sku: &Sku,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, CentralEvent)>, RegistryError> {
+        let journal = self.journal.clone();
+        let stream = StreamId::product(sku);
+        blocking(move || journal.read(&stream, after, limit)).await
     }
 
     /// Snapshots every store and the chain (graceful shutdown), waiting until durable.

@@ -17,10 +17,9 @@ use super::product::CentralOp;
 use super::registry::{Registry, RegistryError};
 use super::store::{Recorded, StoreError};
 use crate::domain::{
-    CentralEvent, IdempotencyKey, RestockAsk, RestockError, RestockId, RestockRequest,
-    RestockStatus, RestockStep, Sku, StoreId, Username,
+    IdempotencyKey, RestockAsk, RestockError, RestockId, RestockRequest, RestockStatus,
+    RestockStep, Sku, StoreId, Username,
 };
-use crate::persistence::StreamId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -184,24 +183,6 @@ impl Registry {
                 tracing::error!(request = %request.id, sku = %line.sku, error = %e, "allocation not released; retry the rejection");
             }
         }
-    }
-
-    /// A product's central ledger after `after`, at most `limit` events.
-    pub async fn central_ledger(
-        &self,
-        sku: &Sku,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, CentralEvent)>, FlowError> {
-        let journal = self.journal().clone();
-        let stream = StreamId::product(sku);
-        let read = tokio::task::spawn_blocking(move || {
-            journal.read::<CentralEvent>(&stream, after, limit)
-        })
-        .await
-        .map_err(|e| RegistryError::Task(e.to_string()))?
-        .map_err(RegistryError::from)?;
-        Ok(read)
     }
 
     /// Goods from a supplier, one receipt id for all lines (each product records it once).

@@ -106,19 +106,40 @@ pub struct Page<T: Serialize> {
     pub total: usize,
 }
 
-/// `limit` of a ledger page: 1 to 1000, default 100.
-pub fn ledger_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+/// `?after=&limit=` of a ledger (a journal read by position).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerQuery {
+    /// Entries after this position (0: from the start).
+    after: Option<u64>,
+    /// 1 to 1000, default 100.
+    limit: Option<usize>,
+}
+
+impl LedgerQuery {
     const MAX: usize = 1000;
-    let limit = limit.unwrap_or(100);
-    if (1..=MAX).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::Validation(vec![FieldError {
-            field: "limit".into(),
-            code: "invalid_limit",
-            detail: format!("limit va de 1 à {MAX}."),
-        }]))
+
+    /// The validated position to read after, and how many entries.
+    pub fn page(&self) -> Result<(u64, usize), ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=Self::MAX).contains(&limit) {
+            return Err(ApiError::Validation(vec![FieldError {
+                field: "limit".into(),
+                code: "invalid_limit",
+                detail: format!("limit va de 1 à {}.", Self::MAX),
+            }]));
+        }
+        Ok((self.after.unwrap_or(0), limit))
     }
+}
+
+/// Where the next ledger page starts: after the last entry of a full page; none when the
+/// page was not full (the end, for now).
+pub fn next_after<E>(events: &[(u64, E)], limit: usize) -> Option<u64> {
+    (events.len() == limit)
+        .then(|| events.last().map(|(seq, _)| *seq))
+        .flatten()
 }
 
 /// A store id from the path: 0 is no store.

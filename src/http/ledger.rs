@@ -1,10 +1,10 @@
 //! `/stores/{store_id}/ledger`: the store's journal, read back as its stock ledger.
 
 use actix_web::{get, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::auth::Authenticated;
-use super::extract::{ledger_limit, store_id};
+use super::extract::{LedgerQuery, next_after, store_id};
 use super::problem::ApiError;
 use super::{AppState, rfc3339};
 use crate::auth::Permission;
@@ -232,15 +232,6 @@ fn restock_step_entry(seq: u64, store: StoreId, done: RestockStepDone) -> Ledger
     }
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct LedgerQuery {
-    /// Entries after this position (0: from the start).
-    after: Option<u64>,
-    limit: Option<usize>,
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 struct LedgerPage {
     items: Vec<LedgerEntry>,
@@ -262,14 +253,9 @@ async fn ledger(
 ) -> Result<web::Json<LedgerPage>, ApiError> {
     let id = store_id(path.into_inner())?;
     user.require(Permission::ReadLedger, Some(id))?;
-    let limit = ledger_limit(query.limit)?;
-    let events = app
-        .registry
-        .ledger(id, query.after.unwrap_or(0), limit)
-        .await?;
-    let next_after = (events.len() == limit)
-        .then(|| events.last().map(|(seq, _)| *seq))
-        .flatten();
+    let (after, limit) = query.page()?;
+    let events = app.registry.ledger(id, after, limit).await?;
+    let next_after = next_after(&events, limit);
     let items = events
         .into_iter()
         .map(|(seq, e)| ledger_entry(seq, id, e))

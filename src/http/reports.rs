@@ -12,7 +12,7 @@ use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
 use crate::actors::now;
 use crate::auth::{AuthError, Permission, Principal};
-use crate::domain::{RestockStatus, StoreId, Timestamp};
+use crate::domain::{StoreId, Timestamp};
 use crate::reports::{Figures, HOUR_MS, hours};
 
 fn invalid(field: &str, detail: &str) -> ApiError {
@@ -172,7 +172,7 @@ async fn sales_report(
         .into_iter()
         .map(|id| {
             let figures = app.sales.figures(id, from, to);
-            totals = add(totals, figures);
+            totals += figures;
             StoreFigures {
                 store_id: id.get(),
                 store_code: code_of(&app, id),
@@ -186,17 +186,6 @@ async fn sales_report(
         stores: per_store,
         totals: totals.into(),
     }))
-}
-
-fn add(a: Figures, b: Figures) -> Figures {
-    Figures {
-        sales: a.sales + b.sales,
-        units: a.units + b.units,
-        revenue: a.revenue + b.revenue,
-        returns: a.returns + b.returns,
-        returned_units: a.returned_units + b.returned_units,
-        refunds: a.refunds + b.refunds,
-    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -356,20 +345,19 @@ async fn stock_report(
     let stores = stores
         .into_iter()
         .map(|id| {
+            let in_transit = app.restocks.in_transit(Some(id));
             let mut report = StoreStock {
                 store_id: id.get(),
                 store_code: code_of(&app, id),
                 units: 0,
                 stock_value_cents: 0,
-                in_transit_units: 0,
+                in_transit_units: in_transit.values().map(|u| u64::from(*u)).sum(),
                 low_stock: Vec::new(),
             };
             for product in &products {
                 let line = app.stock.line(id, &product.sku);
                 report.units += u64::from(line.on_hand);
                 report.stock_value_cents += (product.price * line.on_hand).0;
-                report.in_transit_units +=
-                    u64::from(app.restocks.in_transit(Some(id), &product.sku));
                 if line.is_low() {
                     report.low_stock.push(LowLine {
                         sku: product.sku.to_string(),
@@ -388,14 +376,18 @@ async fn stock_report(
             units: 0,
             allocated_units: 0,
             stock_value_cents: 0,
-            in_transit_units: 0,
+            in_transit_units: app
+                .restocks
+                .in_transit(None)
+                .values()
+                .map(|u| u64::from(*u))
+                .sum(),
         };
         for product in &products {
             let line = app.central.line(&product.sku);
             central.units += u64::from(line.on_hand);
             central.allocated_units += u64::from(line.allocated);
             central.stock_value_cents += (product.price * line.on_hand).0;
-            central.in_transit_units += u64::from(app.restocks.in_transit(None, &product.sku));
         }
         central
     });
@@ -460,7 +452,7 @@ async fn dashboard(
     let mut total = Figures::default();
     for id in &stores {
         let figures = app.sales.figures(*id, today, tomorrow);
-        total = add(total, figures);
+        total += figures;
         per_store.push(StoreToday {
             store_id: id.get(),
             store_code: code_of(&app, *id),
@@ -468,7 +460,7 @@ async fn dashboard(
             revenue_cents: figures.revenue,
         });
         for (slot, figures) in hourly.iter_mut().zip(app.sales.hourly(*id, first_hour, 24)) {
-            *slot = add(*slot, figures);
+            *slot += figures;
         }
     }
     let products = app.catalog.search(&Default::default());
@@ -487,14 +479,7 @@ async fn dashboard(
             app.restocks
                 .list(Some(*id), None)
                 .iter()
-                .filter(|r| {
-                    matches!(
-                        r.status,
-                        RestockStatus::Requested
-                            | RestockStatus::Allocated
-                            | RestockStatus::Shipped
-                    )
-                })
+                .filter(|r| r.status.is_open())
                 .count()
         })
         .sum();

@@ -7,15 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
 use super::extract::{
-    IdemKey, LineBody, Page, Pagination, ledger_limit, parse_lines, sku, store_id,
+    IdemKey, LedgerQuery, LineBody, Page, Pagination, next_after, parse_lines, sku, store_id,
 };
 use super::problem::{ApiError, FieldError, lines_error};
 use super::{AppState, rfc3339};
 use crate::actors::{FlowError, Recorded};
 use crate::auth::Permission;
 use crate::domain::{
-    CentralEvent, Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, StoreId,
-    parse_label,
+    CentralEvent, Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, parse_label,
 };
 use crate::reports::ProductQuery;
 
@@ -82,13 +81,24 @@ fn request_id(raw: &str) -> Result<RestockId, ApiError> {
     RestockId::parse(raw).map_err(|e| ApiError::Validation(vec![FieldError::new("request_id", e)]))
 }
 
-/// The request of the path, which must belong to the store of the path.
-fn store_request(store: StoreId, raw: &str) -> Result<RestockId, ApiError> {
-    let id = request_id(raw)?;
+fn not_found(id: RestockId) -> ApiError {
+    ApiError::Store(crate::actors::StoreError::Restock(
+        crate::domain::RestockError::NotFound(id),
+    ))
+}
+
+/// The request of a `/stores/{store_id}/restock-requests/{request_id}` path, once the user
+/// may act on it with `permission`; it must belong to the store of the path.
+fn store_request(
+    user: &Authenticated,
+    permission: Permission,
+    (raw_store, raw_id): (u32, String),
+) -> Result<RestockId, ApiError> {
+    let store = store_id(raw_store)?;
+    user.require(permission, Some(store))?;
+    let id = request_id(&raw_id)?;
     if id.store != store {
-        return Err(ApiError::Store(crate::actors::StoreError::Restock(
-            crate::domain::RestockError::NotFound(id),
-        )));
+        return Err(not_found(id));
     }
     Ok(id)
 }
@@ -198,17 +208,9 @@ async fn get_store_restock(
     user: Authenticated,
     path: web::Path<(u32, String)>,
 ) -> Result<web::Json<RestockBody>, ApiError> {
-    let (raw_store, raw_id) = path.into_inner();
-    let store = store_id(raw_store)?;
-    user.require(Permission::ReadRestocks, Some(store))?;
-    let id = store_request(store, &raw_id)?;
+    let id = store_request(&user, Permission::ReadRestocks, path.into_inner())?;
     // From the read model: what is durable, never a step whose commit is still in flight.
-    let request =
-        app.restocks
-            .get(id)
-            .ok_or(ApiError::Store(crate::actors::StoreError::Restock(
-                crate::domain::RestockError::NotFound(id),
-            )))?;
+    let request = app.restocks.get(id).ok_or_else(|| not_found(id))?;
     Ok(web::Json(request.into()))
 }
 
@@ -224,10 +226,7 @@ async fn receive_restock(
     user: Authenticated,
     path: web::Path<(u32, String)>,
 ) -> Result<web::Json<RestockBody>, ApiError> {
-    let (raw_store, raw_id) = path.into_inner();
-    let store = store_id(raw_store)?;
-    user.require(Permission::ReceiveRestock, Some(store))?;
-    let id = store_request(store, &raw_id)?;
+    let id = store_request(&user, Permission::ReceiveRestock, path.into_inner())?;
     Ok(web::Json(
         app.registry
             .receive_restock(id, user.username.clone())
@@ -246,10 +245,7 @@ async fn cancel_restock(
     user: Authenticated,
     path: web::Path<(u32, String)>,
 ) -> Result<web::Json<RestockBody>, ApiError> {
-    let (raw_store, raw_id) = path.into_inner();
-    let store = store_id(raw_store)?;
-    user.require(Permission::RequestRestock, Some(store))?;
-    let id = store_request(store, &raw_id)?;
+    let id = store_request(&user, Permission::RequestRestock, path.into_inner())?;
     Ok(web::Json(
         app.registry
             .cancel_restock(id, user.username.clone())
@@ -296,10 +292,11 @@ async fn central_stock(
         text: query.q,
         category: query.category,
     });
+    let in_transit = app.restocks.in_transit(None);
     Ok(web::Json(pagination.slice(products, |p| {
         let line = app.central.line(&p.sku);
         CentralBody {
-            in_transit: app.restocks.in_transit(None, &p.sku),
+            in_transit: in_transit.get(&p.sku).copied().unwrap_or(0),
             sku: p.sku.to_string(),
             name: p.name,
             category: p.category,
@@ -549,14 +546,6 @@ fn central_entry(seq: u64, event: CentralEvent) -> CentralEntry {
     }
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct LedgerQuery {
-    after: Option<u64>,
-    limit: Option<usize>,
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 struct CentralLedger {
     items: Vec<CentralEntry>,
@@ -580,14 +569,9 @@ async fn central_ledger(
     app.catalog
         .product(&sku)
         .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
-    let limit = ledger_limit(query.limit)?;
-    let events = app
-        .registry
-        .central_ledger(&sku, query.after.unwrap_or(0), limit)
-        .await?;
-    let next_after = (events.len() == limit)
-        .then(|| events.last().map(|(seq, _)| *seq))
-        .flatten();
+    let (after, limit) = query.page()?;
+    let events = app.registry.central_ledger(&sku, after, limit).await?;
+    let next_after = next_after(&events, limit);
     Ok(web::Json(CentralLedger {
         items: events
             .into_iter()

@@ -2,6 +2,7 @@
 //! request of every store (for the logistics queue and in-transit figures).
 
 use dashmap::DashMap;
+use std::collections::HashMap;
 
 use crate::domain::{
     CentralEvent, CentralStock, RestockId, RestockRequest, RestockStatus, Sku, StoreEvent, StoreId,
@@ -115,18 +116,19 @@ impl RestockView {
         found
     }
 
-    /// Units of `sku` shipped to `store` and not yet received (all stores when `None`).
-    pub fn in_transit(&self, store: Option<StoreId>, sku: &Sku) -> u32 {
-        self.requests
+    /// Units shipped to `store` (every store when `None`) and not yet received, by SKU:
+    /// one pass over the requests, however many products a caller then looks up.
+    pub fn in_transit(&self, store: Option<StoreId>) -> HashMap<Sku, u32> {
+        let mut units: HashMap<Sku, u32> = HashMap::new();
+        for request in self
+            .requests
             .iter()
             .filter(|r| r.status == RestockStatus::Shipped && store.is_none_or(|s| r.id.store == s))
-            .flat_map(|r| {
-                r.lines
-                    .iter()
-                    .filter(|l| &l.sku == sku)
-                    .map(|l| l.in_transit())
-                    .collect::<Vec<_>>()
-            })
-            .sum()
+        {
+            for line in &request.lines {
+                *units.entry(line.sku.clone()).or_default() += line.in_transit();
+            }
+        }
+        units
     }
 }

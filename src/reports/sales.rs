@@ -23,8 +23,8 @@ pub struct Figures {
     pub refunds: i64,
 }
 
-impl Figures {
-    fn add(&mut self, other: &Figures) {
+impl std::ops::AddAssign for Figures {
+    fn add_assign(&mut self, other: Figures) {
         self.sales += other.sales;
         self.units += other.units;
         self.revenue += other.revenue;
@@ -32,7 +32,9 @@ impl Figures {
         self.returned_units += other.returned_units;
         self.refunds += other.refunds;
     }
+}
 
+impl Figures {
     pub fn net_revenue(&self) -> i64 {
         self.revenue - self.refunds
     }
@@ -110,7 +112,7 @@ impl SalesFacts {
         let mut total = Figures::default();
         if let Some(buckets) = self.stores.get(&store) {
             for hour in buckets.range(hours(from, to)).map(|(_, h)| h) {
-                total.add(&hour.figures);
+                total += hour.figures;
             }
         }
         total
@@ -126,7 +128,7 @@ impl SalesFacts {
                     .ok()
                     .and_then(|i| series.get_mut(i))
                 {
-                    slot.add(&bucket.figures);
+                    *slot += bucket.figures;
                 }
             }
         }

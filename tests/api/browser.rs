@@ -122,14 +122,17 @@ async fn login(client: &Client, app: &TestApp, username: &str) {
         .expect("clicked");
 }
 
+/// The text of `css`, read in one script call: a screen that re-renders between a find and
+/// a read would otherwise leave a stale element.
 async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .find(Locator::Css(css))
+    let text = client
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+            vec![json!(css)],
+        )
         .await
-        .expect(css)
-        .text()
-        .await
-        .expect("text")
+        .expect(css);
+    text.as_str().unwrap_or_default().to_owned()
 }
 
 /// Polls `check` until it holds or 5 s pass.
