@@ -6,6 +6,7 @@
 use actix::prelude::*;
 use std::time::Duration;
 
+use super::cadence::SnapshotCadence;
 use super::clock::now;
 use crate::domain::{
     ChainError, ChainEvent, ChainState, DomainEvent, NewStore, Product, Store, User, Username,
@@ -25,8 +26,7 @@ pub enum ChainActorError {
 pub struct ChainActor {
     state: ChainState,
     seq: u64,
-    since_snapshot: u64,
-    snapshot_every: u64,
+    cadence: SnapshotCadence,
     journal: Journal,
 }
 
@@ -35,8 +35,7 @@ impl ChainActor {
         Self {
             state,
             seq,
-            since_snapshot: 0,
-            snapshot_every: snapshot_every.max(1),
+            cadence: SnapshotCadence::new(snapshot_every),
             journal,
         }
     }
@@ -50,11 +49,10 @@ impl ChainActor {
             self.state.apply(event);
         }
         self.seq += events.len() as u64;
-        self.since_snapshot += events.len() as u64;
-        let snapshot = (self.since_snapshot >= self.snapshot_every).then_some(&self.state);
-        if snapshot.is_some() {
-            self.since_snapshot = 0;
-        }
+        let snapshot = self
+            .cadence
+            .due(events.len() as u64, self.seq)
+            .then_some(&self.state);
         let events = events.into_iter().map(DomainEvent::Chain).collect();
         self.journal
             .append(StreamId::chain(), first, events, snapshot)

@@ -11,6 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use std::time::Duration;
 use tokio::sync::watch;
 
+use super::cadence::SnapshotCadence;
 use super::clock::now;
 use super::store::{Pending, StoreError};
 use crate::domain::{CentralEvent, CentralStock, DomainEvent, RestockId, Sku, Stamp, Username};
@@ -21,8 +22,7 @@ pub struct ProductStockActor {
     stream: StreamId,
     state: CentralStock,
     seq: u64,
-    since_snapshot: u64,
-    snapshot_every: u64,
+    cadence: SnapshotCadence,
     journal: Journal,
     durable: watch::Sender<u64>,
 }
@@ -40,8 +40,7 @@ impl ProductStockActor {
             sku,
             state,
             seq,
-            since_snapshot: 0,
-            snapshot_every: snapshot_every.max(1),
+            cadence: SnapshotCadence::new(snapshot_every),
             journal,
             durable: watch::Sender::new(seq),
         }
@@ -71,11 +70,7 @@ impl ProductStockActor {
         };
         self.state.apply(&event);
         self.seq += 1;
-        self.since_snapshot += 1;
-        let snapshot = (self.since_snapshot >= self.snapshot_every).then_some(&self.state);
-        if snapshot.is_some() {
-            self.since_snapshot = 0;
-        }
+        let snapshot = self.cadence.due(1, self.seq).then_some(&self.state);
         let seq = self.seq;
         let value = answer(&self.state);
         let ack = self.journal.append(

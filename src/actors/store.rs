@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+use super::cadence::SnapshotCadence;
 use super::clock::now;
 use crate::domain::{
     Adjustment, AdjustmentError, AdjustmentRequest, DomainEvent, Fingerprint, IdempotencyKey,
@@ -74,8 +75,7 @@ pub struct StoreActor {
     state: StoreState,
     /// Last seq assigned; may be ahead of the durable one while commits are pending.
     seq: u64,
-    since_snapshot: u64,
-    snapshot_every: u64,
+    cadence: SnapshotCadence,
     mailbox_capacity: usize,
     journal: Journal,
     prices: Prices,
@@ -96,8 +96,7 @@ impl StoreActor {
             stream: StreamId::store(id),
             state,
             seq,
-            since_snapshot: 0,
-            snapshot_every: settings.snapshot_every.max(1),
+            cadence: SnapshotCadence::new(settings.snapshot_every),
             mailbox_capacity: settings.mailbox_capacity,
             journal,
             prices,
@@ -116,11 +115,10 @@ impl StoreActor {
             self.state.apply(event);
         }
         self.seq += events.len() as u64;
-        self.since_snapshot += events.len() as u64;
-        let snapshot = (self.since_snapshot >= self.snapshot_every).then_some(&self.state);
-        if snapshot.is_some() {
-            self.since_snapshot = 0;
-        }
+        let snapshot = self
+            .cadence
+            .due(events.len() as u64, self.seq)
+            .then_some(&self.state);
         let last = self.seq;
         let events = events
             .into_iter()
@@ -505,7 +503,7 @@ impl Handler<TakeSnapshot> for StoreActor {
         if self.seq == 0 {
             return Box::pin(async { Ok(()) });
         }
-        self.since_snapshot = 0;
+        self.cadence.taken();
         let ack = self
             .journal
             .snapshot(self.stream.clone(), self.seq, &self.state);

@@ -5,6 +5,7 @@
 //! disk and survive a crash or a power cut. Nothing may acknowledge a write before that.
 
 pub mod codec;
+mod memory;
 mod sled_backend;
 mod sqlite;
 mod writer;
@@ -153,6 +154,12 @@ pub fn open(backend: Backend, data_dir: &Path) -> Result<Arc<dyn JournalBackend>
     })
 }
 
+/// A journal that lives in memory only: nothing survives the process. For measuring the
+/// actors without a disk; never a configured backend.
+pub fn in_memory() -> Arc<dyn JournalBackend> {
+    Arc::new(memory::MemoryJournal::default())
+}
+
 #[cfg(test)]
 mod backend_tests {
     //! The contract every backend must keep, run against both on real files.
@@ -168,28 +175,43 @@ mod backend_tests {
 
     fn contract(backend: Backend) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let a = StreamId::store(StoreId::new(1).expect("valid id"));
-        let b = StreamId::chain();
         {
             let journal = open(backend, dir.path()).expect("opens");
-            assert!(journal.last_seqs().expect("reads").is_empty());
-            let batch: Vec<StoredEvent> = (1..=5)
-                .map(|s| event(&a, s))
-                .chain([event(&b, 1)])
-                .collect();
-            journal.commit(&batch, &[]).expect("commits");
-            let snapshot = StoredSnapshot {
-                stream: a.clone(),
-                seq: 3,
-                payload: b"state@3".to_vec(),
-            };
-            journal
-                .commit(&[event(&a, 6)], &[snapshot])
-                .expect("commits");
+            write_sample(journal.as_ref());
             journal.close().expect("closes");
         }
         // Reopen: everything committed is there.
         let journal = open(backend, dir.path()).expect("reopens");
+        check_sample(journal.as_ref());
+    }
+
+    fn streams() -> (StreamId, StreamId) {
+        (
+            StreamId::store(StoreId::new(1).expect("valid id")),
+            StreamId::chain(),
+        )
+    }
+
+    fn write_sample(journal: &dyn JournalBackend) {
+        let (a, b) = streams();
+        assert!(journal.last_seqs().expect("reads").is_empty());
+        let batch: Vec<StoredEvent> = (1..=5)
+            .map(|s| event(&a, s))
+            .chain([event(&b, 1)])
+            .collect();
+        journal.commit(&batch, &[]).expect("commits");
+        let snapshot = StoredSnapshot {
+            stream: a.clone(),
+            seq: 3,
+            payload: b"state@3".to_vec(),
+        };
+        journal
+            .commit(&[event(&a, 6)], &[snapshot])
+            .expect("commits");
+    }
+
+    fn check_sample(journal: &dyn JournalBackend) {
+        let (a, b) = streams();
         let seqs = journal.last_seqs().expect("reads");
         assert_eq!(seqs.get(&a), Some(&6));
         assert_eq!(seqs.get(&b), Some(&1));
@@ -213,6 +235,21 @@ mod backend_tests {
             (3, &b"state@3"[..])
         );
         assert!(journal.latest_snapshot(&b).expect("reads").is_none());
+    }
+
+    #[test]
+    fn memory_keeps_the_contract_while_the_process_lives() {
+        let journal = in_memory();
+        assert!(journal.last_seqs().expect("reads").is_empty());
+        write_sample(journal.as_ref());
+        check_sample(journal.as_ref());
+        let chain = StreamId::chain();
+        assert!(
+            journal
+                .commit(&[event(&chain, 2), event(&chain, 1)], &[])
+                .is_err()
+        );
+        assert_eq!(journal.last_seqs().expect("reads").get(&chain), Some(&1));
     }
 
     #[test]

@@ -1,0 +1,168 @@
+//! One `StoreActor` recording sales, answered only once durable: with the journal in
+//! memory (the actor, the writer thread and the read-model listeners, no disk), then on
+//! real sled and SQLite files with group commit. One till waits for each sale before the
+//! next (its latency); 64 tills keep 64 sales in flight (what group commit is for).
+//! `cargo bench --bench store_actor`
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::StreamExt;
+use prometheus_client::metrics::gauge::Gauge;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use magasin::actors::{ActorSettings, RecoveryHooks, Registry, StoreHandle};
+use magasin::domain::{
+    AdjustmentLine, AdjustmentRequest, Cents, IdempotencyKey, MAX_ON_HAND, NewStore, PriceLookup,
+    Quantity, RequestedLine, SaleRequest, Sku, Username,
+};
+use magasin::persistence::{self, Backend, Journal, JournalBackend, WriterSettings};
+
+const PRODUCTS: usize = 200;
+
+struct FlatPrices;
+
+impl PriceLookup for FlatPrices {
+    fn price(&self, _sku: &Sku) -> Option<Cents> {
+        Some(Cents(499))
+    }
+}
+
+fn sku(i: usize) -> Sku {
+    Sku::parse(&format!("BEN-{i:04}")).expect("valid bench sku")
+}
+
+fn cashier() -> Username {
+    Username::parse("caissier1").expect("valid bench user")
+}
+
+/// A running registry with one store holding plenty of every product.
+struct Bench {
+    system: actix_rt::SystemRunner,
+    store: StoreHandle,
+    journal: Journal,
+    next_key: AtomicU64,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Bench {
+    fn new(backend: Option<Backend>) -> Self {
+        let dir = backend.map(|_| tempfile::tempdir().expect("temp dir"));
+        let storage: Arc<dyn JournalBackend> = match (backend, &dir) {
+            (Some(backend), Some(dir)) => persistence::open(backend, dir.path()).expect("opens"),
+            _ => persistence::in_memory(),
+        };
+        let journal = Journal::start(
+            storage,
+            Vec::new(),
+            WriterSettings {
+                max_batch_events: 4096,
+            },
+        )
+        .expect("writer starts");
+        let system = actix_rt::System::new();
+        let settings = ActorSettings {
+            snapshot_every: 1000,
+            mailbox_capacity: 4096,
+            ask_timeout: Duration::from_secs(30),
+        };
+        let hooks = RecoveryHooks {
+            store: Arc::new(|_, _| {}),
+            product: Arc::new(|_, _| {}),
+        };
+        let store = system.block_on(async {
+            let (registry, _) = Registry::start(
+                journal.clone(),
+                Arc::new(FlatPrices),
+                settings,
+                hooks,
+                Gauge::default(),
+            )
+            .await
+            .expect("registry starts");
+            let opened = registry
+                .open_store(NewStore {
+                    code: "BENCH".into(),
+                    name: "Bench".into(),
+                    city: "Montréal".into(),
+                })
+                .await
+                .expect("store opens");
+            let store = registry.store(opened.id).await.expect("store runs");
+            let lines = (0..PRODUCTS)
+                .map(|i| AdjustmentLine::count(sku(i), MAX_ON_HAND.into()).expect("valid count"))
+                .collect();
+            let count = AdjustmentRequest::new("bench".into(), lines).expect("valid lines");
+            store.adjust(count, None, cashier()).await.expect("counted");
+            // The registry keeps the actors' arbiters; leak it with the system.
+            std::mem::forget(registry);
+            store
+        });
+        Self {
+            system,
+            store,
+            journal,
+            next_key: AtomicU64::new(0),
+            _dir: dir,
+        }
+    }
+
+    /// A 3-line sale with a fresh idempotency key, as a till sends it.
+    async fn sell(&self) {
+        let n = self.next_key.fetch_add(1, Ordering::Relaxed) as usize;
+        let lines = (0..3)
+            .map(|k| RequestedLine {
+                sku: sku((n * 7 + k * 13) % PRODUCTS),
+                quantity: Quantity::new(1).expect("valid quantity"),
+            })
+            .collect();
+        let request = SaleRequest::new(lines).expect("distinct lines");
+        let key = IdempotencyKey::parse(&format!("bench-{n}")).expect("valid key");
+        self.store
+            .record_sale(request, Some(key), cashier())
+            .await
+            .expect("sale recorded");
+    }
+
+    /// Time of `sales` sales with `tills` of them in flight at once.
+    fn run(&self, sales: u64, tills: usize) -> Duration {
+        self.system.block_on(async {
+            let started = Instant::now();
+            futures_util::stream::iter(0..sales)
+                .for_each_concurrent(tills, |_| self.sell())
+                .await;
+            started.elapsed()
+        })
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        self.journal.stop();
+    }
+}
+
+fn bench_store_actor(c: &mut Criterion) {
+    let mut group = c.benchmark_group("store_actor");
+    group.throughput(Throughput::Elements(1));
+    for (name, backend) in [
+        ("memory", None),
+        ("sled", Some(Backend::Sled)),
+        ("sqlite", Some(Backend::Sqlite)),
+    ] {
+        let bench = Bench::new(backend);
+        for tills in [1, 64] {
+            group.bench_function(BenchmarkId::new(name, format!("{tills}_tills")), |b| {
+                b.iter_custom(|sales| bench.run(sales, tills))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(8));
+    targets = bench_store_actor
+}
+criterion_main!(benches);
