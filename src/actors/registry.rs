@@ -282,6 +282,14 @@ impl Registry {
     }
 
     /// Snapshots every store and the chain (graceful shutdown), waiting until durable.
+    /// Stops every actor's arbiter (their state is dropped). For an embedder that recovers
+    /// a journal more than once in one process, such as the recovery benchmark.
+    pub fn stop(&self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+    }
+
     pub async fn snapshot_all(&self) {
         let handles: Vec<(StoreId, StoreHandle)> = self
             .stores
