@@ -30,10 +30,12 @@ fi
 echo "== format"
 cargo fmt --check
 echo "== lints"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== monitoring kit"
 scripts/check-monitoring.sh
 echo "== architecture documents"
 scripts/check-architecture.sh
 echo "== tests"
 cargo test --all-targets --locked
+echo "== load generator smoke"
+scripts/loadtest-smoke.sh
