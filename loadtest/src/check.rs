@@ -205,7 +205,7 @@ pub async fn verify(
     let after = Snapshot::take(api, &world.stores, token).await?;
     // A copy: the lock is not held across the reads below.
     let tally = world.tally().clone();
-    let mut problems: Vec<String> = tally.violations.clone();
+    let mut problems: Vec<String> = tally.violation_lines();
     let mut stores = Vec::new();
     for &store in &world.stores {
         let start = before.ledger_end.get(&store).copied().unwrap_or(0);

@@ -214,7 +214,7 @@ async fn run(cli: &Cli) -> Result<bool> {
 
     let mut failures = Vec::new();
     if let Some((_, _, world)) = &prepared {
-        failures.extend(world.tally().violations.iter().cloned());
+        failures.extend(world.tally().violation_lines());
     }
     if let Some(report) = &report {
         print_check(report);

@@ -17,6 +17,9 @@ use crate::api::Product;
 /// the server's rule on new passwords).
 pub const STAFF_PASSWORD: &str = "essai-de-charge";
 
+/// How many violations the tally quotes; a broken server repeats the same one.
+pub const VIOLATIONS_KEPT: usize = 20;
+
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub username: String,
@@ -131,12 +134,31 @@ pub struct Tally {
     /// Retries sent, and those answered with the original sale.
     pub retries: u64,
     pub retries_matched: u64,
-    /// What the server answered that it must not have: each line says what differed.
+    /// What the server answered that it must not have: each line says what differed
+    /// (the first [`VIOLATIONS_KEPT`] of them; `violations_total` counts them all).
     pub violations: Vec<String>,
+    pub violations_total: u64,
     pub pending: Vec<Pending>,
 }
 
 impl Tally {
+    pub fn violation(&mut self, what: String) {
+        self.violations_total += 1;
+        if self.violations.len() < VIOLATIONS_KEPT {
+            self.violations.push(what);
+        }
+    }
+
+    /// The violations as the report lists them.
+    pub fn violation_lines(&self) -> Vec<String> {
+        let mut lines = self.violations.clone();
+        let more = self.violations_total.saturating_sub(lines.len() as u64);
+        if more > 0 {
+            lines.push(format!("and {more} more answers that must not have been"));
+        }
+        lines
+    }
+
     pub fn flow(&mut self, store: u32, sku: &str) -> &mut Flow {
         self.flows.entry((store, sku.to_owned())).or_default()
     }

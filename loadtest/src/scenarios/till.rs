@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{Call, fail, login, not_logged_in, parse, send, step};
+use super::{Call, fail, login, not_logged_in, parse, require_success, send, step};
 use crate::world::{AckedSale, Pending, World};
 
 /// Sales a till remembers for returns.
@@ -189,17 +189,23 @@ async fn sale_retry(world: &World, user: &mut GooseUser) -> TransactionResult {
         Call::post("sale_retry", &path, &till.token, &last.body).key(&last.key),
     )
     .await?;
-    world.tally().retries += 1;
-    if let Some(status) = answer
-        .status
-        .filter(|_| !answer.succeeded() && !answer.uncertain())
-    {
-        // A refusal is as wrong as another sale: the key and body are the ones that
-        // were acknowledged.
-        world.tally().violations.push(format!(
-            "store {}: retry of key {} (sale {}) was refused with {status}: {}",
-            till.store, last.key, last.id, answer.body
-        ));
+    match answer.status {
+        // No answer, a server error, or a token or rate refusal: the key was never
+        // judged. Goose counts the error; it says nothing of idempotency.
+        None | Some(401 | 403 | 429 | 500..) => return require_success(&answer),
+        Some(status) if !answer.succeeded() => {
+            // The key and body are the ones that were acknowledged: a refusal is as
+            // wrong as another sale.
+            let violation = format!(
+                "store {}: retry of key {} (sale {}) was refused with {status}: {}",
+                till.store, last.key, last.id, answer.body
+            );
+            let mut tally = world.tally();
+            tally.retries += 1;
+            tally.violation(violation);
+            return require_success(&answer);
+        }
+        Some(_) => world.tally().retries += 1,
     }
     let replayed = answer.replayed;
     let again: SaleAnswer = parse(user, &mut answer)?;
@@ -211,7 +217,7 @@ async fn sale_retry(world: &World, user: &mut GooseUser) -> TransactionResult {
         "store {}: retry of key {} answered sale {} (replayed: {replayed}), the first answer was sale {}",
         till.store, last.key, again.id, last.id
     );
-    world.tally().violations.push(violation.clone());
+    world.tally().violation(violation.clone());
     let body = answer.body.clone();
     Err(fail(user, &violation, &mut answer.request, Some(&body)))
 }
