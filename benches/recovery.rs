@@ -67,7 +67,7 @@ fn prepare(backend: Backend, dir: &Path, snapshot_at: Option<u64>) {
     let cashier = Username::parse("caissier1").expect("valid user");
     let mut state = StoreState::default();
     let mut batch = Vec::with_capacity(BATCH);
-    let mut flush = |batch: &mut Vec<StoredEvent>, snapshot: Option<StoredSnapshot>| {
+    let flush = |batch: &mut Vec<StoredEvent>, snapshot: Option<StoredSnapshot>| {
         journal
             .commit(batch, snapshot.as_slice())
             .expect("batch written");

@@ -65,26 +65,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(RegistryError::from)
 }
 
-/// A stream's state: its latest snapshot, then every event after it through `apply` (the
-/// same `apply` the actor uses for new events). Blocking.
-fn rebuild<S, E>(
-    journal: &Journal,
-    stream: &StreamId,
-    apply: fn(&mut S, &E),
-) -> Result<(S, u64), JournalError>
-where
-    S: Default + serde::de::DeserializeOwned,
-    E: serde::de::DeserializeOwned,
-{
-    let recovered = journal.recover::<S, E>(stream)?;
-    let (mut seq, mut state) = recovered.snapshot.unwrap_or_default();
-    for (event_seq, event) in &recovered.events {
-        apply(&mut state, event);
-        seq = *event_seq;
-    }
-    Ok((state, seq))
-}
-
 impl Registry {
     /// Recovers the chain, then every store, and starts their actors. Returns the
     /// recovered chain state (for the catalog read model).
@@ -97,7 +77,10 @@ impl Registry {
     ) -> Result<(Self, ChainState), RegistryError> {
         let chain_journal = journal.clone();
         let (chain, chain_seq) = blocking(move || {
-            rebuild::<ChainState, ChainEvent>(&chain_journal, &StreamId::chain(), ChainState::apply)
+            chain_journal.recover(
+                &StreamId::chain(),
+                |state: &mut ChainState, event: ChainEvent| state.apply(&event),
+            )
         })
         .await?;
         let chain_addr = ChainActor::new(
@@ -141,10 +124,9 @@ impl Registry {
 
     async fn recover_store(&self, id: StoreId) -> Result<StoreHandle, RegistryError> {
         let journal = self.journal.clone();
-        let (state, seq) = blocking(move || {
-            rebuild::<StoreState, StoreEvent>(&journal, &StreamId::store(id), StoreState::apply)
-        })
-        .await?;
+        let (state, seq) =
+            blocking(move || journal.recover(&StreamId::store(id), StoreState::apply_owned))
+                .await?;
         (self.hooks.store)(id, &state);
         Ok(self.launch(id, state, seq))
     }
@@ -173,10 +155,9 @@ impl Registry {
         let journal = self.journal.clone();
         let stream_sku = sku.clone();
         let (state, seq) = blocking(move || {
-            rebuild::<CentralStock, CentralEvent>(
-                &journal,
+            journal.recover(
                 &StreamId::product(&stream_sku),
-                CentralStock::apply,
+                |state: &mut CentralStock, event: CentralEvent| state.apply(&event),
             )
         })
         .await?;

@@ -822,16 +822,22 @@ impl StoreState {
     }
 
     pub fn apply(&mut self, event: &StoreEvent) {
+        self.apply_owned(event.clone());
+    }
+
+    /// [`StoreState::apply`] taking the event (recovery owns every event it decodes, so it
+    /// needs no copy).
+    pub fn apply_owned(&mut self, event: StoreEvent) {
         match event {
             StoreEvent::SaleRecorded(SaleRecorded { sale, key }) => {
                 for line in &sale.lines {
-                    self.stock.entry(line.sku.clone()).or_default().on_hand = line.on_hand_after;
+                    self.set_on_hand(&line.sku, line.on_hand_after);
                 }
                 self.remember(key, Outcome::Sale(sale.id));
                 self.sales.insert(
                     sale.id,
                     RecordedSale {
-                        sale: sale.clone(),
+                        sale,
                         returned: BTreeMap::new(),
                         returns: Vec::new(),
                     },
@@ -839,7 +845,7 @@ impl StoreState {
             }
             StoreEvent::SaleReturned(SaleReturned { ret, key }) => {
                 for line in &ret.lines {
-                    self.stock.entry(line.sku.clone()).or_default().on_hand = line.on_hand_after;
+                    self.set_on_hand(&line.sku, line.on_hand_after);
                 }
                 if let Some(recorded) = self.sales.get_mut(&ret.sale_id) {
                     for line in &ret.lines {
@@ -848,28 +854,27 @@ impl StoreState {
                     recorded.returns.push(ret.id);
                 }
                 self.remember(key, Outcome::Return(ret.id));
-                self.returns.insert(ret.id, ret.clone());
+                self.returns.insert(ret.id, ret);
             }
             StoreEvent::StockAdjusted(StockAdjusted { adjustment, key }) => {
                 for line in &adjustment.lines {
-                    self.stock.entry(line.sku.clone()).or_default().on_hand = line.on_hand_after;
+                    self.set_on_hand(&line.sku, line.on_hand_after);
                 }
                 self.remember(key, Outcome::Adjustment(adjustment.id));
-                self.adjustments.insert(adjustment.id, adjustment.clone());
+                self.adjustments.insert(adjustment.id, adjustment);
             }
             StoreEvent::RestockRequested(RestockRequested { request, key }) => {
                 self.remember(key, Outcome::Restock(request.id.number));
-                self.restocks.insert(request.id.number, request.clone());
+                self.restocks.insert(request.id.number, request);
             }
             StoreEvent::RestockStep(done) => {
                 if let StepKind::Received(lines) = &done.step {
                     for line in lines {
-                        self.stock.entry(line.sku.clone()).or_default().on_hand =
-                            line.on_hand_after;
+                        self.set_on_hand(&line.sku, line.on_hand_after);
                     }
                 }
                 if let Some(request) = self.restocks.get_mut(&done.number) {
-                    request.apply(done);
+                    request.apply(&done);
                 }
             }
             StoreEvent::StockLevelsSet(StockLevelsSet {
@@ -877,17 +882,32 @@ impl StoreState {
                 reorder_point,
                 target_level,
             }) => {
-                let line = self.stock.entry(sku.clone()).or_default();
-                line.reorder_point = *reorder_point;
-                line.target_level = *target_level;
+                let line = self.stock.entry(sku).or_default();
+                line.reorder_point = reorder_point;
+                line.target_level = target_level;
             }
         }
     }
 
-    fn remember(&mut self, key: &Option<KeyUse>, outcome: Outcome) {
+    /// Sets a line's on-hand, copying the SKU only for a line not yet in this store.
+    fn set_on_hand(&mut self, sku: &Sku, on_hand: u32) {
+        match self.stock.get_mut(sku) {
+            Some(line) => line.on_hand = on_hand,
+            None => {
+                self.stock.insert(
+                    sku.clone(),
+                    StockLine {
+                        on_hand,
+                        ..StockLine::default()
+                    },
+                );
+            }
+        }
+    }
+
+    fn remember(&mut self, key: Option<KeyUse>, outcome: Outcome) {
         if let Some(used) = key {
-            self.keys
-                .insert(used.key.clone(), (used.fingerprint, outcome));
+            self.keys.insert(used.key, (used.fingerprint, outcome));
         }
     }
 }

@@ -64,6 +64,9 @@ enum Command {
     Stop,
 }
 
+/// Events read from the backend at a time during recovery.
+const RECOVERY_PAGE: usize = 10_000;
+
 /// Handle to the journal: cheap to clone, usable from any thread or actor.
 #[derive(Clone)]
 pub struct Journal {
@@ -71,12 +74,6 @@ pub struct Journal {
     backend: Arc<dyn JournalBackend>,
     writable: Arc<AtomicBool>,
     thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
-}
-
-/// What a stream's recovery starts from.
-pub struct Recovered<S, E> {
-    pub snapshot: Option<(u64, S)>,
-    pub events: Vec<(u64, E)>,
 }
 
 impl Journal {
@@ -168,27 +165,33 @@ impl Journal {
         }
     }
 
-    /// Reads a stream's latest snapshot and the events after it. Blocking: call it from a
-    /// blocking thread, never from an actor.
-    pub fn recover<S: DeserializeOwned, E: DeserializeOwned>(
+    /// A stream's state: its latest snapshot (or `S::default()`), then every event after
+    /// it through `apply`, read and decoded a page at a time. Returns the state and its
+    /// last seq. Blocking: call it from a blocking thread, never from an actor.
+    pub fn recover<S, E>(
         &self,
         stream: &StreamId,
-    ) -> Result<Recovered<S, E>, JournalError> {
-        let snapshot = match self.backend.latest_snapshot(stream)? {
-            Some(stored) => Some((stored.seq, codec::decode(&stored.payload)?)),
-            None => None,
+        mut apply: impl FnMut(&mut S, E),
+    ) -> Result<(S, u64), JournalError>
+    where
+        S: Default + DeserializeOwned,
+        E: DeserializeOwned,
+    {
+        let (mut seq, mut state) = match self.backend.latest_snapshot(stream)? {
+            Some(stored) => (stored.seq, codec::decode(&stored.payload)?),
+            None => (0, S::default()),
         };
-        let mut after = snapshot.as_ref().map_or(0, |(seq, _)| *seq);
-        let mut events = Vec::new();
         loop {
-            let page = self.backend.read_events(stream, after, 10_000)?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
+            let page = self.backend.read_events(stream, seq, RECOVERY_PAGE)?;
+            if page.is_empty() {
+                break;
+            }
             for stored in page {
-                events.push((stored.seq, codec::decode(&stored.payload)?));
+                apply(&mut state, codec::decode(&stored.payload)?);
+                seq = stored.seq;
             }
         }
-        Ok(Recovered { snapshot, events })
+        Ok((state, seq))
     }
 
     /// Events of a stream after `after`, at most `limit`. Blocking (see [`Journal::recover`]).
