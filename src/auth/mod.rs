@@ -9,7 +9,7 @@ mod permission;
 mod throttle;
 mod token;
 
-pub use password::{hash_password, verify_password};
+pub use password::{hash_in_turn, hash_password, verify_in_turn, verify_password};
 pub use permission::{Permission, Principal};
 pub use throttle::{LoginThrottle, ThrottleSettings};
 pub use token::{Claims, SigningKey, TokenKeys};

@@ -12,7 +12,7 @@ use super::observe::ActingUser;
 use super::problem::ApiError;
 use super::{AppState, rfc3339};
 use crate::actors::now;
-use crate::auth::{AuthError, Principal, verify_password};
+use crate::auth::{AuthError, Principal, verify_in_turn};
 use crate::domain::Username;
 
 /// The user a request acts as. Extracting it is what makes a route non-public: the token
@@ -122,7 +122,7 @@ async fn login(
         .filter(|u| u.active);
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = body.password;
-    let matches = web::block(move || verify_password(&password, hash.as_deref()))
+    let matches = verify_in_turn(password, hash)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(user) = user.filter(|_| matches) else {

@@ -7,7 +7,7 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::extract::store_id;
 use super::problem::{ApiError, FieldError};
-use crate::auth::{Permission, hash_password};
+use crate::auth::{Permission, hash_in_turn};
 use crate::domain::{Role, User, Username, check_new_password};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -106,9 +106,7 @@ async fn create_user(
     let checked = User::new(username, String::new(), role, store)
         .map_err(|e| ApiError::Validation(vec![FieldError::new("store_id", e)]))?;
     let password = body.password;
-    let hash = web::block(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let hash = hash_in_turn(password).await?;
     let created = app
         .registry
         .chain()
