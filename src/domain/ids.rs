@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 use super::ValueError;
 
@@ -32,8 +33,9 @@ impl fmt::Display for StoreId {
 }
 
 /// Stock keeping unit: 3 to 32 characters, uppercase ASCII letters, digits and `-`.
+/// Shared, not copied: a store's state points every sale line at its stock line's SKU.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Sku(String);
+pub struct Sku(Arc<str>);
 
 impl Sku {
     pub const MAX_LEN: usize = 32;
@@ -44,7 +46,7 @@ impl Sku {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
         if valid_len && valid_chars {
-            Ok(Self(raw.to_owned()))
+            Ok(Self(raw.into()))
         } else {
             Err(ValueError::Sku)
         }

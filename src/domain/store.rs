@@ -443,22 +443,33 @@ pub enum AdjustmentError {
     OutOfBounds(Vec<NegativeLine>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct RecordedSale {
-    sale: Sale,
-    returned: BTreeMap<Sku, u32>,
-    returns: Vec<ReturnId>,
+/// An idempotency key as a store remembers it: the first 16 bytes of its SHA-256, a third
+/// of the memory of the key itself (the journal keeps the key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct KeyDigest([u8; 16]);
+
+impl KeyDigest {
+    fn of(key: &IdempotencyKey) -> Self {
+        let digest = Sha256::digest(key.as_str().as_bytes());
+        let mut short = [0; 16];
+        short.copy_from_slice(&digest[..16]);
+        Self(short)
+    }
 }
 
-/// A store's state, rebuilt from its events (and snapshotted whole).
+/// A store's state, rebuilt from its events (and snapshotted whole). Every sale stays in
+/// memory, so its shape is kept lean: returns are indexed apart (few sales have one), keys
+/// are digests, and sale lines share their SKU with the stock line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreState {
     stock: BTreeMap<Sku, StockLine>,
-    sales: BTreeMap<SaleId, RecordedSale>,
+    sales: BTreeMap<SaleId, Sale>,
+    /// The returns of each sale that has any.
+    sale_returns: BTreeMap<SaleId, Vec<ReturnId>>,
     returns: BTreeMap<ReturnId, Return>,
     adjustments: BTreeMap<AdjustmentId, Adjustment>,
     restocks: BTreeMap<u64, RestockRequest>,
-    keys: HashMap<IdempotencyKey, (Fingerprint, Outcome)>,
+    keys: HashMap<KeyDigest, (Fingerprint, Outcome)>,
 }
 
 impl StoreState {
@@ -472,7 +483,7 @@ impl StoreState {
     }
 
     pub fn sale(&self, id: SaleId) -> Option<&Sale> {
-        self.sales.get(&id).map(|r| &r.sale)
+        self.sales.get(&id)
     }
 
     pub fn sale_count(&self) -> usize {
@@ -486,20 +497,32 @@ impl StoreState {
             .rev()
             .skip(skip)
             .take(take)
-            .map(|r| r.sale.clone())
+            .cloned()
             .collect()
     }
 
     pub fn returns_of(&self, sale: SaleId) -> Vec<Return> {
-        self.sales
+        self.sale_returns
             .get(&sale)
-            .map(|r| {
-                r.returns
-                    .iter()
+            .map(|ids| {
+                ids.iter()
                     .filter_map(|id| self.returns.get(id).cloned())
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Units of `sku` returned so far against a sale.
+    fn returned_units(&self, sale: SaleId, sku: &Sku) -> u32 {
+        self.sale_returns
+            .get(&sale)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.returns.get(id))
+            .flat_map(|ret| &ret.lines)
+            .filter(|line| &line.sku == sku)
+            .map(|line| line.quantity)
+            .sum()
     }
 
     pub fn all_returns(&self) -> impl Iterator<Item = &Return> {
@@ -630,7 +653,7 @@ impl StoreState {
     }
 
     pub fn check_key(&self, key: &IdempotencyKey, fingerprint: Fingerprint) -> KeyCheck {
-        match self.keys.get(key) {
+        match self.keys.get(&KeyDigest::of(key)) {
             None => KeyCheck::Fresh,
             Some((seen, outcome)) if *seen == fingerprint => KeyCheck::Replay(*outcome),
             Some(_) => KeyCheck::Conflict,
@@ -704,11 +727,11 @@ impl StoreState {
         let mut excess = Vec::new();
         let mut lines = Vec::with_capacity(request.lines.len());
         for line in &request.lines {
-            let Some(sold) = recorded.sale.lines.iter().find(|s| s.sku == line.sku) else {
+            let Some(sold) = recorded.lines.iter().find(|s| s.sku == line.sku) else {
                 not_in_sale.push(line.sku.clone());
                 continue;
             };
-            let already_returned = recorded.returned.get(&line.sku).copied().unwrap_or(0);
+            let already_returned = self.returned_units(recorded.id, &line.sku);
             let requested = line.quantity.get();
             if already_returned + requested > sold.quantity {
                 excess.push(ReturnExcess {
@@ -829,29 +852,25 @@ impl StoreState {
     /// needs no copy).
     pub fn apply_owned(&mut self, event: StoreEvent) {
         match event {
-            StoreEvent::SaleRecorded(SaleRecorded { sale, key }) => {
-                for line in &sale.lines {
+            StoreEvent::SaleRecorded(SaleRecorded { mut sale, key }) => {
+                for line in &mut sale.lines {
                     self.set_on_hand(&line.sku, line.on_hand_after);
+                    if let Some((shared, _)) = self.stock.get_key_value(&line.sku) {
+                        line.sku = shared.clone();
+                    }
                 }
                 self.remember(key, Outcome::Sale(sale.id));
-                self.sales.insert(
-                    sale.id,
-                    RecordedSale {
-                        sale,
-                        returned: BTreeMap::new(),
-                        returns: Vec::new(),
-                    },
-                );
+                self.sales.insert(sale.id, sale);
             }
             StoreEvent::SaleReturned(SaleReturned { ret, key }) => {
                 for line in &ret.lines {
                     self.set_on_hand(&line.sku, line.on_hand_after);
                 }
-                if let Some(recorded) = self.sales.get_mut(&ret.sale_id) {
-                    for line in &ret.lines {
-                        *recorded.returned.entry(line.sku.clone()).or_default() += line.quantity;
-                    }
-                    recorded.returns.push(ret.id);
+                if self.sales.contains_key(&ret.sale_id) {
+                    self.sale_returns
+                        .entry(ret.sale_id)
+                        .or_default()
+                        .push(ret.id);
                 }
                 self.remember(key, Outcome::Return(ret.id));
                 self.returns.insert(ret.id, ret);
@@ -907,7 +926,8 @@ impl StoreState {
 
     fn remember(&mut self, key: Option<KeyUse>, outcome: Outcome) {
         if let Some(used) = key {
-            self.keys.insert(used.key, (used.fingerprint, outcome));
+            self.keys
+                .insert(KeyDigest::of(&used.key), (used.fingerprint, outcome));
         }
     }
 }
@@ -1087,8 +1107,8 @@ mod tests {
                     prop_assert_eq!(i64::from(state.stock_line(&sku(s)).on_hand), expected[i]);
                 }
                 for recorded in state.sales.values() {
-                    for sold in &recorded.sale.lines {
-                        let returned = recorded.returned.get(&sold.sku).copied().unwrap_or(0);
+                    for sold in &recorded.lines {
+                        let returned = state.returned_units(recorded.id, &sold.sku);
                         prop_assert!(returned <= sold.quantity);
                     }
                 }
