@@ -1,7 +1,7 @@
 //! Recovery of a store whose journal holds 1,000,000 events (sales of 3 lines, each with an
 //! idempotency key, as tills send them): the registry's start-up from the files, read
 //! models loaded as the server loads them. Two shapes: no snapshot at all (every event
-//! replayed), and the worst the snapshot cadence leaves (a snapshot at 750,000 and a tail
+//! replayed), and the worst the snapshot cadence leaves (a snapshot at 750,000, a tail
 //! of 250,000 events). `cargo bench --bench recovery`
 //!
 //! Preparing each journal writes 1,000,000 events to a temporary directory first (about
@@ -25,7 +25,6 @@ use magasin::persistence::{
 };
 use magasin::reports::{SalesFacts, StockView};
 
-const EVENTS: u64 = 1_000_000;
 const PRODUCTS: usize = 200;
 const BATCH: usize = 10_000;
 
@@ -41,11 +40,21 @@ fn sku(i: usize) -> Sku {
     Sku::parse(&format!("BEN-{i:04}")).expect("valid bench sku")
 }
 
+/// Events in the journal: a million under `cargo bench`; a hundredth when `cargo test`
+/// runs each benchmark once to check that it works (in a debug build).
+fn events() -> u64 {
+    if std::env::args().any(|arg| arg == "--bench") {
+        1_000_000
+    } else {
+        10_000
+    }
+}
+
 fn store_id() -> StoreId {
     StoreId::new(1).expect("valid store id")
 }
 
-/// Writes the chain (one store) and `EVENTS` events of store 1, with a snapshot after
+/// Writes the chain (one store) and [`events`] events of store 1, with a snapshot after
 /// `snapshot_at` events if asked.
 fn prepare(backend: Backend, dir: &Path, snapshot_at: Option<u64>) {
     let journal = persistence::open(backend, dir).expect("opens");
@@ -73,7 +82,7 @@ fn prepare(backend: Backend, dir: &Path, snapshot_at: Option<u64>) {
             .expect("batch written");
         batch.clear();
     };
-    for seq in 1..=EVENTS {
+    for seq in 1..=events() {
         let stamp = Stamp {
             at: Timestamp(1_700_000_000_000 + seq as i64 * 1000),
             by: cashier.clone(),
@@ -172,7 +181,7 @@ fn recover(backend: Backend, dir: &Path) -> Duration {
         let store = registry.store(store_id()).await.expect("store recovered");
         assert_eq!(
             store.sales(0, 1).await.expect("answers").1,
-            EVENTS as usize - 1
+            events() as usize - 1
         );
         registry.stop();
         journal.stop();
@@ -181,11 +190,12 @@ fn recover(backend: Backend, dir: &Path) -> Duration {
 }
 
 fn bench_recovery(c: &mut Criterion) {
-    let mut group = c.benchmark_group("recovery/1M_events");
+    let total = events();
+    let mut group = c.benchmark_group(format!("recovery/{}k_events", total / 1000));
     for backend in [Backend::Sqlite, Backend::Sled] {
         for (shape, snapshot_at) in [
             ("journal_only", None),
-            ("snapshot_750k_tail_250k", Some(750_000)),
+            ("snapshot_at_three_quarters", Some(total / 4 * 3)),
         ] {
             let dir = tempfile::tempdir().expect("temp dir");
             prepare(backend, dir.path(), snapshot_at);

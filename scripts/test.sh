@@ -36,6 +36,8 @@ scripts/check-monitoring.sh
 echo "== architecture documents"
 scripts/check-architecture.sh
 echo "== tests"
-cargo test --all-targets --locked
+cargo test --workspace --all-targets --locked
+echo "== benchmarks build"
+cargo bench --workspace --no-run --locked
 echo "== load generator smoke"
 scripts/loadtest-smoke.sh
