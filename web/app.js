@@ -235,9 +235,14 @@ async function stock() {
   const low = el("input", { id: "bas", type: "checkbox" });
   const rows = el("tbody");
   const detail = el("section", { class: "carte", id: "disponibilite", hidden: true });
+  // Each keystroke asks again; answers can arrive out of order, and only the answer to
+  // the latest question may fill the table (an older, wider one would overwrite it).
+  let asked = 0;
   async function search() {
+    const question = ++asked;
     try {
       const page = await api(`/stores/${store}/stock?per_page=200&q=${encodeURIComponent(query.value)}${low.checked ? "&low=true" : ""}`);
+      if (question !== asked) return;
       rows.replaceChildren(...page.items.map((l) => el("tr", { class: l.low ? "bas" : "" },
         el("td", {}, el("button", { type: "button", class: "lien", onclick: () => availability(l.sku) }, l.name)),
         el("td", {}, l.sku), el("td", {}, l.category), el("td", { class: "nombre" }, l.on_hand),
