@@ -287,8 +287,8 @@ impl Writer {
         let mut accepted = Vec::with_capacity(batch.len());
         let mut stored_events = Vec::new();
         let mut stored_snapshots = Vec::new();
-        for append in batch {
-            match self.encode(&append, &mut last) {
+        for mut append in batch {
+            match self.encode(&mut append, &mut last) {
                 Ok((events, snapshot)) => {
                     stored_events.extend(events);
                     stored_snapshots.extend(snapshot);
@@ -338,10 +338,12 @@ impl Writer {
         }
     }
 
-    /// Checks sequence numbers against `last` (advancing it) and encodes.
+    /// Checks sequence numbers against `last` (advancing it) and encodes; takes the
+    /// snapshot's bytes out of the append rather than copying them (a store's snapshot
+    /// can be megabytes).
     fn encode(
         &self,
-        append: &Append,
+        append: &mut Append,
         last: &mut HashMap<StreamId, u64>,
     ) -> Result<(Vec<StoredEvent>, Option<StoredSnapshot>), JournalError> {
         let mut position = last.get(&append.stream).copied().unwrap_or(0);
@@ -366,18 +368,18 @@ impl Writer {
             });
             position = *seq;
         }
-        let snapshot = match &append.snapshot {
-            Some((seq, _)) if *seq > position => {
+        let snapshot = match append.snapshot.take() {
+            Some((seq, _)) if seq > position => {
                 return Err(JournalError::OutOfSequence {
                     stream: append.stream.clone(),
                     last: position,
-                    got: *seq,
+                    got: seq,
                 });
             }
             Some((seq, payload)) => Some(StoredSnapshot {
                 stream: append.stream.clone(),
-                seq: *seq,
-                payload: payload.clone(),
+                seq,
+                payload,
             }),
             None => None,
         };
