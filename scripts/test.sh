@@ -27,12 +27,23 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
 
+# HAProxy (Debian's package, with Lua) for the cluster's routing tests and config check.
+if ! command -v haproxy >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null
+fi
+
 echo "== format"
 cargo fmt --check
 echo "== lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== monitoring kit"
 scripts/check-monitoring.sh
+echo "== haproxy configuration"
+HAPROXY_CONFIG_DIR="$PWD/haproxy" MAGASIN_INSTANCES=magasin-1,magasin-2,magasin-3 \
+    MAGASIN_1_ADDR=127.0.0.1:8081 MAGASIN_2_ADDR=127.0.0.1:8082 MAGASIN_3_ADDR=127.0.0.1:8083 \
+    HAPROXY_BIND=127.0.0.1:8080 HAPROXY_STATS_BIND=127.0.0.1:8404 \
+    haproxy -c -f haproxy/haproxy.cfg
 echo "== architecture documents"
 scripts/check-architecture.sh
 echo "== tests"

@@ -22,6 +22,17 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub reports: ReportSettings,
     pub demo: DemoSettings,
+    pub cluster: ClusterSettings,
+}
+
+/// The instances of a chain and which one this is (ADR 0014).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// This instance's name, in every response's `X-Magasin-Instance` header.
+    pub instance: String,
+    /// Every instance's name, this one included; empty: this instance owns every store.
+    pub instances: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -16,6 +16,7 @@
 
 pub mod actors;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -55,6 +56,8 @@ pub enum StartupError {
     Auth(#[from] auth::AuthError),
     #[error("unknown time zone {name:?} in [reports] time_zone: {reason}")]
     TimeZone { name: String, reason: String },
+    #[error("{0}")]
+    Cluster(#[from] cluster::ClusterError),
     #[error("demo data: {0}")]
     Demo(#[from] demo::DemoError),
     #[error("cannot listen on {bind}: {source}")]
@@ -76,6 +79,7 @@ impl Application {
     /// Opens the journal, recovers every actor, seeds demo data if asked, and binds.
     /// Must run inside an actix system.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let cluster = Arc::new(cluster::Cluster::from_settings(&settings.cluster)?);
         let (signing_key, generated) =
             SigningKey::from_config(settings.auth.jwt_secret.as_deref(), settings.demo.enabled)?;
         if generated {
@@ -152,6 +156,7 @@ impl Application {
             source,
         })?;
         let state = web::Data::new(AppState {
+            cluster,
             registry,
             catalog,
             stock,

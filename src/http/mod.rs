@@ -28,6 +28,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::actors::Registry;
 use crate::auth::{LoginThrottle, TokenKeys};
+use crate::cluster::Cluster;
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::persistence::Journal;
@@ -40,6 +41,8 @@ pub use problem::ApiError;
 
 /// What every handler may reach.
 pub struct AppState {
+    /// This instance and the owner of every store.
+    pub cluster: Arc<Cluster>,
     pub registry: Registry,
     pub catalog: Arc<CatalogView>,
     pub stock: Arc<StockView>,

@@ -2,7 +2,7 @@
 //! echoed), one structured log line (method, route template, status, latency, id, user,
 //! store) and its HTTP metrics. Error bodies name the id in `instance`.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -10,7 +10,9 @@ use actix_web::{Error, HttpMessage, web};
 use std::time::Instant;
 
 use super::AppState;
+use super::problem::ApiError;
 use crate::auth::Principal;
+use crate::cluster::Cluster;
 
 tokio::task_local! {
     /// The id of the request being served, for error bodies.
@@ -33,10 +35,10 @@ fn accepted_id(raw: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-pub async fn observe(
+pub async fn observe<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
     let started = Instant::now();
     let request_id = req
         .headers()
@@ -44,14 +46,26 @@ pub async fn observe(
         .and_then(|v| v.to_str().ok())
         .filter(|v| accepted_id(v))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|app| app.metrics.clone());
+    let app = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = app.as_ref().map(|app| app.metrics.clone());
     if let Some(m) = &metrics {
         m.http_in_flight.inc();
     }
     let method = req.method().to_string();
-    let result = REQUEST_ID.scope(request_id.clone(), next.call(req)).await;
+    let misdirected = app
+        .as_ref()
+        .and_then(|app| not_owned(&app.cluster, req.path()));
+    let result = REQUEST_ID
+        .scope(request_id.clone(), async move {
+            match misdirected {
+                Some(error) => Ok(req.error_response(error).map_into_right_body()),
+                None => next
+                    .call(req)
+                    .await
+                    .map(ServiceResponse::map_into_left_body),
+            }
+        })
+        .await;
     if let Some(m) = &metrics {
         m.http_in_flight.dec();
     }
@@ -88,5 +102,22 @@ pub async fn observe(
             .headers_mut()
             .insert(HeaderName::from_static("x-request-id"), value);
     }
+    if let Some(name) = app.and_then(|app| HeaderValue::from_str(app.cluster.name()).ok()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-magasin-instance"), name);
+    }
     Ok(response)
+}
+
+/// A request about a store that another instance owns: answered 421 naming the owner,
+/// never from this instance's copy (HAProxy routes by owner; a client that bypasses it
+/// learns where to go).
+fn not_owned(cluster: &Cluster, path: &str) -> Option<ApiError> {
+    let store = Cluster::store_in_path(path)?;
+    let owner = cluster.store_owner(store);
+    (owner != cluster.name()).then(|| ApiError::NotOwner {
+        store,
+        owner: owner.to_owned(),
+    })
 }

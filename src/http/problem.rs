@@ -137,6 +137,11 @@ pub enum ApiError {
     Auth(AuthError),
     /// A fault of ours (a blocking task failed, state missing); logged, never shown.
     Internal(String),
+    /// A store request reached an instance that does not own the store.
+    NotOwner {
+        store: StoreId,
+        owner: String,
+    },
 }
 
 impl From<AuthError> for ApiError {
@@ -333,6 +338,15 @@ impl ApiError {
                     "Un identifiant du chemin est invalide.",
                 ),
                 vec![json!({ "field": "path", "code": "invalid_path", "detail": why })],
+            ),
+            ApiError::NotOwner { store, owner } => with_errors(
+                problem(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "misdirected_request",
+                    "Misdirected request",
+                    format!("Le magasin {store} est servi par l'instance {owner}."),
+                ),
+                vec![json!({ "field": "store_id", "code": "not_owner", "owner": owner })],
             ),
             ApiError::RouteNotFound => problem(
                 StatusCode::NOT_FOUND,

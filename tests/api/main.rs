@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod catalog;
+mod cluster;
 mod concurrency;
 mod crash_cycles;
 mod errors;
