@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod catalog;
 mod cluster;
+mod cluster_local;
 mod concurrency;
 mod crash_cycles;
 mod errors;

@@ -1,0 +1,358 @@
+//! The local cluster as a developer runs it (`scripts/cluster-local.sh`): real HAProxy and
+//! three real `magasin` processes on loopback. Sales through HAProxy land on their store's
+//! owner; a killed instance's stores answer 503 with Retry-After while the others keep
+//! selling; after a restart on the same data every acknowledged sale is there, once.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use magasin::cluster::{owner, store_key};
+use magasin::domain::StoreId;
+use serde_json::{Value, json};
+
+const INSTANCES: [&str; 3] = ["magasin-1", "magasin-2", "magasin-3"];
+
+struct Cluster {
+    script: Child,
+    base: String,
+    port: u16,
+}
+
+/// A base port with PORT, PORT+1..3 and PORT+100 free.
+fn free_ports() -> u16 {
+    for _ in 0..50 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        if port > 60_000 {
+            continue;
+        }
+        let all_free = [0, 1, 2, 3, 100]
+            .iter()
+            .all(|offset| TcpListener::bind(("127.0.0.1", port + offset)).is_ok());
+        if all_free {
+            return port;
+        }
+    }
+    panic!("no free block of ports");
+}
+
+fn start(data_dir: &Path, port: u16) -> Cluster {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut script = Command::new(root.join("scripts/cluster-local.sh"))
+        .env("MAGASIN_BIN", env!("CARGO_BIN_EXE_magasin"))
+        .env("PORT", port.to_string())
+        .env("DATA_DIR", data_dir)
+        .env("INSTANCES", "3")
+        .env_remove("MAGASIN_JWT_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("scripts/cluster-local.sh starts (it needs haproxy: scripts/test.sh installs it)");
+    let stdout = script.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("cluster: 3 instances behind") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(90))
+        .expect("the cluster says it is ready within 90 s");
+    let cluster = Cluster {
+        script,
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+    };
+    // HAProxy's health checks see every instance up.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (1..=5).any(|id| get(&cluster.base, None, &format!("/api/v1/stores/{id}")).0 == 503) {
+        assert!(
+            Instant::now() < deadline,
+            "HAProxy did not see every instance up"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cluster
+}
+
+impl Cluster {
+    fn instance_base(&self, name: &str) -> String {
+        let index = INSTANCES
+            .iter()
+            .position(|n| *n == name)
+            .expect("an instance") as u16;
+        format!("http://127.0.0.1:{}", self.port + index + 1)
+    }
+
+    /// SIGTERM to the script, which stops every process it started.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.script.id().to_string()])
+            .status();
+        let _ = self.script.wait();
+    }
+}
+
+/// (status, X-Magasin-Instance, Retry-After, body).
+fn call(request: ureq::Request, body: Option<Value>) -> (u16, String, Option<String>, Value) {
+    let result = match body {
+        Some(body) => request.send_json(body),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => return (0, String::new(), None, Value::String(e.to_string())),
+    };
+    let status = response.status();
+    let instance = response
+        .header("X-Magasin-Instance")
+        .unwrap_or_default()
+        .to_owned();
+    let retry = response.header("Retry-After").map(str::to_owned);
+    (
+        status,
+        instance,
+        retry,
+        response.into_json().unwrap_or(Value::Null),
+    )
+}
+
+fn get(base: &str, token: Option<&str>, path: &str) -> (u16, String, Option<String>, Value) {
+    let mut request = ureq::get(&format!("{base}{path}")).timeout(Duration::from_secs(10));
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    call(request, None)
+}
+
+fn sell(
+    base: &str,
+    token: &str,
+    store: u32,
+    sku: &str,
+    key: &str,
+) -> (u16, String, Option<String>, Value) {
+    let request = ureq::post(&format!("{base}/api/v1/stores/{store}/sales"))
+        .timeout(Duration::from_secs(10))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Idempotency-Key", key);
+    call(
+        request,
+        Some(json!({"lines": [{"sku": sku, "quantity": 1}]})),
+    )
+}
+
+fn login(base: &str) -> String {
+    let request = ureq::post(&format!("{base}/api/v1/auth/login"));
+    let (status, _, _, body) = call(
+        request,
+        Some(json!({"username": "admin", "password": "demo"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().expect("a token").to_owned()
+}
+
+/// SKUs of a store with stock enough for the test's sales.
+fn stocked_skus(base: &str, token: &str, store: u32) -> Vec<String> {
+    let (status, _, _, body) = get(
+        base,
+        Some(token),
+        &format!("/api/v1/stores/{store}/stock?per_page=200"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let skus: Vec<String> = body["items"]
+        .as_array()
+        .expect("stock lines")
+        .iter()
+        .filter(|line| line["on_hand"].as_u64().unwrap_or(0) >= 20)
+        .filter_map(|line| line["sku"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        skus.len() >= 20,
+        "store {store} has {} stocked lines",
+        skus.len()
+    );
+    skus
+}
+
+fn owner_of(store: u32) -> &'static str {
+    let names: Vec<String> = INSTANCES.iter().map(|n| (*n).to_owned()).collect();
+    let name = owner(&store_key(StoreId::new(store).expect("valid")), &names).expect("an owner");
+    INSTANCES.iter().find(|n| **n == name).expect("one of them")
+}
+
+fn sales_counter(base: &str) -> f64 {
+    let text = ureq::get(&format!("{base}/metrics"))
+        .call()
+        .expect("metrics answer")
+        .into_string()
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("magasin_sales_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
+    let temp = tempfile::tempdir().expect("a temp dir");
+    let port = free_ports();
+    let cluster = start(temp.path(), port);
+    let token = login(&cluster.base);
+    let skus: HashMap<u32, Vec<String>> = (1..=5_u32)
+        .map(|store| (store, stocked_skus(&cluster.base, &token, store)))
+        .collect();
+    let sku_for = |store: u32, n: usize| skus[&store][n % skus[&store].len()].clone();
+
+    // Sales through HAProxy land on each store's owner, and only there.
+    // Key → (store, sale id, SKU sold).
+    let mut acknowledged: HashMap<String, (u32, u64, String)> = HashMap::new();
+    let mut per_instance: HashMap<&str, f64> = HashMap::new();
+    for store in 1..=5_u32 {
+        for n in 0..3 {
+            let key = format!("route-{store}-{n}");
+            let sku = sku_for(store, n);
+            let (status, instance, _, body) = sell(&cluster.base, &token, store, &sku, &key);
+            assert_eq!(status, 201, "store {store}: {body}");
+            assert_eq!(instance, owner_of(store), "store {store}");
+            acknowledged.insert(key, (store, body["id"].as_u64().expect("a sale id"), sku));
+            *per_instance.entry(owner_of(store)).or_default() += 1.0;
+        }
+    }
+    for name in INSTANCES {
+        let counted = sales_counter(&cluster.instance_base(name));
+        assert_eq!(
+            counted,
+            per_instance.get(name).copied().unwrap_or(0.0),
+            "{name}'s own metrics"
+        );
+    }
+    // A request sent straight to the wrong instance is refused with the owner's name.
+    let victim = owner_of(3);
+    let other = INSTANCES
+        .iter()
+        .find(|n| **n != victim)
+        .expect("another instance");
+    let (status, _, _, body) = get(
+        &cluster.instance_base(other),
+        Some(&token),
+        "/api/v1/stores/3/stock",
+    );
+    assert_eq!(status, 421, "{body}");
+    assert_eq!(body["errors"][0]["owner"], victim);
+
+    // Kill -9 the owner of store 3 while every store is selling.
+    let running = Arc::new(AtomicBool::new(true));
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let sellers: Vec<_> = (1..=5_u32)
+        .map(|store| {
+            let (base, token, running, results, skus) = (
+                cluster.base.clone(),
+                token.clone(),
+                running.clone(),
+                results.clone(),
+                skus[&store].clone(),
+            );
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while running.load(Ordering::Relaxed) {
+                    let key = format!("load-{store}-{n}");
+                    let sku = skus[n % skus.len()].clone();
+                    let (status, _, retry, body) = sell(&base, &token, store, &sku, &key);
+                    results
+                        .lock()
+                        .expect("results")
+                        .push((store, key, sku, status, retry, body));
+                    n += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = std::fs::read_to_string(temp.path().join(format!("{victim}.pid"))).expect("pid file");
+    let killed = Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_secs(3));
+    running.store(false, Ordering::Relaxed);
+    for seller in sellers {
+        seller.join().expect("a seller thread");
+    }
+    let results = std::mem::take(&mut *results.lock().expect("results"));
+    let mut refused_with_retry = 0;
+    // Sales in flight when the instance died: no answer, so their fate is unknown until
+    // they are sent again with their key.
+    let mut in_doubt = Vec::new();
+    for (store, key, sku, status, retry, body) in results {
+        let sale = |body: &Value| (store, body["id"].as_u64().expect("an id"), sku.clone());
+        if owner_of(store) == victim {
+            match status {
+                201 => {
+                    acknowledged.insert(key, sale(&body));
+                }
+                503 => {
+                    assert!(retry.is_some(), "503 without Retry-After: {body}");
+                    refused_with_retry += 1;
+                }
+                0 | 502 | 504 => in_doubt.push((store, key, sku)),
+                other => panic!("store {store} of the dead instance answered {other}: {body}"),
+            }
+        } else {
+            assert_eq!(status, 201, "store {store} of a live instance: {body}");
+            acknowledged.insert(key, sale(&body));
+        }
+    }
+    assert!(
+        refused_with_retry > 0,
+        "the dead instance's stores were never refused"
+    );
+
+    // Restart on the same data: every acknowledged sale is there, and only once.
+    cluster.stop();
+    let cluster = start(temp.path(), port);
+    let token = login(&cluster.base);
+    for (store, key, sku) in in_doubt {
+        let (status, _, _, body) = sell(&cluster.base, &token, store, &sku, &key);
+        assert!(matches!(status, 200 | 201), "{key} sent again: {body}");
+        acknowledged.insert(key, (store, body["id"].as_u64().expect("an id"), sku));
+    }
+    let mut per_store: HashMap<u32, usize> = HashMap::new();
+    for (key, (store, id, sku)) in &acknowledged {
+        let (status, _, _, body) = get(
+            &cluster.base,
+            Some(&token),
+            &format!("/api/v1/stores/{store}/sales/{id}"),
+        );
+        assert_eq!(status, 200, "sale {id} of store {store} ({key}): {body}");
+        // The same key again answers the same sale, recording nothing.
+        let (status, _, _, body) = sell(&cluster.base, &token, *store, sku, key);
+        assert!(matches!(status, 200 | 201), "{key}: {body}");
+        assert_eq!(body["id"].as_u64(), Some(*id), "{key}: {body}");
+        *per_store.entry(*store).or_default() += 1;
+    }
+    for (store, count) in per_store {
+        let (_, _, _, body) = get(
+            &cluster.base,
+            Some(&token),
+            &format!("/api/v1/stores/{store}/sales?per_page=1"),
+        );
+        assert_eq!(
+            body["total"].as_u64(),
+            Some(count as u64),
+            "store {store}: {body}"
+        );
+    }
+    cluster.stop();
+}
