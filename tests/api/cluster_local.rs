@@ -93,8 +93,14 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.port + index + 1)
     }
 
-    /// SIGTERM to the script, which stops every process it started.
-    fn stop(mut self) {
+    /// Stops every process the script started (see `Drop`).
+    fn stop(self) {}
+}
+
+impl Drop for Cluster {
+    /// SIGTERM to the script, which stops every process it started; also when a test
+    /// fails half-way, so that no instance outlives it.
+    fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.script.id().to_string()])
             .status();
