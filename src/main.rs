@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use magasin::Application;
-
-/// mimalloc rather than the system allocator: glibc kept each thread arena at its peak, and
-/// 64 tills logging in at once (argon2 takes 19 MiB a hash) left the server at 630 MiB
-/// resident for 53 MiB of live heap (heaptrack). See ADR 0013.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use magasin::config::Settings;
 use magasin::persistence::Backend;
+
+/// mimalloc rather than the system allocator: glibc kept each thread arena at its peak, and
+/// 64 tills logging in at once (argon2 then took 19 MiB a hash, all at once) left the
+/// server at 630 MiB resident for 53 MiB of live heap (heaptrack). See ADR 0013.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "magasin", version, about = "Backend of a retail chain")]

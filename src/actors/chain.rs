@@ -40,6 +40,12 @@ impl ChainActor {
         }
     }
 
+    /// Recovered with `events` after its latest snapshot (see [`SnapshotCadence::resume`]).
+    pub(super) fn unsnapshotted(mut self, events: u64) -> Self {
+        self.cadence.resume(events);
+        self
+    }
+
     fn persist(
         &mut self,
         events: Vec<ChainEvent>,

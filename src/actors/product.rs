@@ -46,6 +46,12 @@ impl ProductStockActor {
         }
     }
 
+    /// Recovered with `events` after its latest snapshot (see [`SnapshotCadence::resume`]).
+    pub(super) fn unsnapshotted(mut self, events: u64) -> Self {
+        self.cadence.resume(events);
+        self
+    }
+
     /// Applies and journals `event` (if any), answering `answer(state)` once durable; with
     /// no event (a retry), answers once everything applied so far is durable.
     fn commit(

@@ -76,7 +76,7 @@ impl Registry {
         mailbox_pending: Gauge,
     ) -> Result<(Self, ChainState), RegistryError> {
         let chain_journal = journal.clone();
-        let (chain, chain_seq) = blocking(move || {
+        let (chain, chain_seq, chain_tail) = blocking(move || {
             chain_journal.recover(
                 &StreamId::chain(),
                 |state: &mut ChainState, event: ChainEvent| state.apply(&event),
@@ -89,6 +89,7 @@ impl Registry {
             journal.clone(),
             settings.snapshot_every,
         )
+        .unsnapshotted(chain_tail)
         .start();
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -124,14 +125,15 @@ impl Registry {
 
     async fn recover_store(&self, id: StoreId) -> Result<StoreHandle, RegistryError> {
         let journal = self.journal.clone();
-        let (state, seq) =
+        let (state, seq, tail) =
             blocking(move || journal.recover(&StreamId::store(id), StoreState::apply_owned))
                 .await?;
         (self.hooks.store)(id, &state);
-        Ok(self.launch(id, state, seq))
+        Ok(self.launch(id, state, seq, tail))
     }
 
-    fn launch(&self, id: StoreId, state: StoreState, seq: u64) -> StoreHandle {
+    /// Starts a store's actor at `seq`, `unsnapshotted` events after its latest snapshot.
+    fn launch(&self, id: StoreId, state: StoreState, seq: u64, unsnapshotted: u64) -> StoreHandle {
         let actor = StoreActor::new(
             id,
             state,
@@ -139,7 +141,8 @@ impl Registry {
             self.journal.clone(),
             self.prices.clone(),
             self.settings,
-        );
+        )
+        .unsnapshotted(unsnapshotted);
         let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr = StoreActor::start_in_arbiter(&self.arbiters[which].handle(), move |_| actor);
         let handle = StoreHandle::new(
@@ -154,7 +157,7 @@ impl Registry {
     async fn recover_product(&self, sku: Sku) -> Result<ProductHandle, RegistryError> {
         let journal = self.journal.clone();
         let stream_sku = sku.clone();
-        let (state, seq) = blocking(move || {
+        let (state, seq, tail) = blocking(move || {
             journal.recover(
                 &StreamId::product(&stream_sku),
                 |state: &mut CentralStock, event: CentralEvent| state.apply(&event),
@@ -168,7 +171,8 @@ impl Registry {
             seq,
             self.journal.clone(),
             self.settings.snapshot_every,
-        );
+        )
+        .unsnapshotted(tail);
         let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr =
             ProductStockActor::start_in_arbiter(&self.arbiters[which].handle(), move |_| actor);
@@ -232,7 +236,7 @@ impl Registry {
     /// Opens a store (durably) and starts its actor: usable as soon as this returns.
     pub async fn open_store(&self, new: NewStore) -> Result<Store, ChainActorError> {
         let store = self.chain.open_store(new).await?;
-        self.launch(store.id, StoreState::default(), 0);
+        self.launch(store.id, StoreState::default(), 0, 0);
         Ok(store)
     }
 
@@ -262,7 +266,6 @@ impl Registry {
         blocking(move || journal.read(&stream, after, limit)).await
     }
 
-    /// Snapshots every store and the chain (graceful shutdown), waiting until durable.
     /// Stops every actor's arbiter (their state is dropped). For an embedder that recovers
     /// a journal more than once in one process, such as the recovery benchmark.
     pub fn stop(&self) {
@@ -271,6 +274,7 @@ impl Registry {
         }
     }
 
+    /// Snapshots every store and the chain (graceful shutdown), waiting until durable.
     pub async fn snapshot_all(&self) {
         let handles: Vec<(StoreId, StoreHandle)> = self
             .stores

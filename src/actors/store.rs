@@ -104,8 +104,14 @@ impl StoreActor {
         }
     }
 
-    /// Assigns seqs, applies in memory, queues for the journal (with a snapshot every N
-    /// events); the future resolves when durable.
+    /// Recovered with `events` after its latest snapshot (see [`SnapshotCadence::resume`]).
+    pub(super) fn unsnapshotted(mut self, events: u64) -> Self {
+        self.cadence.resume(events);
+        self
+    }
+
+    /// Assigns seqs, applies in memory, queues for the journal (with a snapshot when the
+    /// cadence says so); the future resolves when durable.
     fn persist(
         &mut self,
         events: Vec<StoreEvent>,

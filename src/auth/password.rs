@@ -21,13 +21,18 @@ static IN_TURN: LazyLock<Semaphore> =
 async fn in_turn<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AuthError> {
-    let _permit = IN_TURN
+    let permit = IN_TURN
         .acquire()
         .await
         .map_err(|e| AuthError::Hashing(e.to_string()))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AuthError::Hashing(e.to_string()))
+    // The permit goes with the work: a client that hangs up drops this future, not the
+    // hash already running, which must keep its core until it ends.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(|e| AuthError::Hashing(e.to_string()))
 }
 
 /// [`hash_password`], in turn with the other hashes (see the module's note).

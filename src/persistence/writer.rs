@@ -166,18 +166,20 @@ impl Journal {
     }
 
     /// A stream's state: its latest snapshot (or `S::default()`), then every event after
-    /// it through `apply`, read and decoded a page at a time. Returns the state and its
-    /// last seq. Blocking: call it from a blocking thread, never from an actor.
+    /// it through `apply`, read and decoded a page at a time. Returns the state, its last
+    /// seq and how many events were applied after the snapshot (the actor's snapshot
+    /// cadence counts on from there). Blocking: call it from a blocking thread, never from
+    /// an actor.
     pub fn recover<S, E>(
         &self,
         stream: &StreamId,
         mut apply: impl FnMut(&mut S, E),
-    ) -> Result<(S, u64), JournalError>
+    ) -> Result<(S, u64, u64), JournalError>
     where
         S: Default + DeserializeOwned,
         E: DeserializeOwned,
     {
-        let (mut seq, mut state) = match self.backend.latest_snapshot(stream)? {
+        let (base, mut state) = match self.backend.latest_snapshot(stream)? {
             None => (0, S::default()),
             Some(stored) => match codec::decode(&stored.payload) {
                 Ok(state) => (stored.seq, state),
@@ -190,6 +192,7 @@ impl Journal {
                 }
             },
         };
+        let mut seq = base;
         loop {
             let page = self.backend.read_events(stream, seq, RECOVERY_PAGE)?;
             if page.is_empty() {
@@ -200,7 +203,7 @@ impl Journal {
                 seq = stored.seq;
             }
         }
-        Ok((state, seq))
+        Ok((state, seq, seq - base))
     }
 
     /// Events of a stream after `after`, at most `limit`. Blocking (see [`Journal::recover`]).
@@ -442,7 +445,7 @@ mod tests {
         };
         let (journal, stream) = journal_with(Some(snapshot));
         let recovered = journal.recover(&stream, push).expect("recovers");
-        assert_eq!(recovered, (vec![10, 20, 3], 3));
+        assert_eq!(recovered, (vec![10, 20, 3], 3, 1));
         journal.stop();
     }
 
@@ -456,7 +459,7 @@ mod tests {
         };
         let (journal, stream) = journal_with(Some(snapshot));
         let recovered = journal.recover(&stream, push).expect("recovers");
-        assert_eq!(recovered, (vec![1, 2, 3], 3));
+        assert_eq!(recovered, (vec![1, 2, 3], 3, 3));
         journal.stop();
     }
 }
