@@ -4,29 +4,20 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
+mod support;
+use support::{FlatPrices, sku};
+
 use magasin::domain::{
-    AdjustmentLine, AdjustmentRequest, Cents, PriceLookup, Quantity, RequestedLine, SaleRequest,
-    Sku, Stamp, StoreEvent, StoreState, Timestamp, Username,
+    AdjustmentLine, AdjustmentRequest, Quantity, RequestedLine, SaleRequest, Stamp, StoreEvent,
+    StoreState, Timestamp, Username,
 };
 use magasin::persistence::codec;
-
-struct FlatPrices;
-
-impl PriceLookup for FlatPrices {
-    fn price(&self, _sku: &Sku) -> Option<Cents> {
-        Some(Cents(499))
-    }
-}
 
 fn stamp() -> Stamp {
     Stamp {
         at: Timestamp(1),
         by: Username::parse("caissier1").expect("valid bench user"),
     }
-}
-
-fn sku(i: usize) -> Sku {
-    Sku::parse(&format!("BEN-{i:04}")).expect("valid bench sku")
 }
 
 fn stocked_store(products: usize) -> StoreState {

@@ -13,11 +13,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+use support::{FlatPrices, sku};
+
 use magasin::actors::{ActorSettings, RecoveryHooks, Registry};
 use magasin::domain::{
-    AdjustmentLine, AdjustmentRequest, Cents, ChainEvent, IdempotencyKey, KeyUse, MAX_ON_HAND,
-    PriceLookup, Quantity, RequestedLine, SaleRequest, Sku, Stamp, Store, StoreEvent, StoreId,
-    StoreState, Timestamp, Username,
+    AdjustmentLine, AdjustmentRequest, ChainEvent, IdempotencyKey, KeyUse, MAX_ON_HAND, Quantity,
+    RequestedLine, SaleRequest, Stamp, Store, StoreEvent, StoreId, StoreState, Timestamp, Username,
 };
 use magasin::persistence::{
     self, Backend, Journal, JournalBackend, StoredEvent, StoredSnapshot, StreamId, WriterSettings,
@@ -27,18 +29,6 @@ use magasin::reports::{SalesFacts, StockView};
 
 const PRODUCTS: usize = 200;
 const BATCH: usize = 10_000;
-
-struct FlatPrices;
-
-impl PriceLookup for FlatPrices {
-    fn price(&self, _sku: &Sku) -> Option<Cents> {
-        Some(Cents(499))
-    }
-}
-
-fn sku(i: usize) -> Sku {
-    Sku::parse(&format!("BEN-{i:04}")).expect("valid bench sku")
-}
 
 /// Events in the journal: a million under `cargo bench`; a hundredth when `cargo test`
 /// runs each benchmark once to check that it works (in a debug build).

@@ -11,26 +11,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod support;
+use support::{FlatPrices, sku};
+
 use magasin::actors::{ActorSettings, RecoveryHooks, Registry, StoreHandle};
 use magasin::domain::{
-    AdjustmentLine, AdjustmentRequest, Cents, IdempotencyKey, MAX_ON_HAND, NewStore, PriceLookup,
-    Quantity, RequestedLine, SaleRequest, Sku, Username,
+    AdjustmentLine, AdjustmentRequest, IdempotencyKey, MAX_ON_HAND, NewStore, Quantity,
+    RequestedLine, SaleRequest, Username,
 };
 use magasin::persistence::{self, Backend, Journal, JournalBackend, WriterSettings};
 
 const PRODUCTS: usize = 200;
-
-struct FlatPrices;
-
-impl PriceLookup for FlatPrices {
-    fn price(&self, _sku: &Sku) -> Option<Cents> {
-        Some(Cents(499))
-    }
-}
-
-fn sku(i: usize) -> Sku {
-    Sku::parse(&format!("BEN-{i:04}")).expect("valid bench sku")
-}
 
 fn cashier() -> Username {
     Username::parse("caissier1").expect("valid bench user")
