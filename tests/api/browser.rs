@@ -2,11 +2,10 @@
 //! `chromium-driver`, installed by `scripts/test.sh`), driven over WebDriver against the
 //! real server. Screenshots of each screen go to `docs/screenshots/`.
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, free_port, spawn_app};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,13 +22,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 async fn browser() -> (Driver, Client) {

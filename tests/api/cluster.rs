@@ -2,7 +2,6 @@
 //! shipped `haproxy/magasin.lua` names the same owner as `magasin::cluster::owner` for
 //! every store, so HAProxy sends each store's requests to the instance holding its actor.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,7 +10,7 @@ use magasin::cluster::{owner, store_key};
 use magasin::domain::StoreId;
 use magasin::persistence::Backend;
 
-use crate::helpers::{TestApp, settings, start};
+use crate::helpers::{TestApp, free_port, settings, start};
 
 struct Proxy {
     child: Child,
@@ -28,13 +27,6 @@ impl Drop for Proxy {
 
 fn haproxy_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("haproxy")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// HAProxy loading the shipped Lua, with one frontend that answers the owner it computed

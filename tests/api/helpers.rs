@@ -316,3 +316,11 @@ pub fn declared_routes() -> std::collections::BTreeSet<(String, String)> {
     }
     routes
 }
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
