@@ -62,6 +62,17 @@ for i in $(seq "$instances"); do
     export "MAGASIN_${i}_ADDR=127.0.0.1:$((port + i))"
 done
 
+# HAProxy starts once every instance is ready, so that its first health checks do not
+# mark an instance still recovering as down (it would then wait for two good checks).
+for _ in $(seq 600); do
+    ready=0
+    for i in $(seq "$instances"); do
+        curl -fsS "http://127.0.0.1:$((port + i))/health/ready" >/dev/null 2>&1 && ready=$((ready + 1))
+    done
+    ((ready == instances)) && break
+    sleep 0.1
+done
+
 # haproxy.cfg as shipped, its per-instance backends written for INSTANCES.
 config="$data_dir/haproxy.cfg"
 sed '/^backend any$/,$d' haproxy/haproxy.cfg >"$config"
@@ -88,12 +99,9 @@ HAPROXY_CONFIG_DIR="$PWD/haproxy" HAPROXY_BIND="127.0.0.1:$port" \
 pids+=($!)
 echo $! >"$data_dir/haproxy.pid"
 
-for _ in $(seq 600); do
-    ready=0
-    for i in $(seq "$instances"); do
-        curl -fsS "http://127.0.0.1:$((port + i))/health/ready" >/dev/null 2>&1 && ready=$((ready + 1))
-    done
-    ((ready == instances)) && break
+# Ready when HAProxy answers and sees an instance up.
+for _ in $(seq 300); do
+    curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break
     sleep 0.1
 done
 echo "cluster: ${instances} instances behind http://127.0.0.1:${port} (stats on http://127.0.0.1:$((port + 100))), data in ${data_dir}"
