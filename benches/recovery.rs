@@ -164,6 +164,7 @@ fn recover(backend: Backend, dir: &Path) -> Duration {
             settings,
             hooks,
             Gauge::default(),
+            magasin::actors::Placement::single(),
         )
         .await
         .expect("recovers");

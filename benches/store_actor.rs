@@ -68,6 +68,7 @@ impl Bench {
                 settings,
                 hooks,
                 Gauge::default(),
+                magasin::actors::Placement::single(),
             )
             .await
             .expect("registry starts");

@@ -10,10 +10,12 @@
 #              DATA_DIR/magasin-i/ (journal), DATA_DIR/magasin-i.pid, DATA_DIR/haproxy.pid
 #   MAGASIN_BIN  the server binary (default: built with `cargo build --release`)
 #
-# Every instance serves the demo chain, signs tokens with the same key (kept in
-# DATA_DIR/jwt-secret, or MAGASIN_JWT_SECRET if set) and owns the stores the routing
-# function gives it (ADR 0014); HAProxy (haproxy/haproxy.cfg, haproxy/magasin.lua) sends
-# each store's requests to its owner.
+# The instances share the demo chain: one owns the reference data (catalog, stores, users)
+# and the others follow its change feed (ADR 0015); each owns the stores and the central
+# stock of the products the routing function gives it (ADR 0014). They sign tokens with
+# the same key (DATA_DIR/jwt-secret, or MAGASIN_JWT_SECRET if set) and their calls to each
+# other with another (DATA_DIR/cluster-secret, or MAGASIN_CLUSTER_SECRET). HAProxy
+# (haproxy/haproxy.cfg, haproxy/magasin.lua) sends each store's requests to its owner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,11 +37,18 @@ if [[ -z "${MAGASIN_JWT_SECRET:-}" ]]; then
     MAGASIN_JWT_SECRET=$(cat "$data_dir/jwt-secret")
 fi
 export MAGASIN_JWT_SECRET
+if [[ -z "${MAGASIN_CLUSTER_SECRET:-}" ]]; then
+    [[ -s "$data_dir/cluster-secret" ]] || head -c 48 /dev/urandom | base64 >"$data_dir/cluster-secret"
+    MAGASIN_CLUSTER_SECRET=$(cat "$data_dir/cluster-secret")
+fi
+export MAGASIN_CLUSTER_SECRET
 
 names=()
 for i in $(seq "$instances"); do names+=("magasin-$i"); done
 list=$(printf '"%s",' "${names[@]}")
 export MAGASIN_CLUSTER__INSTANCES="[${list%,}]"
+addresses=$(for i in $(seq "$instances"); do printf 'magasin-%s="http://127.0.0.1:%s",' "$i" "$((port + i))"; done)
+export MAGASIN_CLUSTER__ADDRESSES="{${addresses%,}}"
 export MAGASIN_INSTANCES
 MAGASIN_INSTANCES=$(IFS=,; echo "${names[*]}")
 

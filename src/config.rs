@@ -33,6 +33,13 @@ pub struct ClusterSettings {
     pub instance: String,
     /// Every instance's name, this one included; empty: this instance owns every store.
     pub instances: Vec<String>,
+    /// The internal base URL (`http://host:port`) of every other instance, by name.
+    #[serde(default)]
+    pub addresses: std::collections::BTreeMap<String, String>,
+    /// Only from the environment (`MAGASIN_CLUSTER_SECRET`), never from a file: signs the
+    /// instances' internal calls to each other.
+    #[serde(skip)]
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +109,9 @@ impl Settings {
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))?;
         settings.auth.jwt_secret = std::env::var("MAGASIN_JWT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty());
+        settings.cluster.secret = std::env::var("MAGASIN_CLUSTER_SECRET")
             .ok()
             .filter(|s| !s.is_empty());
         Ok(settings)

@@ -32,7 +32,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use actors::{Prices, RecoveryHooks, Registry, RegistryError};
+use actors::{Placement, Prices, RecoveryHooks, Registry, RegistryError, RemoteCentral};
 use auth::{LoginThrottle, SigningKey, TokenKeys};
 use config::Settings;
 use domain::{CentralStock, Sku, StoreId, StoreState};
@@ -80,6 +80,16 @@ impl Application {
     /// Must run inside an actix system.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let cluster = Arc::new(cluster::Cluster::from_settings(&settings.cluster)?);
+        let peers = Arc::new(cluster::Peers::new(
+            cluster.clone(),
+            settings.cluster.secret.as_deref(),
+        ));
+        let placement = Placement {
+            cluster: cluster.clone(),
+            remote: cluster
+                .has_peers()
+                .then(|| peers.clone() as Arc<dyn RemoteCentral>),
+        };
         let (signing_key, generated) =
             SigningKey::from_config(settings.auth.jwt_secret.as_deref(), settings.demo.enabled)?;
         if generated {
@@ -135,6 +145,7 @@ impl Application {
             settings.actor_settings(),
             hooks,
             metrics.mailbox_pending.clone(),
+            placement,
         )
         .await?;
         metrics
@@ -142,9 +153,15 @@ impl Application {
             .set(recovery_started.elapsed().as_secs_f64());
         catalog.load(&chain);
         users.load(&chain);
-        if settings.demo.enabled {
+        // Alone, an instance seeds before it listens. In a cluster the seeding needs the
+        // other instances (the chain's owner opens the stores, each owner stocks its own),
+        // so it runs once listening, and the instance is not ready until it is done.
+        let seeded = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let seed_later = settings.demo.enabled && cluster.has_peers();
+        if settings.demo.enabled && !seed_later {
             demo::seed(&registry, &catalog, &users).await?;
         }
+        seeded.store(!seed_later, std::sync::atomic::Ordering::Release);
 
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
@@ -157,6 +174,8 @@ impl Application {
         })?;
         let state = web::Data::new(AppState {
             cluster,
+            peers,
+            seeded,
             registry,
             catalog,
             stock,
@@ -190,6 +209,14 @@ impl Application {
         })?;
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
+        }
+        if state.cluster.has_peers() {
+            if !state.cluster.owns_chain() {
+                http::follow_chain(state.clone());
+            }
+            if seed_later {
+                actix_rt::spawn(demo::seed_in_background(state.clone()));
+            }
         }
         Ok(Self {
             addr,

@@ -2,9 +2,14 @@
 //!
 //! Same discipline as a store: decide, apply in memory, journal, answer when durable.
 //! Store actors read prices from the committed catalog read model, never from here.
+//!
+//! In a cluster one instance owns the reference data (ADR 0015); on every other instance
+//! this actor is a follower: it takes no decision, it journals the owner's events in the
+//! owner's order ([`Replicate`]), so its copy is the owner's journal up to some sequence.
 
 use actix::prelude::*;
 use std::time::Duration;
+use tokio::sync::watch;
 
 use super::cadence::SnapshotCadence;
 use super::clock::now;
@@ -19,6 +24,12 @@ pub enum ChainActorError {
     Rule(#[from] ChainError),
     #[error("chain actor busy or stopped")]
     Unavailable,
+    /// A write reached a follower: the owner of the reference data decides it.
+    #[error("the reference data is written by instance {0}")]
+    NotOwner(String),
+    /// The change feed skipped events: the copy waits for the missing ones.
+    #[error("chain copy at {have}, feed page starts at {first}")]
+    Gap { have: u64, first: u64 },
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
 }
@@ -28,6 +39,8 @@ pub struct ChainActor {
     seq: u64,
     cadence: SnapshotCadence,
     journal: Journal,
+    /// The last sequence known durable, for readers waiting on a copy to catch up.
+    durable: watch::Sender<u64>,
 }
 
 impl ChainActor {
@@ -37,7 +50,13 @@ impl ChainActor {
             seq,
             cadence: SnapshotCadence::new(snapshot_every),
             journal,
+            durable: watch::Sender::new(seq),
         }
+    }
+
+    /// Durable sequence updates: the chain's change feed and copies catching up wait on it.
+    pub(super) fn durable(&self) -> watch::Receiver<u64> {
+        self.durable.subscribe()
     }
 
     /// Recovered with `events` after its latest snapshot (see [`SnapshotCadence::resume`]).
@@ -69,8 +88,16 @@ impl ChainActor {
         ack: impl Future<Output = Result<(), JournalError>> + 'static,
         value: T,
     ) -> ResponseActFuture<Self, Result<T, ChainActorError>> {
-        Box::pin(ack.into_actor(self).map(move |result, _actor, ctx| match result {
-            Ok(()) => Ok(value),
+        let seq = self.seq;
+        Box::pin(ack.into_actor(self).map(move |result, actor, ctx| match result {
+            Ok(()) => {
+                actor.durable.send_if_modified(|d| {
+                    let newer = seq > *d;
+                    *d = (*d).max(seq);
+                    newer
+                });
+                Ok(value)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "chain journal append failed; the chain actor stops");
                 ctx.stop();
@@ -177,6 +204,40 @@ impl Handler<DeactivateUser> for ChainActor {
     }
 }
 
+/// Events of the owner's journal, with their sequence, journaled here in the same order.
+/// Events this copy already has are passed over, so a page fetched twice is harmless.
+/// Answers this copy's sequence once durable.
+#[derive(Message)]
+#[rtype(result = "Result<u64, ChainActorError>")]
+pub struct Replicate(pub Vec<(u64, ChainEvent)>);
+
+impl Handler<Replicate> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<u64, ChainActorError>>;
+
+    fn handle(&mut self, msg: Replicate, _ctx: &mut Self::Context) -> Self::Result {
+        let have = self.seq;
+        let fresh: Vec<(u64, ChainEvent)> =
+            msg.0.into_iter().filter(|(seq, _)| *seq > have).collect();
+        match fresh.first() {
+            None => return Box::pin(fut::ready(Ok(have))),
+            Some((first, _)) if *first != have + 1 => {
+                let first = *first;
+                return Box::pin(fut::ready(Err(ChainActorError::Gap { have, first })));
+            }
+            Some(_) => {}
+        }
+        // Pages come from the owner's journal: consecutive. A hole inside one is refused
+        // whole rather than journaled under the wrong numbers.
+        if let Some(window) = fresh.windows(2).find(|w| w[1].0 != w[0].0 + 1) {
+            let first = window[1].0;
+            return Box::pin(fut::ready(Err(ChainActorError::Gap { have, first })));
+        }
+        let ack = self.persist(fresh.into_iter().map(|(_, e)| e).collect());
+        let seq = self.seq;
+        self.when_durable(ack, seq)
+    }
+}
+
 #[derive(Message)]
 #[rtype(result = "Result<(), ChainActorError>")]
 pub struct TakeChainSnapshot;
@@ -199,11 +260,59 @@ impl Handler<TakeChainSnapshot> for ChainActor {
 pub struct ChainHandle {
     addr: Addr<ChainActor>,
     timeout: Duration,
+    durable: watch::Receiver<u64>,
+    /// `None`: this instance owns the reference data; else the owner's name.
+    owner_elsewhere: Option<String>,
 }
 
 impl ChainHandle {
-    pub fn new(addr: Addr<ChainActor>, timeout: Duration) -> Self {
-        Self { addr, timeout }
+    pub fn new(
+        addr: Addr<ChainActor>,
+        timeout: Duration,
+        durable: watch::Receiver<u64>,
+        owner_elsewhere: Option<String>,
+    ) -> Self {
+        Self {
+            addr,
+            timeout,
+            durable,
+            owner_elsewhere,
+        }
+    }
+
+    /// The last durable sequence of this instance's reference data.
+    pub fn seq(&self) -> u64 {
+        *self.durable.borrow()
+    }
+
+    /// Waits up to `wait` until the reference data reaches `seq`; answers the sequence
+    /// reached.
+    pub async fn wait_for(&self, seq: u64, wait: Duration) -> u64 {
+        let mut durable = self.durable.clone();
+        let _ = tokio::time::timeout(wait, durable.wait_for(|d| *d >= seq)).await;
+        self.seq()
+    }
+
+    /// Waits up to `wait` for anything after `seq`; answers the sequence reached.
+    pub async fn wait_after(&self, seq: u64, wait: Duration) -> u64 {
+        self.wait_for(seq.saturating_add(1), wait).await
+    }
+
+    /// This instance owns the reference data (decides its writes).
+    pub fn is_owner(&self) -> bool {
+        self.owner_elsewhere.is_none()
+    }
+
+    fn writable(&self) -> Result<(), ChainActorError> {
+        match &self.owner_elsewhere {
+            None => Ok(()),
+            Some(owner) => Err(ChainActorError::NotOwner(owner.clone())),
+        }
+    }
+
+    /// Journals the owner's events on this copy (a follower's change-feed loop).
+    pub async fn replicate(&self, events: Vec<(u64, ChainEvent)>) -> Result<u64, ChainActorError> {
+        self.ask(Replicate(events)).await?
     }
 
     async fn ask<M>(&self, msg: M) -> Result<M::Result, ChainActorError>
@@ -220,18 +329,22 @@ impl ChainHandle {
     }
 
     pub async fn add_products(&self, products: Vec<Product>) -> Result<(), ChainActorError> {
+        self.writable()?;
         self.ask(AddProducts(products)).await?
     }
 
     pub async fn open_store(&self, new: NewStore) -> Result<Store, ChainActorError> {
+        self.writable()?;
         self.ask(OpenStore(new)).await?
     }
 
     pub async fn create_user(&self, user: User) -> Result<User, ChainActorError> {
+        self.writable()?;
         self.ask(CreateUser(user)).await?
     }
 
     pub async fn deactivate_user(&self, username: Username) -> Result<User, ChainActorError> {
+        self.writable()?;
         self.ask(DeactivateUser(username)).await?
     }
 

@@ -15,7 +15,9 @@ mod store;
 
 pub use chain::{ChainActorError, ChainHandle};
 pub use clock::now;
-pub use product::{CentralOp, ProductHandle};
-pub use registry::{OnProductRecovered, OnStoreRecovered, RecoveryHooks, Registry, RegistryError};
+pub use product::{CentralOp, ProductHandle, RemoteCentral};
+pub use registry::{
+    OnProductRecovered, OnStoreRecovered, Placement, RecoveryHooks, Registry, RegistryError,
+};
 pub use restock::FlowError;
 pub use store::{ActorSettings, Prices, Recorded, SaleView, StoreError, StoreHandle};

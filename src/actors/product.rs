@@ -108,7 +108,9 @@ impl Actor for ProductStockActor {
 }
 
 /// The central operations, one message type (they share everything but the decision).
-#[derive(Debug, Clone)]
+/// Sent as JSON to the product's owner when another instance holds it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum CentralOp {
     /// Goods from a supplier; answers the new on-hand.
     Receive {
@@ -186,6 +188,17 @@ impl Handler<Central> for ProductStockActor {
             }
         }
     }
+}
+
+/// The central stock actors held by other instances (the cluster's internal API): runs
+/// `op` on the product's actor at `owner`, with the same idempotency as a local call.
+pub trait RemoteCentral: Send + Sync {
+    fn run(
+        &self,
+        owner: String,
+        sku: Sku,
+        op: CentralOp,
+    ) -> futures_util::future::BoxFuture<'_, Result<u32, StoreError>>;
 }
 
 #[derive(Clone)]

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::chain::{ChainActor, ChainActorError, ChainHandle};
-use super::product::{CentralOp, ProductHandle, ProductStockActor};
-use super::store::{ActorSettings, Prices, StoreActor, StoreHandle};
+use super::product::{CentralOp, ProductHandle, ProductStockActor, RemoteCentral};
+use super::restock::FlowError;
+use super::store::{ActorSettings, Prices, StoreActor, StoreError, StoreHandle};
+use crate::cluster::Cluster;
 use crate::domain::{
     CentralEvent, CentralStock, ChainEvent, ChainState, NewStore, Sku, Store, StoreEvent, StoreId,
     StoreState,
@@ -54,6 +56,28 @@ pub struct Registry {
     hooks: RecoveryHooks,
     products: DashMap<Sku, ProductHandle>,
     mailbox_pending: Gauge,
+    /// Which stores and products are this instance's (the others' are never started here).
+    cluster: Arc<Cluster>,
+    /// The central stock actors of other instances.
+    remote: Option<Arc<dyn RemoteCentral>>,
+}
+
+/// Where a registry's actors live: this instance's share of a cluster, and how to reach
+/// the central stock actors of the other instances.
+#[derive(Clone)]
+pub struct Placement {
+    pub cluster: Arc<Cluster>,
+    pub remote: Option<Arc<dyn RemoteCentral>>,
+}
+
+impl Placement {
+    /// One instance holding every actor.
+    pub fn single() -> Self {
+        Self {
+            cluster: Arc::new(Cluster::single("magasin")),
+            remote: None,
+        }
+    }
 }
 
 async fn blocking<T: Send + 'static>(
@@ -74,6 +98,7 @@ impl Registry {
         settings: ActorSettings,
         hooks: RecoveryHooks,
         mailbox_pending: Gauge,
+        placement: Placement,
     ) -> Result<(Self, ChainState), RegistryError> {
         let chain_journal = journal.clone();
         let (chain, chain_seq, chain_tail) = blocking(move || {
@@ -83,19 +108,27 @@ impl Registry {
             )
         })
         .await?;
-        let chain_addr = ChainActor::new(
+        let chain_actor = ChainActor::new(
             chain.clone(),
             chain_seq,
             journal.clone(),
             settings.snapshot_every,
         )
-        .unsnapshotted(chain_tail)
-        .start();
+        .unsnapshotted(chain_tail);
+        let chain_durable = chain_actor.durable();
+        let chain_addr = chain_actor.start();
+        let cluster = placement.cluster;
+        let owner_elsewhere = (!cluster.owns_chain()).then(|| cluster.chain_owner().to_owned());
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(1, 4);
         let registry = Self {
-            chain: ChainHandle::new(chain_addr, settings.ask_timeout),
+            chain: ChainHandle::new(
+                chain_addr,
+                settings.ask_timeout,
+                chain_durable,
+                owner_elsewhere,
+            ),
             stores: DashMap::new(),
             journal,
             prices,
@@ -106,8 +139,10 @@ impl Registry {
             hooks,
             products: DashMap::new(),
             mailbox_pending,
+            cluster,
+            remote: placement.remote,
         };
-        for store in chain.stores() {
+        for store in chain.stores().filter(|s| registry.cluster.owns_store(s.id)) {
             registry.recover_store(store.id).await?;
         }
         let streams_journal = registry.journal.clone();
@@ -202,6 +237,11 @@ impl Registry {
         self.recover_product(sku.clone()).await
     }
 
+    /// This instance holds the store's actor (in a cluster, other stores are elsewhere).
+    pub fn owns_store(&self, id: StoreId) -> bool {
+        self.cluster.owns_store(id)
+    }
+
     pub fn chain(&self) -> &ChainHandle {
         &self.chain
     }
@@ -233,11 +273,51 @@ impl Registry {
         self.recover_store(id).await
     }
 
-    /// Opens a store (durably) and starts its actor: usable as soon as this returns.
+    /// Runs `op` on the product's central stock actor, here or at its owner.
+    pub async fn central(&self, sku: &Sku, op: CentralOp) -> Result<u32, FlowError> {
+        let owner = self.cluster.product_owner(sku);
+        if owner == self.cluster.name() {
+            return Ok(self.product(sku).await?.run(op).await?);
+        }
+        match &self.remote {
+            Some(remote) => Ok(remote.run(owner.to_owned(), sku.clone(), op).await?),
+            None => Err(StoreError::Peer(format!("no route to instance {owner}")).into()),
+        }
+    }
+
+    /// Opens a store (durably) and starts its actor if it is this instance's: usable as
+    /// soon as this returns. (Another owner starts it when its copy of the chain has it.)
     pub async fn open_store(&self, new: NewStore) -> Result<Store, ChainActorError> {
         let store = self.chain.open_store(new).await?;
-        self.launch(store.id, StoreState::default(), 0, 0);
+        if self.cluster.owns_store(store.id) {
+            self.launch(store.id, StoreState::default(), 0, 0);
+        }
         Ok(store)
+    }
+
+    /// Journals a page of the owner's chain feed on this copy, then starts the actors of
+    /// the stores it opened that this instance owns. Answers the copy's sequence.
+    pub async fn replicate_chain(
+        &self,
+        events: Vec<(u64, ChainEvent)>,
+    ) -> Result<u64, ChainActorError> {
+        let opened: Vec<StoreId> = events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                ChainEvent::StoreOpened(store) => Some(store.id),
+                _ => None,
+            })
+            .filter(|id| self.cluster.owns_store(*id))
+            .collect();
+        let seq = self.chain.replicate(events).await?;
+        for id in opened {
+            if !self.stores.contains_key(&id)
+                && let Err(e) = self.recover_store(id).await
+            {
+                tracing::error!(store = %id, error = %e, "cannot start a replicated store");
+            }
+        }
+        Ok(seq)
     }
 
     /// The store's journal after `after`, at most `limit` events: its stock ledger.

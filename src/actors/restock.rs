@@ -67,12 +67,14 @@ impl Registry {
         }
         let mut allocations = BTreeMap::new();
         for line in &request.lines {
-            let product = self.product(&line.sku).await?;
-            let quantity = product
-                .run(CentralOp::Allocate {
-                    request: id,
-                    requested: line.requested,
-                })
+            let quantity = self
+                .central(
+                    &line.sku,
+                    CentralOp::Allocate {
+                        request: id,
+                        requested: line.requested,
+                    },
+                )
                 .await?;
             allocations.insert(line.sku.clone(), quantity);
         }
@@ -104,8 +106,9 @@ impl Registry {
         }
         let mut shipped = BTreeMap::new();
         for line in request.lines.iter().filter(|l| l.allocated > 0) {
-            let product = self.product(&line.sku).await?;
-            let quantity = product.run(CentralOp::Ship { request: id }).await?;
+            let quantity = self
+                .central(&line.sku, CentralOp::Ship { request: id })
+                .await?;
             shipped.insert(line.sku.clone(), quantity);
         }
         Ok(store
@@ -130,11 +133,7 @@ impl Registry {
     }
 
     async fn note_delivery(&self, id: RestockId, sku: &Sku) -> Result<u32, FlowError> {
-        Ok(self
-            .product(sku)
-            .await?
-            .run(CentralOp::Deliver { request: id })
-            .await?)
+        self.central(sku, CentralOp::Deliver { request: id }).await
     }
 
     pub async fn reject_restock(
@@ -170,15 +169,14 @@ impl Registry {
     /// Gives back every allocation of the request (idempotent: nothing held, nothing done).
     async fn release_all(&self, request: &RestockRequest) {
         for line in &request.lines {
-            let released = match self.product(&line.sku).await {
-                Ok(product) => product
-                    .run(CentralOp::Release {
+            let released = self
+                .central(
+                    &line.sku,
+                    CentralOp::Release {
                         request: request.id,
-                    })
-                    .await
-                    .map_err(FlowError::from),
-                Err(e) => Err(e.into()),
-            };
+                    },
+                )
+                .await;
             if let Err(e) = released {
                 tracing::error!(request = %request.id, sku = %line.sku, error = %e, "allocation not released; retry the rejection");
             }
@@ -194,13 +192,15 @@ impl Registry {
     ) -> Result<Vec<(Sku, u32)>, FlowError> {
         let mut on_hand = Vec::with_capacity(lines.len());
         for (sku, quantity) in lines {
-            let product = self.product(&sku).await?;
-            let after = product
-                .run(CentralOp::Receive {
-                    receipt: receipt.to_owned(),
-                    quantity,
-                    by: by.clone(),
-                })
+            let after = self
+                .central(
+                    &sku,
+                    CentralOp::Receive {
+                        receipt: receipt.to_owned(),
+                        quantity,
+                        by: by.clone(),
+                    },
+                )
                 .await?;
             on_hand.push((sku, after));
         }

@@ -51,6 +51,9 @@ pub enum StoreError {
     CentralOverflow(Sku),
     #[error("store busy or restarting")]
     Unavailable,
+    /// Another instance, holding part of the work, did not answer.
+    #[error("{0}")]
+    Peer(String),
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
 }

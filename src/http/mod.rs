@@ -8,6 +8,9 @@ mod auth;
 mod catalog;
 mod events;
 mod extract;
+mod fanout;
+mod forward;
+mod internal;
 mod ledger;
 mod observe;
 mod openapi;
@@ -28,7 +31,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::actors::Registry;
 use crate::auth::{LoginThrottle, TokenKeys};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Peers};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::persistence::Journal;
@@ -36,13 +39,18 @@ use crate::reports::{
     CatalogView, CentralView, EventHub, RestockView, SalesFacts, StockView, UsersView,
 };
 
-pub use observe::observe;
+pub use internal::follow_chain;
+pub use observe::{current_request_id, observe};
 pub use problem::ApiError;
 
 /// What every handler may reach.
 pub struct AppState {
     /// This instance and the owner of every store.
     pub cluster: Arc<Cluster>,
+    /// The other instances (internal API).
+    pub peers: Arc<Peers>,
+    /// Demo data in place (false while a cluster instance still seeds: not ready).
+    pub seeded: Arc<std::sync::atomic::AtomicBool>,
     pub registry: Registry,
     pub catalog: Arc<CatalogView>,
     pub stock: Arc<StockView>,
@@ -95,6 +103,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(reports::routes)
                 .configure(events::routes),
         )
+        .service(web::scope("/internal/v1").configure(internal::routes))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::RouteNotFound)
         }));

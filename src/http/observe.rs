@@ -9,8 +9,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use std::time::Instant;
 
-use super::AppState;
 use super::problem::ApiError;
+use super::{AppState, forward};
 use crate::auth::Principal;
 use crate::cluster::Cluster;
 
@@ -55,11 +55,19 @@ pub async fn observe<B: MessageBody + 'static>(
     let misdirected = app
         .as_ref()
         .and_then(|app| not_owned(&app.cluster, req.path()));
+    let forward_to = app.as_ref().and_then(|app| {
+        (!app.cluster.owns_chain() && forward::is_chain_write(req.method(), req.path()))
+            .then(|| app.cluster.chain_owner().to_owned())
+    });
+    let forwarder = app.clone();
     let result = REQUEST_ID
         .scope(request_id.clone(), async move {
-            match misdirected {
-                Some(error) => Ok(req.error_response(error).map_into_right_body()),
-                None => next
+            match (misdirected, forward_to, forwarder) {
+                (Some(error), _, _) => Ok(req.error_response(error).map_into_right_body()),
+                (None, Some(owner), Some(app)) => Ok(forward::to_owner(&app, &owner, req)
+                    .await
+                    .map_into_right_body()),
+                _ => next
                     .call(req)
                     .await
                     .map(ServiceResponse::map_into_left_body),
@@ -102,10 +110,12 @@ pub async fn observe<B: MessageBody + 'static>(
             .headers_mut()
             .insert(HeaderName::from_static("x-request-id"), value);
     }
-    if let Some(name) = app.and_then(|app| HeaderValue::from_str(app.cluster.name()).ok()) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("x-magasin-instance"), name);
+    // A forwarded answer keeps the name of the instance that made it.
+    let instance = HeaderName::from_static("x-magasin-instance");
+    if !response.headers().contains_key(&instance)
+        && let Some(name) = app.and_then(|app| HeaderValue::from_str(app.cluster.name()).ok())
+    {
+        response.headers_mut().insert(instance, name);
     }
     Ok(response)
 }

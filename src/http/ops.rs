@@ -16,7 +16,18 @@ async fn live() -> HttpResponse {
 /// journal is writable (no commit has failed since start).
 #[get("/health/ready")]
 async fn ready(app: web::Data<AppState>) -> HttpResponse {
-    if app.journal.is_writable() {
+    if !app.seeded.load(std::sync::atomic::Ordering::Acquire) {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "1"))
+            .content_type("application/problem+json")
+            .json(json!({
+                "type": "urn:magasin:problem:not_ready",
+                "title": "Not ready",
+                "status": 503,
+                "code": "not_ready",
+                "detail": "Les données de démonstration se mettent en place avec les autres instances.",
+            }))
+    } else if app.journal.is_writable() {
         HttpResponse::Ok().json(json!({"status": "ready"}))
     } else {
         HttpResponse::ServiceUnavailable()

@@ -142,6 +142,10 @@ pub enum ApiError {
         store: StoreId,
         owner: String,
     },
+    /// An internal call without a valid cluster token.
+    ClusterUnauthenticated,
+    /// Another instance needed for the answer did not answer.
+    PeerUnavailable(String),
 }
 
 impl From<AuthError> for ApiError {
@@ -253,6 +257,19 @@ fn internal(cause: &dyn fmt::Display) -> Problem {
     p
 }
 
+/// Another instance did not answer: the same problem HAProxy gives for a stopped one.
+fn peer_unavailable(why: &str) -> Problem {
+    tracing::warn!(reason = %why, "another instance did not answer");
+    let mut p = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "instance_unavailable",
+        "Instance unavailable",
+        "Une autre instance de la chaîne ne répond pas ; réessayez dans quelques secondes.",
+    );
+    p.retry_after = Some(5);
+    p
+}
+
 fn unavailable(detail: &str) -> Problem {
     let mut p = problem(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -348,6 +365,13 @@ impl ApiError {
                 ),
                 vec![json!({ "field": "store_id", "code": "not_owner", "owner": owner })],
             ),
+            ApiError::ClusterUnauthenticated => problem(
+                StatusCode::UNAUTHORIZED,
+                "cluster_unauthenticated",
+                "Cluster authentication required",
+                "L'API interne ne répond qu'aux instances de la chaîne (MAGASIN_CLUSTER_SECRET).",
+            ),
+            ApiError::PeerUnavailable(why) => peer_unavailable(why),
             ApiError::RouteNotFound => problem(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -483,6 +507,7 @@ fn store_problem(error: &StoreError) -> Problem {
         StoreError::Unavailable => {
             unavailable("Le magasin est occupé ou redémarre ; réessayez dans un instant.")
         }
+        StoreError::Peer(why) => peer_unavailable(why),
         StoreError::Journal(cause) => internal(cause),
     }
 }
@@ -522,9 +547,15 @@ fn chain_problem(error: &ChainActorError) -> Problem {
         ChainActorError::Rule(ChainError::UnknownStore(id)) => {
             ApiError::StoreNotFound(*id).problem()
         }
-        ChainActorError::Unavailable => {
+        ChainActorError::Unavailable | ChainActorError::Gap { .. } => {
             unavailable("Le catalogue est occupé ; réessayez dans un instant.")
         }
+        ChainActorError::NotOwner(owner) => problem(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            "Misdirected request",
+            format!("Le référentiel de la chaîne est écrit par l'instance {owner}."),
+        ),
         ChainActorError::Journal(cause) => internal(cause),
     }
 }

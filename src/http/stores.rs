@@ -100,6 +100,17 @@ async fn create_store(
             .collect::<Vec<_>>()
     })?;
     let store = app.registry.open_store(new).await?;
+    // The store's owner starts its actor when its copy of the chain has the store: wait for
+    // that, so the store takes requests as soon as this answers.
+    let owner = app.cluster.store_owner(store.id);
+    if owner != app.cluster.name()
+        && let Err(e) = app
+            .peers
+            .wait_for_chain(owner, app.registry.chain().seq())
+            .await
+    {
+        tracing::warn!(store = %store.id, instance = %owner, error = %e, "the new store's owner has not caught up yet");
+    }
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/stores/{}", store.id)))
         .json(StoreBody::from(store)))

@@ -7,8 +7,19 @@
 //! key (unsigned comparison), a tie goes to the name that sorts first. Adding or removing
 //! an instance moves only the keys it wins or held.
 
+mod internal;
+mod peers;
+
+pub use internal::{CLUSTER_HEADER, InternalKeys, SCOPE_HEADER};
+pub use peers::{FeedPage, PeerError, Peers};
+
+use std::collections::BTreeMap;
+
 use crate::config::ClusterSettings;
 use crate::domain::{Sku, StoreId};
+
+/// The key of the chain's reference data (catalog, stores, users): one owner writes it.
+pub const CHAIN_KEY: &str = "chain";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClusterError {
@@ -18,6 +29,15 @@ pub enum ClusterError {
     Duplicate(String),
     #[error("[cluster] instances does not list this instance ({0:?})")]
     NotListed(String),
+    #[error("[cluster] addresses gives no address for instance {0:?}")]
+    NoAddress(String),
+    #[error("[cluster] address {address:?} of {instance:?} is not an http://host:port URL")]
+    BadAddress { instance: String, address: String },
+    #[error(
+        "MAGASIN_CLUSTER_SECRET must be set (at least 32 characters) when there are several \
+         instances: they authenticate each other's internal calls with it"
+    )]
+    NoSecret,
 }
 
 /// This instance's place in the chain's instances.
@@ -26,6 +46,8 @@ pub struct Cluster {
     me: String,
     /// Empty: a single instance that owns every store.
     instances: Vec<String>,
+    /// The base URL (`http://host:port`) of every other instance.
+    addresses: BTreeMap<String, String>,
 }
 
 impl Cluster {
@@ -43,10 +65,78 @@ impl Cluster {
         if !settings.instances.is_empty() && !seen.contains(me.as_str()) {
             return Err(ClusterError::NotListed(me));
         }
+        let mut addresses = BTreeMap::new();
+        for name in settings.instances.iter().filter(|n| **n != me) {
+            let address = settings
+                .addresses
+                .get(name)
+                .ok_or_else(|| ClusterError::NoAddress(name.clone()))?;
+            let base = address.trim().trim_end_matches('/');
+            let host = base.strip_prefix("http://").unwrap_or_default();
+            if host.is_empty() || host.contains('/') {
+                return Err(ClusterError::BadAddress {
+                    instance: name.clone(),
+                    address: address.clone(),
+                });
+            }
+            addresses.insert(name.clone(), base.to_owned());
+        }
+        let secret_ok = settings.secret.as_ref().is_some_and(|s| s.len() >= 32);
+        if !addresses.is_empty() && !secret_ok {
+            return Err(ClusterError::NoSecret);
+        }
         Ok(Self {
             me,
             instances: settings.instances.clone(),
+            addresses,
         })
+    }
+
+    /// A single instance: every store, product and the reference data are its own.
+    pub fn single(name: &str) -> Self {
+        Self {
+            me: name.to_owned(),
+            instances: Vec::new(),
+            addresses: BTreeMap::new(),
+        }
+    }
+
+    /// Other instances exist: some keys are owned elsewhere.
+    pub fn has_peers(&self) -> bool {
+        !self.addresses.is_empty()
+    }
+
+    /// The other instances, by name.
+    pub fn peers(&self) -> impl Iterator<Item = &str> {
+        self.addresses.keys().map(String::as_str)
+    }
+
+    /// The base URL of another instance.
+    pub fn address(&self, instance: &str) -> Option<&str> {
+        self.addresses.get(instance).map(String::as_str)
+    }
+
+    /// The instance that owns a key (this one when there is no instance list).
+    pub fn owner_of(&self, key: &str) -> &str {
+        owner(key, &self.instances).unwrap_or(&self.me)
+    }
+
+    /// The owner of the chain's reference data (catalog, stores, users).
+    pub fn chain_owner(&self) -> &str {
+        self.owner_of(CHAIN_KEY)
+    }
+
+    pub fn owns_chain(&self) -> bool {
+        self.chain_owner() == self.me
+    }
+
+    pub fn owns_store(&self, id: StoreId) -> bool {
+        self.store_owner(id) == self.me
+    }
+
+    /// The instance whose actor holds a product's stock at the logistics center.
+    pub fn product_owner(&self, sku: &Sku) -> &str {
+        self.owner_of(&product_key(sku))
     }
 
     /// This instance's name.
@@ -56,16 +146,26 @@ impl Cluster {
 
     /// The instance that owns a store.
     pub fn store_owner(&self, id: StoreId) -> &str {
-        owner(&store_key(id), &self.instances).unwrap_or(&self.me)
+        self.owner_of(&store_key(id))
     }
 
-    /// The store a request path is about (`/api/v1/stores/<id>…`), read as HAProxy reads
-    /// it (`haproxy/magasin.lua`): decimal digits, leading zeros allowed.
+    /// The store a request path is about, read as HAProxy reads it
+    /// (`haproxy/magasin.lua`): `/api/v1/stores/<id>…`, or a restock request of the
+    /// logistics center, `/api/v1/logistics/restock-requests/<id>-<number>…` (its store's
+    /// actor holds it). Decimal digits, leading zeros allowed.
     pub fn store_in_path(path: &str) -> Option<StoreId> {
-        let rest = path.strip_prefix("/api/v1/stores/")?;
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .map_or(rest, |end| &rest[..end]);
+        let (rest, dash) = match path.strip_prefix("/api/v1/stores/") {
+            Some(rest) => (rest, false),
+            None => (
+                path.strip_prefix("/api/v1/logistics/restock-requests/")?,
+                true,
+            ),
+        };
+        let end = rest.find(|c: char| !c.is_ascii_digit());
+        let digits = end.map_or(rest, |end| &rest[..end]);
+        if dash && !end.is_some_and(|end| rest[end..].starts_with('-')) {
+            return None;
+        }
         if digits.is_empty() || digits.len() > 10 {
             return None;
         }
@@ -171,6 +271,10 @@ mod tests {
             Cluster::store_in_path("/api/v1/stores/4294967295/x"),
             id(u32::MAX)
         );
+        assert_eq!(
+            Cluster::store_in_path("/api/v1/logistics/restock-requests/12-3/allocate"),
+            id(12)
+        );
         for other in [
             "/api/v1/stores",
             "/api/v1/stores/",
@@ -179,6 +283,9 @@ mod tests {
             "/api/v1/stores/99999999999",
             "/api/v1/stores/4294967296",
             "/api/v1/products",
+            "/api/v1/logistics/restock-requests",
+            "/api/v1/logistics/restock-requests/12",
+            "/api/v1/logistics/restock-requests/x-1/ship",
         ] {
             assert_eq!(Cluster::store_in_path(other), None, "{other}");
         }
@@ -189,6 +296,11 @@ mod tests {
         let settings = |me: &str, all: &[&str]| ClusterSettings {
             instance: me.to_owned(),
             instances: all.iter().map(|s| (*s).to_owned()).collect(),
+            addresses: all
+                .iter()
+                .map(|s| ((*s).to_owned(), format!("http://{s}:8080")))
+                .collect(),
+            secret: Some("0123456789abcdef0123456789abcdef".into()),
         };
         let single = Cluster::from_settings(&settings("solo", &[])).expect("valid");
         assert_eq!(single.store_owner(StoreId::new(9).expect("valid")), "solo");

@@ -1,0 +1,185 @@
+//! Calls to the other instances over the internal API (`/internal/v1/...`): one keep-alive
+//! connection pool, every call signed ([`InternalKeys`]) and carrying the request id of
+//! the request that caused it, so one id follows a sale or a restock across instances.
+
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Cluster;
+use super::internal::{CLUSTER_HEADER, InternalKeys};
+use crate::actors::{CentralOp, RemoteCentral, StoreError};
+use crate::domain::{ChainEvent, Sku};
+
+/// A write to another instance's actor: answered within this, or retried by the caller
+/// (every internal write is idempotent).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("instance {0} is not in [cluster] addresses")]
+    Unknown(String),
+    #[error("instance {instance} is unreachable: {reason}")]
+    Unreachable { instance: String, reason: String },
+    #[error("instance {instance} answered {status} ({code})")]
+    Refused {
+        instance: String,
+        status: u16,
+        code: String,
+    },
+}
+
+/// A page of the chain's change feed: events in journal order, each with its sequence.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FeedPage {
+    pub events: Vec<(u64, ChainEvent)>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct CentralAnswer {
+    pub value: u32,
+}
+
+pub struct Peers {
+    cluster: Arc<Cluster>,
+    keys: InternalKeys,
+    client: reqwest::Client,
+}
+
+impl Peers {
+    pub fn new(cluster: Arc<Cluster>, secret: Option<&str>) -> Self {
+        let keys = InternalKeys::new(cluster.name(), secret);
+        // Building a plain-HTTP client only fails without a TLS backend or a resolver,
+        // neither of which this client uses; the default one is then as good.
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        Self {
+            cluster,
+            keys,
+            client,
+        }
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    pub fn keys(&self) -> &InternalKeys {
+        &self.keys
+    }
+
+    /// `instance`'s URL for `path_and_query`.
+    pub fn url(&self, instance: &str, path_and_query: &str) -> Result<String, PeerError> {
+        let base = self
+            .cluster
+            .address(instance)
+            .ok_or_else(|| PeerError::Unknown(instance.to_owned()))?;
+        Ok(format!("{base}{path_and_query}"))
+    }
+
+    /// A request to `instance`, signed and carrying the current request id.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        instance: &str,
+        path_and_query: &str,
+    ) -> Result<reqwest::RequestBuilder, PeerError> {
+        let mut builder = self
+            .client
+            .request(method, self.url(instance, path_and_query)?)
+            .header(CLUSTER_HEADER, self.keys.issue());
+        if let Some(id) = crate::http::current_request_id() {
+            builder = builder.header("X-Request-Id", id);
+        }
+        Ok(builder)
+    }
+
+    /// Sends and reads a JSON answer; a non-2xx answer is [`PeerError::Refused`] with its
+    /// problem code.
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        instance: &str,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<T, PeerError> {
+        let unreachable = |e: reqwest::Error| PeerError::Unreachable {
+            instance: instance.to_owned(),
+            reason: e.to_string(),
+        };
+        let response = builder.send().await.map_err(unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let code = response
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            return Err(PeerError::Refused {
+                instance: instance.to_owned(),
+                status: status.as_u16(),
+                code,
+            });
+        }
+        response.json::<T>().await.map_err(unreachable)
+    }
+
+    /// The chain owner's change feed after `after`, waiting up to `wait` for news.
+    pub async fn chain_feed(&self, after: u64, wait: Duration) -> Result<FeedPage, PeerError> {
+        let owner = self.cluster.chain_owner();
+        let path = format!(
+            "/internal/v1/chain/events?after={after}&wait_ms={}",
+            wait.as_millis()
+        );
+        let builder = self
+            .request(reqwest::Method::GET, owner, &path)?
+            .timeout(wait + Duration::from_secs(5));
+        self.json(owner, builder).await
+    }
+
+    /// Waits until `instance`'s copy of the reference data has the chain event `seq`.
+    pub async fn wait_for_chain(&self, instance: &str, seq: u64) -> Result<(), PeerError> {
+        let path = format!("/internal/v1/chain/caught-up?seq={seq}");
+        let builder = self
+            .request(reqwest::Method::POST, instance, &path)?
+            .timeout(WRITE_TIMEOUT);
+        self.json::<serde_json::Value>(instance, builder)
+            .await
+            .map(|_| ())
+    }
+}
+
+impl RemoteCentral for Peers {
+    fn run(
+        &self,
+        owner: String,
+        sku: Sku,
+        op: CentralOp,
+    ) -> BoxFuture<'_, Result<u32, StoreError>> {
+        Box::pin(async move {
+            let path = format!("/internal/v1/central/{sku}");
+            let builder = self
+                .request(reqwest::Method::POST, &owner, &path)
+                .map_err(|e| StoreError::Peer(e.to_string()))?
+                .timeout(WRITE_TIMEOUT)
+                .json(&op);
+            match self.json::<CentralAnswer>(&owner, builder).await {
+                Ok(answer) => Ok(answer.value),
+                Err(PeerError::Refused { code, .. }) if code == "stock_out_of_bounds" => {
+                    Err(StoreError::CentralOverflow(sku))
+                }
+                Err(e) => {
+                    tracing::warn!(sku = %sku, instance = %owner, error = %e, "central stock call failed");
+                    Err(StoreError::Peer(e.to_string()))
+                }
+            }
+        })
+    }
+}

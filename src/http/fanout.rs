@@ -1,0 +1,1 @@
+//! Chain-wide reads (filled in below).

@@ -1,0 +1,92 @@
+//! Forwarding to the instance that owns what a request writes: a write of the reference
+//! data (a store opened, a user created or deactivated) that reaches a follower goes to
+//! the owner of the reference data over the keep-alive pool, and its answer comes back as
+//! the owner gave it, `X-Magasin-Instance` included. The follower's copy has it within a
+//! second (its feed waits on the owner's journal).
+
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{FromRequest, HttpResponse, ResponseError, web};
+
+use super::AppState;
+use super::problem::ApiError;
+
+/// Request headers that describe one hop, not the request.
+const HOP_HEADERS: [&str; 6] = [
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+    "upgrade",
+];
+
+/// A write of the reference data: `POST /api/v1/stores`, `POST /api/v1/users[/…]`.
+pub fn is_chain_write(method: &actix_web::http::Method, path: &str) -> bool {
+    method == actix_web::http::Method::POST
+        && (path == "/api/v1/stores"
+            || path == "/api/v1/users"
+            || path.starts_with("/api/v1/users/"))
+}
+
+/// Sends `req` to `owner` and answers with the owner's response.
+pub async fn to_owner(app: &AppState, owner: &str, req: ServiceRequest) -> ServiceResponse {
+    let (http, mut payload) = req.into_parts();
+    let response = match web::Bytes::from_request(&http, &mut payload).await {
+        Ok(body) => relay(app, owner, &http, body)
+            .await
+            .unwrap_or_else(|e| e.error_response()),
+        Err(e) => e.error_response(),
+    };
+    ServiceResponse::new(http, response)
+}
+
+async fn relay(
+    app: &AppState,
+    owner: &str,
+    http: &actix_web::HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let path = http
+        .uri()
+        .path_and_query()
+        .map_or(http.path(), |p| p.as_str());
+    let method = reqwest::Method::from_bytes(http.method().as_str().as_bytes())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let unavailable =
+        |e: &dyn std::fmt::Display| ApiError::PeerUnavailable(format!("{owner}: {e}"));
+    let mut builder = app
+        .peers
+        .request(method, owner, path)
+        .map_err(|e| unavailable(&e))?;
+    for (name, value) in http.headers() {
+        let ours = matches!(
+            name.as_str(),
+            "x-request-id" | crate::cluster::CLUSTER_HEADER | crate::cluster::SCOPE_HEADER
+        );
+        if !HOP_HEADERS.contains(&name.as_str()) && !ours {
+            builder = builder.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let answer = builder
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let status = StatusCode::from_u16(answer.status().as_u16()).map_err(|e| unavailable(&e))?;
+    let mut response = HttpResponse::build(status);
+    for (name, value) in answer.headers() {
+        if HOP_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            response.insert_header((name, value));
+        }
+    }
+    let bytes = answer.bytes().await.map_err(|e| unavailable(&e))?;
+    Ok(response.body(bytes))
+}

@@ -1,0 +1,176 @@
+//! The internal API (`/internal/v1/...`), between the instances of one chain, never for
+//! clients: every call carries a token signed with the cluster secret
+//! ([`crate::cluster::InternalKeys`]). HAProxy does not route `/internal` (see
+//! `haproxy/haproxy.cfg`).
+//!
+//! - `GET chain/events?after=N&wait_ms=W`: the reference data's change feed, in journal
+//!   order, resumable from any sequence; waits up to `W` ms for news (long poll).
+//! - `POST chain/caught-up?seq=N`: answers once this copy has event `N` (a new store's
+//!   owner is told before `POST /stores` answers, so the store is usable at once).
+//! - `POST central/{sku}`: one [`CentralOp`] on the product's actor, which this instance
+//!   owns; idempotent by request or receipt id, so the caller may retry.
+//!
+//! [`follow_chain`] is the other side of the feed: the loop of a follower.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, get, post, web};
+use serde::Deserialize;
+use serde_json::json;
+use std::future::{Ready, ready};
+use std::time::Duration;
+
+use super::AppState;
+use super::extract::sku;
+use super::problem::ApiError;
+use crate::actors::CentralOp;
+use crate::cluster::{CLUSTER_HEADER, FeedPage};
+use crate::persistence::StreamId;
+
+/// Events per feed page.
+const FEED_PAGE: usize = 1_000;
+/// The longest a feed request waits for news.
+const MAX_WAIT: Duration = Duration::from_secs(25);
+/// How long a follower waits for news per request.
+const FOLLOW_WAIT: Duration = Duration::from_secs(10);
+
+/// A call from another instance of the chain (its name).
+pub struct Peer(pub String);
+
+impl Peer {
+    /// The calling instance, if the request carries a valid cluster token.
+    pub fn of(req: &HttpRequest) -> Option<String> {
+        let app = req.app_data::<web::Data<AppState>>()?;
+        let token = req.headers().get(CLUSTER_HEADER)?.to_str().ok()?;
+        app.peers.keys().verify(token)
+    }
+}
+
+impl FromRequest for Peer {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(
+            Self::of(req)
+                .map(Peer)
+                .ok_or(ApiError::ClusterUnauthenticated),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    after: u64,
+    wait_ms: Option<u64>,
+}
+
+#[get("/chain/events")]
+async fn chain_events(
+    app: web::Data<AppState>,
+    _peer: Peer,
+    query: web::Query<FeedQuery>,
+) -> Result<web::Json<FeedPage>, ApiError> {
+    let chain = app.registry.chain();
+    let wait = Duration::from_millis(query.wait_ms.unwrap_or(0)).min(MAX_WAIT);
+    // Only what is durable here: a follower must never hold an event the owner could lose.
+    let durable = chain.wait_after(query.after, wait).await;
+    if durable <= query.after {
+        return Ok(web::Json(FeedPage { events: Vec::new() }));
+    }
+    let journal = app.journal.clone();
+    let after = query.after;
+    let limit = FEED_PAGE.min(usize::try_from(durable - after).unwrap_or(FEED_PAGE));
+    let events = web::block(move || journal.read(&StreamId::chain(), after, limit))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(web::Json(FeedPage { events }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeqQuery {
+    seq: u64,
+}
+
+#[post("/chain/caught-up")]
+async fn chain_caught_up(
+    app: web::Data<AppState>,
+    _peer: Peer,
+    query: web::Query<SeqQuery>,
+) -> Result<web::Json<serde_json::Value>, ApiError> {
+    let reached = app
+        .registry
+        .chain()
+        .wait_for(query.seq, Duration::from_secs(5))
+        .await;
+    if reached < query.seq {
+        return Err(ApiError::PeerUnavailable(format!(
+            "reference data copy at {reached}, waiting for {}",
+            query.seq
+        )));
+    }
+    Ok(web::Json(json!({ "seq": reached })))
+}
+
+#[post("/central/{sku}")]
+async fn central(
+    app: web::Data<AppState>,
+    _peer: Peer,
+    path: web::Path<String>,
+    op: web::Json<CentralOp>,
+) -> Result<web::Json<serde_json::Value>, ApiError> {
+    let sku = sku(&path)?;
+    let owner = app.cluster.product_owner(&sku);
+    if owner != app.cluster.name() {
+        return Err(ApiError::PeerUnavailable(format!(
+            "central stock of {sku} is held by {owner}"
+        )));
+    }
+    let value = app.registry.central(&sku, op.into_inner()).await?;
+    Ok(web::Json(json!({ "value": value })))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(chain_events)
+        .service(chain_caught_up)
+        .service(central);
+}
+
+/// A follower's copy of the reference data: asks the owner's feed for what follows its
+/// last durable event, journals it, and asks again; after an error, waits and resumes
+/// from the same point (nothing is skipped, nothing applied twice).
+pub fn follow_chain(app: web::Data<AppState>) {
+    actix_rt::spawn(async move {
+        let mut failures = 0_u32;
+        loop {
+            let after = app.registry.chain().seq();
+            let page = app.peers.chain_feed(after, FOLLOW_WAIT).await;
+            let result = match page {
+                Ok(page) if page.events.is_empty() => Ok(after),
+                Ok(page) => app
+                    .registry
+                    .replicate_chain(page.events)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(_) => {
+                    if failures > 0 {
+                        tracing::info!("reference data feed resumed");
+                    }
+                    failures = 0;
+                }
+                Err(e) => {
+                    if failures == 0 {
+                        tracing::warn!(error = %e, after, "reference data feed interrupted; retrying");
+                    }
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+}
