@@ -51,10 +51,15 @@ local function owner(key)
   return best
 end
 
--- The owner of the store a path names (`/api/v1/stores/<id>...`), or "" for any other
--- path, which then goes to any instance.
+-- The owner of the store a path names (`/api/v1/stores/<id>...`, or a restock request
+-- `/api/v1/logistics/restock-requests/<id>-<n>...`, held by its store), or "" for any
+-- other path, which then goes to any instance.
 core.register_fetches("magasin_owner", function(txn)
-  local digits = string.match(txn.sf:path(), "^/api/v1/stores/(%d+)")
+  local path = txn.sf:path()
+  local digits = string.match(path, "^/api/v1/stores/(%d+)")
+  if digits == nil then
+    digits = string.match(path, "^/api/v1/logistics/restock%-requests/(%d+)%-")
+  end
   if digits == nil or #digits > 10 then
     return ""
   end

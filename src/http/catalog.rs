@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::Authenticated;
 use super::extract::{Page, Pagination, sku};
+use super::fanout::{self, Ask, Coverage, Pairs};
 use super::problem::ApiError;
 use crate::auth::Permission;
-use crate::domain::Product;
+use crate::domain::{Product, Sku, StockLine, StoreId};
 use crate::reports::ProductQuery;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -98,6 +99,28 @@ struct Availability {
     name: String,
     total_on_hand: u64,
     stores: Vec<StoreAvailability>,
+    #[serde(flatten)]
+    coverage: Coverage,
+}
+
+/// One product's stock lines in the stores an instance owns.
+#[derive(serde::Deserialize, Serialize)]
+pub(super) struct AvailabilityAsk {
+    sku: Sku,
+}
+
+impl Ask for AvailabilityAsk {
+    type Part = Pairs<StoreId, StockLine>;
+    const NAME: &'static str = "availability";
+
+    fn local(&self, app: &AppState) -> Self::Part {
+        app.catalog
+            .stores()
+            .into_iter()
+            .filter(|store| app.cluster.owns_store(store.id))
+            .map(|store| (store.id, app.stock.line(store.id, &self.sku)))
+            .collect()
+    }
 }
 
 /// On-hand quantity of one product in every store of the chain.
@@ -117,19 +140,23 @@ async fn availability(
         .catalog
         .product(&sku)
         .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
-    let stores: Vec<StoreAvailability> = app
-        .catalog
-        .stores()
+    let chain = app.catalog.stores();
+    let gathered = fanout::gather(&app, &AvailabilityAsk { sku: sku.clone() }).await;
+    let ids: Vec<StoreId> = chain.iter().map(|s| s.id).collect();
+    let coverage = gathered.coverage(&app.cluster, &ids);
+    let lines: std::collections::HashMap<StoreId, StockLine> =
+        gathered.parts.into_iter().flatten().collect();
+    let stores: Vec<StoreAvailability> = chain
         .into_iter()
-        .map(|store| {
-            let line = app.stock.line(store.id, &sku);
-            StoreAvailability {
+        .filter_map(|store| {
+            let line = lines.get(&store.id)?;
+            Some(StoreAvailability {
                 store_id: store.id.get(),
                 store_code: store.code,
                 store_name: store.name,
                 on_hand: line.on_hand,
                 low: line.is_low(),
-            }
+            })
         })
         .collect();
     Ok(web::Json(Availability {
@@ -137,6 +164,7 @@ async fn availability(
         name: product.name,
         total_on_hand: stores.iter().map(|s| u64::from(s.on_hand)).sum(),
         stores,
+        coverage,
     }))
 }
 

@@ -1,1 +1,128 @@
-//! Chain-wide reads (filled in below).
+//! Chain-wide reads across instances: each instance answers for the stores and products
+//! it owns, so a consolidated report asks every instance for its part (`POST
+//! /internal/v1/parts/{name}`, signed) and adds them up. The answer comes within
+//! [`DEADLINE`] even when an instance is down: it is then marked partial and names the
+//! stores it lacks ([`Coverage`]).
+//!
+//! One [`Ask`] per kind of part; the instance that coordinates computes its own part with
+//! the same code as the others.
+
+use actix_web::HttpResponse;
+use futures_util::future::join_all;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::cluster::Cluster;
+use crate::domain::StoreId;
+
+/// How long a chain-wide read waits for the other instances.
+pub const DEADLINE: Duration = Duration::from_secs(2);
+
+/// A question every instance answers for what it owns.
+pub trait Ask: Serialize + DeserializeOwned + Sync {
+    type Part: Serialize + DeserializeOwned;
+    /// Its name in `/internal/v1/parts/{name}`.
+    const NAME: &'static str;
+    /// This instance's part: its own stores and products only.
+    fn local(&self, app: &AppState) -> Self::Part;
+}
+
+/// The parts that came back in time, and the instances that did not answer.
+pub struct Gathered<P> {
+    pub parts: Vec<P>,
+    pub missing: Vec<String>,
+}
+
+/// Whether a chain-wide answer is whole; `missing_stores` are in the scope asked but held
+/// by an instance that did not answer in time.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Coverage {
+    pub partial: bool,
+    pub missing_stores: Vec<u32>,
+    pub missing_instances: Vec<String>,
+}
+
+impl Coverage {
+    /// Adds what another read of the same answer missed.
+    pub fn add(&mut self, other: Coverage) {
+        self.partial |= other.partial;
+        for id in other.missing_stores {
+            if !self.missing_stores.contains(&id) {
+                self.missing_stores.push(id);
+            }
+        }
+        for name in other.missing_instances {
+            if !self.missing_instances.contains(&name) {
+                self.missing_instances.push(name);
+            }
+        }
+    }
+}
+
+impl<P> Gathered<P> {
+    /// What is missing of `stores` (the scope of the read).
+    pub fn coverage(&self, cluster: &Cluster, stores: &[StoreId]) -> Coverage {
+        let missing_stores = stores
+            .iter()
+            .filter(|id| self.missing.iter().any(|m| m == cluster.store_owner(**id)))
+            .map(|id| id.get())
+            .collect();
+        Coverage {
+            partial: !self.missing.is_empty(),
+            missing_stores,
+            missing_instances: self.missing.clone(),
+        }
+    }
+}
+
+/// This instance's part and every other instance's, within [`DEADLINE`].
+pub async fn gather<Q: Ask>(app: &AppState, ask: &Q) -> Gathered<Q::Part> {
+    let mut parts = vec![ask.local(app)];
+    let mut missing = Vec::new();
+    let path = format!("/internal/v1/parts/{}", Q::NAME);
+    let calls = app.cluster.peers().map(|peer| {
+        let path = path.as_str();
+        async move {
+            let answer = match app.peers.request(reqwest::Method::POST, peer, path) {
+                Ok(builder) => {
+                    let builder = builder.timeout(DEADLINE).json(ask);
+                    app.peers.json::<Q::Part>(peer, builder).await
+                }
+                Err(e) => Err(e),
+            };
+            (peer, answer)
+        }
+    });
+    for (peer, answer) in join_all(calls).await {
+        match answer {
+            Ok(part) => parts.push(part),
+            Err(e) => {
+                tracing::warn!(instance = %peer, part = Q::NAME, error = %e, "chain-wide read without this instance");
+                missing.push(peer.to_owned());
+            }
+        }
+    }
+    Gathered { parts, missing }
+}
+
+/// The internal side: this instance's part of `body`'s question.
+pub fn serve<Q: Ask>(app: &AppState, body: &[u8]) -> Result<HttpResponse, ApiError> {
+    let ask: Q =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(ask.local(app)))
+}
+
+/// The stores of `stores` this instance owns.
+pub fn owned(app: &AppState, stores: &[StoreId]) -> Vec<StoreId> {
+    stores
+        .iter()
+        .copied()
+        .filter(|id| app.cluster.owns_store(*id))
+        .collect()
+}
+
+/// A part's list of `(key, value)`, as JSON carries a map with non-string keys.
+pub type Pairs<K, V> = Vec<(K, V)>;

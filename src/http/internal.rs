@@ -9,19 +9,24 @@
 //!   owner is told before `POST /stores` answers, so the store is usable at once).
 //! - `POST central/{sku}`: one [`CentralOp`] on the product's actor, which this instance
 //!   owns; idempotent by request or receipt id, so the caller may retry.
+//! - `POST parts/{name}`: this instance's part of a chain-wide read ([`super::fanout`]).
 //!
 //! [`follow_chain`] is the other side of the feed: the loop of a follower.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, get, post, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
 use std::future::{Ready, ready};
 use std::time::Duration;
 
 use super::AppState;
+use super::catalog::AvailabilityAsk;
 use super::extract::sku;
+use super::fanout::{self, Ask};
 use super::problem::ApiError;
+use super::reports::{SalesAsk, StockAsk};
+use super::restock::RestocksAsk;
 use crate::actors::CentralOp;
 use crate::cluster::{CLUSTER_HEADER, FeedPage};
 use crate::persistence::StreamId;
@@ -117,11 +122,12 @@ async fn chain_caught_up(
 #[post("/central/{sku}")]
 async fn central(
     app: web::Data<AppState>,
-    _peer: Peer,
+    peer: Peer,
     path: web::Path<String>,
     op: web::Json<CentralOp>,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
     let sku = sku(&path)?;
+    tracing::debug!(from = %peer.0, sku = %sku, op = ?op, "central stock call");
     let owner = app.cluster.product_owner(&sku);
     if owner != app.cluster.name() {
         return Err(ApiError::PeerUnavailable(format!(
@@ -132,10 +138,27 @@ async fn central(
     Ok(web::Json(json!({ "value": value })))
 }
 
+#[post("/parts/{name}")]
+async fn part(
+    app: web::Data<AppState>,
+    _peer: Peer,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    match path.as_str() {
+        SalesAsk::NAME => fanout::serve::<SalesAsk>(&app, &body),
+        StockAsk::NAME => fanout::serve::<StockAsk>(&app, &body),
+        RestocksAsk::NAME => fanout::serve::<RestocksAsk>(&app, &body),
+        AvailabilityAsk::NAME => fanout::serve::<AvailabilityAsk>(&app, &body),
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(chain_events)
         .service(chain_caught_up)
-        .service(central);
+        .service(central)
+        .service(part);
 }
 
 /// A follower's copy of the reference data: asks the owner's feed for what follows its

@@ -1,5 +1,9 @@
 //! `/reports/...`: consolidated figures for head office, and a manager's own store. Every
 //! figure comes from read models fed by committed events, so it equals what the ledgers say.
+//!
+//! In a cluster each instance holds the figures of its own stores: a report gathers every
+//! instance's part ([`SalesAsk`], [`StockAsk`]) and adds them up; an instance that does
+//! not answer in time leaves the report partial, its stores named (`missing_stores`).
 
 use actix_web::{get, web};
 use jiff::civil::Date;
@@ -8,12 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
 use super::extract::store_id;
+use super::fanout::{self, Ask, Coverage, Pairs};
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
 use crate::actors::now;
 use crate::auth::{AuthError, Permission, Principal};
-use crate::domain::{StoreId, Timestamp};
-use crate::reports::{Figures, HOUR_MS, hours};
+use crate::domain::{Sku, StockLine, StoreId, Timestamp};
+use crate::reports::{Figures, HOUR_MS, ProductFigures, hours};
+use std::collections::HashMap;
 
 fn invalid(field: &str, detail: &str) -> ApiError {
     ApiError::Validation(vec![FieldError {
@@ -98,6 +104,91 @@ fn scope(app: &AppState, user: &Principal, asked: Option<u32>) -> Result<Vec<Sto
     }
 }
 
+/// Sales figures of the asked stores an instance owns.
+#[derive(Serialize, Deserialize)]
+pub(super) struct SalesAsk {
+    stores: Vec<StoreId>,
+    from: Timestamp,
+    to: Timestamp,
+    /// Also by product (top products).
+    products: bool,
+    /// Also the 24 hours from this one (the dashboard's curve).
+    first_hour: Option<i64>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+pub(super) struct SalesPart {
+    stores: Pairs<StoreId, Figures>,
+    products: Pairs<Sku, ProductFigures>,
+    hourly: Vec<Figures>,
+}
+
+impl Ask for SalesAsk {
+    type Part = SalesPart;
+    const NAME: &'static str = "sales";
+
+    fn local(&self, app: &AppState) -> SalesPart {
+        let mine = fanout::owned(app, &self.stores);
+        let mut hourly = vec![Figures::default(); if self.first_hour.is_some() { 24 } else { 0 }];
+        if let Some(first) = self.first_hour {
+            for id in &mine {
+                for (slot, f) in hourly.iter_mut().zip(app.sales.hourly(*id, first, 24)) {
+                    *slot += f;
+                }
+            }
+        }
+        SalesPart {
+            stores: mine
+                .iter()
+                .map(|id| (*id, app.sales.figures(*id, self.from, self.to)))
+                .collect(),
+            products: if self.products {
+                app.sales
+                    .products(&mine, self.from, self.to)
+                    .into_iter()
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            hourly,
+        }
+    }
+}
+
+/// Every instance's sales part, added up.
+struct ChainSales {
+    stores: HashMap<StoreId, Figures>,
+    products: HashMap<Sku, ProductFigures>,
+    hourly: Vec<Figures>,
+    coverage: Coverage,
+}
+
+async fn chain_sales(app: &AppState, ask: SalesAsk) -> ChainSales {
+    let gathered = fanout::gather(app, &ask).await;
+    let coverage = gathered.coverage(&app.cluster, &ask.stores);
+    let mut sum = ChainSales {
+        stores: HashMap::new(),
+        products: HashMap::new(),
+        hourly: Vec::new(),
+        coverage,
+    };
+    for part in gathered.parts {
+        sum.stores.extend(part.stores);
+        for (sku, f) in part.products {
+            let entry = sum.products.entry(sku).or_default();
+            entry.units += f.units;
+            entry.revenue += f.revenue;
+        }
+        if sum.hourly.len() < part.hourly.len() {
+            sum.hourly.resize(part.hourly.len(), Figures::default());
+        }
+        for (slot, f) in sum.hourly.iter_mut().zip(part.hourly) {
+            *slot += f;
+        }
+    }
+    sum
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 struct FiguresBody {
     sales_count: u64,
@@ -139,6 +230,8 @@ struct SalesReport {
     to: String,
     stores: Vec<StoreFigures>,
     totals: FiguresBody,
+    #[serde(flatten)]
+    coverage: Coverage,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -167,17 +260,25 @@ async fn sales_report(
 ) -> Result<web::Json<SalesReport>, ApiError> {
     let stores = scope(&app, &user, query.store_id)?;
     let (from, to) = period(query.from.as_deref(), query.to.as_deref(), &app.time_zone)?;
+    let ask = SalesAsk {
+        stores: stores.clone(),
+        from,
+        to,
+        products: false,
+        first_hour: None,
+    };
+    let sales = chain_sales(&app, ask).await;
     let mut totals = Figures::default();
     let per_store = stores
         .into_iter()
-        .map(|id| {
-            let figures = app.sales.figures(id, from, to);
+        .filter_map(|id| {
+            let figures = *sales.stores.get(&id)?;
             totals += figures;
-            StoreFigures {
+            Some(StoreFigures {
                 store_id: id.get(),
                 store_code: code_of(&app, id),
                 figures: figures.into(),
-            }
+            })
         })
         .collect();
     Ok(web::Json(SalesReport {
@@ -185,6 +286,7 @@ async fn sales_report(
         to: rfc3339(to),
         stores: per_store,
         totals: totals.into(),
+        coverage: sales.coverage,
     }))
 }
 
@@ -213,17 +315,17 @@ struct TopProducts {
     to: String,
     by: &'static str,
     items: Vec<TopProduct>,
+    #[serde(flatten)]
+    coverage: Coverage,
 }
 
 fn top_products(
     app: &AppState,
-    stores: &[StoreId],
-    from: Timestamp,
-    to: Timestamp,
+    sold: HashMap<Sku, ProductFigures>,
     by_revenue: bool,
     limit: usize,
 ) -> Vec<TopProduct> {
-    let mut products: Vec<_> = app.sales.products(stores, from, to).into_iter().collect();
+    let mut products: Vec<_> = sold.into_iter().collect();
     products.sort_by(|(a_sku, a), (b_sku, b)| {
         let (a_key, b_key) = if by_revenue {
             (a.revenue, b.revenue)
@@ -280,11 +382,20 @@ async fn top_products_report(
             }]));
         }
     };
+    let ask = SalesAsk {
+        stores,
+        from,
+        to,
+        products: true,
+        first_hour: None,
+    };
+    let sales = chain_sales(&app, ask).await;
     Ok(web::Json(TopProducts {
         from: rfc3339(from),
         to: rfc3339(to),
         by: if by_revenue { "revenue" } else { "units" },
-        items: top_products(&app, &stores, from, to, by_revenue, limit),
+        items: top_products(&app, sales.products, by_revenue, limit),
+        coverage: sales.coverage,
     }))
 }
 
@@ -319,6 +430,8 @@ struct CentralStock {
 struct StockReport {
     stores: Vec<StoreStock>,
     central: Option<CentralStock>,
+    #[serde(flatten)]
+    coverage: Coverage,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -328,8 +441,85 @@ struct StockQuery {
     store_id: Option<u32>,
 }
 
-/// Stock value, units, in transit and the low-stock list per store; the logistics center's
-/// stock for head office.
+/// Stock of the asked stores an instance owns; with `central`, its products' central
+/// stock and what its stores have on the road.
+#[derive(Serialize, Deserialize)]
+pub(super) struct StockAsk {
+    pub(super) stores: Vec<StoreId>,
+    pub(super) central: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct StoreStockPart {
+    store: StoreId,
+    units: u64,
+    value_cents: i64,
+    in_transit_units: u64,
+    low: Pairs<Sku, StockLine>,
+    pending_restocks: usize,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+pub(super) struct StockPart {
+    stores: Vec<StoreStockPart>,
+    pub(super) central: Pairs<Sku, crate::reports::CentralLine>,
+    pub(super) in_transit: Pairs<Sku, u32>,
+}
+
+impl Ask for StockAsk {
+    type Part = StockPart;
+    const NAME: &'static str = "stock";
+
+    fn local(&self, app: &AppState) -> StockPart {
+        let products = app.catalog.search(&Default::default());
+        let stores = fanout::owned(app, &self.stores)
+            .into_iter()
+            .map(|id| {
+                let mut part = StoreStockPart {
+                    store: id,
+                    units: 0,
+                    value_cents: 0,
+                    in_transit_units: app
+                        .restocks
+                        .in_transit(Some(id))
+                        .values()
+                        .map(|u| u64::from(*u))
+                        .sum(),
+                    low: Vec::new(),
+                    pending_restocks: app
+                        .restocks
+                        .list(Some(id), None)
+                        .iter()
+                        .filter(|r| r.status.is_open())
+                        .count(),
+                };
+                for product in &products {
+                    let line = app.stock.line(id, &product.sku);
+                    part.units += u64::from(line.on_hand);
+                    part.value_cents += (product.price * line.on_hand).0;
+                    if line.is_low() {
+                        part.low.push((product.sku.clone(), line));
+                    }
+                }
+                part
+            })
+            .collect();
+        let (central, in_transit) = if self.central {
+            (
+                app.central.lines(),
+                app.restocks.in_transit(None).into_iter().collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        StockPart {
+            stores,
+            central,
+            in_transit,
+        }
+    }
+}
+
 #[utoipa::path(
     tag = "rapports",
     responses((status = 200, description = "Valeur du stock et ruptures", body = StockReport))
@@ -341,57 +531,67 @@ async fn stock_report(
     query: web::Query<StockQuery>,
 ) -> Result<web::Json<StockReport>, ApiError> {
     let stores = scope(&app, &user, query.store_id)?;
-    let products = app.catalog.search(&Default::default());
+    let with_central = !user.role.is_store_role();
+    let ask = StockAsk {
+        stores: stores.clone(),
+        central: with_central,
+    };
+    let gathered = fanout::gather(&app, &ask).await;
+    let coverage = gathered.coverage(&app.cluster, &stores);
+    let mut by_store: HashMap<StoreId, StoreStockPart> = HashMap::new();
+    let mut central = with_central.then_some(CentralStock {
+        units: 0,
+        allocated_units: 0,
+        stock_value_cents: 0,
+        in_transit_units: 0,
+    });
+    for part in gathered.parts {
+        by_store.extend(part.stores.into_iter().map(|s| (s.store, s)));
+        if let Some(central) = &mut central {
+            for (sku, line) in part.central {
+                let price = app.catalog.product(&sku).map_or(0, |p| p.price.0);
+                central.units += u64::from(line.on_hand);
+                central.allocated_units += u64::from(line.allocated);
+                central.stock_value_cents += price * i64::from(line.on_hand);
+            }
+            central.in_transit_units += part
+                .in_transit
+                .iter()
+                .map(|(_, u)| u64::from(*u))
+                .sum::<u64>();
+        }
+    }
     let stores = stores
         .into_iter()
-        .map(|id| {
-            let in_transit = app.restocks.in_transit(Some(id));
-            let mut report = StoreStock {
-                store_id: id.get(),
-                store_code: code_of(&app, id),
-                units: 0,
-                stock_value_cents: 0,
-                in_transit_units: in_transit.values().map(|u| u64::from(*u)).sum(),
-                low_stock: Vec::new(),
-            };
-            for product in &products {
-                let line = app.stock.line(id, &product.sku);
-                report.units += u64::from(line.on_hand);
-                report.stock_value_cents += (product.price * line.on_hand).0;
-                if line.is_low() {
-                    report.low_stock.push(LowLine {
-                        sku: product.sku.to_string(),
-                        name: product.name.clone(),
-                        on_hand: line.on_hand,
-                        reorder_point: line.reorder_point,
-                        target_level: line.target_level,
-                    });
-                }
-            }
-            report
+        .filter_map(|id| by_store.remove(&id))
+        .map(|part| StoreStock {
+            store_id: part.store.get(),
+            store_code: code_of(&app, part.store),
+            units: part.units,
+            stock_value_cents: part.value_cents,
+            in_transit_units: part.in_transit_units,
+            low_stock: part
+                .low
+                .into_iter()
+                .map(|(sku, line)| LowLine {
+                    name: app
+                        .catalog
+                        .product(&sku)
+                        .map(|p| p.name)
+                        .unwrap_or_default(),
+                    sku: sku.to_string(),
+                    on_hand: line.on_hand,
+                    reorder_point: line.reorder_point,
+                    target_level: line.target_level,
+                })
+                .collect(),
         })
         .collect();
-    let central = (!user.role.is_store_role()).then(|| {
-        let mut central = CentralStock {
-            units: 0,
-            allocated_units: 0,
-            stock_value_cents: 0,
-            in_transit_units: app
-                .restocks
-                .in_transit(None)
-                .values()
-                .map(|u| u64::from(*u))
-                .sum(),
-        };
-        for product in &products {
-            let line = app.central.line(&product.sku);
-            central.units += u64::from(line.on_hand);
-            central.allocated_units += u64::from(line.allocated);
-            central.stock_value_cents += (product.price * line.on_hand).0;
-        }
-        central
-    });
-    Ok(web::Json(StockReport { stores, central }))
+    Ok(web::Json(StockReport {
+        stores,
+        central,
+        coverage,
+    }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -421,6 +621,8 @@ struct Dashboard {
     top_products_today: Vec<TopProduct>,
     low_stock_count: usize,
     pending_restocks: usize,
+    #[serde(flatten)]
+    coverage: Coverage,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -445,51 +647,50 @@ async fn dashboard(
     let now = now();
     let today = start_of_today(&app.time_zone);
     let tomorrow = Timestamp(today.0 + 24 * HOUR_MS);
-    let current_hour = now.0.div_euclid(HOUR_MS);
-    let first_hour = current_hour - 23;
-    let mut hourly = vec![Figures::default(); 24];
-    let mut per_store = Vec::with_capacity(stores.len());
+    let first_hour = now.0.div_euclid(HOUR_MS) - 23;
+    let sales_ask = SalesAsk {
+        stores: stores.clone(),
+        from: today,
+        to: tomorrow,
+        products: true,
+        first_hour: Some(first_hour),
+    };
+    let stock_ask = StockAsk {
+        stores: stores.clone(),
+        central: false,
+    };
+    let (sales, stock) = futures_util::join!(
+        chain_sales(&app, sales_ask),
+        fanout::gather(&app, &stock_ask)
+    );
+    let mut coverage = sales.coverage;
+    coverage.add(stock.coverage(&app.cluster, &stores));
     let mut total = Figures::default();
-    for id in &stores {
-        let figures = app.sales.figures(*id, today, tomorrow);
-        total += figures;
-        per_store.push(StoreToday {
-            store_id: id.get(),
-            store_code: code_of(&app, *id),
-            sales_count: figures.sales,
-            revenue_cents: figures.revenue,
-        });
-        for (slot, figures) in hourly.iter_mut().zip(app.sales.hourly(*id, first_hour, 24)) {
-            *slot += figures;
-        }
-    }
-    let products = app.catalog.search(&Default::default());
-    let low_stock_count = stores
+    let per_store = stores
         .iter()
-        .map(|id| {
-            products
-                .iter()
-                .filter(|p| app.stock.line(*id, &p.sku).is_low())
-                .count()
+        .filter_map(|id| {
+            let figures = *sales.stores.get(id)?;
+            total += figures;
+            Some(StoreToday {
+                store_id: id.get(),
+                store_code: code_of(&app, *id),
+                sales_count: figures.sales,
+                revenue_cents: figures.revenue,
+            })
         })
-        .sum();
-    let pending_restocks = stores
-        .iter()
-        .map(|id| {
-            app.restocks
-                .list(Some(*id), None)
-                .iter()
-                .filter(|r| r.status.is_open())
-                .count()
-        })
-        .sum();
+        .collect();
+    let store_parts = stock.parts.iter().flat_map(|p| &p.stores);
+    let (low_stock_count, pending_restocks) = store_parts.fold((0, 0), |(low, pending), s| {
+        (low + s.low.len(), pending + s.pending_restocks)
+    });
     Ok(web::Json(Dashboard {
         generated_at: rfc3339(now),
         today_from: rfc3339(today),
         revenue_today_cents: total.revenue,
         sales_today: total.sales,
         stores: per_store,
-        hourly: hourly
+        hourly: sales
+            .hourly
             .into_iter()
             .enumerate()
             .map(|(i, f)| HourPoint {
@@ -498,9 +699,10 @@ async fn dashboard(
                 revenue_cents: f.revenue,
             })
             .collect(),
-        top_products_today: top_products(&app, &stores, today, tomorrow, true, 5),
+        top_products_today: top_products(&app, sales.products, true, 5),
         low_stock_count,
         pending_restocks,
+        coverage,
     }))
 }
 

@@ -9,14 +9,18 @@ use super::auth::Authenticated;
 use super::extract::{
     IdemKey, LedgerQuery, LineBody, Page, Pagination, next_after, parse_lines, sku, store_id,
 };
+use super::fanout::{self, Ask, Coverage};
 use super::problem::{ApiError, FieldError, lines_error};
+use super::reports::StockAsk;
 use super::{AppState, rfc3339};
 use crate::actors::{FlowError, Recorded};
 use crate::auth::Permission;
 use crate::domain::{
-    CentralEvent, Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, parse_label,
+    CentralEvent, Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, Sku, StoreId,
+    parse_label,
 };
-use crate::reports::ProductQuery;
+use crate::reports::{CentralLine, ProductQuery};
+use std::collections::HashMap;
 
 impl From<FlowError> for ApiError {
     fn from(e: FlowError) -> Self {
@@ -277,14 +281,14 @@ struct CentralQuery {
 /// The logistics center's stock: available, allocated to requests, and on the road.
 #[utoipa::path(
     tag = "réapprovisionnement",
-    responses((status = 200, description = "Stock du centre logistique", body = Page<CentralBody>))
+    responses((status = 200, description = "Stock du centre logistique", body = ChainPage<CentralBody>))
 )]
 #[get("/logistics/stock")]
 async fn central_stock(
     app: web::Data<AppState>,
     user: Authenticated,
     query: web::Query<CentralQuery>,
-) -> Result<web::Json<Page<CentralBody>>, ApiError> {
+) -> Result<web::Json<ChainPage<CentralBody>>, ApiError> {
     user.require(Permission::ReadCentral, None)?;
     let query = query.into_inner();
     let pagination = Pagination::new(query.page, query.per_page)?;
@@ -292,9 +296,28 @@ async fn central_stock(
         text: query.q,
         category: query.category,
     });
-    let in_transit = app.restocks.in_transit(None);
-    Ok(web::Json(pagination.slice(products, |p| {
-        let line = app.central.line(&p.sku);
+    // Each product's central stock is held by its owner, and each store's deliveries on
+    // the road by the store's: every instance's part, added up.
+    let ask = StockAsk {
+        stores: Vec::new(),
+        central: true,
+    };
+    let gathered = fanout::gather(&app, &ask).await;
+    let coverage = gathered.coverage(&app.cluster, &[]);
+    let mut central: HashMap<Sku, CentralLine> = HashMap::new();
+    let mut in_transit: HashMap<Sku, u32> = HashMap::new();
+    for part in gathered.parts {
+        for (sku, line) in part.central {
+            let entry = central.entry(sku).or_default();
+            entry.on_hand += line.on_hand;
+            entry.allocated += line.allocated;
+        }
+        for (sku, units) in part.in_transit {
+            *in_transit.entry(sku).or_default() += units;
+        }
+    }
+    let page = pagination.slice(products, |p| {
+        let line = central.get(&p.sku).copied().unwrap_or_default();
         CentralBody {
             in_transit: in_transit.get(&p.sku).copied().unwrap_or(0),
             sku: p.sku.to_string(),
@@ -303,7 +326,8 @@ async fn central_stock(
             on_hand: line.on_hand,
             allocated: line.allocated,
         }
-    })))
+    });
+    Ok(web::Json(ChainPage { page, coverage }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -379,18 +403,50 @@ async fn receive_goods(
 
 #[utoipa::path(
     tag = "réapprovisionnement",
-    responses((status = 200, description = "File des demandes", body = Page<RestockBody>))
+    responses((status = 200, description = "File des demandes", body = ChainPage<RestockBody>))
 )]
 #[get("/logistics/restock-requests")]
 async fn list_restocks(
     app: web::Data<AppState>,
     user: Authenticated,
     query: web::Query<StatusQuery>,
-) -> Result<web::Json<Page<RestockBody>>, ApiError> {
+) -> Result<web::Json<ChainPage<RestockBody>>, ApiError> {
     user.require(Permission::ReadCentral, None)?;
     let pagination = Pagination::new(query.page, query.per_page)?;
-    let found = app.restocks.list(None, query.status()?);
-    Ok(web::Json(pagination.slice(found, RestockBody::from)))
+    let ask = RestocksAsk {
+        status: query.status()?,
+    };
+    let gathered = fanout::gather(&app, &ask).await;
+    let stores: Vec<StoreId> = app.catalog.stores().into_iter().map(|s| s.id).collect();
+    let coverage = gathered.coverage(&app.cluster, &stores);
+    let mut found: Vec<RestockRequest> = gathered.parts.into_iter().flatten().collect();
+    found.sort_by_key(|r| (r.requested_at, r.id));
+    let page = pagination.slice(found, RestockBody::from);
+    Ok(web::Json(ChainPage { page, coverage }))
+}
+
+/// The restock requests of the stores an instance owns.
+#[derive(Serialize, Deserialize)]
+pub(super) struct RestocksAsk {
+    status: Option<RestockStatus>,
+}
+
+impl Ask for RestocksAsk {
+    type Part = Vec<RestockRequest>;
+    const NAME: &'static str = "restocks";
+
+    fn local(&self, app: &AppState) -> Self::Part {
+        app.restocks.list(None, self.status)
+    }
+}
+
+/// A page of a chain-wide listing, and whether every instance answered.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ChainPage<T: Serialize> {
+    #[serde(flatten)]
+    page: Page<T>,
+    #[serde(flatten)]
+    coverage: Coverage,
 }
 
 /// Allocates what central stock has to each line (partial allocation is normal; competing

@@ -9,7 +9,7 @@ use crate::domain::{
 };
 
 /// A product's central quantities as the API shows them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CentralLine {
     pub on_hand: u32,
     pub allocated: u32,
@@ -58,6 +58,14 @@ impl CentralView {
 
     pub fn line(&self, sku: &Sku) -> CentralLine {
         self.lines.get(sku).map(|l| *l).unwrap_or_default()
+    }
+
+    /// Every product with central stock held here.
+    pub fn lines(&self) -> Vec<(Sku, CentralLine)> {
+        self.lines
+            .iter()
+            .map(|e| (e.key().clone(), *e.value()))
+            .collect()
     }
 }
 

@@ -13,7 +13,7 @@ use crate::domain::{Return, Sale, Sku, StoreId, StoreState, Timestamp};
 pub const HOUR_MS: i64 = 3_600_000;
 
 /// Sums over a period: what the ledgers say, added up.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     pub sales: u64,
     pub units: u64,
@@ -49,7 +49,7 @@ impl Figures {
 }
 
 /// Units and revenue of one product (gross sales; returns are in the store figures).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProductFigures {
     pub units: u64,
     pub revenue: i64,

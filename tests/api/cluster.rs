@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use magasin::cluster::{owner, store_key};
+use magasin::cluster::{CHAIN_KEY, owner, store_key};
 use magasin::domain::StoreId;
 use magasin::persistence::Backend;
 
-use crate::helpers::{TestApp, free_port, settings, start};
+use crate::helpers::{TestApp, free_port, settings, spawn_app, start};
 
 struct Proxy {
     child: Child,
@@ -163,10 +163,20 @@ fn get_with_instance(app: &TestApp, token: &str, path: &str) -> (u16, String, se
 #[test]
 fn an_instance_answers_421_naming_the_owner_for_a_store_it_does_not_own() {
     let temp = tempfile::tempdir().expect("a temp dir");
-    let mut settings = settings(temp.path(), Backend::Sqlite, true);
+    // The demo chain, seeded by one instance alone; then the same data as magasin-2 of
+    // three (the owner of the reference data, so it keeps the users), the others absent.
+    start(settings(temp.path(), Backend::Sqlite, true)).stop();
+    let mut settings = settings(temp.path(), Backend::Sqlite, false);
     settings.cluster.instance = "magasin-2".into();
     settings.cluster.instances = names(3);
+    settings.cluster.addresses = names(3)
+        .into_iter()
+        .map(|n| (n, format!("http://127.0.0.1:{}", free_port())))
+        .collect();
+    settings.cluster.secret = Some("a cluster secret of at least 32 chars".into());
+    settings.auth.jwt_secret = Some("a token secret of at least 32 characters".into());
     let instances = settings.cluster.instances.clone();
+    assert_eq!(owner(CHAIN_KEY, &instances), Some("magasin-2"));
     let app = start(settings);
     let token = app.login("admin");
     let owner_of = |id: u32| {
@@ -209,4 +219,40 @@ fn an_instance_answers_421_naming_the_owner_for_a_store_it_does_not_own() {
     // Paths that name no store are served here, and say so.
     let (status, instance, _) = get_with_instance(&app, &token, "/health/live");
     assert_eq!((status, instance.as_str()), (200, "magasin-2"));
+}
+
+#[test]
+fn the_internal_api_refuses_calls_without_the_cluster_secret() {
+    let app = spawn_app();
+    let token = app.login("admin");
+    for (path, auth) in [
+        ("/internal/v1/chain/events?after=0", None),
+        (
+            "/internal/v1/chain/events?after=0",
+            Some(format!("Bearer {token}")),
+        ),
+    ] {
+        let mut request = ureq::get(&app.url(path));
+        if let Some(auth) = &auth {
+            request = request.set("Authorization", auth);
+        }
+        let forged = request.set("X-Magasin-Cluster", &token).call();
+        match forged {
+            Err(ureq::Error::Status(401, r)) => {
+                let body: serde_json::Value = r.into_json().expect("problem+json");
+                assert_eq!(body["code"], "cluster_unauthenticated");
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    let write = ureq::post(&app.url("/internal/v1/central/EPI-0001")).send_json(
+        serde_json::json!({"op": "receive", "receipt": "x", "quantity": 5, "by": "admin"}),
+    );
+    assert!(
+        matches!(write, Err(ureq::Error::Status(401, _))),
+        "{write:?}"
+    );
+    let stock = app.get("/api/v1/logistics/stock?q=EPI-0001");
+    assert_eq!(stock.status, 200);
+    assert_eq!(stock.body["partial"], false);
 }

@@ -298,7 +298,13 @@ pub fn declared_routes() -> std::collections::BTreeSet<(String, String)> {
         let at_root = ["ops.rs", "openapi.rs", "ui.rs"]
             .iter()
             .any(|f| file.ends_with(f));
-        let prefix = if at_root { "" } else { "/api/v1" };
+        let prefix = if at_root {
+            ""
+        } else if file.ends_with("internal.rs") {
+            "/internal/v1"
+        } else {
+            "/api/v1"
+        };
         let text = std::fs::read_to_string(&file).expect("a source file");
         for line in text.lines() {
             for (attribute, method) in [
