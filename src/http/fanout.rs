@@ -80,8 +80,39 @@ impl<P> Gathered<P> {
 
 /// This instance's part and every other instance's, within [`DEADLINE`].
 pub async fn gather<Q: Ask>(app: &AppState, ask: &Q) -> Gathered<Q::Part> {
+    gather_in(app, ask, Reach::Chain).await
+}
+
+/// How far a read goes: the whole chain, or what this instance holds (an operator's view
+/// of one instance; the chain's figures are the sum of every instance's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Chain,
+    Instance,
+}
+
+impl Reach {
+    /// `?scope=chain` (the default) or `?scope=instance`.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw {
+            None | Some("chain") => Ok(Reach::Chain),
+            Some("instance") => Ok(Reach::Instance),
+            Some(_) => Err(ApiError::Validation(vec![super::problem::FieldError {
+                field: "scope".into(),
+                code: "invalid_scope",
+                detail: "scope vaut chain (toute la chaîne) ou instance (cette instance).".into(),
+            }])),
+        }
+    }
+}
+
+/// This instance's part, and with [`Reach::Chain`] every other instance's.
+pub async fn gather_in<Q: Ask>(app: &AppState, ask: &Q, reach: Reach) -> Gathered<Q::Part> {
     let mut parts = vec![ask.local(app)];
     let mut missing = Vec::new();
+    if reach == Reach::Instance {
+        return Gathered { parts, missing };
+    }
     let path = format!("/internal/v1/parts/{}", Q::NAME);
     let calls = app.cluster.peers().map(|peer| {
         let path = path.as_str();

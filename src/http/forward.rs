@@ -1,8 +1,9 @@
 //! Forwarding to the instance that owns what a request writes: a write of the reference
 //! data (a store opened, a user created or deactivated) that reaches a follower goes to
 //! the owner of the reference data over the keep-alive pool, and its answer comes back as
-//! the owner gave it, `X-Magasin-Instance` included. The follower's copy has it within a
-//! second (its feed waits on the owner's journal).
+//! the owner gave it, `X-Magasin-Instance` included. The owner names the sequence of its
+//! reference data after the write ([`CHAIN_SEQ_HEADER`]) and the follower answers once its
+//! own copy has it (at most [`CATCH_UP`]), so the client reads its write on either.
 
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -11,6 +12,11 @@ use actix_web::{FromRequest, HttpResponse, ResponseError, web};
 
 use super::AppState;
 use super::problem::ApiError;
+
+/// On the answer to a write of the reference data: the owner's sequence after it.
+pub const CHAIN_SEQ_HEADER: &str = "x-magasin-chain-seq";
+/// The longest a follower holds a forwarded answer for its copy to catch up.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Request headers that describe one hop, not the request.
 const HOP_HEADERS: [&str; 6] = [
@@ -28,6 +34,14 @@ pub fn is_chain_write(method: &actix_web::http::Method, path: &str) -> bool {
         && (path == "/api/v1/stores"
             || path == "/api/v1/users"
             || path.starts_with("/api/v1/users/"))
+}
+
+/// The product whose central ledger a path reads (`/api/v1/logistics/stock/{sku}/ledger`):
+/// its journal is on the product's owner.
+pub fn central_ledger_sku(path: &str) -> Option<crate::domain::Sku> {
+    let rest = path.strip_prefix("/api/v1/logistics/stock/")?;
+    let sku = rest.strip_suffix("/ledger")?;
+    crate::domain::Sku::parse(sku).ok()
 }
 
 /// Sends `req` to `owner` and answers with the owner's response.
@@ -87,6 +101,14 @@ async fn relay(
             response.insert_header((name, value));
         }
     }
+    let written = answer
+        .headers()
+        .get(CHAIN_SEQ_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let bytes = answer.bytes().await.map_err(|e| unavailable(&e))?;
+    if let Some(seq) = written {
+        app.registry.chain().wait_for(seq, CATCH_UP).await;
+    }
     Ok(response.body(bytes))
 }

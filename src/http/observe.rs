@@ -55,9 +55,15 @@ pub async fn observe<B: MessageBody + 'static>(
     let misdirected = app
         .as_ref()
         .and_then(|app| not_owned(&app.cluster, req.path()));
+    let chain_write = forward::is_chain_write(req.method(), req.path());
     let forward_to = app.as_ref().and_then(|app| {
-        (!app.cluster.owns_chain() && forward::is_chain_write(req.method(), req.path()))
-            .then(|| app.cluster.chain_owner().to_owned())
+        let owner = if chain_write {
+            app.cluster.chain_owner()
+        } else {
+            let sku = forward::central_ledger_sku(req.path())?;
+            app.cluster.product_owner(&sku)
+        };
+        (owner != app.cluster.name()).then(|| owner.to_owned())
     });
     let forwarder = app.clone();
     let result = REQUEST_ID
@@ -109,6 +115,17 @@ pub async fn observe<B: MessageBody + 'static>(
         response
             .headers_mut()
             .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    if chain_write
+        && response.status().is_success()
+        && let Some(seq) = app
+            .as_ref()
+            .filter(|app| app.cluster.owns_chain())
+            .and_then(|app| HeaderValue::from_str(&app.registry.chain().seq().to_string()).ok())
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(forward::CHAIN_SEQ_HEADER), seq);
     }
     // A forwarded answer keeps the name of the instance that made it.
     let instance = HeaderName::from_static("x-magasin-instance");

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
 use super::extract::store_id;
-use super::fanout::{self, Ask, Coverage, Pairs};
+use super::fanout::{self, Ask, Coverage, Pairs, Reach};
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
 use crate::actors::now;
@@ -163,8 +163,8 @@ struct ChainSales {
     coverage: Coverage,
 }
 
-async fn chain_sales(app: &AppState, ask: SalesAsk) -> ChainSales {
-    let gathered = fanout::gather(app, &ask).await;
+async fn chain_sales(app: &AppState, ask: SalesAsk, reach: Reach) -> ChainSales {
+    let gathered = fanout::gather_in(app, &ask, reach).await;
     let coverage = gathered.coverage(&app.cluster, &ask.stores);
     let mut sum = ChainSales {
         stores: HashMap::new(),
@@ -241,6 +241,8 @@ struct PeriodQuery {
     from: Option<String>,
     to: Option<String>,
     store_id: Option<u32>,
+    /// `chain` (default) or `instance`: only the stores the answering instance owns.
+    scope: Option<String>,
 }
 
 fn code_of(app: &AppState, id: StoreId) -> String {
@@ -258,7 +260,11 @@ async fn sales_report(
     user: Authenticated,
     query: web::Query<PeriodQuery>,
 ) -> Result<web::Json<SalesReport>, ApiError> {
-    let stores = scope(&app, &user, query.store_id)?;
+    let reach = Reach::parse(query.scope.as_deref())?;
+    let mut stores = scope(&app, &user, query.store_id)?;
+    if reach == Reach::Instance {
+        stores = fanout::owned(&app, &stores);
+    }
     let (from, to) = period(query.from.as_deref(), query.to.as_deref(), &app.time_zone)?;
     let ask = SalesAsk {
         stores: stores.clone(),
@@ -267,7 +273,7 @@ async fn sales_report(
         products: false,
         first_hour: None,
     };
-    let sales = chain_sales(&app, ask).await;
+    let sales = chain_sales(&app, ask, reach).await;
     let mut totals = Figures::default();
     let per_store = stores
         .into_iter()
@@ -389,7 +395,7 @@ async fn top_products_report(
         products: true,
         first_hour: None,
     };
-    let sales = chain_sales(&app, ask).await;
+    let sales = chain_sales(&app, ask, Reach::Chain).await;
     Ok(web::Json(TopProducts {
         from: rfc3339(from),
         to: rfc3339(to),
@@ -660,7 +666,7 @@ async fn dashboard(
         central: false,
     };
     let (sales, stock) = futures_util::join!(
-        chain_sales(&app, sales_ask),
+        chain_sales(&app, sales_ask, Reach::Chain),
         fanout::gather(&app, &stock_ask)
     );
     let mut coverage = sales.coverage;

@@ -1,7 +1,10 @@
 //! The local cluster as a developer runs it (`scripts/cluster-local.sh`): real HAProxy and
 //! three real `magasin` processes on loopback. Sales through HAProxy land on their store's
 //! owner; a killed instance's stores answer 503 with Retry-After while the others keep
-//! selling; after a restart on the same data every acknowledged sale is there, once.
+//! selling, and chain reports name its stores as missing; after a restart on the same data
+//! every acknowledged sale is there, once. Reference data written anywhere is read
+//! everywhere; a restock between a store and a product held by different instances
+//! conserves stock; the chain's report is the sum of the instances' own.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -12,7 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use magasin::cluster::{owner, store_key};
+use magasin::cluster::{owner, product_key, store_key};
+use magasin::domain::Sku;
 use magasin::domain::StoreId;
 use serde_json::{Value, json};
 
@@ -158,13 +162,29 @@ fn sell(
 }
 
 fn login(base: &str) -> String {
+    let (status, body) = login_as(base, "admin", "demo");
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().expect("a token").to_owned()
+}
+
+fn login_as(base: &str, username: &str, password: &str) -> (u16, Value) {
     let request = ureq::post(&format!("{base}/api/v1/auth/login"));
     let (status, _, _, body) = call(
         request,
-        Some(json!({"username": "admin", "password": "demo"})),
+        Some(json!({"username": username, "password": password})),
     );
-    assert_eq!(status, 200, "{body}");
-    body["token"].as_str().expect("a token").to_owned()
+    (status, body)
+}
+
+fn post(base: &str, token: &str, path: &str, body: Value) -> (u16, String, Option<String>, Value) {
+    let request = ureq::post(&format!("{base}{path}"))
+        .timeout(Duration::from_secs(10))
+        .set("Authorization", &format!("Bearer {token}"));
+    call(request, Some(body))
+}
+
+fn names() -> Vec<String> {
+    INSTANCES.iter().map(|n| (*n).to_owned()).collect()
 }
 
 /// SKUs of a store with stock enough for the test's sales.
@@ -324,6 +344,30 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
         refused_with_retry > 0,
         "the dead instance's stores were never refused"
     );
+    // Chain reports still answer, and name the stores they lack.
+    let dead_stores: Vec<u64> = (1..=5_u32)
+        .filter(|s| owner_of(*s) == victim)
+        .map(u64::from)
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let (status, _, _, body) = get(&cluster.base, Some(&token), "/api/v1/reports/sales");
+        if status == 200 {
+            break body;
+        }
+        // HAProxy may still send a request for no store to the dead instance once.
+        assert!(Instant::now() < deadline, "no report: {status} {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(report["partial"], true, "{report}");
+    let missing: Vec<u64> = report["missing_stores"]
+        .as_array()
+        .expect("missing stores")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert_eq!(missing, dead_stores, "{report}");
+    assert_eq!(report["missing_instances"], json!([victim]), "{report}");
 
     // Restart on the same data: every acknowledged sale is there, and only once.
     cluster.stop();
@@ -360,5 +404,233 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
             "store {store}: {body}"
         );
     }
+    cluster.stop();
+}
+
+fn on_hand(base: &str, token: &str, store: u32, sku: &str) -> u64 {
+    let (status, _, _, body) = get(
+        base,
+        Some(token),
+        &format!("/api/v1/stores/{store}/stock/{sku}"),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["on_hand"].as_u64().expect("on hand")
+}
+
+/// (on hand, in transit) at the logistics center, as the chain reports it.
+fn central(base: &str, token: &str, sku: &str) -> (u64, u64) {
+    let (status, _, _, body) = get(
+        base,
+        Some(token),
+        &format!("/api/v1/logistics/stock?q={sku}"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["partial"], false, "{body}");
+    let line = body["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["sku"] == sku))
+        .unwrap_or_else(|| panic!("{sku} at the logistics center: {body}"));
+    (
+        line["on_hand"].as_u64().expect("on hand"),
+        line["in_transit"].as_u64().expect("in transit"),
+    )
+}
+
+#[test]
+fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up_reports() {
+    let temp = tempfile::tempdir().expect("a temp dir");
+    let port = free_ports();
+    let cluster = start(temp.path(), port);
+    let token = login(&cluster.base);
+    let bases: Vec<String> = INSTANCES.iter().map(|n| cluster.instance_base(n)).collect();
+
+    // A user created through HAProxy (any instance) can log in on every instance within a
+    // second, and a token from one instance is accepted by the others.
+    let (status, _, _, body) = post(
+        &cluster.base,
+        &token,
+        "/api/v1/users",
+        json!({"username": "grappe.gestion", "password": "mot-de-passe-1", "role": "manager", "store_id": 4}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut tokens = Vec::new();
+    for base in &bases {
+        let body = loop {
+            let (status, body) = login_as(base, "grappe.gestion", "mot-de-passe-1");
+            if status == 200 {
+                break body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{base} does not know the new user: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        tokens.push(body["token"].as_str().expect("a token").to_owned());
+    }
+    let (status, instance, _, body) = get(
+        &cluster.base,
+        Some(&tokens[0]),
+        "/api/v1/stores/4/stock?per_page=1",
+    );
+    assert_eq!((status, instance.as_str()), (200, owner_of(4)), "{body}");
+    for (base, token) in bases.iter().zip(tokens.iter().rev()) {
+        let (status, _, _, body) = get(base, Some(token), "/api/v1/products?q=lait");
+        assert_eq!(status, 200, "{base}: {body}");
+    }
+
+    // A new store takes requests on its owner as soon as POST /stores answers.
+    let (status, _, _, store) = post(
+        &cluster.base,
+        &token,
+        "/api/v1/stores",
+        json!({"code": "GRAPPE-1", "name": "Magasin de la grappe", "city": "Québec"}),
+    );
+    assert_eq!(status, 201, "{store}");
+    let new_id = store["id"].as_u64().expect("an id") as u32;
+    let (status, instance, _, body) = get(
+        &cluster.base,
+        Some(&token),
+        &format!("/api/v1/stores/{new_id}/stock?per_page=1"),
+    );
+    assert_eq!(
+        (status, instance.as_str()),
+        (200, owner_of(new_id)),
+        "{body}"
+    );
+
+    // A restock between a store and a product whose central stock another instance holds.
+    let (store, sku) = (1..=5_u32)
+        .flat_map(|s| {
+            stocked_skus(&cluster.base, &token, s)
+                .into_iter()
+                .map(move |k| (s, k))
+        })
+        .find(|(s, k)| {
+            let names = names();
+            let product =
+                owner(&product_key(&Sku::parse(k).expect("a SKU")), &names).expect("an owner");
+            product != owner_of(*s)
+        })
+        .expect("a store and a product on different instances");
+    let (central_before, _) = central(&cluster.base, &token, &sku);
+    let store_before = on_hand(&cluster.base, &token, store, &sku);
+    assert!(central_before >= 7, "{sku}: {central_before} at the center");
+    let (status, _, _, request) = post(
+        &cluster.base,
+        &token,
+        &format!("/api/v1/stores/{store}/restock-requests"),
+        json!({"lines": [{"sku": sku, "quantity": 7}]}),
+    );
+    assert_eq!(status, 201, "{request}");
+    let id = request["id"].as_str().expect("a request id").to_owned();
+    for step in ["allocate", "ship"] {
+        let (status, instance, _, body) = post(
+            &cluster.base,
+            &token,
+            &format!("/api/v1/logistics/restock-requests/{id}/{step}"),
+            json!({}),
+        );
+        assert_eq!(
+            (status, instance.as_str()),
+            (200, owner_of(store)),
+            "{step}: {body}"
+        );
+    }
+    assert_eq!(
+        central(&cluster.base, &token, &sku),
+        (central_before - 7, 7)
+    );
+    // The same step again moves nothing (every internal write is idempotent).
+    let (status, _, _, body) = post(
+        &cluster.base,
+        &token,
+        &format!("/api/v1/logistics/restock-requests/{id}/ship"),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _, body) = post(
+        &cluster.base,
+        &token,
+        &format!("/api/v1/stores/{store}/restock-requests/{id}/receive"),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "received", "{body}");
+    let (central_after, in_transit) = central(&cluster.base, &token, &sku);
+    let store_after = on_hand(&cluster.base, &token, store, &sku);
+    assert_eq!(
+        (central_after, in_transit, store_after),
+        (central_before - 7, 0, store_before + 7)
+    );
+    // Its central ledger, on the product's owner, reads the same through any instance.
+    let (status, _, _, ledger) = get(
+        &bases[0],
+        Some(&token),
+        &format!("/api/v1/logistics/stock/{sku}/ledger"),
+    );
+    assert_eq!(status, 200, "{ledger}");
+    let kinds: Vec<&str> = ledger["items"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["restock_id"] == id.as_str())
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(kinds, ["allocated", "shipped", "delivered"], "{ledger}");
+
+    // The chain's report is the sum of every instance's own.
+    for store in 1..=5_u32 {
+        let skus = stocked_skus(&cluster.base, &token, store);
+        for n in 0..(store as usize) {
+            let (status, _, _, body) = sell(
+                &cluster.base,
+                &token,
+                store,
+                &skus[n],
+                &format!("report-{store}-{n}"),
+            );
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+    let (status, _, _, chain) = get(&cluster.base, Some(&token), "/api/v1/reports/sales");
+    assert_eq!(status, 200, "{chain}");
+    assert_eq!(chain["partial"], false, "{chain}");
+    assert_eq!(chain["totals"]["sales_count"], 15, "{chain}");
+    let mut sum: HashMap<&str, i64> = HashMap::new();
+    let mut stores_seen = 0;
+    for base in &bases {
+        let (status, _, _, own) = get(base, Some(&token), "/api/v1/reports/sales?scope=instance");
+        assert_eq!(status, 200, "{own}");
+        stores_seen += own["stores"].as_array().expect("stores").len();
+        for field in [
+            "sales_count",
+            "units",
+            "revenue_cents",
+            "refunds_cents",
+            "net_revenue_cents",
+        ] {
+            *sum.entry(field).or_default() += own["totals"][field].as_i64().expect("a figure");
+        }
+    }
+    assert_eq!(
+        stores_seen, 6,
+        "every store reported by exactly one instance"
+    );
+    for (field, total) in sum {
+        assert_eq!(
+            chain["totals"][field].as_i64(),
+            Some(total),
+            "{field}: {chain}"
+        );
+    }
+    let (status, _, _, dashboard) = get(&cluster.base, Some(&token), "/api/v1/reports/dashboard");
+    assert_eq!(status, 200, "{dashboard}");
+    assert_eq!(dashboard["sales_today"], 15, "{dashboard}");
+    assert_eq!(
+        dashboard["revenue_today_cents"],
+        chain["totals"]["revenue_cents"]
+    );
     cluster.stop();
 }
