@@ -583,12 +583,12 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     // The chain's report is the sum of every instance's own.
     for store in 1..=5_u32 {
         let skus = stocked_skus(&cluster.base, &token, store);
-        for n in 0..(store as usize) {
+        for (n, sku) in skus.iter().take(store as usize).enumerate() {
             let (status, _, _, body) = sell(
                 &cluster.base,
                 &token,
                 store,
-                &skus[n],
+                sku,
                 &format!("report-{store}-{n}"),
             );
             assert_eq!(status, 201, "{body}");
