@@ -40,7 +40,13 @@ for name in string.gmatch(os.getenv("MAGASIN_INSTANCES") or "", "[^,%s]+") do
   instances[#instances + 1] = name
 end
 
-local function owner(key)
+-- Owners already computed, by key: the instance list does not change while HAProxy runs,
+-- so each store is hashed once (a table lookup afterwards). Bounded: past KNOWN_MAX
+-- stores (ids a client makes up, say), owners are computed each time.
+local KNOWN_MAX = 100000
+local known, known_count = {}, 0
+
+local function compute_owner(key)
   local best, best_score = nil, nil
   for _, name in ipairs(instances) do
     local s = score(name, key)
@@ -49,6 +55,18 @@ local function owner(key)
     end
   end
   return best
+end
+
+local function owner(key)
+  local found = known[key]
+  if found == nil then
+    found = compute_owner(key) or ""
+    if known_count < KNOWN_MAX then
+      known[key] = found
+      known_count = known_count + 1
+    end
+  end
+  return found
 end
 
 -- The owner of the store a path names (`/api/v1/stores/<id>...`, or a restock request
@@ -67,5 +85,5 @@ core.register_fetches("magasin_owner", function(txn)
   if id == nil or id < 1 or id > 4294967295 then
     return ""
   end
-  return owner("store/" .. string.format("%d", id)) or ""
+  return owner("store/" .. string.format("%d", id))
 end)

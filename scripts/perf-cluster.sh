@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Throughput through HAProxy against one instance directly (docs/performance.md): for each
+# scenario, the load generator runs once against a single fresh release instance, then
+# against HAProxy in front of a fresh local cluster (scripts/cluster-local.sh), with the
+# same users and duration, and the check after each pass. Prints the ratio of the totals.
+# Usage: scripts/perf-cluster.sh [USERS] [SECONDS] [SCENARIOS...]
+#   default: 64 users, 30 s, till and mixed; INSTANCES (default 3) instances.
+# Reports go to target/perf-cluster/<scenario>-{direct,haproxy}/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+users=${1:-64}
+seconds=${2:-30}
+shift $(($# > 2 ? 2 : $#))
+scenarios=("$@")
+((${#scenarios[@]})) || scenarios=(till mixed)
+instances=${INSTANCES:-3}
+
+cargo build --locked --release -p magasin --bin magasin -p magasin-loadtest --bin loadtest
+
+out=target/perf-cluster
+rm -rf "$out"
+mkdir -p "$out"
+pid=""
+work=""
+
+stop() {
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    pid=""
+    [[ -n "$work" ]] && rm -rf "$work"
+    work=""
+}
+trap stop EXIT
+
+wait_ready() {
+    for _ in $(seq 600); do
+        curl -fsS "$1/health/ready" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    echo "perf-cluster: $1 did not get ready" >&2
+    exit 2
+}
+
+# Prints the total throughput of a pass from its summary.json.
+throughput() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pass"]["total"]["throughput"])' "$1"
+}
+
+status=0
+for scenario in "${scenarios[@]}"; do
+    work=$(mktemp -d)
+    target/release/magasin --bind 127.0.0.1:18181 --data-dir "$work/data" >"$work/server.log" 2>&1 &
+    pid=$!
+    wait_ready http://127.0.0.1:18181
+    echo "== $scenario, one instance directly: $users users, ${seconds} s"
+    target/release/loadtest --host http://127.0.0.1:18181 --scenario "$scenario" \
+        --users "$users" --duration "${seconds}s" --no-ceiling \
+        --report-dir "$out/$scenario-direct" | tee "$out/$scenario-direct.txt" || status=1
+    stop
+
+    work=$(mktemp -d)
+    INSTANCES=$instances PORT=18280 DATA_DIR="$work/cluster" MAGASIN_BIN=target/release/magasin \
+        scripts/cluster-local.sh >"$work/cluster.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 600); do
+        grep -q '^cluster: .* instances behind' "$work/cluster.log" && break
+        kill -0 "$pid" 2>/dev/null || { cat "$work/cluster.log" >&2; exit 2; }
+        sleep 0.2
+    done
+    wait_ready http://127.0.0.1:18280
+    echo "== $scenario, HAProxy in front of $instances instances: $users users, ${seconds} s"
+    target/release/loadtest --host http://127.0.0.1:18280 --scenario "$scenario" \
+        --users "$users" --duration "${seconds}s" --no-ceiling \
+        --report-dir "$out/$scenario-haproxy" | tee "$out/$scenario-haproxy.txt" || status=1
+    stop
+
+    direct=$(throughput "$out/$scenario-direct/summary.json")
+    proxied=$(throughput "$out/$scenario-haproxy/summary.json")
+    python3 -c 'import sys; d, p = map(float, sys.argv[2:]); print(f"{sys.argv[1]}: direct {d:.0f} req/s, through HAProxy {p:.0f} req/s: {p / d:.3f} of direct")' \
+        "$scenario" "$direct" "$proxied" | tee -a "$out/ratios.txt"
+done
+exit "$status"
