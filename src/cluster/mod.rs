@@ -106,6 +106,11 @@ impl Cluster {
         !self.addresses.is_empty()
     }
 
+    /// Every instance's name in configuration order (empty when alone).
+    pub fn instances(&self) -> &[String] {
+        &self.instances
+    }
+
     /// The other instances, by name.
     pub fn peers(&self) -> impl Iterator<Item = &str> {
         self.addresses.keys().map(String::as_str)

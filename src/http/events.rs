@@ -1,20 +1,34 @@
 //! `/events`: the committed domain events the caller may see, as Server-Sent Events, so
 //! dashboards update without polling. `Last-Event-ID` resumes after the last event seen.
+//!
+//! In a cluster each instance publishes the events of the stores and products it owns:
+//! the instance a client reaches relays every other instance's (`/internal/v1/events`,
+//! newline-delimited JSON) into the client's stream. An event's id is then where every
+//! instance's feed stands (`12.40.7`, in the order of `[cluster] instances`), so a client
+//! resumes each of them where it left off. Reference-data events come from the local copy
+//! only (every instance has them).
 
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
 use std::collections::VecDeque;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::AppState;
 use super::auth::Authenticated;
+use super::internal::Peer;
 use super::problem::ApiError;
 use crate::auth::{Permission, Principal};
 use crate::domain::Role;
 use crate::reports::{Audience, LiveEvent};
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Before a relay reconnects to an instance that went away.
+const RECONNECT: Duration = Duration::from_secs(1);
+/// The longest a client's stream waits for the other instances' relays to open.
+const CONNECT: Duration = Duration::from_secs(1);
 
 fn visible(user: &Principal, event: &LiveEvent) -> bool {
     match (user.role, event.audience) {
@@ -26,22 +40,68 @@ fn visible(user: &Principal, event: &LiveEvent) -> bool {
     }
 }
 
-fn frame(event: &LiveEvent) -> Bytes {
-    Bytes::from(format!(
-        "id: {}\nevent: {}\ndata: {}\n\n",
-        event.position, event.kind, event.data
-    ))
+const RESET: &str = "event: reset\ndata: {\"detail\":\"Des événements ont été perdus ; rechargez les données.\"}\n\n";
+
+/// What a relay from another instance hands the client's stream.
+enum Relayed {
+    Event(usize, LiveEvent),
+    /// The instance could not resume where asked (it restarted, or the gap is too old).
+    Reset(usize),
 }
 
-const RESET: &str = "event: reset\ndata: {\"detail\":\"Des événements ont été perdus ; rechargez les données.\"}\n\n";
+/// Where the client stands in every instance's feed.
+struct Cursor {
+    positions: Vec<u64>,
+    /// This instance's place in `positions`.
+    me: usize,
+}
+
+impl Cursor {
+    /// `12` alone; `12.40.7` in a cluster (one position per instance, in order).
+    fn parse(raw: Option<&str>, instances: usize) -> Option<Vec<u64>> {
+        let parts: Vec<u64> = raw?
+            .trim()
+            .split('.')
+            .map(|p| p.parse::<u64>().ok())
+            .collect::<Option<_>>()?;
+        (parts.len() == instances.max(1)).then_some(parts)
+    }
+
+    fn id(&self) -> String {
+        let ids: Vec<String> = self.positions.iter().map(u64::to_string).collect();
+        ids.join(".")
+    }
+
+    fn frame(&self, event: &LiveEvent) -> Bytes {
+        Bytes::from(format!(
+            "id: {}\nevent: {}\ndata: {}\n\n",
+            self.id(),
+            event.kind,
+            event.data
+        ))
+    }
+}
 
 struct Feed {
     user: Principal,
     pending: VecDeque<Bytes>,
     live: broadcast::Receiver<LiveEvent>,
-    last: u64,
+    remote: mpsc::Receiver<Relayed>,
+    cursor: Cursor,
     ticker: tokio::time::Interval,
     closed: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+}
+
+impl Feed {
+    fn take(&mut self, instance: usize, event: &LiveEvent) {
+        if event.position > self.cursor.positions[instance] {
+            self.cursor.positions[instance] = event.position;
+            if visible(&self.user, event) {
+                let frame = self.cursor.frame(event);
+                self.pending.push_back(frame);
+            }
+        }
+    }
 }
 
 /// The live feed. Events are filtered by role: a store's users see their store, logistics
@@ -57,38 +117,62 @@ async fn events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ReadChain, None)?;
-    let after = req
-        .headers()
-        .get("Last-Event-ID")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let (replay, live) = app.events.subscribe(after);
-    let user: Principal = (*user).clone();
-    let mut pending = VecDeque::new();
-    let mut last = after.unwrap_or(0);
-    match replay {
-        Some(events) => {
-            for event in events {
-                last = last.max(event.position);
-                if visible(&user, &event) {
-                    pending.push_back(frame(&event));
-                }
-            }
-        }
-        None => pending.push_back(Bytes::from_static(RESET.as_bytes())),
+    let instances = app.cluster.instances();
+    let me = instances
+        .iter()
+        .position(|n| n == app.cluster.name())
+        .unwrap_or(0);
+    let resume = Cursor::parse(
+        req.headers()
+            .get("Last-Event-ID")
+            .and_then(|v| v.to_str().ok()),
+        instances.len(),
+    );
+    let (replay, live) = app.events.subscribe(resume.as_ref().map(|p| p[me]));
+    let (relay, remote) = mpsc::channel(1024);
+    let mut connected = Vec::new();
+    for (index, name) in instances.iter().enumerate().filter(|(i, _)| *i != me) {
+        let after = resume.as_ref().map(|p| p[index]);
+        let (ready, is_ready) = tokio::sync::oneshot::channel();
+        connected.push(is_ready);
+        let relay = relay.clone();
+        actix_rt::spawn(follow(
+            app.clone(),
+            name.clone(),
+            index,
+            after,
+            relay,
+            ready,
+        ));
     }
-    // A first comment makes the response start at once (clients see the stream open).
-    pending.push_front(Bytes::from_static(b": magasin\n\n"));
-    let mut ticker = tokio::time::interval(KEEP_ALIVE);
-    ticker.reset();
-    let feed = Feed {
-        user,
-        pending,
+    // The stream opens once every other instance relays (or could not within a second):
+    // an event committed after the client sees the stream open reaches it.
+    let _ = tokio::time::timeout(CONNECT, futures_util::future::join_all(connected)).await;
+    let cursor = Cursor {
+        positions: resume.unwrap_or_else(|| vec![0; instances.len().max(1)]),
+        me,
+    };
+    let mut feed = Feed {
+        user: (*user).clone(),
+        pending: VecDeque::new(),
         live,
-        last,
-        ticker,
+        remote,
+        cursor,
+        ticker: tokio::time::interval(KEEP_ALIVE),
         closed: Box::pin(app.events.closed()),
     };
+    match replay {
+        Some(replayed) => {
+            for event in &replayed {
+                feed.take(me, event);
+            }
+        }
+        None => feed.pending.push_back(Bytes::from_static(RESET.as_bytes())),
+    }
+    // A first comment makes the response start at once (clients see the stream open).
+    feed.pending
+        .push_front(Bytes::from_static(b": magasin\n\n"));
+    feed.ticker.reset();
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         loop {
             if let Some(bytes) = feed.pending.pop_front() {
@@ -97,17 +181,20 @@ async fn events(
             tokio::select! {
                 received = feed.live.recv() => match received {
                     Ok(event) => {
-                        if event.position > feed.last {
-                            feed.last = event.position;
-                            if visible(&feed.user, &event) {
-                                feed.pending.push_back(frame(&event));
-                            }
-                        }
+                        let me = feed.cursor.me;
+                        feed.take(me, &event);
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         feed.pending.push_back(Bytes::from_static(RESET.as_bytes()));
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                Some(relayed) = feed.remote.recv() => match relayed {
+                    Relayed::Event(instance, event) => feed.take(instance, &event),
+                    Relayed::Reset(instance) => {
+                        feed.cursor.positions[instance] = 0;
+                        feed.pending.push_back(Bytes::from_static(RESET.as_bytes()));
+                    }
                 },
                 _ = feed.ticker.tick() => feed.pending.push_back(Bytes::from_static(b": keep-alive\n\n")),
                 () = &mut feed.closed => return None,
@@ -121,6 +208,149 @@ async fn events(
         .streaming(stream))
 }
 
+/// Relays another instance's events to one client's stream until the client goes away;
+/// reconnects after a failure from the last position it relayed.
+async fn follow(
+    app: web::Data<AppState>,
+    instance: String,
+    index: usize,
+    mut after: Option<u64>,
+    relay: mpsc::Sender<Relayed>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ready = Some(ready);
+    while !relay.is_closed() {
+        let path = match after {
+            Some(after) => format!("/internal/v1/events?after={after}"),
+            None => "/internal/v1/events".to_owned(),
+        };
+        let response = match app.peers.request(reqwest::Method::GET, &instance, &path) {
+            Ok(request) => request.send().await,
+            Err(e) => {
+                tracing::warn!(instance = %instance, error = %e, "no live events from this instance");
+                return;
+            }
+        };
+        match response {
+            Ok(response) if response.status().is_success() => {
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(());
+                }
+                let mut lines = response.bytes_stream();
+                let mut buffer = Vec::new();
+                'stream: while let Some(Ok(chunk)) = lines.next().await {
+                    buffer.extend_from_slice(&chunk);
+                    while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = buffer.drain(..=end).collect();
+                        if relay.is_closed() {
+                            return;
+                        }
+                        let relayed = match serde_json::from_slice::<Line>(&line) {
+                            Ok(Line::Event(event)) => {
+                                after = Some(event.position);
+                                Relayed::Event(index, event)
+                            }
+                            Ok(Line::Reset { .. }) => {
+                                after = None;
+                                Relayed::Reset(index)
+                            }
+                            // A keep-alive (empty line).
+                            Err(_) => continue,
+                        };
+                        if relay.send(relayed).await.is_err() {
+                            break 'stream;
+                        }
+                    }
+                }
+            }
+            Ok(response) => {
+                tracing::warn!(instance = %instance, status = %response.status(), "live events refused");
+            }
+            Err(e) => {
+                tracing::debug!(instance = %instance, error = %e, "live events interrupted");
+            }
+        }
+        tokio::time::sleep(RECONNECT).await;
+    }
+}
+
+/// One line of `/internal/v1/events`.
+#[derive(Deserialize, serde::Serialize)]
+#[serde(untagged)]
+enum Line {
+    Reset { reset: bool },
+    Event(LiveEvent),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InternalQuery {
+    after: Option<u64>,
+}
+
+fn json_line(line: &Line) -> Bytes {
+    let mut bytes = serde_json::to_vec(line).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+/// This instance's own events (not the reference data's), for another instance's clients:
+/// one JSON object per line, an empty line every 15 s, `{"reset":true}` when `after` is no
+/// longer held.
+#[get("/events")]
+pub(super) async fn internal_events(
+    app: web::Data<AppState>,
+    _peer: Peer,
+    query: web::Query<InternalQuery>,
+) -> HttpResponse {
+    let (replay, live) = app.events.subscribe(query.after);
+    let mut pending: VecDeque<Bytes> = VecDeque::new();
+    let mut last = query.after.unwrap_or(0);
+    match replay {
+        Some(replayed) => {
+            for event in replayed.into_iter().filter(|e| !e.chain) {
+                last = last.max(event.position);
+                pending.push_back(json_line(&Line::Event(event)));
+            }
+        }
+        None => pending.push_back(json_line(&Line::Reset { reset: true })),
+    }
+    // A first empty line: the caller knows at once that the stream is open.
+    pending.push_front(Bytes::from_static(b"\n"));
+    let mut ticker = tokio::time::interval(KEEP_ALIVE);
+    ticker.reset();
+    let closed = Box::pin(app.events.closed());
+    let state = (pending, live, last, ticker, closed);
+    let stream = futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if let Some(bytes) = s.0.pop_front() {
+                return Some((Ok::<_, actix_web::Error>(bytes), s));
+            }
+            tokio::select! {
+                received = s.1.recv() => match received {
+                    Ok(event) => {
+                        if event.position > s.2 {
+                            s.2 = event.position;
+                            if !event.chain {
+                                s.0.push_back(json_line(&Line::Event(event)));
+                            }
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        s.0.push_back(json_line(&Line::Reset { reset: true }));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = s.3.tick() => s.0.push_back(Bytes::from_static(b"\n")),
+                () = &mut s.4 => return None,
+            }
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .streaming(stream)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(events);
 }
@@ -129,3 +359,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(events))]
 pub(super) struct Docs;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_id_holds_one_position_per_instance() {
+        assert_eq!(Cursor::parse(Some("12"), 0), Some(vec![12]));
+        assert_eq!(Cursor::parse(Some("12.40.7"), 3), Some(vec![12, 40, 7]));
+        // An id of another shape (another cluster size, garbage) resumes nothing.
+        assert_eq!(Cursor::parse(Some("12"), 3), None);
+        assert_eq!(Cursor::parse(Some("12.x.7"), 3), None);
+        assert_eq!(Cursor::parse(None, 3), None);
+        let cursor = Cursor {
+            positions: vec![12, 40, 7],
+            me: 1,
+        };
+        assert_eq!(cursor.id(), "12.40.7");
+    }
+}

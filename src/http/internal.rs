@@ -10,6 +10,8 @@
 //! - `POST central/{sku}`: one [`CentralOp`] on the product's actor, which this instance
 //!   owns; idempotent by request or receipt id, so the caller may retry.
 //! - `POST parts/{name}`: this instance's part of a chain-wide read ([`super::fanout`]).
+//! - `GET events?after=N`: this instance's live events, for the `/events` clients of the
+//!   others ([`super::events`]).
 //!
 //! [`follow_chain`] is the other side of the feed: the loop of a follower.
 
@@ -158,7 +160,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(chain_events)
         .service(chain_caught_up)
         .service(central)
-        .service(part);
+        .service(part)
+        .service(super::events::internal_events);
 }
 
 /// A follower's copy of the reference data: asks the owner's feed for what follows its

@@ -13,7 +13,8 @@ use tokio::sync::broadcast;
 use crate::domain::{CentralEvent, ChainEvent, DomainEvent, StepKind, StoreEvent, StoreId};
 
 /// Who may see an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Audience {
     /// The users of this store, logistics for restocks, head office.
     Store(StoreId),
@@ -25,14 +26,20 @@ pub enum Audience {
     HeadOffice,
 }
 
-#[derive(Debug, Clone)]
+/// One committed event as live clients see it; also what instances relay to each other
+/// (`/internal/v1/events`), so it crosses the wire as JSON.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LiveEvent {
     pub position: u64,
     pub audience: Audience,
     /// Restock events reach logistics as well as the store.
     pub restock: bool,
-    pub kind: &'static str,
+    pub kind: std::borrow::Cow<'static, str>,
     pub data: Value,
+    /// A change of the reference data: every instance publishes it from its own copy, so
+    /// instances never relay it to each other.
+    #[serde(default)]
+    pub chain: bool,
 }
 
 pub struct EventHub {
@@ -75,8 +82,9 @@ impl EventHub {
             position: buffer.0,
             audience,
             restock,
-            kind,
+            kind: kind.into(),
             data,
+            chain: matches!(event, DomainEvent::Chain(_)),
         };
         if buffer.1.len() == self.capacity {
             buffer.1.pop_front();

@@ -580,6 +580,10 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         .collect();
     assert_eq!(kinds, ["allocated", "shipped", "delivered"], "{ledger}");
 
+    // A live feed opened on any instance carries the sales of every instance's stores,
+    // with ids that say where each instance's feed stands.
+    let live = live_sales(&cluster.base, &token);
+
     // The chain's report is the sum of every instance's own.
     for store in 1..=5_u32 {
         let skus = stocked_skus(&cluster.base, &token, store);
@@ -625,6 +629,26 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
             "{field}: {chain}"
         );
     }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    while seen.values().sum::<usize>() < 15 {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .unwrap_or_else(|| panic!("live sales by store after 5 s: {seen:?}"));
+        let Ok((id, data)) = live.recv_timeout(left) else {
+            panic!("live sales by store: {seen:?}");
+        };
+        assert_eq!(id.split('.').count(), 3, "event id {id}");
+        *seen
+            .entry(data["store_id"].as_u64().expect("a store"))
+            .or_default() += 1;
+    }
+    assert_eq!(
+        seen,
+        (1..=5_u64)
+            .map(|s| (s, s as usize))
+            .collect::<HashMap<_, _>>()
+    );
     let (status, _, _, dashboard) = get(&cluster.base, Some(&token), "/api/v1/reports/dashboard");
     assert_eq!(status, 200, "{dashboard}");
     assert_eq!(dashboard["sales_today"], 15, "{dashboard}");
@@ -633,4 +657,37 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         chain["totals"]["revenue_cents"]
     );
     cluster.stop();
+}
+
+/// The `sale_recorded` events of a live feed opened through `base`: (id, data).
+fn live_sales(base: &str, token: &str) -> mpsc::Receiver<(String, Value)> {
+    let response = ureq::AgentBuilder::new()
+        .timeout_read(Duration::from_secs(30))
+        .build()
+        .get(&format!("{base}/api/v1/events"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("the live feed opens");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut id, mut kind) = (String::new(), String::new());
+        for line in BufReader::new(response.into_reader())
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(v) = line.strip_prefix("id: ") {
+                id = v.to_owned();
+            } else if let Some(v) = line.strip_prefix("event: ") {
+                kind = v.to_owned();
+            } else if let Some(v) = line.strip_prefix("data: ")
+                && kind == "sale_recorded"
+            {
+                let data = serde_json::from_str(v).unwrap_or(Value::Null);
+                if tx.send((id.clone(), data)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
 }
