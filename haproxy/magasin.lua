@@ -1,4 +1,4 @@
--- Which magasin instance owns a store: the same function as `src/cluster.rs`, so that
+-- Which magasin instance owns a store: the same function as `src/cluster/mod.rs`, so that
 -- HAProxy sends every request for a store to the instance whose actor holds it.
 --
 -- Rendezvous hashing: every instance scores the key, the highest score owns it.

@@ -43,12 +43,25 @@ const COMMON_ERRORS: &[(&str, &str)] = &[
     ("404", "Ressource introuvable"),
     ("409", "Refusé par l'état courant (stock, transitions)"),
     ("422", "Référence inconnue ou clé d'idempotence réutilisée"),
-    ("503", "Acteur occupé ; réessayer après Retry-After"),
+    (
+        "503",
+        "Acteur occupé (unavailable) ou instance injoignable (instance_unavailable) ; réessayer après Retry-After",
+    ),
     (
         "500",
         "Erreur interne ; le détail donne la référence de la requête",
     ),
 ];
+
+/// In a cluster, the answer of an instance that does not hold the store a path names.
+const MISDIRECTED: &str = "Magasin servi par une autre instance (misdirected_request) : \
+                           errors[0].owner la nomme ; HAProxy y envoie directement";
+
+/// A path that only its store's owner serves (the same rule as `Cluster::store_in_path`).
+fn owned_by_one_instance(path: &str) -> bool {
+    path.starts_with("/api/v1/stores/{store_id}")
+        || path.starts_with("/api/v1/logistics/restock-requests/{request_id}")
+}
 
 fn build() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
@@ -119,6 +132,13 @@ fn build() -> utoipa::openapi::OpenApi {
             }
             if path != "/api/v1/auth/login" {
                 operation.security = Some(vec![bearer.clone()]);
+            }
+            if owned_by_one_instance(path) {
+                operation
+                    .responses
+                    .responses
+                    .entry("421".to_owned())
+                    .or_insert(RefOr::T(problem(MISDIRECTED)));
             }
         }
     }

@@ -73,6 +73,25 @@ fn the_contract_is_valid_openapi_and_documents_every_api_route() {
         .collect();
     assert!(parameters.contains(&"Idempotency-Key") && parameters.contains(&"store_id"));
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+    // A store's routes may meet an instance that does not own the store; others never.
+    assert!(create_sale["responses"]["421"].is_object(), "{create_sale}");
+    let allocate =
+        &spec["paths"]["/api/v1/logistics/restock-requests/{request_id}/allocate"]["post"];
+    assert!(allocate["responses"]["421"].is_object(), "{allocate}");
+    let products = &spec["paths"]["/api/v1/products"]["get"];
+    assert!(products["responses"]["421"].is_null(), "{products}");
+    // Chain-wide answers say whether every instance answered.
+    let coverage = &spec["components"]["schemas"]["Coverage"]["properties"];
+    for field in ["partial", "missing_stores", "missing_instances"] {
+        assert!(coverage[field].is_object(), "Coverage.{field}: {coverage}");
+    }
+    let report = &spec["components"]["schemas"]["SalesReport"];
+    assert!(
+        report["allOf"].as_array().is_some_and(|all| all
+            .iter()
+            .any(|s| s["$ref"] == "#/components/schemas/Coverage")),
+        "{report}"
+    );
 }
 
 #[test]
