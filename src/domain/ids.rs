@@ -137,6 +137,17 @@ pub struct AdjustmentId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Timestamp(pub i64);
 
+impl Timestamp {
+    /// `2026-11-24T14:05:00.123Z`; empty for an instant outside the calendar's range.
+    pub fn rfc3339(self) -> String {
+        use time::format_description::well_known::Rfc3339;
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,8 +26,6 @@ mod users;
 
 use actix_web::web;
 use std::sync::Arc;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::actors::Registry;
 use crate::auth::{LoginThrottle, TokenKeys};
@@ -70,10 +68,7 @@ pub struct AppState {
 
 /// `2026-11-24T14:05:00.123Z`.
 pub fn rfc3339(at: Timestamp) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.0) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    at.rfc3339()
 }
 
 /// Mounts the API and its error handlers.

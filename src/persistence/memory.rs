@@ -85,6 +85,17 @@ impl JournalBackend for MemoryJournal {
         Ok(self.streams().snapshots.get(stream).cloned())
     }
 
+    fn delete_events_before(&self, stream: &StreamId, before: u64) -> Result<u64, JournalError> {
+        let mut streams = self.streams();
+        let Some(events) = streams.events.get_mut(stream) else {
+            return Ok(0);
+        };
+        let kept = events.split_off(&before);
+        let deleted = events.len() as u64;
+        *events = kept;
+        Ok(deleted)
+    }
+
     fn last_seqs(&self) -> Result<HashMap<StreamId, u64>, JournalError> {
         Ok(self
             .streams()

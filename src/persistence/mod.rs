@@ -4,6 +4,7 @@
 //! The promise this room makes: when [`Journal::append`] resolves `Ok`, the events are on
 //! disk and survive a crash or a power cut. Nothing may acknowledge a write before that.
 
+pub mod archive;
 pub mod codec;
 mod memory;
 mod sled_backend;
@@ -134,6 +135,17 @@ pub trait JournalBackend: Send + Sync + 'static {
     /// The last journaled `seq` of every stream.
     fn last_seqs(&self) -> Result<HashMap<StreamId, u64>, JournalError>;
 
+    /// Deletes the events of `stream` with `seq < before`: compaction, once they are
+    /// archived and a snapshot at `before` or later stands for them. The last event of a
+    /// stream is never among them, so [`JournalBackend::last_seqs`] does not change.
+    /// Answers how many were deleted.
+    fn delete_events_before(&self, stream: &StreamId, before: u64) -> Result<u64, JournalError>;
+
+    /// Gives the space of deleted events back to the file system.
+    fn reclaim(&self) -> Result<(), JournalError> {
+        Ok(())
+    }
+
     /// Releases the files (locks included) even while handles remain; every later call
     /// fails with [`JournalError::Closed`].
     fn close(&self) -> Result<(), JournalError> {
@@ -183,6 +195,13 @@ mod backend_tests {
         // Reopen: everything committed is there.
         let journal = open(backend, dir.path()).expect("reopens");
         check_sample(journal.as_ref());
+        check_deletion(journal.as_ref());
+        journal.close().expect("closes");
+        let journal = open(backend, dir.path()).expect("reopens");
+        assert_eq!(
+            journal.read_events(&streams().0, 0, 1).expect("reads")[0].seq,
+            4
+        );
     }
 
     fn streams() -> (StreamId, StreamId) {
@@ -237,12 +256,29 @@ mod backend_tests {
         assert!(journal.latest_snapshot(&b).expect("reads").is_none());
     }
 
+    /// Compaction's deletion: the older events go, the rest and the last seqs stay.
+    fn check_deletion(journal: &dyn JournalBackend) {
+        let (a, _) = streams();
+        assert_eq!(journal.delete_events_before(&a, 4).expect("deletes"), 3);
+        assert_eq!(journal.delete_events_before(&a, 4).expect("deletes"), 0);
+        journal.reclaim().expect("reclaims");
+        let left: Vec<u64> = journal
+            .read_events(&a, 0, 10)
+            .expect("reads")
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(left, vec![4, 5, 6]);
+        assert_eq!(journal.last_seqs().expect("reads").get(&a), Some(&6));
+    }
+
     #[test]
     fn memory_keeps_the_contract_while_the_process_lives() {
         let journal = in_memory();
         assert!(journal.last_seqs().expect("reads").is_empty());
         write_sample(journal.as_ref());
         check_sample(journal.as_ref());
+        check_deletion(journal.as_ref());
         let chain = StreamId::chain();
         assert!(
             journal

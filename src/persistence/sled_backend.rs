@@ -245,6 +245,31 @@ impl JournalBackend for SledJournal {
             .collect()
     }
 
+    fn delete_events_before(&self, stream: &StreamId, before: u64) -> Result<u64, JournalError> {
+        let db = self.db()?;
+        let mut deleted = 0;
+        loop {
+            // In slices, so that a million events are not one batch in memory.
+            let keys: Vec<sled::IVec> = db
+                .range(event_key(stream, 0)..event_key(stream, before))
+                .keys()
+                .take(10_000)
+                .collect::<Result<_, _>>()?;
+            if keys.is_empty() {
+                break;
+            }
+            let mut batch = sled::Batch::default();
+            for key in &keys {
+                batch.remove(key);
+            }
+            db.apply_batch(batch)?;
+            deleted += keys.len() as u64;
+        }
+        db.flush()?;
+        self.data_file.sync_data()?;
+        Ok(deleted)
+    }
+
     fn close(&self) -> Result<(), JournalError> {
         let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
         if let Some(db) = slot.take() {

@@ -144,6 +144,22 @@ impl JournalBackend for SqliteJournal {
         .transpose()
     }
 
+    fn delete_events_before(&self, stream: &StreamId, before: u64) -> Result<u64, JournalError> {
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        let deleted = lock(&self.writer).execute(
+            "DELETE FROM events WHERE stream = ?1 AND seq < ?2",
+            params![stream.as_str(), before],
+        )?;
+        Ok(deleted as u64)
+    }
+
+    fn reclaim(&self) -> Result<(), JournalError> {
+        let conn = lock(&self.writer);
+        conn.execute_batch("VACUUM")?;
+        conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+        Ok(())
+    }
+
     fn last_seqs(&self) -> Result<HashMap<StreamId, u64>, JournalError> {
         let conn = lock(&self.reader);
         let mut query = conn.prepare("SELECT stream, MAX(seq) FROM events GROUP BY stream")?;

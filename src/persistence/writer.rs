@@ -72,6 +72,8 @@ const RECOVERY_PAGE: usize = 10_000;
 pub struct Journal {
     queue: mpsc::Sender<Command>,
     backend: Arc<dyn JournalBackend>,
+    /// Where compaction moved the older events (ledgers read them back from there).
+    archive: Option<Arc<super::archive::Archive>>,
     writable: Arc<AtomicBool>,
     thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
 }
@@ -99,6 +101,7 @@ impl Journal {
         Ok(Self {
             queue,
             backend,
+            archive: None,
             writable,
             thread: Arc::new(std::sync::Mutex::new(Some(thread))),
         })
@@ -173,53 +176,103 @@ impl Journal {
     pub fn recover<S, E>(
         &self,
         stream: &StreamId,
-        mut apply: impl FnMut(&mut S, E),
+        apply: impl FnMut(&mut S, E),
     ) -> Result<(S, u64, u64), JournalError>
     where
         S: Default + DeserializeOwned,
         E: DeserializeOwned,
     {
-        let (base, mut state) = match self.backend.latest_snapshot(stream)? {
-            None => (0, S::default()),
-            Some(stored) => match codec::decode(&stored.payload) {
-                Ok(state) => (stored.seq, state),
-                // A snapshot written by a version with another state layout: the journal
-                // still holds every event (nothing is ever deleted from it), so the state
-                // is rebuilt from the first one, and the next snapshot has the new layout.
-                Err(e) => {
-                    tracing::warn!(%stream, seq = stored.seq, error = %e, "snapshot not readable by this version; replaying the whole stream");
-                    (0, S::default())
-                }
-            },
-        };
-        let mut seq = base;
-        loop {
-            let page = self.backend.read_events(stream, seq, RECOVERY_PAGE)?;
-            if page.is_empty() {
-                break;
-            }
-            for stored in page {
-                apply(&mut state, codec::decode(&stored.payload)?);
-                seq = stored.seq;
-            }
-        }
-        Ok((state, seq, seq - base))
+        recover_stream(self.backend.as_ref(), stream, apply)
     }
 
-    /// Events of a stream after `after`, at most `limit`. Blocking (see [`Journal::recover`]).
+    /// Reads the older events of a stream from `archive` once compaction moved them there.
+    pub fn with_archive(mut self, archive: super::archive::Archive) -> Self {
+        self.archive = Some(Arc::new(archive));
+        self
+    }
+
+    /// Events of a stream after `after`, at most `limit`, from the archive for the part
+    /// compaction moved there. Blocking (see [`Journal::recover`]).
     pub fn read<E: DeserializeOwned>(
         &self,
         stream: &StreamId,
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, E)>, JournalError> {
-        self.backend
-            .read_events(stream, after, limit)?
-            .into_iter()
-            .map(|stored| Ok((stored.seq, codec::decode(&stored.payload)?)))
-            .collect()
+        let mut found = Vec::new();
+        if let Some(archive) = &self.archive {
+            let first_kept = self
+                .backend
+                .read_events(stream, 0, 1)?
+                .first()
+                .map(|e| e.seq);
+            if first_kept.is_none_or(|first| first > after + 1) {
+                found = archive.read(stream, after, limit)?;
+            }
+        }
+        let after = found.last().map_or(after, |(seq, _)| *seq);
+        let rest = limit - found.len();
+        if rest > 0 {
+            for stored in self.backend.read_events(stream, after, rest)? {
+                found.push((stored.seq, codec::decode(&stored.payload)?));
+            }
+        }
+        Ok(found)
     }
+}
 
+/// A stream's state: its latest snapshot, then every event after it. Events compaction
+/// moved to the archive are never needed: the snapshot stands for them; if it cannot be
+/// read, recovery stops rather than start from a state with a hole in it.
+pub fn recover_stream<S, E>(
+    backend: &dyn JournalBackend,
+    stream: &StreamId,
+    mut apply: impl FnMut(&mut S, E),
+) -> Result<(S, u64, u64), JournalError>
+where
+    S: Default + DeserializeOwned,
+    E: DeserializeOwned,
+{
+    let (base, mut state) = match backend.latest_snapshot(stream)? {
+        None => (0, S::default()),
+        Some(stored) => match codec::decode(&stored.payload) {
+            Ok(state) => (stored.seq, state),
+            // A snapshot written by a version with another state layout: the journal
+            // still holds every event (nothing is ever deleted from it), so the state
+            // is rebuilt from the first one, and the next snapshot has the new layout.
+            Err(e) => {
+                tracing::warn!(%stream, seq = stored.seq, error = %e, "snapshot not readable by this version; replaying the whole stream");
+                (0, S::default())
+            }
+        },
+    };
+    let mut seq = base;
+    loop {
+        let page = backend.read_events(stream, seq, RECOVERY_PAGE)?;
+        if page.is_empty() {
+            break;
+        }
+        if let Some(first) = page.first()
+            && seq == base
+            && first.seq != base + 1
+        {
+            return Err(JournalError::Corrupt(format!(
+                "{stream}: events {} to {} are archived and no readable snapshot stands \
+                     for them (a snapshot of another version's layout?): start the version \
+                     that wrote it, or restore the data directory from a backup",
+                base + 1,
+                first.seq - 1
+            )));
+        }
+        for stored in page {
+            apply(&mut state, codec::decode(&stored.payload)?);
+            seq = stored.seq;
+        }
+    }
+    Ok((state, seq, seq - base))
+}
+
+impl Journal {
     /// Every stream that has at least one event. Blocking.
     pub fn streams(&self) -> Result<Vec<StreamId>, JournalError> {
         let mut streams: Vec<StreamId> = self.backend.last_seqs()?.into_keys().collect();
