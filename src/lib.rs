@@ -17,6 +17,7 @@
 pub mod actors;
 pub mod auth;
 pub mod cluster;
+pub mod compaction;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -73,6 +74,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     journal: Journal,
+    /// Held while serving: `magasin compact` refuses a data directory in use.
+    _data_dir_lock: persistence::DataDirLock,
 }
 
 impl Application {
@@ -104,6 +107,7 @@ impl Application {
                 reason: e.to_string(),
             }
         })?;
+        let data_dir_lock = persistence::DataDirLock::acquire(&settings.storage.data_dir)?;
         let backend = persistence::open(settings.storage.backend, &settings.storage.data_dir)?;
         let catalog = Arc::new(CatalogView::default());
         let stock = Arc::new(StockView::default());
@@ -123,7 +127,9 @@ impl Application {
         });
         let metrics = Arc::new(Metrics::new());
         let listeners: Vec<Arc<dyn persistence::CommitListener>> = vec![projector, metrics.clone()];
-        let journal = Journal::start(backend, listeners, settings.writer_settings())?;
+        let journal = Journal::start(backend, listeners, settings.writer_settings())?.with_archive(
+            persistence::archive::Archive::new(&settings.storage.data_dir),
+        );
         let (stock_loader, restock_loader, central_loader) =
             (stock.clone(), restocks.clone(), central.clone());
         let sales_loader = sales.clone();
@@ -223,6 +229,7 @@ impl Application {
             server: server.run(),
             state,
             journal,
+            _data_dir_lock: data_dir_lock,
         })
     }
 

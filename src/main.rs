@@ -30,6 +30,9 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default when no command is given).
     Serve(ServeArgs),
+    /// Move the journal's old events to the archive (`<data-dir>/archive/`), keeping a
+    /// snapshot of every stream; run it with the instance stopped.
+    Compact(ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -84,13 +87,42 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
     Ok(settings)
 }
 
+fn compact(settings: &Settings) -> ExitCode {
+    let data_dir = &settings.storage.data_dir;
+    match magasin::compaction::compact(settings.storage.backend, data_dir) {
+        Ok(done) => {
+            for stream in done.streams.iter().filter(|s| s.archived > 0) {
+                println!(
+                    "{}: {} events archived, snapshot at {}",
+                    stream.stream, stream.archived, stream.snapshot_seq
+                );
+            }
+            println!(
+                "compacted {} in {:.1} s: {} events archived; journal {} -> {} bytes; archive {} bytes",
+                data_dir.display(),
+                done.took.as_secs_f64(),
+                done.archived(),
+                done.journal_bytes_before,
+                done.journal_bytes_after,
+                done.archive_bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("magasin: compaction of {} failed: {e}", data_dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs();
-    let args = match cli.command {
-        Some(Command::Serve(args)) => args,
-        None => cli.serve,
+    let (args, compacting) = match cli.command {
+        Some(Command::Serve(args)) => (args, false),
+        Some(Command::Compact(args)) => (args, true),
+        None => (cli.serve, false),
     };
     let settings = match settings(&args) {
         Ok(settings) => settings,
@@ -99,6 +131,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if compacting {
+        return compact(&settings);
+    }
     let app = match Application::build(&settings).await {
         Ok(app) => app,
         Err(e) => {

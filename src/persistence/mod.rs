@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::domain::{Sku, StoreId};
 
 pub use codec::CodecError;
-pub use writer::{CommitListener, CommitStats, Committed, Journal, WriterSettings};
+pub use writer::{CommitListener, CommitStats, Committed, Journal, WriterSettings, recover_stream};
 
 /// Which storage engine holds the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +46,14 @@ impl StreamId {
     /// One product's stock at the logistics center.
     pub fn product(sku: &Sku) -> Self {
         Self(format!("product/{sku}"))
+    }
+
+    /// The store of a `store/…` stream.
+    pub fn store_id(&self) -> Option<StoreId> {
+        self.0
+            .strip_prefix("store/")
+            .and_then(|raw| raw.parse::<u32>().ok())
+            .and_then(|id| StoreId::new(id).ok())
     }
 
     /// The SKU of a `product/…` stream.
@@ -108,6 +116,8 @@ pub enum JournalError {
     Closed,
     #[error("corrupt journal: {0}")]
     Corrupt(String),
+    #[error("another magasin process uses the data directory {0}")]
+    Busy(String),
 }
 
 /// A durable store of events and snapshots. Implementations must make [`commit`] atomic
@@ -150,6 +160,31 @@ pub trait JournalBackend: Send + Sync + 'static {
     /// fails with [`JournalError::Closed`].
     fn close(&self) -> Result<(), JournalError> {
         Ok(())
+    }
+}
+
+/// One process at a time per data directory: a server and `magasin compact` hold this
+/// lock while they use it (an advisory lock on `<data_dir>/LOCK`, released by the system
+/// when the process ends, even killed).
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    pub fn acquire(data_dir: &Path) -> Result<Self, JournalError> {
+        std::fs::create_dir_all(data_dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(data_dir.join("LOCK"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(JournalError::Busy(data_dir.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+        }
     }
 }
 

@@ -1,0 +1,319 @@
+//! The compaction scenario, shared by the CI test (`tests/compaction.rs`, 10,000 sales)
+//! and the full-size command (`examples/compaction.rs`, 1,000,000 sales): sales recorded
+//! through a store's actor (not the API), then recovery measured, compaction, and recovery
+//! measured again, checking that nothing a store or a report shows has changed.
+
+use futures_util::StreamExt;
+use prometheus_client::metrics::gauge::Gauge;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use magasin::actors::{ActorSettings, Placement, RecoveryHooks, Registry};
+use magasin::compaction::{self, Compaction};
+use magasin::domain::{
+    AdjustmentLine, AdjustmentRequest, Cents, IdempotencyKey, MAX_ON_HAND, NewStore, PriceLookup,
+    Quantity, RequestedLine, SaleRequest, Sku, StoreEvent, StoreId, StoreState, Timestamp,
+    Username,
+};
+use magasin::persistence::archive::{Archive, dir_size};
+use magasin::persistence::{self, Backend, Journal, StreamId, WriterSettings};
+use magasin::reports::{Figures, SalesFacts};
+
+const PRODUCTS: usize = 200;
+const TILLS: usize = 64;
+
+struct FlatPrices;
+
+impl PriceLookup for FlatPrices {
+    fn price(&self, _sku: &Sku) -> Option<Cents> {
+        Some(Cents(499))
+    }
+}
+
+fn sku(i: usize) -> Sku {
+    Sku::parse(&format!("CMP-{i:04}")).expect("valid sku")
+}
+
+fn cashier() -> Username {
+    Username::parse("caisse.compaction").expect("valid username")
+}
+
+/// What a store and its reports show: compared before and after compaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Every sale: id, total, lines.
+    pub sales: Vec<(u64, i64, usize)>,
+    pub stock: Vec<(String, u32)>,
+    pub report: Figures,
+}
+
+/// One recovery of the data directory: how long it took and what it shows.
+pub struct Recovered {
+    pub took: Duration,
+    pub seen: Seen,
+}
+
+/// The figures of one run.
+pub struct Outcome {
+    pub sales: u64,
+    pub selling: Duration,
+    pub journal_bytes_before: u64,
+    pub before: Recovered,
+    pub compaction: Compaction,
+    pub after: Recovered,
+    /// Distinct sales in the archive's CSV, and sales still in the journal.
+    pub exported_sales: usize,
+    pub sales_in_journal: usize,
+}
+
+fn settings() -> ActorSettings {
+    ActorSettings {
+        snapshot_every: 1000,
+        mailbox_capacity: 4096,
+        ask_timeout: Duration::from_secs(60),
+    }
+}
+
+fn store_id() -> StoreId {
+    StoreId::new(1).expect("valid store id")
+}
+
+/// Starts a registry on the data directory; `seen` receives the store's recovered state.
+async fn start(journal: &Journal, seen: Arc<Mutex<Option<Seen>>>) -> Registry {
+    let hooks = RecoveryHooks {
+        store: Arc::new(move |id: StoreId, state: &StoreState| {
+            *seen.lock().expect("not poisoned") = Some(observe(id, state));
+        }),
+        product: Arc::new(|_, _| {}),
+    };
+    let (registry, _) = Registry::start(
+        journal.clone(),
+        Arc::new(FlatPrices),
+        settings(),
+        hooks,
+        Gauge::default(),
+        Placement::single(),
+    )
+    .await
+    .expect("registry starts");
+    registry
+}
+
+fn observe(id: StoreId, state: &StoreState) -> Seen {
+    let facts = SalesFacts::default();
+    facts.load(id, state);
+    Seen {
+        sales: state
+            .sales_newest_first(0, usize::MAX)
+            .iter()
+            .map(|s| (s.id.0, s.total.0, s.lines.len()))
+            .collect(),
+        stock: state
+            .stock_lines()
+            .map(|(sku, line)| (sku.to_string(), line.on_hand))
+            .collect(),
+        report: facts.figures(id, Timestamp(0), Timestamp(i64::MAX / 2)),
+    }
+}
+
+fn open_journal(backend: Backend, dir: &Path) -> Journal {
+    let storage = persistence::open(backend, dir).expect("journal opens");
+    Journal::start(
+        storage,
+        Vec::new(),
+        WriterSettings {
+            max_batch_events: 4096,
+        },
+    )
+    .expect("writer starts")
+    .with_archive(Archive::new(dir))
+}
+
+fn journal_bytes(dir: &Path) -> u64 {
+    dir_size(dir).saturating_sub(dir_size(&dir.join("archive")))
+}
+
+/// Records `sales` sales in one store, then stops.
+fn sell(backend: Backend, dir: &Path, sales: u64) -> Duration {
+    let journal = open_journal(backend, dir);
+    let system = actix_rt::System::new();
+    let took = system.block_on(async {
+        let registry = start(&journal, Arc::new(Mutex::new(None))).await;
+        let opened = registry
+            .open_store(NewStore {
+                code: "COMPACT".into(),
+                name: "Compaction".into(),
+                city: "Montréal".into(),
+            })
+            .await
+            .expect("store opens");
+        assert_eq!(opened.id, store_id());
+        let store = registry.store(opened.id).await.expect("store runs");
+        let lines = (0..PRODUCTS)
+            .map(|i| AdjustmentLine::count(sku(i), MAX_ON_HAND.into()).expect("valid count"))
+            .collect();
+        let count = AdjustmentRequest::new("inventaire".into(), lines).expect("valid lines");
+        store.adjust(count, None, cashier()).await.expect("counted");
+        let started = Instant::now();
+        futures_util::stream::iter(0..sales)
+            .for_each_concurrent(TILLS, |n| {
+                let store = store.clone();
+                async move {
+                    let n = n as usize;
+                    let lines = (0..1 + n % 3)
+                        .map(|k| RequestedLine {
+                            sku: sku((n * 7 + k * 13) % PRODUCTS),
+                            quantity: Quantity::new(1 + (n % 2) as i64).expect("valid"),
+                        })
+                        .collect();
+                    let request = SaleRequest::new(lines).expect("distinct lines");
+                    let key = IdempotencyKey::parse(&format!("till-{n}")).expect("valid key");
+                    store
+                        .record_sale(request, Some(key), cashier())
+                        .await
+                        .expect("sale recorded");
+                }
+            })
+            .await;
+        let took = started.elapsed();
+        registry.snapshot_all().await;
+        registry.stop();
+        took
+    });
+    journal.stop();
+    took
+}
+
+/// Starts on the data directory as a server does, and stops.
+fn recover(backend: Backend, dir: &Path) -> Recovered {
+    let journal = open_journal(backend, dir);
+    let seen = Arc::new(Mutex::new(None));
+    let system = actix_rt::System::new();
+    let took = system.block_on(async {
+        let started = Instant::now();
+        let registry = start(&journal, seen.clone()).await;
+        let took = started.elapsed();
+        registry.stop();
+        took
+    });
+    journal.stop();
+    let seen = seen
+        .lock()
+        .expect("not poisoned")
+        .take()
+        .expect("the store was recovered");
+    Recovered { took, seen }
+}
+
+/// Sale ids in the archive's sales CSV.
+fn exported_sales(dir: &Path) -> BTreeSet<u64> {
+    let mut ids = BTreeSet::new();
+    let store_dir = dir.join("archive").join("store-1");
+    for entry in std::fs::read_dir(store_dir).expect("the store is archived") {
+        let path = entry.expect("an entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if !(name.starts_with("sales-") && name.ends_with(".csv.gz")) {
+            continue;
+        }
+        let file = std::fs::File::open(&path).expect("opens");
+        let mut csv = csv::Reader::from_reader(flate2::read::GzDecoder::new(file));
+        for record in csv.records() {
+            let record = record.expect("a CSV row");
+            if &record[2] == "sale" {
+                ids.insert(record[3].parse::<u64>().expect("a sale id"));
+            }
+        }
+    }
+    ids
+}
+
+/// Sales still journaled (after compaction: at most the last event).
+fn sales_in_journal(backend: Backend, dir: &Path) -> usize {
+    let journal = persistence::open(backend, dir).expect("opens");
+    let events = journal
+        .read_events(&StreamId::store(store_id()), 0, usize::MAX)
+        .expect("reads");
+    events
+        .iter()
+        .filter(|e| {
+            matches!(
+                persistence::codec::decode::<StoreEvent>(&e.payload),
+                Ok(StoreEvent::SaleRecorded(_))
+            )
+        })
+        .count()
+}
+
+/// The whole scenario on a fresh directory; panics when anything differs.
+pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
+    let selling = sell(backend, dir, sales);
+    let journal_bytes_before = journal_bytes(dir);
+    let before = recover(backend, dir);
+    assert_eq!(
+        before.seen.sales.len() as u64,
+        sales,
+        "every sale recovered"
+    );
+    let compaction = compaction::compact(backend, dir).expect("compacts");
+    assert!(compaction.archived() > 0, "something was archived");
+    let after = recover(backend, dir);
+    assert_eq!(
+        after.seen.sales, before.seen.sales,
+        "every sale readable, unchanged"
+    );
+    assert_eq!(after.seen.stock, before.seen.stock, "stock unchanged");
+    assert_eq!(after.seen.report, before.seen.report, "reports unchanged");
+    assert_eq!(after.seen.report.sales, sales);
+    let exported = exported_sales(dir);
+    let journaled = sales_in_journal(backend, dir);
+    assert_eq!(
+        exported.len() + journaled,
+        sales as usize,
+        "every sale exported, or still in the journal"
+    );
+    // SQLite gives the space back (VACUUM); sled keeps its files and reuses the space.
+    if backend == Backend::Sqlite {
+        assert!(compaction.journal_bytes_after < compaction.journal_bytes_before / 2);
+    }
+    Outcome {
+        sales,
+        selling,
+        journal_bytes_before,
+        before,
+        compaction,
+        after,
+        exported_sales: exported.len(),
+        sales_in_journal: journaled,
+    }
+}
+
+impl Outcome {
+    pub fn table(&self, backend: Backend) -> String {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        format!(
+            "backend {backend:?}, {} sales through the store's actor in {:.1} s\n\
+             | | before compaction | after |\n|---|---|---|\n\
+             | journal on disk | {:.1} MiB | {:.1} MiB |\n\
+             | archive on disk | 0 | {:.1} MiB ({} sales in CSV, {} still journaled) |\n\
+             | recovery (start-up of the store) | {:.2} s | {:.2} s |\n\
+             compaction: {} events archived in {:.1} s; sales, stock and reports identical",
+            self.sales,
+            self.selling.as_secs_f64(),
+            mib(self.journal_bytes_before),
+            mib(self.compaction.journal_bytes_after),
+            mib(self.compaction.archive_bytes),
+            self.exported_sales,
+            self.sales_in_journal,
+            self.before.took.as_secs_f64(),
+            self.after.took.as_secs_f64(),
+            self.compaction.archived(),
+            self.compaction.took.as_secs_f64(),
+        )
+    }
+}
