@@ -32,6 +32,8 @@ fi
 mkdir -p "$data_dir"
 data_dir=$(cd "$data_dir" && pwd)
 
+# The secrets are readable by their owner only.
+umask 077
 if [[ -z "${MAGASIN_JWT_SECRET:-}" ]]; then
     [[ -s "$data_dir/jwt-secret" ]] || head -c 48 /dev/urandom | base64 >"$data_dir/jwt-secret"
     MAGASIN_JWT_SECRET=$(cat "$data_dir/jwt-secret")
@@ -42,6 +44,7 @@ if [[ -z "${MAGASIN_CLUSTER_SECRET:-}" ]]; then
     MAGASIN_CLUSTER_SECRET=$(cat "$data_dir/cluster-secret")
 fi
 export MAGASIN_CLUSTER_SECRET
+umask 022
 
 names=()
 for i in $(seq "$instances"); do names+=("magasin-$i"); done

@@ -167,6 +167,46 @@ pub async fn seed(
         ids_by_demo_id.insert(row.store_id, store.id);
     }
 
+    seed_own_stores(registry, &ids_by_demo_id).await?;
+    seed_users(registry, users, &ids_by_demo_id).await?;
+    seed_central(registry).await
+}
+
+/// On an instance that does not own the reference data: once its copy has the demo
+/// stores (the owner opens them), the stock of those this instance owns.
+async fn seed_follower(registry: &Registry, catalog: &CatalogView) -> Result<(), DemoError> {
+    let demo_stores = rows::<StoreRow>("stores.csv", STORES)?;
+    let mut waited = 0_u32;
+    let ids_by_demo_id: HashMap<u32, StoreId> = loop {
+        let stores = catalog.stores();
+        let found: HashMap<u32, StoreId> = demo_stores
+            .iter()
+            .filter_map(|row| {
+                let store = stores.iter().find(|s| s.code == row.code)?;
+                Some((row.store_id, store.id))
+            })
+            .collect();
+        if found.len() == demo_stores.len() {
+            break found;
+        }
+        waited += 1;
+        if waited % 50 == 1 {
+            tracing::info!(
+                have = found.len(),
+                of = demo_stores.len(),
+                "waiting for the demo stores from the owner of the reference data"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    seed_own_stores(registry, &ids_by_demo_id).await
+}
+
+/// The demo stock of the stores this instance owns, those not stocked yet.
+async fn seed_own_stores(
+    registry: &Registry,
+    ids_by_demo_id: &HashMap<u32, StoreId>,
+) -> Result<(), DemoError> {
     let mut by_store: HashMap<u32, Vec<StockRow>> = HashMap::new();
     for row in rows::<StockRow>("stock.csv", STOCK)? {
         by_store.entry(row.store_id).or_default().push(row);
@@ -182,60 +222,6 @@ pub async fn seed(
         }
         let lines = by_store.remove(&demo_id).unwrap_or_default();
         seed_store_stock(registry, id, lines).await?;
-    }
-    seed_users(registry, users, &ids_by_demo_id).await?;
-    seed_central(registry).await
-}
-
-/// Seeds a cluster instance once it listens, retrying until the other instances it needs
-/// answer (every step is idempotent); then marks the instance ready.
-pub async fn seed_in_background(app: actix_web::web::Data<crate::http::AppState>) {
-    let mut attempt = 0_u32;
-    loop {
-        match seed(&app.registry, &app.catalog, &app.users).await {
-            Ok(()) => break,
-            Err(e) => {
-                attempt += 1;
-                if attempt % 10 == 1 {
-                    tracing::warn!(error = %e, attempt, "demo seeding waits for the other instances");
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-        }
-    }
-    tracing::info!("demo data seeded");
-    app.seeded.store(true, std::sync::atomic::Ordering::Release);
-}
-
-/// On an instance that does not own the reference data: once its copy has the demo
-/// stores (the owner opens them), the stock of those this instance owns.
-async fn seed_follower(registry: &Registry, catalog: &CatalogView) -> Result<(), DemoError> {
-    let demo_stores = rows::<StoreRow>("stores.csv", STORES)?;
-    let ids_by_demo_id: HashMap<u32, StoreId> = loop {
-        let stores = catalog.stores();
-        let found: HashMap<u32, StoreId> = demo_stores
-            .iter()
-            .filter_map(|row| {
-                let store = stores.iter().find(|s| s.code == row.code)?;
-                Some((row.store_id, store.id))
-            })
-            .collect();
-        if found.len() == demo_stores.len() {
-            break found;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
-    let mut by_store: HashMap<u32, Vec<StockRow>> = HashMap::new();
-    for row in rows::<StockRow>("stock.csv", STOCK)? {
-        by_store.entry(row.store_id).or_default().push(row);
-    }
-    for (demo_id, lines) in by_store {
-        let id = *ids_by_demo_id
-            .get(&demo_id)
-            .ok_or(DemoError::UnknownStore(demo_id))?;
-        if registry.owns_store(id) && registry.ledger(id, 0, 1).await?.is_empty() {
-            seed_store_stock(registry, id, lines).await?;
-        }
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ pub mod http;
 pub mod metrics;
 pub mod persistence;
 pub mod reports;
+pub mod request_id;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -182,6 +183,7 @@ impl Application {
             cluster,
             peers,
             seeded,
+            chain_diverged: std::sync::atomic::AtomicBool::new(false),
             registry,
             catalog,
             stock,
@@ -221,7 +223,7 @@ impl Application {
                 http::follow_chain(state.clone());
             }
             if seed_later {
-                actix_rt::spawn(demo::seed_in_background(state.clone()));
+                actix_rt::spawn(seed_in_background(state.clone()));
             }
         }
         Ok(Self {
@@ -282,6 +284,21 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// Seeds a cluster instance once it listens, retrying until the other instances it needs
+/// answer (every step is idempotent); then marks the instance ready.
+async fn seed_in_background(app: web::Data<AppState>) {
+    let mut attempt = 0_u32;
+    while let Err(e) = demo::seed(&app.registry, &app.catalog, &app.users).await {
+        attempt += 1;
+        if attempt % 10 == 1 {
+            tracing::warn!(error = %e, attempt, "demo seeding waits for the other instances");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    tracing::info!("demo data seeded");
+    app.seeded.store(true, std::sync::atomic::Ordering::Release);
 }
 
 /// Resolves with the signal's name on SIGINT or SIGTERM.

@@ -126,6 +126,8 @@ pub enum CentralOp {
     Release { request: RestockId },
     /// Records the store's receipt; answers the quantity delivered.
     Deliver { request: RestockId },
+    /// Changes nothing; answers the quantity shipped for the request (0: none).
+    Shipped { request: RestockId },
     /// Writes a snapshot (graceful shutdown); answers 0.
     Snapshot,
 }
@@ -170,6 +172,9 @@ impl Handler<Central> for ProductStockActor {
                 let released = self.state.allocation_of(request).unwrap_or(0);
                 let event = self.state.decide_release(request, at);
                 self.commit(event, move |_| released)
+            }
+            CentralOp::Shipped { request } => {
+                self.commit(None, move |s| s.shipment_of(request).unwrap_or(0))
             }
             CentralOp::Deliver { request } => {
                 let event = self.state.decide_deliver(request, at);

@@ -60,6 +60,9 @@ pub struct Registry {
     cluster: Arc<Cluster>,
     /// The central stock actors of other instances.
     remote: Option<Arc<dyn RemoteCentral>>,
+    /// On a follower: the last chain event whose effects are in place here (a replicated
+    /// store's actor started), for `POST /stores` to answer once its store is usable.
+    applied: tokio::sync::watch::Sender<u64>,
 }
 
 /// Where a registry's actors live: this instance's share of a cluster, and how to reach
@@ -141,13 +144,20 @@ impl Registry {
             mailbox_pending,
             cluster,
             remote: placement.remote,
+            applied: tokio::sync::watch::Sender::new(chain_seq),
         };
         for store in chain.stores().filter(|s| registry.cluster.owns_store(s.id)) {
             registry.recover_store(store.id).await?;
         }
         let streams_journal = registry.journal.clone();
         let streams = blocking(move || streams_journal.streams()).await?;
-        for sku in streams.iter().filter_map(StreamId::product_sku) {
+        // Only this instance's products: a data directory that once served alone (or
+        // under another instance list) may hold others', which their owners now serve.
+        for sku in streams
+            .iter()
+            .filter_map(StreamId::product_sku)
+            .filter(|sku| registry.cluster.product_owner(sku) == registry.cluster.name())
+        {
             registry.recover_product(sku).await?;
         }
         tracing::info!(
@@ -317,7 +327,23 @@ impl Registry {
                 tracing::error!(store = %id, error = %e, "cannot start a replicated store");
             }
         }
+        self.applied.send_if_modified(|applied| {
+            let newer = seq > *applied;
+            *applied = (*applied).max(seq);
+            newer
+        });
         Ok(seq)
+    }
+
+    /// Waits up to `wait` until chain event `seq` is in effect here (on a follower: its
+    /// stores started too); answers the sequence reached.
+    pub async fn wait_applied(&self, seq: u64, wait: std::time::Duration) -> u64 {
+        if self.chain.is_owner() {
+            return self.chain.wait_for(seq, wait).await;
+        }
+        let mut applied = self.applied.subscribe();
+        let _ = tokio::time::timeout(wait, applied.wait_for(|a| *a >= seq)).await;
+        *applied.borrow()
     }
 
     /// The store's journal after `after`, at most `limit` events: its stock ledger.

@@ -161,6 +161,24 @@ impl Registry {
         by: Username,
     ) -> Result<RestockRequest, FlowError> {
         let store = self.store(id.store).await?;
+        // A shipment that failed half-way (one product shipped, another's owner did not
+        // answer) leaves the request allocated with goods already on the road: closing it
+        // then would lose them. Shipping again completes it; only then may it be received.
+        let request = store.restock(id).await?;
+        if request.status == RestockStatus::Allocated {
+            for line in &request.lines {
+                let shipped = self
+                    .central(&line.sku, CentralOp::Shipped { request: id })
+                    .await?;
+                if shipped > 0 {
+                    let to = match step {
+                        RestockStep::Reject(_) => RestockStatus::Rejected,
+                        _ => RestockStatus::Cancelled,
+                    };
+                    return Err(invalid(&request, to));
+                }
+            }
+        }
         let request = store.step_restock(id, step, by).await?;
         self.release_all(&request).await;
         Ok(request)

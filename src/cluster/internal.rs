@@ -1,7 +1,9 @@
 //! How instances recognise each other's internal calls: a short-lived HS256 token signed
 //! with the cluster secret (`MAGASIN_CLUSTER_SECRET`, the same on every instance), sent in
-//! [`CLUSTER_HEADER`]. Users' tokens never open the internal API, and this token never
-//! acts as a user.
+//! [`CLUSTER_HEADER`]. It names the calling instance (one of the configured peers), the
+//! instance called, and the method and path of the call, so a token seen on the wire opens
+//! nothing else. Users' tokens never open the internal API, and this token never acts as
+//! a user.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -9,10 +11,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The header carrying an instance's signed token on an internal call.
 pub const CLUSTER_HEADER: &str = "x-magasin-cluster";
-/// On a chain-wide read sent by another instance: `local` asks for this instance's own
-/// part only (the caller merges the parts).
-pub const SCOPE_HEADER: &str = "x-magasin-scope";
-
 const AUDIENCE: &str = "magasin-cluster";
 /// A token is valid this long: enough for clock drift, short for a leaked header.
 const LIFETIME_SECONDS: u64 = 60;
@@ -21,16 +19,26 @@ const LIFETIME_SECONDS: u64 = 60;
 struct InternalClaims {
     /// The calling instance.
     iss: String,
+    /// `magasin-cluster:<called instance>`.
     aud: String,
     iat: u64,
     exp: u64,
+    /// The method and path called.
+    m: String,
+    p: String,
 }
 
 pub struct InternalKeys {
     me: String,
+    /// The instances whose calls are accepted.
+    peers: Vec<String>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+}
+
+fn audience(instance: &str) -> String {
+    format!("{AUDIENCE}:{instance}")
 }
 
 fn unix_now() -> u64 {
@@ -42,7 +50,7 @@ fn unix_now() -> u64 {
 impl InternalKeys {
     /// `secret` is checked by [`super::Cluster::from_settings`]; without peers it may be
     /// absent, and a random key then refuses every internal call.
-    pub fn new(me: &str, secret: Option<&str>) -> Self {
+    pub fn new(me: &str, peers: Vec<String>, secret: Option<&str>) -> Self {
         let random;
         let key = match secret {
             Some(secret) => secret.as_bytes(),
@@ -53,34 +61,40 @@ impl InternalKeys {
         };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        validation.set_audience(&[AUDIENCE]);
+        validation.set_audience(&[audience(me)]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud"]);
         Self {
             me: me.to_owned(),
+            peers,
             encoding: EncodingKey::from_secret(key),
             decoding: DecodingKey::from_secret(key),
             validation,
         }
     }
 
-    /// A token naming this instance, for one call.
-    pub fn issue(&self) -> String {
+    /// A token naming this instance, for one call of `method path` on `target`.
+    pub fn issue(&self, target: &str, method: &str, path: &str) -> String {
         let now = unix_now();
         let claims = InternalClaims {
             iss: self.me.clone(),
-            aud: AUDIENCE.to_owned(),
+            aud: audience(target),
             iat: now,
             exp: now + LIFETIME_SECONDS,
+            m: method.to_owned(),
+            p: path.to_owned(),
         };
         // HS256 over a small struct cannot fail; an empty token is refused by the peer.
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
     }
 
-    /// The calling instance's name, if the token is ours and current.
-    pub fn verify(&self, token: &str) -> Option<String> {
-        decode::<InternalClaims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims.iss)
+    /// The calling instance's name, if the token is current, signed with the cluster
+    /// secret by a peer, for this instance and this very call.
+    pub fn verify(&self, token: &str, method: &str, path: &str) -> Option<String> {
+        let claims = decode::<InternalClaims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        (claims.m == method && claims.p == path && self.peers.contains(&claims.iss))
+            .then_some(claims.iss)
     }
 }
 
@@ -91,15 +105,52 @@ mod tests {
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn a_token_is_accepted_with_the_same_secret_only() {
-        let one = InternalKeys::new("magasin-1", Some(SECRET));
-        let two = InternalKeys::new("magasin-2", Some(SECRET));
-        let stranger = InternalKeys::new("magasin-3", Some("another secret of 32 characters!"));
-        let token = one.issue();
-        assert_eq!(two.verify(&token).as_deref(), Some("magasin-1"));
-        assert_eq!(stranger.verify(&token), None);
-        assert_eq!(two.verify("not a token"), None);
-        let unset = InternalKeys::new("solo", None);
-        assert_eq!(unset.verify(&one.issue()), None);
+    fn a_token_opens_one_call_on_one_instance_from_a_peer() {
+        let names = |all: &[&str]| all.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let one = InternalKeys::new(
+            "magasin-1",
+            names(&["magasin-2", "magasin-3"]),
+            Some(SECRET),
+        );
+        let two = InternalKeys::new(
+            "magasin-2",
+            names(&["magasin-1", "magasin-3"]),
+            Some(SECRET),
+        );
+        let three = InternalKeys::new("magasin-3", names(&["magasin-2"]), Some(SECRET));
+        let token = one.issue("magasin-2", "POST", "/internal/v1/central/EPI-0001");
+        assert_eq!(
+            two.verify(&token, "POST", "/internal/v1/central/EPI-0001")
+                .as_deref(),
+            Some("magasin-1")
+        );
+        // Another call, another instance, a caller that is not a peer: refused.
+        assert_eq!(
+            two.verify(&token, "POST", "/internal/v1/central/EPI-0002"),
+            None
+        );
+        assert_eq!(
+            two.verify(&token, "GET", "/internal/v1/central/EPI-0001"),
+            None
+        );
+        let for_three = one.issue("magasin-3", "GET", "/internal/v1/events");
+        assert_eq!(three.verify(&for_three, "GET", "/internal/v1/events"), None);
+        assert_eq!(two.verify(&for_three, "GET", "/internal/v1/events"), None);
+        let stranger = InternalKeys::new(
+            "magasin-1",
+            names(&["magasin-2"]),
+            Some("another secret of 32 characters!"),
+        );
+        let forged = stranger.issue("magasin-2", "GET", "/internal/v1/events");
+        assert_eq!(two.verify(&forged, "GET", "/internal/v1/events"), None);
+        assert_eq!(
+            two.verify("not a token", "GET", "/internal/v1/events"),
+            None
+        );
+        let unset = InternalKeys::new("magasin-2", names(&["magasin-1"]), None);
+        assert_eq!(
+            unset.verify(&token, "POST", "/internal/v1/central/EPI-0001"),
+            None
+        );
     }
 }

@@ -10,8 +10,8 @@
 mod internal;
 mod peers;
 
-pub use internal::{CLUSTER_HEADER, InternalKeys, SCOPE_HEADER};
-pub use peers::{FeedPage, PeerError, Peers};
+pub use internal::{CLUSTER_HEADER, InternalKeys};
+pub use peers::{FeedPage, PeerError, Peers, chain_digest};
 
 use std::collections::BTreeMap;
 

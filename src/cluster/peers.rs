@@ -50,7 +50,8 @@ pub struct Peers {
 
 impl Peers {
     pub fn new(cluster: Arc<Cluster>, secret: Option<&str>) -> Self {
-        let keys = InternalKeys::new(cluster.name(), secret);
+        let peers = cluster.peers().map(str::to_owned).collect();
+        let keys = InternalKeys::new(cluster.name(), peers, secret);
         // Building a plain-HTTP client only fails without a TLS backend or a resolver,
         // neither of which this client uses; the default one is then as good.
         let client = reqwest::Client::builder()
@@ -92,11 +93,15 @@ impl Peers {
         instance: &str,
         path_and_query: &str,
     ) -> Result<reqwest::RequestBuilder, PeerError> {
+        let path = path_and_query
+            .split_once('?')
+            .map_or(path_and_query, |(path, _)| path);
+        let token = self.keys.issue(instance, method.as_str(), path);
         let mut builder = self
             .client
             .request(method, self.url(instance, path_and_query)?)
-            .header(CLUSTER_HEADER, self.keys.issue());
-        if let Some(id) = crate::http::current_request_id() {
+            .header(CLUSTER_HEADER, token);
+        if let Some(id) = crate::request_id::current() {
             builder = builder.header("X-Request-Id", id);
         }
         Ok(builder)
@@ -132,12 +137,23 @@ impl Peers {
     }
 
     /// The chain owner's change feed after `after`, waiting up to `wait` for news.
-    pub async fn chain_feed(&self, after: u64, wait: Duration) -> Result<FeedPage, PeerError> {
+    /// `digest` is [`chain_digest`] of this copy's event `after`: the owner checks that
+    /// the copy is its own journal (409 `chain_diverged` otherwise).
+    pub async fn chain_feed(
+        &self,
+        after: u64,
+        digest: Option<&str>,
+        wait: Duration,
+    ) -> Result<FeedPage, PeerError> {
         let owner = self.cluster.chain_owner();
-        let path = format!(
+        let mut path = format!(
             "/internal/v1/chain/events?after={after}&wait_ms={}",
             wait.as_millis()
         );
+        if let Some(digest) = digest {
+            path.push_str("&digest=");
+            path.push_str(digest);
+        }
         let builder = self
             .request(reqwest::Method::GET, owner, &path)?
             .timeout(wait + Duration::from_secs(5));
@@ -154,6 +170,14 @@ impl Peers {
             .await
             .map(|_| ())
     }
+}
+
+/// What identifies one event of the reference data on every instance: the first 16 bytes
+/// of the SHA-256 of its encoding, in hexadecimal.
+pub fn chain_digest(event: &ChainEvent) -> Result<String, crate::persistence::CodecError> {
+    use sha2::Digest;
+    let bytes = crate::persistence::codec::encode(event)?;
+    Ok(hex::encode(&sha2::Sha256::digest(&bytes)[..16]))
 }
 
 impl RemoteCentral for Peers {

@@ -238,12 +238,21 @@ async fn follow(
                 }
                 let mut lines = response.bytes_stream();
                 let mut buffer = Vec::new();
-                'stream: while let Some(Ok(chunk)) = lines.next().await {
+                loop {
+                    // The client went away, or the instance fell silent for longer than
+                    // two keep-alives (frozen, or the network cut): stop, or reconnect.
+                    let chunk = tokio::select! {
+                        () = relay.closed() => return,
+                        chunk = tokio::time::timeout(2 * KEEP_ALIVE, lines.next()) => chunk,
+                    };
+                    let Ok(Some(Ok(chunk))) = chunk else {
+                        break;
+                    };
                     buffer.extend_from_slice(&chunk);
                     while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
                         let line: Vec<u8> = buffer.drain(..=end).collect();
-                        if relay.is_closed() {
-                            return;
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            continue;
                         }
                         let relayed = match serde_json::from_slice::<Line>(&line) {
                             Ok(Line::Event(event)) => {
@@ -254,11 +263,15 @@ async fn follow(
                                 after = None;
                                 Relayed::Reset(index)
                             }
-                            // A keep-alive (empty line).
-                            Err(_) => continue,
+                            // Another version's event: the client cannot be told what it
+                            // missed, so it is told to reload.
+                            Err(e) => {
+                                tracing::warn!(instance = %instance, error = %e, "unreadable live event");
+                                Relayed::Reset(index)
+                            }
                         };
                         if relay.send(relayed).await.is_err() {
-                            break 'stream;
+                            return;
                         }
                     }
                 }
@@ -280,6 +293,15 @@ async fn follow(
 enum Line {
     Reset { reset: bool },
     Event(LiveEvent),
+}
+
+/// This instance's events on their way to another instance.
+struct Outbound {
+    pending: VecDeque<Bytes>,
+    live: broadcast::Receiver<LiveEvent>,
+    last: u64,
+    ticker: tokio::time::Interval,
+    closed: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
 }
 
 #[derive(Deserialize)]
@@ -319,30 +341,35 @@ pub(super) async fn internal_events(
     pending.push_front(Bytes::from_static(b"\n"));
     let mut ticker = tokio::time::interval(KEEP_ALIVE);
     ticker.reset();
-    let closed = Box::pin(app.events.closed());
-    let state = (pending, live, last, ticker, closed);
-    let stream = futures_util::stream::unfold(state, |mut s| async move {
+    let outbound = Outbound {
+        pending,
+        live,
+        last,
+        ticker,
+        closed: Box::pin(app.events.closed()),
+    };
+    let stream = futures_util::stream::unfold(outbound, |mut out| async move {
         loop {
-            if let Some(bytes) = s.0.pop_front() {
-                return Some((Ok::<_, actix_web::Error>(bytes), s));
+            if let Some(bytes) = out.pending.pop_front() {
+                return Some((Ok::<_, actix_web::Error>(bytes), out));
             }
             tokio::select! {
-                received = s.1.recv() => match received {
+                received = out.live.recv() => match received {
                     Ok(event) => {
-                        if event.position > s.2 {
-                            s.2 = event.position;
+                        if event.position > out.last {
+                            out.last = event.position;
                             if !event.chain {
-                                s.0.push_back(json_line(&Line::Event(event)));
+                                out.pending.push_back(json_line(&Line::Event(event)));
                             }
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        s.0.push_back(json_line(&Line::Reset { reset: true }));
+                        out.pending.push_back(json_line(&Line::Reset { reset: true }));
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
-                _ = s.3.tick() => s.0.push_back(Bytes::from_static(b"\n")),
-                () = &mut s.4 => return None,
+                _ = out.ticker.tick() => out.pending.push_back(Bytes::from_static(b"\n")),
+                () = &mut out.closed => return None,
             }
         }
     });

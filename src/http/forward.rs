@@ -15,6 +15,8 @@ use super::problem::ApiError;
 
 /// On the answer to a write of the reference data: the owner's sequence after it.
 pub const CHAIN_SEQ_HEADER: &str = "x-magasin-chain-seq";
+/// The longest the owner may take to answer a forwarded write.
+const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The longest a follower holds a forwarded answer for its copy to catch up.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -77,13 +79,14 @@ async fn relay(
     for (name, value) in http.headers() {
         let ours = matches!(
             name.as_str(),
-            "x-request-id" | crate::cluster::CLUSTER_HEADER | crate::cluster::SCOPE_HEADER
+            "x-request-id" | crate::cluster::CLUSTER_HEADER
         );
         if !HOP_HEADERS.contains(&name.as_str()) && !ours {
             builder = builder.header(name.as_str(), value.as_bytes());
         }
     }
     let answer = builder
+        .timeout(FORWARD_TIMEOUT)
         .body(body)
         .send()
         .await
@@ -98,7 +101,7 @@ async fn relay(
             HeaderName::from_bytes(name.as_str().as_bytes()),
             HeaderValue::from_bytes(value.as_bytes()),
         ) {
-            response.insert_header((name, value));
+            response.append_header((name, value));
         }
     }
     let written = answer

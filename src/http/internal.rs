@@ -30,7 +30,8 @@ use super::problem::ApiError;
 use super::reports::{SalesAsk, StockAsk};
 use super::restock::RestocksAsk;
 use crate::actors::CentralOp;
-use crate::cluster::{CLUSTER_HEADER, FeedPage};
+use crate::cluster::{CLUSTER_HEADER, FeedPage, PeerError, chain_digest};
+use crate::domain::ChainEvent;
 use crate::persistence::StreamId;
 
 /// Events per feed page.
@@ -48,7 +49,9 @@ impl Peer {
     pub fn of(req: &HttpRequest) -> Option<String> {
         let app = req.app_data::<web::Data<AppState>>()?;
         let token = req.headers().get(CLUSTER_HEADER)?.to_str().ok()?;
-        app.peers.keys().verify(token)
+        app.peers
+            .keys()
+            .verify(token, req.method().as_str(), req.path())
     }
 }
 
@@ -69,7 +72,18 @@ impl FromRequest for Peer {
 #[serde(deny_unknown_fields)]
 struct FeedQuery {
     after: u64,
+    /// The follower's [`chain_digest`] of its event `after`.
+    digest: Option<String>,
     wait_ms: Option<u64>,
+}
+
+/// Event `seq` of the reference data (compacted ones from the archive). Blocking.
+fn chain_event(app: &AppState, seq: u64) -> Result<Option<ChainEvent>, ApiError> {
+    let events: Vec<(u64, ChainEvent)> = app
+        .journal
+        .read(&StreamId::chain(), seq.saturating_sub(1), 1)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(events.into_iter().find(|(s, _)| *s == seq).map(|(_, e)| e))
 }
 
 #[get("/chain/events")]
@@ -79,6 +93,31 @@ async fn chain_events(
     query: web::Query<FeedQuery>,
 ) -> Result<web::Json<FeedPage>, ApiError> {
     let chain = app.registry.chain();
+    // A copy is a prefix of this journal, or it is not a copy of it: a follower ahead of
+    // its owner, or whose last event differs, was written elsewhere (it once ran alone, or
+    // the owner changed) and must not go on as if it were.
+    if query.after > chain.seq() {
+        return Err(ApiError::ChainDiverged(format!(
+            "the copy has {} events, the owner {}",
+            query.after,
+            chain.seq()
+        )));
+    }
+    if let Some(theirs) = &query.digest {
+        let state = app.clone();
+        let after = query.after;
+        let ours = web::block(move || chain_event(&state, after))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??
+            .map(|e| chain_digest(&e))
+            .transpose()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        if ours.as_deref() != Some(theirs.as_str()) {
+            return Err(ApiError::ChainDiverged(format!(
+                "event {after} differs from the owner's"
+            )));
+        }
+    }
     let wait = Duration::from_millis(query.wait_ms.unwrap_or(0)).min(MAX_WAIT);
     // Only what is durable here: a follower must never hold an event the owner could lose.
     let durable = chain.wait_after(query.after, wait).await;
@@ -109,8 +148,7 @@ async fn chain_caught_up(
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
     let reached = app
         .registry
-        .chain()
-        .wait_for(query.seq, Duration::from_secs(5))
+        .wait_applied(query.seq, Duration::from_secs(5))
         .await;
     if reached < query.seq {
         return Err(ApiError::PeerUnavailable(format!(
@@ -172,7 +210,39 @@ pub fn follow_chain(app: web::Data<AppState>) {
         let mut failures = 0_u32;
         loop {
             let after = app.registry.chain().seq();
-            let page = app.peers.chain_feed(after, FOLLOW_WAIT).await;
+            let digest = match after {
+                0 => None,
+                _ => {
+                    let state = app.clone();
+                    web::block(move || chain_event(&state, after))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .flatten()
+                        .and_then(|e| chain_digest(&e).ok())
+                }
+            };
+            let page = app
+                .peers
+                .chain_feed(after, digest.as_deref(), FOLLOW_WAIT)
+                .await;
+            if let Err(PeerError::Refused { code, .. }) = &page
+                && code == "chain_diverged"
+            {
+                if !app
+                    .chain_diverged
+                    .swap(true, std::sync::atomic::Ordering::AcqRel)
+                {
+                    tracing::error!(
+                        after,
+                        owner = %app.cluster.chain_owner(),
+                        "this instance's reference data is not the owner's: not ready until \
+                         its data directory is restored or rebuilt from the owner"
+                    );
+                }
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
             let result = match page {
                 Ok(page) if page.events.is_empty() => Ok(after),
                 Ok(page) => app

@@ -38,7 +38,7 @@ use crate::reports::{
 };
 
 pub use internal::follow_chain;
-pub use observe::{current_request_id, observe};
+pub use observe::observe;
 pub use problem::ApiError;
 
 /// What every handler may reach.
@@ -49,6 +49,8 @@ pub struct AppState {
     pub peers: Arc<Peers>,
     /// Demo data in place (false while a cluster instance still seeds: not ready).
     pub seeded: Arc<std::sync::atomic::AtomicBool>,
+    /// This follower's reference data is not the owner's (not ready).
+    pub chain_diverged: std::sync::atomic::AtomicBool,
     pub registry: Registry,
     pub catalog: Arc<CatalogView>,
     pub stock: Arc<StockView>,

@@ -13,16 +13,7 @@ use super::problem::ApiError;
 use super::{AppState, forward};
 use crate::auth::Principal;
 use crate::cluster::Cluster;
-
-tokio::task_local! {
-    /// The id of the request being served, for error bodies.
-    pub static REQUEST_ID: String;
-}
-
-/// The id of the current request, if any.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
+use crate::request_id::REQUEST_ID;
 
 /// Who a request acted as, recorded by the `Authenticated` extractor for the log line.
 #[derive(Clone)]
@@ -56,7 +47,10 @@ pub async fn observe<B: MessageBody + 'static>(
         .as_ref()
         .and_then(|app| not_owned(&app.cluster, req.path()));
     let chain_write = forward::is_chain_write(req.method(), req.path());
-    let forward_to = app.as_ref().and_then(|app| {
+    // A request another instance forwarded is never forwarded again (two instances that
+    // disagree on the owner would pass it back and forth): its handler answers.
+    let from_peer = super::internal::Peer::of(req.request()).is_some();
+    let forward_to = app.as_ref().filter(|_| !from_peer).and_then(|app| {
         let owner = if chain_write {
             app.cluster.chain_owner()
         } else {

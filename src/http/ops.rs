@@ -16,7 +16,20 @@ async fn live() -> HttpResponse {
 /// journal is writable (no commit has failed since start).
 #[get("/health/ready")]
 async fn ready(app: web::Data<AppState>) -> HttpResponse {
-    if !app.seeded.load(std::sync::atomic::Ordering::Acquire) {
+    if app
+        .chain_diverged
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        HttpResponse::ServiceUnavailable()
+            .content_type("application/problem+json")
+            .json(json!({
+                "type": "urn:magasin:problem:chain_diverged",
+                "title": "Not ready",
+                "status": 503,
+                "code": "chain_diverged",
+                "detail": "Le référentiel de cette instance n'est pas celui de son propriétaire ; restaurez ou reconstruisez son répertoire de données.",
+            }))
+    } else if !app.seeded.load(std::sync::atomic::Ordering::Acquire) {
         HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "1"))
             .content_type("application/problem+json")

@@ -146,6 +146,8 @@ pub enum ApiError {
     ClusterUnauthenticated,
     /// Another instance needed for the answer did not answer.
     PeerUnavailable(String),
+    /// A follower's copy of the reference data is not a prefix of the owner's journal.
+    ChainDiverged(String),
 }
 
 impl From<AuthError> for ApiError {
@@ -372,6 +374,12 @@ impl ApiError {
                 "L'API interne ne répond qu'aux instances de la chaîne (MAGASIN_CLUSTER_SECRET).",
             ),
             ApiError::PeerUnavailable(why) => peer_unavailable(why),
+            ApiError::ChainDiverged(why) => problem(
+                StatusCode::CONFLICT,
+                "chain_diverged",
+                "Reference data diverged",
+                format!("La copie du référentiel ne suit pas le journal du propriétaire : {why}."),
+            ),
             ApiError::RouteNotFound => problem(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -626,7 +634,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut p = self.problem();
-        let request_id = super::observe::current_request_id();
+        let request_id = crate::request_id::current();
         if let Some(cause) = &p.cause {
             let reference = request_id
                 .clone()

@@ -472,13 +472,39 @@ pub(super) struct StockPart {
     pub(super) in_transit: Pairs<Sku, u32>,
 }
 
+/// The logistics center's stock of each product, and its units on the road to stores,
+/// added up over every instance's part.
+#[derive(Default)]
+pub(super) struct CentralTotals {
+    pub(super) on_hand: HashMap<Sku, u64>,
+    pub(super) allocated: HashMap<Sku, u64>,
+    pub(super) in_transit: HashMap<Sku, u64>,
+}
+
+impl CentralTotals {
+    pub(super) fn add(&mut self, part: &StockPart) {
+        for (sku, line) in &part.central {
+            *self.on_hand.entry(sku.clone()).or_default() += u64::from(line.on_hand);
+            *self.allocated.entry(sku.clone()).or_default() += u64::from(line.allocated);
+        }
+        for (sku, units) in &part.in_transit {
+            *self.in_transit.entry(sku.clone()).or_default() += u64::from(*units);
+        }
+    }
+}
+
 impl Ask for StockAsk {
     type Part = StockPart;
     const NAME: &'static str = "stock";
 
     fn local(&self, app: &AppState) -> StockPart {
-        let products = app.catalog.search(&Default::default());
-        let stores = fanout::owned(app, &self.stores)
+        let mine = fanout::owned(app, &self.stores);
+        let products = if mine.is_empty() {
+            Vec::new()
+        } else {
+            app.catalog.search(&Default::default())
+        };
+        let stores = mine
             .into_iter()
             .map(|id| {
                 let mut part = StoreStockPart {
@@ -511,8 +537,13 @@ impl Ask for StockAsk {
             })
             .collect();
         let (central, in_transit) = if self.central {
+            let me = app.cluster.name();
             (
-                app.central.lines(),
+                app.central
+                    .lines()
+                    .into_iter()
+                    .filter(|(sku, _)| app.cluster.product_owner(sku) == me)
+                    .collect(),
                 app.restocks.in_transit(None).into_iter().collect(),
             )
         } else {
@@ -545,28 +576,24 @@ async fn stock_report(
     let gathered = fanout::gather(&app, &ask).await;
     let coverage = gathered.coverage(&app.cluster, &stores);
     let mut by_store: HashMap<StoreId, StoreStockPart> = HashMap::new();
-    let mut central = with_central.then_some(CentralStock {
-        units: 0,
-        allocated_units: 0,
-        stock_value_cents: 0,
-        in_transit_units: 0,
-    });
+    let mut totals = CentralTotals::default();
     for part in gathered.parts {
+        totals.add(&part);
         by_store.extend(part.stores.into_iter().map(|s| (s.store, s)));
-        if let Some(central) = &mut central {
-            for (sku, line) in part.central {
-                let price = app.catalog.product(&sku).map_or(0, |p| p.price.0);
-                central.units += u64::from(line.on_hand);
-                central.allocated_units += u64::from(line.allocated);
-                central.stock_value_cents += price * i64::from(line.on_hand);
-            }
-            central.in_transit_units += part
-                .in_transit
-                .iter()
-                .map(|(_, u)| u64::from(*u))
-                .sum::<u64>();
-        }
     }
+    let central = with_central.then(|| CentralStock {
+        units: totals.on_hand.values().sum(),
+        allocated_units: totals.allocated.values().sum(),
+        stock_value_cents: totals
+            .on_hand
+            .iter()
+            .map(|(sku, units)| {
+                let price = app.catalog.product(sku).map_or(0, |p| p.price.0);
+                price.saturating_mul(i64::try_from(*units).unwrap_or(i64::MAX))
+            })
+            .sum(),
+        in_transit_units: totals.in_transit.values().sum(),
+    });
     let stores = stores
         .into_iter()
         .filter_map(|id| by_store.remove(&id))

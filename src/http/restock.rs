@@ -11,7 +11,7 @@ use super::extract::{
 };
 use super::fanout::{self, Ask, Coverage};
 use super::problem::{ApiError, FieldError, lines_error};
-use super::reports::StockAsk;
+use super::reports::{CentralTotals, StockAsk};
 use super::{AppState, rfc3339};
 use crate::actors::{FlowError, Recorded};
 use crate::auth::Permission;
@@ -19,7 +19,7 @@ use crate::domain::{
     CentralEvent, Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, Sku, StoreId,
     parse_label,
 };
-use crate::reports::{CentralLine, ProductQuery};
+use crate::reports::ProductQuery;
 use std::collections::HashMap;
 
 impl From<FlowError> for ApiError {
@@ -304,28 +304,21 @@ async fn central_stock(
     };
     let gathered = fanout::gather(&app, &ask).await;
     let coverage = gathered.coverage(&app.cluster, &[]);
-    let mut central: HashMap<Sku, CentralLine> = HashMap::new();
-    let mut in_transit: HashMap<Sku, u32> = HashMap::new();
-    for part in gathered.parts {
-        for (sku, line) in part.central {
-            let entry = central.entry(sku).or_default();
-            entry.on_hand += line.on_hand;
-            entry.allocated += line.allocated;
-        }
-        for (sku, units) in part.in_transit {
-            *in_transit.entry(sku).or_default() += units;
-        }
+    let mut totals = CentralTotals::default();
+    for part in &gathered.parts {
+        totals.add(part);
     }
-    let page = pagination.slice(products, |p| {
-        let line = central.get(&p.sku).copied().unwrap_or_default();
-        CentralBody {
-            in_transit: in_transit.get(&p.sku).copied().unwrap_or(0),
-            sku: p.sku.to_string(),
-            name: p.name,
-            category: p.category,
-            on_hand: line.on_hand,
-            allocated: line.allocated,
-        }
+    let units = |map: &HashMap<Sku, u64>, sku: &Sku| {
+        map.get(sku)
+            .map_or(0, |u| u32::try_from(*u).unwrap_or(u32::MAX))
+    };
+    let page = pagination.slice(products, |p| CentralBody {
+        in_transit: units(&totals.in_transit, &p.sku),
+        on_hand: units(&totals.on_hand, &p.sku),
+        allocated: units(&totals.allocated, &p.sku),
+        sku: p.sku.to_string(),
+        name: p.name,
+        category: p.category,
     });
     Ok(web::Json(ChainPage { page, coverage }))
 }

@@ -480,6 +480,16 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         assert_eq!(status, 200, "{base}: {body}");
     }
 
+    // The instances' internal API is not reachable through HAProxy, however spelled.
+    for path in [
+        "/internal/v1/chain/events?after=0",
+        "/%69nternal/v1/chain/events?after=0",
+        "//internal/v1/events",
+    ] {
+        let (status, _, _, body) = get(&cluster.base, Some(&token), path);
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+
     // A new store takes requests on its owner as soon as POST /stores answers.
     let (status, _, _, store) = post(
         &cluster.base,
