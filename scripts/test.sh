@@ -44,6 +44,8 @@ HAPROXY_CONFIG_DIR="$PWD/haproxy" MAGASIN_INSTANCES=magasin-1,magasin-2,magasin-
     MAGASIN_1_ADDR=127.0.0.1:8081 MAGASIN_2_ADDR=127.0.0.1:8082 MAGASIN_3_ADDR=127.0.0.1:8083 \
     HAPROXY_BIND=127.0.0.1:8080 HAPROXY_STATS_BIND=127.0.0.1:8404 \
     haproxy -c -f haproxy/haproxy.cfg
+echo "== deployment kit (compose, GitLab CI, Dockerfile, Kubernetes)"
+scripts/check-deploy.sh
 echo "== architecture documents"
 scripts/check-architecture.sh
 echo "== tests"

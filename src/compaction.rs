@@ -2,7 +2,10 @@
 //! stream (the chain, each store, each product of the logistics center):
 //!
 //! 1. recover its state and write a snapshot at its last event (in this version's layout,
-//!    so that recovery never needs an older event again);
+//!    so that recovery never needs an older event again); a store first lets go of its
+//!    sales older than the retention window (`keep_sales`), keeping their figures for the
+//!    reports ([`StoreState::forget_sales_before`]): its memory and its recovery time stay
+//!    bounded over the years;
 //! 2. copy the events before that one to the archive ([`Archive`]: every event as JSON
 //!    lines, a store's sold and returned lines as CSV), sealed on disk;
 //! 3. only then delete them from the journal, and give the space back (SQLite `VACUUM`).
@@ -16,7 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::domain::{
-    CentralEvent, CentralStock, ChainEvent, ChainState, StoreEvent, StoreId, StoreState,
+    CentralEvent, CentralStock, ChainEvent, ChainState, StoreEvent, StoreId, StoreState, Timestamp,
 };
 use crate::persistence::archive::{Archive, dir_size};
 use crate::persistence::{
@@ -35,6 +38,8 @@ pub struct StreamCompaction {
     pub snapshot_seq: u64,
     /// Events moved to the archive (0: nothing older than the snapshot was left).
     pub archived: u64,
+    /// Sales let go from a store's state (older than the retention window).
+    pub forgotten_sales: usize,
 }
 
 /// What compaction did, and the disk it took before and after.
@@ -57,8 +62,17 @@ fn journal_bytes(data_dir: &Path) -> u64 {
     dir_size(data_dir).saturating_sub(dir_size(&data_dir.join("archive")))
 }
 
-/// Compacts every stream of the journal under `data_dir`. Blocking.
-pub fn compact(backend: Backend, data_dir: &Path) -> Result<Compaction, JournalError> {
+/// Compacts every stream of the journal under `data_dir`; stores keep the sales of the
+/// last `keep_sales` only (`None`: every sale). Blocking.
+pub fn compact(
+    backend: Backend,
+    data_dir: &Path,
+    keep_sales: Option<Duration>,
+) -> Result<Compaction, JournalError> {
+    let cutoff = keep_sales.map(|keep| {
+        let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+        Timestamp(crate::actors::now().0.saturating_sub(keep))
+    });
     let started = Instant::now();
     let _lock = DataDirLock::acquire(data_dir)?;
     let journal_bytes_before = journal_bytes(data_dir);
@@ -75,6 +89,7 @@ pub fn compact(backend: Backend, data_dir: &Path) -> Result<Compaction, JournalE
                 &stream,
                 None,
                 |s: &mut ChainState, e: ChainEvent| s.apply(&e),
+                |_| 0,
             )?
         } else if let Some(store) = stream.store_id() {
             compact_stream(
@@ -83,6 +98,7 @@ pub fn compact(backend: Backend, data_dir: &Path) -> Result<Compaction, JournalE
                 &stream,
                 Some(store),
                 StoreState::apply_owned,
+                |state: &mut StoreState| cutoff.map_or(0, |c| state.forget_sales_before(c)),
             )?
         } else if stream.product_sku().is_some() {
             compact_stream(
@@ -91,6 +107,7 @@ pub fn compact(backend: Backend, data_dir: &Path) -> Result<Compaction, JournalE
                 &stream,
                 None,
                 |s: &mut CentralStock, e: CentralEvent| s.apply(&e),
+                |_| 0,
             )?
         } else {
             return Err(JournalError::Corrupt(format!("unknown stream {stream}")));
@@ -114,12 +131,14 @@ fn compact_stream<S, E>(
     stream: &StreamId,
     store: Option<StoreId>,
     apply: impl FnMut(&mut S, E),
+    forget: impl FnOnce(&mut S) -> usize,
 ) -> Result<StreamCompaction, JournalError>
 where
     S: Default + serde::Serialize + serde::de::DeserializeOwned,
     E: serde::Serialize + serde::de::DeserializeOwned + ArchivedEvent,
 {
-    let (state, seq, _) = recover_stream(journal, stream, apply)?;
+    let (mut state, seq, _) = recover_stream(journal, Some(archive), stream, apply)?;
+    let forgotten_sales = forget(&mut state);
     journal.commit(
         &[],
         &[StoredSnapshot {
@@ -162,6 +181,7 @@ where
         stream: stream.clone(),
         snapshot_seq: seq,
         archived,
+        forgotten_sales,
     })
 }
 

@@ -74,6 +74,9 @@ pub struct StorageSettings {
     pub data_dir: PathBuf,
     pub snapshot_every: u64,
     pub max_batch_events: usize,
+    /// At compaction, a store lets go of its sales older than this (their figures stay in
+    /// the reports, their events in the archive).
+    pub keep_sales_days: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

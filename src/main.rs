@@ -31,7 +31,8 @@ enum Command {
     /// Serve the HTTP API (the default when no command is given).
     Serve(ServeArgs),
     /// Move the journal's old events to the archive (`<data-dir>/archive/`), keeping a
-    /// snapshot of every stream; run it with the instance stopped.
+    /// snapshot of every stream, and let stores forget sales older than
+    /// `[storage] keep_sales_days`; run it with the instance stopped.
     Compact(ServeArgs),
 }
 
@@ -89,13 +90,17 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
 
 fn compact(settings: &Settings) -> ExitCode {
     let data_dir = &settings.storage.data_dir;
-    match magasin::compaction::compact(settings.storage.backend, data_dir) {
+    let days = settings.storage.keep_sales_days;
+    let keep = std::time::Duration::from_secs(days.saturating_mul(86_400));
+    match magasin::compaction::compact(settings.storage.backend, data_dir, Some(keep)) {
         Ok(done) => {
-            for stream in done.streams.iter().filter(|s| s.archived > 0) {
-                println!(
-                    "{}: {} events archived, snapshot at {}",
-                    stream.stream, stream.archived, stream.snapshot_seq
-                );
+            for s in &done.streams {
+                if s.archived > 0 || s.forgotten_sales > 0 {
+                    println!(
+                        "{}: {} events archived, {} sales older than {days} days let go, snapshot at {}",
+                        s.stream, s.archived, s.forgotten_sales, s.snapshot_seq
+                    );
+                }
             }
             println!(
                 "compacted {} in {:.1} s: {} events archived; journal {} -> {} bytes; archive {} bytes",

@@ -5,6 +5,7 @@
 //! Everything in this room must stay testable with plain values.
 
 mod chain;
+mod history;
 mod ids;
 mod money;
 mod restock;
@@ -12,6 +13,7 @@ mod store;
 mod user;
 
 pub use chain::{ChainError, ChainEvent, ChainState, NewStore, Product, Store, parse_label};
+pub use history::{Figures, HOUR_MS, ProductFigures, SalesHistory, hour_of};
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
 pub use money::Cents;
 pub use restock::{

@@ -7,14 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::restock::{
     ReceivedLine, RestockError, RestockId, RestockLine, RestockRequest, RestockStatus, RestockStep,
     RestockStepDone, StepDecision, StepKind, decide_step,
 };
 use super::{
-    AdjustmentId, Cents, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp, Username, ValueError,
+    AdjustmentId, Cents, Quantity, ReturnId, SaleId, SalesHistory, Sku, StoreId, Timestamp,
+    Username, ValueError,
 };
 
 /// Most lines one sale, return or adjustment may hold.
@@ -470,6 +471,8 @@ pub struct StoreState {
     adjustments: BTreeMap<AdjustmentId, Adjustment>,
     restocks: BTreeMap<u64, RestockRequest>,
     keys: HashMap<KeyDigest, (Fingerprint, Outcome)>,
+    /// What is left of the sales let go at compaction (older than the retention window).
+    history: SalesHistory,
 }
 
 impl StoreState {
@@ -488,6 +491,42 @@ impl StoreState {
 
     pub fn sale_count(&self) -> usize {
         self.sales.len()
+    }
+
+    pub fn history(&self) -> &SalesHistory {
+        &self.history
+    }
+
+    /// Lets go of the sales made before `cutoff`, with their returns and idempotency keys:
+    /// their figures stay in [`StoreState::history`], their events in the archive. A sale
+    /// let go can no longer be read here or returned (its return period is over). Answers
+    /// how many sales were let go.
+    pub fn forget_sales_before(&mut self, cutoff: Timestamp) -> usize {
+        let old: Vec<SaleId> = self
+            .sales
+            .values()
+            .filter(|sale| sale.at < cutoff)
+            .map(|sale| sale.id)
+            .collect();
+        let mut forgotten_returns = HashSet::new();
+        for id in &old {
+            if let Some(sale) = self.sales.remove(id) {
+                self.history.add_sale(&sale);
+            }
+            for ret in self.sale_returns.remove(id).into_iter().flatten() {
+                if let Some(ret) = self.returns.remove(&ret) {
+                    self.history.add_return(&ret);
+                    forgotten_returns.insert(ret.id);
+                }
+            }
+        }
+        let forgotten_sales: HashSet<SaleId> = old.iter().copied().collect();
+        self.keys.retain(|_, (_, outcome)| match outcome {
+            Outcome::Sale(id) => !forgotten_sales.contains(id),
+            Outcome::Return(id) => !forgotten_returns.contains(id),
+            _ => true,
+        });
+        old.len()
     }
 
     /// Sales newest first, `skip` then at most `take`.
@@ -700,7 +739,8 @@ impl StoreState {
             return Err(SaleError::InsufficientStock(short));
         }
         let total = lines.iter().map(|l| l.unit_price * l.quantity).sum();
-        let id = SaleId(self.sales.keys().next_back().map_or(1, |id| id.0 + 1));
+        let last = self.sales.keys().next_back().map_or(0, |id| id.0);
+        let id = SaleId(last.max(self.history.last_sale) + 1);
         Ok(SaleRecorded {
             sale: Sale {
                 id,
@@ -759,7 +799,8 @@ impl StoreState {
             return Err(ReturnError::ExceedsSale(excess));
         }
         let refund = lines.iter().map(|l| l.unit_price * l.quantity).sum();
-        let id = ReturnId(self.returns.keys().next_back().map_or(1, |id| id.0 + 1));
+        let last = self.returns.keys().next_back().map_or(0, |id| id.0);
+        let id = ReturnId(last.max(self.history.last_return) + 1);
         Ok(SaleReturned {
             ret: Return {
                 id,
@@ -982,6 +1023,79 @@ mod tests {
         let sale = recorded.sale.clone();
         state.apply(&StoreEvent::SaleRecorded(recorded));
         Ok(sale)
+    }
+
+    #[test]
+    fn sales_let_go_keep_their_figures_and_their_ids_are_never_given_again() {
+        let mut state = stocked(&[("LAI-0001", 50)]);
+        let key = |k: &str| KeyUse {
+            key: IdempotencyKey::parse(k).expect("valid key"),
+            fingerprint: SaleRequest::new(vec![line("LAI-0001", 2)])
+                .expect("valid")
+                .fingerprint(),
+        };
+        let mut sold = Vec::new();
+        for (at, k) in [(1_000, "old-1"), (2_000, "old-2"), (9_000, "recent")] {
+            let request = SaleRequest::new(vec![line("LAI-0001", 2)]).expect("valid");
+            let recorded = state
+                .decide_sale(&request, &Prices, &stamp(at), Some(key(k)))
+                .expect("in stock");
+            sold.push(recorded.sale.clone());
+            state.apply(&StoreEvent::SaleRecorded(recorded));
+        }
+        let request =
+            ReturnRequest::new(sold[0].id, vec![line("LAI-0001", 1)], None).expect("valid");
+        let returned = state
+            .decide_return(&request, &stamp(3_000), None)
+            .expect("returnable");
+        state.apply(&StoreEvent::SaleReturned(returned));
+        let on_hand = state.stock_line(&sku("LAI-0001")).on_hand;
+
+        assert_eq!(state.forget_sales_before(Timestamp(5_000)), 2);
+        assert_eq!(state.sale_count(), 1);
+        assert!(state.sale(sold[0].id).is_none() && state.sale(sold[2].id).is_some());
+        assert_eq!(state.all_returns().count(), 0);
+        assert_eq!(state.stock_line(&sku("LAI-0001")).on_hand, on_hand);
+        let kept: crate::domain::Figures =
+            state
+                .history()
+                .hours
+                .values()
+                .copied()
+                .fold(crate::domain::Figures::default(), |mut sum, f| {
+                    sum += f;
+                    sum
+                });
+        assert_eq!(
+            (kept.sales, kept.units, kept.returns, kept.returned_units),
+            (2, 4, 1, 1)
+        );
+        assert_eq!(kept.revenue, sold[0].total.0 + sold[1].total.0);
+        // A sale let go can no longer be returned; its key is forgotten, the recent one's not.
+        let late = ReturnRequest::new(sold[1].id, vec![line("LAI-0001", 1)], None).expect("valid");
+        assert!(matches!(
+            state.decide_return(&late, &stamp(10_000), None),
+            Err(ReturnError::SaleNotFound(_))
+        ));
+        let check = |k: &str| {
+            let used = key(k);
+            state.check_key(&used.key, used.fingerprint)
+        };
+        assert!(matches!(
+            check("recent"),
+            KeyCheck::Replay(Outcome::Sale(_))
+        ));
+        assert_eq!(check("old-1"), KeyCheck::Fresh);
+        // Even with every sale let go, the next sale takes the next id.
+        assert_eq!(state.forget_sales_before(Timestamp(i64::MAX)), 1);
+        let next = sell(&mut state, vec![line("LAI-0001", 1)]).expect("in stock");
+        assert_eq!(next.id.0, sold[2].id.0 + 1);
+        // The returns' ids go on as well.
+        let request = ReturnRequest::new(next.id, vec![line("LAI-0001", 1)], None).expect("valid");
+        let returned = state
+            .decide_return(&request, &stamp(11_000), None)
+            .expect("returnable");
+        assert_eq!(returned.ret.id.0, 2);
     }
 
     #[test]

@@ -309,6 +309,21 @@ impl Archive {
         limit: usize,
     ) -> Result<Vec<(u64, E)>, JournalError> {
         let mut found = Vec::new();
+        self.each(stream, after, |seq, event| {
+            found.push((seq, event));
+            Ok(found.len() < limit)
+        })?;
+        Ok(found)
+    }
+
+    /// Calls `each` with every archived event of `stream` after `after`, in order, in one
+    /// pass over the segments, until it answers `false`.
+    pub fn each<E: DeserializeOwned>(
+        &self,
+        stream: &StreamId,
+        after: u64,
+        mut each: impl FnMut(u64, E) -> Result<bool, JournalError>,
+    ) -> Result<(), JournalError> {
         for segment in self
             .segments(stream)?
             .into_iter()
@@ -327,15 +342,12 @@ impl Archive {
             for line in lines {
                 let line: Line<E> =
                     serde_json::from_str(&line?).map_err(|e| corrupt(&segment.path, e))?;
-                if line.seq > after {
-                    found.push((line.seq, line.event));
-                    if found.len() == limit {
-                        return Ok(found);
-                    }
+                if line.seq > after && !each(line.seq, line.event)? {
+                    return Ok(());
                 }
             }
         }
-        Ok(found)
+        Ok(())
     }
 
     /// Every byte the archive holds.

@@ -182,7 +182,12 @@ impl Journal {
         S: Default + DeserializeOwned,
         E: DeserializeOwned,
     {
-        recover_stream(self.backend.as_ref(), stream, apply)
+        recover_stream(
+            self.backend.as_ref(),
+            self.archive.as_deref(),
+            stream,
+            apply,
+        )
     }
 
     /// Reads the older events of a stream from `archive` once compaction moved them there.
@@ -222,10 +227,12 @@ impl Journal {
 }
 
 /// A stream's state: its latest snapshot, then every event after it. Events compaction
-/// moved to the archive are never needed: the snapshot stands for them; if it cannot be
-/// read, recovery stops rather than start from a state with a hole in it.
+/// moved to the archive are needed only when the snapshot cannot be read (a version with
+/// another state layout): the state is then rebuilt from the archive, then the journal.
+/// Without the archived events, recovery stops rather than start with a hole in it.
 pub fn recover_stream<S, E>(
     backend: &dyn JournalBackend,
+    archive: Option<&super::archive::Archive>,
     stream: &StreamId,
     mut apply: impl FnMut(&mut S, E),
 ) -> Result<(S, u64, u64), JournalError>
@@ -253,13 +260,39 @@ where
             break;
         }
         if let Some(first) = page.first()
+            && base == 0
+            && seq == 0
+            && first.seq != 1
+            && let Some(archive) = archive
+        {
+            let end = first.seq;
+            archive.each(stream, 0, |archived, event: E| {
+                if archived != seq + 1 {
+                    return Err(JournalError::Corrupt(format!(
+                        "{stream}: archived event {archived} where {} was expected",
+                        seq + 1
+                    )));
+                }
+                apply(&mut state, event);
+                seq = archived;
+                Ok(archived + 1 < end)
+            })?;
+            if seq + 1 != end {
+                return Err(JournalError::Corrupt(format!(
+                    "{stream}: the archive ends at event {seq}, the journal starts at {end}"
+                )));
+            }
+            tracing::warn!(%stream, events = seq, "state rebuilt from the archive");
+            continue;
+        }
+        if let Some(first) = page.first()
             && seq == base
             && first.seq != base + 1
         {
             return Err(JournalError::Corrupt(format!(
-                "{stream}: events {} to {} are archived and no readable snapshot stands \
-                     for them (a snapshot of another version's layout?): start the version \
-                     that wrote it, or restore the data directory from a backup",
+                "{stream}: events {} to {} are neither in the journal nor in the archive, and \
+                     no readable snapshot stands for them: restore the data directory from a \
+                     backup",
                 base + 1,
                 first.seq - 1
             )));
@@ -511,6 +544,34 @@ mod tests {
             payload: b"\x01written by an older version".to_vec(),
         };
         let (journal, stream) = journal_with(Some(snapshot));
+        let recovered = journal.recover(&stream, push).expect("recovers");
+        assert_eq!(recovered, (vec![1, 2, 3], 3, 3));
+        journal.stop();
+    }
+
+    #[test]
+    fn an_unreadable_snapshot_over_archived_events_is_rebuilt_from_the_archive_or_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let archive = super::super::archive::Archive::new(dir.path());
+        let unreadable = StoredSnapshot {
+            stream: StreamId::store(StoreId::new(1).expect("valid id")),
+            seq: 3,
+            payload: b"\x01written by another version".to_vec(),
+        };
+        let (journal, stream) = journal_with(Some(unreadable));
+        // Compaction archived events 1 and 2 and deleted them from the journal.
+        let mut segment = archive.segment(&stream, 1, None).expect("a segment");
+        for n in 1..=2_u32 {
+            segment.push(u64::from(n), &n).expect("archived");
+        }
+        journal.backend.delete_events_before(&stream, 3).expect("deleted");
+        let refused = journal.recover(&stream, push);
+        assert!(
+            matches!(refused, Err(JournalError::Corrupt(_))),
+            "without the archive: {refused:?}"
+        );
+        segment.finish().expect("sealed");
+        let journal = journal.with_archive(archive);
         let recovered = journal.recover(&stream, push).expect("recovers");
         assert_eq!(recovered, (vec![1, 2, 3], 3, 3));
         journal.stop();

@@ -8,52 +8,9 @@
 use dashmap::DashMap;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::{Return, Sale, Sku, StoreId, StoreState, Timestamp};
+use crate::domain::{Return, Sale, SalesHistory, Sku, StoreId, StoreState, Timestamp, hour_of};
 
-pub const HOUR_MS: i64 = 3_600_000;
-
-/// Sums over a period: what the ledgers say, added up.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Figures {
-    pub sales: u64,
-    pub units: u64,
-    pub revenue: i64,
-    pub returns: u64,
-    pub returned_units: u64,
-    pub refunds: i64,
-}
-
-impl std::ops::AddAssign for Figures {
-    fn add_assign(&mut self, other: Figures) {
-        self.sales += other.sales;
-        self.units += other.units;
-        self.revenue += other.revenue;
-        self.returns += other.returns;
-        self.returned_units += other.returned_units;
-        self.refunds += other.refunds;
-    }
-}
-
-impl Figures {
-    pub fn net_revenue(&self) -> i64 {
-        self.revenue - self.refunds
-    }
-
-    /// Revenue per sale, rounded down to the cent; 0 without sales.
-    pub fn average_basket(&self) -> i64 {
-        match i64::try_from(self.sales) {
-            Ok(n) if n > 0 => self.revenue / n,
-            _ => 0,
-        }
-    }
-}
-
-/// Units and revenue of one product (gross sales; returns are in the store figures).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ProductFigures {
-    pub units: u64,
-    pub revenue: i64,
-}
+pub use crate::domain::{Figures, HOUR_MS, ProductFigures};
 
 #[derive(Debug, Default, Clone)]
 struct Hour {
@@ -66,10 +23,6 @@ pub struct SalesFacts {
     stores: DashMap<StoreId, BTreeMap<i64, Hour>>,
 }
 
-fn hour_of(at: Timestamp) -> i64 {
-    at.0.div_euclid(HOUR_MS)
-}
-
 /// The hours a `[from, to)` period covers: from rounded down, to rounded up.
 pub fn hours(from: Timestamp, to: Timestamp) -> std::ops::Range<i64> {
     hour_of(from)..(to.0 + HOUR_MS - 1).div_euclid(HOUR_MS)
@@ -78,6 +31,7 @@ pub fn hours(from: Timestamp, to: Timestamp) -> std::ops::Range<i64> {
 impl SalesFacts {
     /// Loads a store's recovered sales and returns.
     pub fn load(&self, store: StoreId, state: &StoreState) {
+        self.load_history(store, state.history());
         for sale in state.sales_newest_first(0, usize::MAX) {
             self.record_sale(store, &sale);
         }
@@ -86,25 +40,35 @@ impl SalesFacts {
         }
     }
 
+    /// The figures a store kept of the sales it let go (its products by day: a report
+    /// that cuts a day of that past in two counts that day's products whole).
+    fn load_history(&self, store: StoreId, history: &SalesHistory) {
+        let mut buckets = self.stores.entry(store).or_default();
+        for (hour, figures) in &history.hours {
+            buckets.entry(*hour).or_default().figures += *figures;
+        }
+        for (day, products) in &history.products {
+            let bucket = buckets
+                .entry(SalesHistory::first_hour_of_day(*day))
+                .or_default();
+            for (sku, figures) in products {
+                *bucket.products.entry(sku.clone()).or_default() += *figures;
+            }
+        }
+    }
+
     pub fn record_sale(&self, store: StoreId, sale: &Sale) {
         let mut buckets = self.stores.entry(store).or_default();
         let hour = buckets.entry(hour_of(sale.at)).or_default();
-        hour.figures.sales += 1;
-        hour.figures.revenue += sale.total.0;
+        hour.figures += Figures::of_sale(sale);
         for line in &sale.lines {
-            hour.figures.units += u64::from(line.quantity);
-            let product = hour.products.entry(line.sku.clone()).or_default();
-            product.units += u64::from(line.quantity);
-            product.revenue += (line.unit_price * line.quantity).0;
+            *hour.products.entry(line.sku.clone()).or_default() += ProductFigures::of_line(line);
         }
     }
 
     pub fn record_return(&self, store: StoreId, ret: &Return) {
         let mut buckets = self.stores.entry(store).or_default();
-        let hour = buckets.entry(hour_of(ret.at)).or_default();
-        hour.figures.returns += 1;
-        hour.figures.refunds += ret.refund.0;
-        hour.figures.returned_units += ret.lines.iter().map(|l| u64::from(l.quantity)).sum::<u64>();
+        buckets.entry(hour_of(ret.at)).or_default().figures += Figures::of_return(ret);
     }
 
     /// A store's figures over the hours of `[from, to)`.

@@ -47,7 +47,7 @@ fn back_up_destroy_restore(backend: Backend) {
     app.stop();
 
     // The operator's procedure: instance stopped, compacted, directory copied away.
-    let compacted = compaction::compact(backend, &data).expect("compacts");
+    let compacted = compaction::compact(backend, &data, None).expect("compacts");
     assert!(compacted.archived() > 0);
     let backup = tempfile::tempdir().expect("backup dir");
     copy_tree(&data, backup.path());

@@ -1,7 +1,9 @@
 //! The compaction scenario, shared by the CI test (`tests/compaction.rs`, 10,000 sales)
 //! and the full-size command (`examples/compaction.rs`, 1,000,000 sales): sales recorded
 //! through a store's actor (not the API), then recovery measured, compaction, and recovery
-//! measured again, checking that nothing a store or a report shows has changed.
+//! measured again, checking that nothing a store or a report shows has changed. Then a
+//! second compaction with a retention window of zero days, as years later: the store lets
+//! go of every sale, its stock and reports unchanged, its recovery no longer growing.
 
 use futures_util::StreamExt;
 use prometheus_client::metrics::gauge::Gauge;
@@ -63,6 +65,9 @@ pub struct Outcome {
     pub before: Recovered,
     pub compaction: Compaction,
     pub after: Recovered,
+    /// After the second compaction, every sale past the retention window.
+    pub forgetting: Compaction,
+    pub forgotten: Recovered,
     /// Distinct sales in the archive's CSV, and sales still in the journal.
     pub exported_sales: usize,
     pub sales_in_journal: usize,
@@ -239,6 +244,7 @@ fn sales_in_journal(backend: Backend, dir: &Path) -> usize {
     let events = journal
         .read_events(&StreamId::store(store_id()), 0, usize::MAX)
         .expect("reads");
+    journal.close().expect("closes");
     events
         .iter()
         .filter(|e| {
@@ -260,7 +266,17 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
         sales,
         "every sale recovered"
     );
-    let compaction = compaction::compact(backend, dir).expect("compacts");
+    let keep_all = Some(Duration::from_secs(90 * 86_400));
+    let compaction = compaction::compact(backend, dir, keep_all).expect("compacts");
+    assert_eq!(
+        compaction
+            .streams
+            .iter()
+            .map(|s| s.forgotten_sales)
+            .sum::<usize>(),
+        0,
+        "every sale is younger than 90 days"
+    );
     assert!(compaction.archived() > 0, "something was archived");
     let after = recover(backend, dir);
     assert_eq!(
@@ -281,6 +297,17 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
     if backend == Backend::Sqlite {
         assert!(compaction.journal_bytes_after < compaction.journal_bytes_before / 2);
     }
+    // Years later: the retention window has passed over every sale.
+    let forgetting = compaction::compact(backend, dir, Some(Duration::ZERO)).expect("compacts");
+    let let_go: usize = forgetting.streams.iter().map(|s| s.forgotten_sales).sum();
+    assert_eq!(let_go as u64, sales, "every sale let go");
+    let forgotten = recover(backend, dir);
+    assert!(forgotten.seen.sales.is_empty(), "no sale held any more");
+    assert_eq!(forgotten.seen.stock, before.seen.stock, "stock unchanged");
+    assert_eq!(
+        forgotten.seen.report, before.seen.report,
+        "reports unchanged"
+    );
     Outcome {
         sales,
         selling,
@@ -288,6 +315,8 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
         before,
         compaction,
         after,
+        forgetting,
+        forgotten,
         exported_sales: exported.len(),
         sales_in_journal: journaled,
     }
@@ -298,22 +327,31 @@ impl Outcome {
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         format!(
             "backend {backend:?}, {} sales through the store's actor in {:.1} s\n\
-             | | before compaction | after |\n|---|---|---|\n\
-             | journal on disk | {:.1} MiB | {:.1} MiB |\n\
-             | archive on disk | 0 | {:.1} MiB ({} sales in CSV, {} still journaled) |\n\
-             | recovery (start-up of the store) | {:.2} s | {:.2} s |\n\
-             compaction: {} events archived in {:.1} s; sales, stock and reports identical",
+             | | before compaction | after | after letting go of every sale |\n\
+             |---|---|---|---|\n\
+             | journal on disk | {:.1} MiB | {:.1} MiB | {:.1} MiB |\n\
+             | archive on disk | 0 | {:.1} MiB ({} sales in CSV, {} still journaled) | same |\n\
+             | sales held in the store's state | {} | {} | {} |\n\
+             | recovery (start-up of the store) | {:.2} s | {:.2} s | {:.3} s |\n\
+             compaction: {} events archived in {:.1} s; sales, stock and reports identical; \
+             letting go of the sales: {:.1} s, stock and reports identical",
             self.sales,
             self.selling.as_secs_f64(),
             mib(self.journal_bytes_before),
             mib(self.compaction.journal_bytes_after),
+            mib(self.forgetting.journal_bytes_after),
             mib(self.compaction.archive_bytes),
             self.exported_sales,
             self.sales_in_journal,
+            self.before.seen.sales.len(),
+            self.after.seen.sales.len(),
+            self.forgotten.seen.sales.len(),
             self.before.took.as_secs_f64(),
             self.after.took.as_secs_f64(),
+            self.forgotten.took.as_secs_f64(),
             self.compaction.archived(),
             self.compaction.took.as_secs_f64(),
+            self.forgetting.took.as_secs_f64(),
         )
     }
 }
