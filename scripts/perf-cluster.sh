@@ -50,15 +50,20 @@ throughput() {
 }
 
 status=0
+# One pass of the load generator: pass SCENARIO HOST REPORT-NAME.
+pass() {
+    target/release/loadtest --host "$2" --scenario "$1" --users "$users" \
+        --duration "${seconds}s" --no-ceiling --report-dir "$out/$3" |
+        tee "$out/$3.txt" || status=1
+}
+
 for scenario in "${scenarios[@]}"; do
     work=$(mktemp -d)
     target/release/magasin --bind 127.0.0.1:18181 --data-dir "$work/data" >"$work/server.log" 2>&1 &
     pid=$!
     wait_ready http://127.0.0.1:18181
     echo "== $scenario, one instance directly: $users users, ${seconds} s"
-    target/release/loadtest --host http://127.0.0.1:18181 --scenario "$scenario" \
-        --users "$users" --duration "${seconds}s" --no-ceiling \
-        --report-dir "$out/$scenario-direct" | tee "$out/$scenario-direct.txt" || status=1
+    pass "$scenario" http://127.0.0.1:18181 "$scenario-direct"
     stop
 
     work=$(mktemp -d)
@@ -72,9 +77,7 @@ for scenario in "${scenarios[@]}"; do
     done
     wait_ready http://127.0.0.1:18280
     echo "== $scenario, HAProxy in front of $instances instances: $users users, ${seconds} s"
-    target/release/loadtest --host http://127.0.0.1:18280 --scenario "$scenario" \
-        --users "$users" --duration "${seconds}s" --no-ceiling \
-        --report-dir "$out/$scenario-haproxy" | tee "$out/$scenario-haproxy.txt" || status=1
+    pass "$scenario" http://127.0.0.1:18280 "$scenario-haproxy"
     stop
 
     direct=$(throughput "$out/$scenario-direct/summary.json")

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crate::domain::{
     CentralEvent, CentralStock, ChainEvent, ChainState, StoreEvent, StoreId, StoreState, Timestamp,
 };
-use crate::persistence::archive::{Archive, dir_size};
+use crate::persistence::archive::{Archive, SegmentWriter, dir_size};
 use crate::persistence::{
     Backend, DataDirLock, JournalBackend, JournalError, StoredSnapshot, StreamId, codec,
     recover_stream,
@@ -186,40 +186,18 @@ where
 }
 
 /// How an event goes into its archive segment (a store's also into the sales CSV).
-pub trait ArchivedEvent {
-    fn write_to(
-        &self,
-        segment: &mut crate::persistence::archive::SegmentWriter,
-        seq: u64,
-    ) -> Result<(), JournalError>;
+pub trait ArchivedEvent: serde::Serialize + Sized {
+    fn write_to(&self, segment: &mut SegmentWriter, seq: u64) -> Result<(), JournalError> {
+        segment.push(seq, self)
+    }
 }
 
 impl ArchivedEvent for StoreEvent {
-    fn write_to(
-        &self,
-        segment: &mut crate::persistence::archive::SegmentWriter,
-        seq: u64,
-    ) -> Result<(), JournalError> {
+    fn write_to(&self, segment: &mut SegmentWriter, seq: u64) -> Result<(), JournalError> {
         segment.push_store(seq, self)
     }
 }
 
-impl ArchivedEvent for ChainEvent {
-    fn write_to(
-        &self,
-        segment: &mut crate::persistence::archive::SegmentWriter,
-        seq: u64,
-    ) -> Result<(), JournalError> {
-        segment.push(seq, self)
-    }
-}
+impl ArchivedEvent for ChainEvent {}
 
-impl ArchivedEvent for CentralEvent {
-    fn write_to(
-        &self,
-        segment: &mut crate::persistence::archive::SegmentWriter,
-        seq: u64,
-    ) -> Result<(), JournalError> {
-        segment.push(seq, self)
-    }
-}
+impl ArchivedEvent for CentralEvent {}

@@ -1056,16 +1056,13 @@ mod tests {
         assert!(state.sale(sold[0].id).is_none() && state.sale(sold[2].id).is_some());
         assert_eq!(state.all_returns().count(), 0);
         assert_eq!(state.stock_line(&sku("LAI-0001")).on_hand, on_hand);
-        let kept: crate::domain::Figures =
-            state
-                .history()
-                .hours
-                .values()
-                .copied()
-                .fold(crate::domain::Figures::default(), |mut sum, f| {
-                    sum += f;
-                    sum
-                });
+        let kept: crate::domain::Figures = state.history().hours.values().copied().fold(
+            crate::domain::Figures::default(),
+            |mut sum, f| {
+                sum += f;
+                sum
+            },
+        );
         assert_eq!(
             (kept.sales, kept.units, kept.returns, kept.returned_units),
             (2, 4, 1, 1)

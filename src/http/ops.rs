@@ -20,40 +20,44 @@ async fn ready(app: web::Data<AppState>) -> HttpResponse {
         .chain_diverged
         .load(std::sync::atomic::Ordering::Acquire)
     {
-        HttpResponse::ServiceUnavailable()
-            .content_type("application/problem+json")
-            .json(json!({
-                "type": "urn:magasin:problem:chain_diverged",
-                "title": "Not ready",
-                "status": 503,
-                "code": "chain_diverged",
-                "detail": "Le référentiel de cette instance n'est pas celui de son propriétaire ; restaurez ou reconstruisez son répertoire de données.",
-            }))
+        not_ready(
+            "chain_diverged",
+            None,
+            "Le référentiel de cette instance n'est pas celui de son propriétaire ; \
+             restaurez ou reconstruisez son répertoire de données.",
+        )
     } else if !app.seeded.load(std::sync::atomic::Ordering::Acquire) {
-        HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "1"))
-            .content_type("application/problem+json")
-            .json(json!({
-                "type": "urn:magasin:problem:not_ready",
-                "title": "Not ready",
-                "status": 503,
-                "code": "not_ready",
-                "detail": "Les données de démonstration se mettent en place avec les autres instances.",
-            }))
+        not_ready(
+            "not_ready",
+            Some(1),
+            "Les données de démonstration se mettent en place avec les autres instances.",
+        )
     } else if app.journal.is_writable() {
         HttpResponse::Ok().json(json!({"status": "ready"}))
     } else {
-        HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "5"))
-            .content_type("application/problem+json")
-            .json(json!({
-                "type": "urn:magasin:problem:not_ready",
-                "title": "Not ready",
-                "status": 503,
-                "code": "not_ready",
-                "detail": "Le journal n'accepte plus d'écritures ; l'instance doit redémarrer.",
-            }))
+        not_ready(
+            "not_ready",
+            Some(5),
+            "Le journal n'accepte plus d'écritures ; l'instance doit redémarrer.",
+        )
     }
+}
+
+/// 503 problem+json: HAProxy and orchestrators send no traffic here meanwhile.
+fn not_ready(code: &str, retry_after: Option<u32>, detail: &str) -> HttpResponse {
+    let mut response = HttpResponse::ServiceUnavailable();
+    if let Some(seconds) = retry_after {
+        response.insert_header(("Retry-After", seconds.to_string()));
+    }
+    response
+        .content_type("application/problem+json")
+        .json(json!({
+            "type": format!("urn:magasin:problem:{code}"),
+            "title": "Not ready",
+            "status": 503,
+            "code": code,
+            "detail": detail,
+        }))
 }
 
 #[get("/metrics")]

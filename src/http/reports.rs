@@ -249,6 +249,10 @@ fn code_of(app: &AppState, id: StoreId) -> String {
     app.catalog.store(id).map(|s| s.code).unwrap_or_default()
 }
 
+fn name_of(app: &AppState, sku: &Sku) -> String {
+    app.catalog.product(sku).map(|p| p.name).unwrap_or_default()
+}
+
 /// Per store: sales, units, revenue, returns, net revenue, average basket; chain totals.
 #[utoipa::path(
     tag = "rapports",
@@ -344,11 +348,7 @@ fn top_products(
         .into_iter()
         .take(limit)
         .map(|(sku, f)| TopProduct {
-            name: app
-                .catalog
-                .product(&sku)
-                .map(|p| p.name)
-                .unwrap_or_default(),
+            name: name_of(app, &sku),
             sku: sku.to_string(),
             units: f.units,
             revenue_cents: f.revenue,
@@ -607,11 +607,7 @@ async fn stock_report(
                 .low
                 .into_iter()
                 .map(|(sku, line)| LowLine {
-                    name: app
-                        .catalog
-                        .product(&sku)
-                        .map(|p| p.name)
-                        .unwrap_or_default(),
+                    name: name_of(&app, &sku),
                     sku: sku.to_string(),
                     on_hand: line.on_hand,
                     reorder_point: line.reorder_point,

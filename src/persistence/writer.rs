@@ -564,7 +564,10 @@ mod tests {
         for n in 1..=2_u32 {
             segment.push(u64::from(n), &n).expect("archived");
         }
-        journal.backend.delete_events_before(&stream, 3).expect("deleted");
+        journal
+            .backend
+            .delete_events_before(&stream, 3)
+            .expect("deleted");
         let refused = journal.recover(&stream, push);
         assert!(
             matches!(refused, Err(JournalError::Corrupt(_))),
