@@ -4,8 +4,8 @@
 //! 1. recover its state and write a snapshot at its last event (in this version's layout,
 //!    so that recovery never needs an older event again); a store first lets go of its
 //!    sales older than the retention window (`keep_sales`), keeping their figures for the
-//!    reports ([`StoreState::forget_sales_before`]): its memory and its recovery time stay
-//!    bounded over the years;
+//!    reports ([`StoreEvent::SalesLetGo`], journaled): its memory and its recovery time
+//!    stay bounded over the years;
 //! 2. copy the events before that one to the archive ([`Archive`]: every event as JSON
 //!    lines, a store's sold and returned lines as CSV), sealed on disk;
 //! 3. only then delete them from the journal, and give the space back (SQLite `VACUUM`).
@@ -23,8 +23,8 @@ use crate::domain::{
 };
 use crate::persistence::archive::{Archive, SegmentWriter, dir_size};
 use crate::persistence::{
-    Backend, DataDirLock, JournalBackend, JournalError, StoredSnapshot, StreamId, codec,
-    recover_stream,
+    Backend, DataDirLock, JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId,
+    codec, recover_stream,
 };
 
 /// Events read from the journal at a time.
@@ -89,7 +89,7 @@ pub fn compact(
                 &stream,
                 None,
                 |s: &mut ChainState, e: ChainEvent| s.apply(&e),
-                |_| 0,
+                |_| None,
             )?
         } else if let Some(store) = stream.store_id() {
             compact_stream(
@@ -98,7 +98,11 @@ pub fn compact(
                 &stream,
                 Some(store),
                 StoreState::apply_owned,
-                |state: &mut StoreState| cutoff.map_or(0, |c| state.forget_sales_before(c)),
+                |state: &StoreState| {
+                    let before = cutoff?;
+                    let count = state.sales_before(before);
+                    (count > 0).then_some((StoreEvent::SalesLetGo { before }, count))
+                },
             )?
         } else if stream.product_sku().is_some() {
             compact_stream(
@@ -107,7 +111,7 @@ pub fn compact(
                 &stream,
                 None,
                 |s: &mut CentralStock, e: CentralEvent| s.apply(&e),
-                |_| 0,
+                |_| None,
             )?
         } else {
             return Err(JournalError::Corrupt(format!("unknown stream {stream}")));
@@ -130,15 +134,30 @@ fn compact_stream<S, E>(
     archive: &Archive,
     stream: &StreamId,
     store: Option<StoreId>,
-    apply: impl FnMut(&mut S, E),
-    forget: impl FnOnce(&mut S) -> usize,
+    mut apply: impl FnMut(&mut S, E),
+    let_go: impl FnOnce(&S) -> Option<(E, usize)>,
 ) -> Result<StreamCompaction, JournalError>
 where
     S: Default + serde::Serialize + serde::de::DeserializeOwned,
     E: serde::Serialize + serde::de::DeserializeOwned + ArchivedEvent,
 {
-    let (mut state, seq, _) = recover_stream(journal, Some(archive), stream, apply)?;
-    let forgotten_sales = forget(&mut state);
+    let (mut state, mut seq, _) = recover_stream(journal, Some(archive), stream, &mut apply)?;
+    // Letting go of old sales is an event like any other: a state rebuilt from the events
+    // (the archive's, for another state layout) forgets them too.
+    let mut forgotten_sales = 0;
+    if let Some((event, count)) = let_go(&state) {
+        seq += 1;
+        journal.commit(
+            &[StoredEvent {
+                stream: stream.clone(),
+                seq,
+                payload: codec::encode(&event)?,
+            }],
+            &[],
+        )?;
+        apply(&mut state, event);
+        forgotten_sales = count;
+    }
     journal.commit(
         &[],
         &[StoredSnapshot {

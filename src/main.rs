@@ -90,7 +90,8 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
 
 fn compact(settings: &Settings) -> ExitCode {
     let data_dir = &settings.storage.data_dir;
-    let days = settings.storage.keep_sales_days;
+    // At least a day: today's sales stay returnable whatever the configuration says.
+    let days = settings.storage.keep_sales_days.max(1);
     let keep = std::time::Duration::from_secs(days.saturating_mul(86_400));
     match magasin::compaction::compact(settings.storage.backend, data_dir, Some(keep)) {
         Ok(done) => {

@@ -266,7 +266,9 @@ impl CommitListener for Metrics {
                     StepKind::Rejected(_) => "rejected",
                     StepKind::Cancelled => "cancelled",
                 }),
-                StoreEvent::StockAdjusted(_) | StoreEvent::StockLevelsSet(_) => {}
+                StoreEvent::StockAdjusted(_)
+                | StoreEvent::StockLevelsSet(_)
+                | StoreEvent::SalesLetGo { .. } => {}
             }
         }
     }

@@ -340,6 +340,12 @@ pub enum StoreEvent {
     StockLevelsSet(StockLevelsSet),
     RestockRequested(RestockRequested),
     RestockStep(RestockStepDone),
+    /// Compaction let go of the sales made before `before` (their figures stay in the
+    /// state's history): journaled, so that a state rebuilt from the events forgets them
+    /// too.
+    SalesLetGo {
+        before: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -497,11 +503,16 @@ impl StoreState {
         &self.history
     }
 
+    /// The sales made before `cutoff`: how many [`StoreEvent::SalesLetGo`] would let go.
+    pub fn sales_before(&self, cutoff: Timestamp) -> usize {
+        self.sales.values().filter(|sale| sale.at < cutoff).count()
+    }
+
     /// Lets go of the sales made before `cutoff`, with their returns and idempotency keys:
     /// their figures stay in [`StoreState::history`], their events in the archive. A sale
-    /// let go can no longer be read here or returned (its return period is over). Answers
-    /// how many sales were let go.
-    pub fn forget_sales_before(&mut self, cutoff: Timestamp) -> usize {
+    /// let go can no longer be read here or returned (its return period is over). Only
+    /// through [`StoreEvent::SalesLetGo`]. Answers how many sales were let go.
+    fn forget_sales_before(&mut self, cutoff: Timestamp) -> usize {
         let old: Vec<SaleId> = self
             .sales
             .values()
@@ -937,6 +948,9 @@ impl StoreState {
                     request.apply(&done);
                 }
             }
+            StoreEvent::SalesLetGo { before } => {
+                self.forget_sales_before(before);
+            }
             StoreEvent::StockLevelsSet(StockLevelsSet {
                 sku,
                 reorder_point,
@@ -1051,7 +1065,10 @@ mod tests {
         state.apply(&StoreEvent::SaleReturned(returned));
         let on_hand = state.stock_line(&sku("LAI-0001")).on_hand;
 
-        assert_eq!(state.forget_sales_before(Timestamp(5_000)), 2);
+        assert_eq!(state.sales_before(Timestamp(5_000)), 2);
+        state.apply(&StoreEvent::SalesLetGo {
+            before: Timestamp(5_000),
+        });
         assert_eq!(state.sale_count(), 1);
         assert!(state.sale(sold[0].id).is_none() && state.sale(sold[2].id).is_some());
         assert_eq!(state.all_returns().count(), 0);
@@ -1084,7 +1101,10 @@ mod tests {
         ));
         assert_eq!(check("old-1"), KeyCheck::Fresh);
         // Even with every sale let go, the next sale takes the next id.
-        assert_eq!(state.forget_sales_before(Timestamp(i64::MAX)), 1);
+        state.apply(&StoreEvent::SalesLetGo {
+            before: Timestamp(i64::MAX),
+        });
+        assert_eq!(state.sale_count(), 0);
         let next = sell(&mut state, vec![line("LAI-0001", 1)]).expect("in stock");
         assert_eq!(next.id.0, sold[2].id.0 + 1);
         // The returns' ids go on as well.

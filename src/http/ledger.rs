@@ -168,6 +168,11 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
             }),
             ..entry(seq, "stock_levels_set")
         },
+        // No stock moves: the sales before `at` leave the store's memory (compaction).
+        StoreEvent::SalesLetGo { before } => LedgerEntry {
+            at: Some(rfc3339(before)),
+            ..entry(seq, "sales_let_go")
+        },
     }
 }
 

@@ -205,18 +205,21 @@ impl Journal {
         limit: usize,
     ) -> Result<Vec<(u64, E)>, JournalError> {
         let mut found = Vec::new();
+        if limit == 0 {
+            return Ok(found);
+        }
         if let Some(archive) = &self.archive {
             let first_kept = self
                 .backend
                 .read_events(stream, 0, 1)?
                 .first()
                 .map(|e| e.seq);
-            if first_kept.is_none_or(|first| first > after + 1) {
+            if first_kept.is_none_or(|first| first > after.saturating_add(1)) {
                 found = archive.read(stream, after, limit)?;
             }
         }
         let after = found.last().map_or(after, |(seq, _)| *seq);
-        let rest = limit - found.len();
+        let rest = limit.saturating_sub(found.len());
         if rest > 0 {
             for stored in self.backend.read_events(stream, after, rest)? {
                 found.push((stored.seq, codec::decode(&stored.payload)?));
@@ -244,9 +247,9 @@ where
         None => (0, S::default()),
         Some(stored) => match codec::decode(&stored.payload) {
             Ok(state) => (stored.seq, state),
-            // A snapshot written by a version with another state layout: the journal
-            // still holds every event (nothing is ever deleted from it), so the state
-            // is rebuilt from the first one, and the next snapshot has the new layout.
+            // A snapshot written by a version with another state layout: the state is
+            // rebuilt from the first event (from the archive for those compaction moved
+            // there), and the next snapshot has the new layout.
             Err(e) => {
                 tracing::warn!(%stream, seq = stored.seq, error = %e, "snapshot not readable by this version; replaying the whole stream");
                 (0, S::default())

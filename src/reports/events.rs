@@ -151,6 +151,9 @@ fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Val
                 StoreEvent::StockLevelsSet(l) => {
                     base("stock_levels_set", json!({"sku": l.sku.as_str()}), false)
                 }
+                StoreEvent::SalesLetGo { before } => {
+                    base("sales_let_go", json!({"before": before.rfc3339()}), false)
+                }
                 StoreEvent::RestockRequested(r) => base(
                     "restock_requested",
                     json!({"restock_id": r.request.id.to_string(), "status": "requested"}),

@@ -99,7 +99,8 @@ impl RestockView {
             StoreEvent::SaleRecorded(_)
             | StoreEvent::SaleReturned(_)
             | StoreEvent::StockAdjusted(_)
-            | StoreEvent::StockLevelsSet(_) => {}
+            | StoreEvent::StockLevelsSet(_)
+            | StoreEvent::SalesLetGo { .. } => {}
         }
     }
 

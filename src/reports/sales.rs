@@ -115,15 +115,11 @@ impl SalesFacts {
             let mut in_store: HashMap<&Sku, ProductFigures> = HashMap::new();
             for (_, hour) in buckets.range(hours(from, to)) {
                 for (sku, figures) in &hour.products {
-                    let entry = in_store.entry(sku).or_default();
-                    entry.units += figures.units;
-                    entry.revenue += figures.revenue;
+                    *in_store.entry(sku).or_default() += *figures;
                 }
             }
             for (sku, figures) in in_store {
-                let entry = found.entry(sku.clone()).or_default();
-                entry.units += figures.units;
-                entry.revenue += figures.revenue;
+                *found.entry(sku.clone()).or_default() += figures;
             }
         }
         found

@@ -58,7 +58,7 @@ impl StockView {
                         .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
                 }
             }
-            StoreEvent::RestockRequested(_) => {}
+            StoreEvent::RestockRequested(_) | StoreEvent::SalesLetGo { .. } => {}
             StoreEvent::StockLevelsSet(StockLevelsSet {
                 sku,
                 reorder_point,

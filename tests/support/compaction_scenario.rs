@@ -212,9 +212,10 @@ fn recover(backend: Backend, dir: &Path) -> Recovered {
     Recovered { took, seen }
 }
 
-/// Sale ids in the archive's sales CSV.
-fn exported_sales(dir: &Path) -> BTreeSet<u64> {
+/// Sale ids in the archive's sales CSV, and its sale rows (one per line sold).
+fn exported_sales(dir: &Path) -> (BTreeSet<u64>, usize) {
     let mut ids = BTreeSet::new();
+    let mut rows = 0;
     let store_dir = dir.join("archive").join("store-1");
     for entry in std::fs::read_dir(store_dir).expect("the store is archived") {
         let path = entry.expect("an entry").path();
@@ -232,10 +233,29 @@ fn exported_sales(dir: &Path) -> BTreeSet<u64> {
             let record = record.expect("a CSV row");
             if &record[2] == "sale" {
                 ids.insert(record[3].parse::<u64>().expect("a sale id"));
+                rows += 1;
             }
         }
     }
-    ids
+    (ids, rows)
+}
+
+/// Replaces the store's snapshot with bytes this version cannot decode.
+fn unreadable_snapshot(backend: Backend, dir: &Path) {
+    let journal = persistence::open(backend, dir).expect("opens");
+    let stream = StreamId::store(store_id());
+    let seq = journal
+        .latest_snapshot(&stream)
+        .expect("reads")
+        .expect("a snapshot")
+        .seq;
+    let snapshot = persistence::StoredSnapshot {
+        stream,
+        seq,
+        payload: b"\x01another layout".to_vec(),
+    };
+    journal.commit(&[], &[snapshot]).expect("written");
+    journal.close().expect("closes");
 }
 
 /// Sales still journaled (after compaction: at most the last event).
@@ -286,13 +306,16 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
     assert_eq!(after.seen.stock, before.seen.stock, "stock unchanged");
     assert_eq!(after.seen.report, before.seen.report, "reports unchanged");
     assert_eq!(after.seen.report.sales, sales);
-    let exported = exported_sales(dir);
+    let (exported, _) = exported_sales(dir);
     let journaled = sales_in_journal(backend, dir);
     assert_eq!(
         exported.len() + journaled,
         sales as usize,
         "every sale exported, or still in the journal"
     );
+    // Run again at once: nothing new to archive, nothing let go.
+    let again = compaction::compact(backend, dir, keep_all).expect("compacts");
+    assert_eq!(again.archived(), 0, "nothing archived twice");
     // SQLite gives the space back (VACUUM); sled keeps its files and reuses the space.
     if backend == Backend::Sqlite {
         assert!(compaction.journal_bytes_after < compaction.journal_bytes_before / 2);
@@ -308,6 +331,25 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
         forgotten.seen.report, before.seen.report,
         "reports unchanged"
     );
+    // Letting go is journaled: the last sale's event went to the archive behind it, and
+    // the CSV now holds every sale once, one row per line sold.
+    let (all, rows) = exported_sales(dir);
+    let lines: usize = before.seen.sales.iter().map(|(_, _, lines)| lines).sum();
+    assert_eq!(
+        (all.len(), rows),
+        (sales as usize, lines),
+        "every sale exported once"
+    );
+    // A version with another state layout cannot read the snapshot: it rebuilds the
+    // store from the archive and the journal, and lets go of the same sales.
+    unreadable_snapshot(backend, dir);
+    let rebuilt = recover(backend, dir);
+    assert!(
+        rebuilt.seen.sales.is_empty(),
+        "the sales let go stay let go"
+    );
+    assert_eq!(rebuilt.seen.stock, before.seen.stock, "stock rebuilt");
+    assert_eq!(rebuilt.seen.report, before.seen.report, "reports rebuilt");
     Outcome {
         sales,
         selling,
