@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::cadence::SnapshotCadence;
 use super::clock::now;
+use super::watermark;
 use crate::domain::{
     ChainError, ChainEvent, ChainState, DomainEvent, NewStore, Product, Store, User, Username,
 };
@@ -91,11 +92,7 @@ impl ChainActor {
         let seq = self.seq;
         Box::pin(ack.into_actor(self).map(move |result, actor, ctx| match result {
             Ok(()) => {
-                actor.durable.send_if_modified(|d| {
-                    let newer = seq > *d;
-                    *d = (*d).max(seq);
-                    newer
-                });
+                watermark::raise(&actor.durable, seq);
                 Ok(value)
             }
             Err(e) => {
@@ -288,9 +285,7 @@ impl ChainHandle {
     /// Waits up to `wait` until the reference data reaches `seq`; answers the sequence
     /// reached.
     pub async fn wait_for(&self, seq: u64, wait: Duration) -> u64 {
-        let mut durable = self.durable.clone();
-        let _ = tokio::time::timeout(wait, durable.wait_for(|d| *d >= seq)).await;
-        self.seq()
+        watermark::reach(self.durable.clone(), seq, wait).await
     }
 
     /// Waits up to `wait` for anything after `seq`; answers the sequence reached.

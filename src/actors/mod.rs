@@ -12,6 +12,7 @@ mod product;
 mod registry;
 mod restock;
 mod store;
+mod watermark;
 
 pub use chain::{ChainActorError, ChainHandle};
 pub use clock::now;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::cadence::SnapshotCadence;
 use super::clock::now;
 use super::store::{Pending, StoreError};
+use super::watermark;
 use crate::domain::{CentralEvent, CentralStock, DomainEvent, RestockId, Sku, Stamp, Username};
 use crate::persistence::{Journal, StreamId};
 
@@ -87,11 +88,7 @@ impl ProductStockActor {
         );
         Box::pin(ack.into_actor(self).map(move |result, actor, ctx| match result {
             Ok(()) => {
-                actor.durable.send_if_modified(|d| {
-                    let newer = seq > *d;
-                    *d = (*d).max(seq);
-                    newer
-                });
+                watermark::raise(&actor.durable, seq);
                 Ok(value)
             }
             Err(e) => {

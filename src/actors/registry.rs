@@ -327,11 +327,7 @@ impl Registry {
                 tracing::error!(store = %id, error = %e, "cannot start a replicated store");
             }
         }
-        self.applied.send_if_modified(|applied| {
-            let newer = seq > *applied;
-            *applied = (*applied).max(seq);
-            newer
-        });
+        super::watermark::raise(&self.applied, seq);
         Ok(seq)
     }
 
@@ -341,9 +337,7 @@ impl Registry {
         if self.chain.is_owner() {
             return self.chain.wait_for(seq, wait).await;
         }
-        let mut applied = self.applied.subscribe();
-        let _ = tokio::time::timeout(wait, applied.wait_for(|a| *a >= seq)).await;
-        *applied.borrow()
+        super::watermark::reach(self.applied.subscribe(), seq, wait).await
     }
 
     /// The store's journal after `after`, at most `limit` events: its stock ledger.

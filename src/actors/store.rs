@@ -147,11 +147,7 @@ impl StoreActor {
     ) -> ResponseActFuture<Self, Result<Recorded<T>, StoreError>> {
         Box::pin(ack.into_actor(self).map(move |result, actor, ctx| match result {
             Ok(seq) => {
-                actor.durable.send_if_modified(|durable| {
-                    let newer = seq > *durable;
-                    *durable = (*durable).max(seq);
-                    newer
-                });
+                super::watermark::raise(&actor.durable, seq);
                 Ok(Recorded {
                     value,
                     replayed: false,

@@ -204,26 +204,24 @@ impl Journal {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, E)>, JournalError> {
-        let mut found = Vec::new();
-        if limit == 0 {
-            return Ok(found);
-        }
-        if let Some(archive) = &self.archive {
-            let first_kept = self
-                .backend
-                .read_events(stream, 0, 1)?
-                .first()
-                .map(|e| e.seq);
-            if first_kept.is_none_or(|first| first > after.saturating_add(1)) {
-                found = archive.read(stream, after, limit)?;
-            }
-        }
-        let after = found.last().map_or(after, |(seq, _)| *seq);
+        let journaled = self.backend.read_events(stream, after, limit)?;
+        // The journal always keeps a stream's last event, so only a page that starts past
+        // `after + 1` can have its beginning in the archive.
+        let skipped = journaled
+            .first()
+            .is_some_and(|e| e.seq > after.saturating_add(1));
+        let mut found = match (&self.archive, skipped) {
+            (Some(archive), true) => archive.read(stream, after, limit)?,
+            _ => Vec::new(),
+        };
+        let archived_up_to = found.last().map_or(after, |(seq, _)| *seq);
         let rest = limit.saturating_sub(found.len());
-        if rest > 0 {
-            for stored in self.backend.read_events(stream, after, rest)? {
-                found.push((stored.seq, codec::decode(&stored.payload)?));
-            }
+        for stored in journaled
+            .into_iter()
+            .filter(|e| e.seq > archived_up_to)
+            .take(rest)
+        {
+            found.push((stored.seq, codec::decode(&stored.payload)?));
         }
         Ok(found)
     }
