@@ -57,14 +57,21 @@ fn open_with_lock_retry(dir: &Path) -> Result<sled::Db, JournalError> {
     loop {
         match sled::Config::new().path(dir).open() {
             Err(sled::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    && std::time::Instant::now() < deadline =>
+                if is_lock_refusal(&e) && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             other => return other.map_err(JournalError::from),
         }
     }
+}
+
+/// sled reports a held lock as an `Other` error whose message names it (sled 0.34.7,
+/// `config.rs`), not as `WouldBlock`.
+fn is_lock_refusal(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::WouldBlock
+        || (error.kind() == std::io::ErrorKind::Other
+            && error.to_string().contains("could not acquire lock"))
 }
 
 fn event_prefix(stream: &StreamId) -> Vec<u8> {
@@ -277,5 +284,28 @@ impl JournalBackend for SledJournal {
             self.data_file.sync_data()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_waits_for_the_previous_holder_to_release_the_lock() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("journal.sled");
+        let first = SledJournal::open(&path).expect("first open");
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(first);
+        });
+        let second = SledJournal::open(&path);
+        releaser.join().expect("releaser thread");
+        assert!(
+            second.is_ok(),
+            "the second open waits for the lock: {:?}",
+            second.err()
+        );
     }
 }
