@@ -1,6 +1,7 @@
 //! The web application in a real headless Chromium (Debian's `chromium` and
 //! `chromium-driver`, installed by `scripts/test.sh`), driven over WebDriver against the
-//! real server. Screenshots of each screen go to `docs/screenshots/`.
+//! real server. Screenshots of each screen go to the target directory, or to
+//! `docs/screenshots/` with `MAGASIN_UPDATE_SCREENSHOTS=1`.
 
 use crate::helpers::{TestApp, free_port, spawn_app};
 use fantoccini::key::Key;
@@ -79,7 +80,17 @@ fn runtime() -> tokio::runtime::Runtime {
 
 async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.expect("a screenshot");
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "the browser returns a PNG for {name}"
+    );
+    // The README's screenshots are refreshed on request only, so a test run leaves the
+    // working tree as it found it.
+    let dir = if std::env::var_os("MAGASIN_UPDATE_SCREENSHOTS").is_some() {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+    };
     std::fs::create_dir_all(&dir).expect("the screenshots folder");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot is written");
 }
