@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use super::restock::{
     ReceivedLine, RestockError, RestockId, RestockLine, RestockRequest, RestockStatus, RestockStep,
@@ -478,7 +479,9 @@ pub struct StoreState {
     restocks: BTreeMap<u64, RestockRequest>,
     keys: HashMap<KeyDigest, (Fingerprint, Outcome)>,
     /// What is left of the sales let go at compaction (older than the retention window).
-    history: SalesHistory,
+    /// Shared with the reports' read model, which reads it rather than copying it: it
+    /// grows by a store-year's products every year, and only changes at compaction.
+    history: Arc<SalesHistory>,
 }
 
 impl StoreState {
@@ -499,7 +502,7 @@ impl StoreState {
         self.sales.len()
     }
 
-    pub fn history(&self) -> &SalesHistory {
+    pub fn history(&self) -> &Arc<SalesHistory> {
         &self.history
     }
 
@@ -520,13 +523,18 @@ impl StoreState {
             .map(|sale| sale.id)
             .collect();
         let mut forgotten_returns = HashSet::new();
+        if old.is_empty() {
+            return 0;
+        }
+        // A read model holding the history keeps the one it loaded, with these sales.
+        let history = Arc::make_mut(&mut self.history);
         for id in &old {
             if let Some(sale) = self.sales.remove(id) {
-                self.history.add_sale(&sale);
+                history.add_sale(&sale);
             }
             for ret in self.sale_returns.remove(id).into_iter().flatten() {
                 if let Some(ret) = self.returns.remove(&ret) {
-                    self.history.add_return(&ret);
+                    history.add_return(&ret);
                     forgotten_returns.insert(ret.id);
                 }
             }
@@ -1037,6 +1045,81 @@ mod tests {
         let sale = recorded.sale.clone();
         state.apply(&StoreEvent::SaleRecorded(recorded));
         Ok(sale)
+    }
+
+    #[test]
+    fn the_reports_read_the_same_figures_from_sales_let_go_as_from_sales_held() {
+        use crate::reports::SalesFacts;
+        const HOUR: i64 = crate::domain::HOUR_MS;
+        let mut state = stocked(&[("LAI-0001", 500), ("PAI-0002", 500), ("CAF-0003", 500)]);
+        // Three days of sales, at hours that cut days and windows unevenly.
+        for n in 0..40_i64 {
+            let skus = ["LAI-0001", "PAI-0002", "CAF-0003"];
+            let request = SaleRequest::new(vec![
+                line(skus[(n % 3) as usize], 1 + n % 4),
+                line(skus[((n + 1) % 3) as usize], 1),
+            ])
+            .expect("valid lines");
+            let recorded = state
+                .decide_sale(&request, &Prices, &stamp(n * 7 * HOUR / 4), None)
+                .expect("in stock");
+            let id = recorded.sale.id;
+            state.apply(&StoreEvent::SaleRecorded(recorded));
+            if n % 5 == 0 {
+                let back = ReturnRequest::new(id, vec![line(skus[(n % 3) as usize], 1)], None)
+                    .expect("valid");
+                let returned = state
+                    .decide_return(&back, &stamp(n * 7 * HOUR / 4 + HOUR), None)
+                    .expect("returnable");
+                state.apply(&StoreEvent::SaleReturned(returned));
+            }
+        }
+        let store = crate::domain::StoreId::new(1).expect("valid store");
+        let held = SalesFacts::default();
+        held.load(store, &state);
+        // Let go of the first two days' sales; the third day's stay held.
+        state.apply(&StoreEvent::SalesLetGo {
+            before: Timestamp(48 * HOUR),
+        });
+        assert!(state.sale_count() > 0 && state.sale_count() < 40);
+        let let_go = SalesFacts::default();
+        let_go.load(store, &state);
+
+        let windows = [
+            (0, 72),
+            (0, 24),
+            (24, 48),
+            (5, 30),
+            (47, 49),
+            (13, 14),
+            (48, 72),
+        ];
+        for (from, to) in windows {
+            let (from, to) = (Timestamp(from * HOUR), Timestamp(to * HOUR));
+            assert_eq!(
+                let_go.figures(store, from, to),
+                held.figures(store, from, to),
+                "figures over {from:?}..{to:?}"
+            );
+        }
+        assert_eq!(let_go.hourly(store, -3, 80), held.hourly(store, -3, 80));
+        // Products of the past let go are kept per day: windows of whole days agree.
+        for (from, to) in [(0, 72), (0, 24), (24, 48), (24, 72)] {
+            let (from, to) = (Timestamp(from * HOUR), Timestamp(to * HOUR));
+            let products = let_go.products(&[store], from, to);
+            assert!(!products.is_empty());
+            assert_eq!(
+                products,
+                held.products(&[store], from, to),
+                "{from:?}..{to:?}"
+            );
+        }
+        // A window cutting a let-go day counts that day's products whole, or not at all.
+        let cut = let_go.products(&[store], Timestamp(12 * HOUR), Timestamp(36 * HOUR));
+        assert_eq!(
+            cut,
+            held.products(&[store], Timestamp(24 * HOUR), Timestamp(48 * HOUR))
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use dashmap::DashMap;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::domain::{Return, Sale, SalesHistory, Sku, StoreId, StoreState, Timestamp, hour_of};
 
@@ -18,9 +19,26 @@ struct Hour {
     products: HashMap<Sku, ProductFigures>,
 }
 
+/// One store's figures: the sales and returns it holds, per hour, and the history of those
+/// it let go, shared with its state rather than copied.
+#[derive(Default)]
+struct StoreFacts {
+    hours: BTreeMap<i64, Hour>,
+    history: Arc<SalesHistory>,
+}
+
+impl StoreFacts {
+    /// The days of the history whose first hour is in `hours`: a report that cuts a day of
+    /// that past in two counts that day's products whole, or not at all.
+    fn history_days(hours: &std::ops::Range<i64>) -> std::ops::Range<i64> {
+        let first_day_from = |hour: i64| (hour + 23).div_euclid(24);
+        first_day_from(hours.start)..first_day_from(hours.end)
+    }
+}
+
 #[derive(Default)]
 pub struct SalesFacts {
-    stores: DashMap<StoreId, BTreeMap<i64, Hour>>,
+    stores: DashMap<StoreId, StoreFacts>,
 }
 
 /// The hours a `[from, to)` period covers: from rounded down, to rounded up.
@@ -29,9 +47,9 @@ pub fn hours(from: Timestamp, to: Timestamp) -> std::ops::Range<i64> {
 }
 
 impl SalesFacts {
-    /// Loads a store's recovered sales and returns.
+    /// Loads a store's recovered sales and returns, and the history of those it let go.
     pub fn load(&self, store: StoreId, state: &StoreState) {
-        self.load_history(store, state.history());
+        self.stores.entry(store).or_default().history = Arc::clone(state.history());
         for sale in state.sales_newest_first(0, usize::MAX) {
             self.record_sale(store, &sale);
         }
@@ -40,26 +58,9 @@ impl SalesFacts {
         }
     }
 
-    /// The figures a store kept of the sales it let go (its products by day: a report
-    /// that cuts a day of that past in two counts that day's products whole).
-    fn load_history(&self, store: StoreId, history: &SalesHistory) {
-        let mut buckets = self.stores.entry(store).or_default();
-        for (hour, figures) in &history.hours {
-            buckets.entry(*hour).or_default().figures += *figures;
-        }
-        for (day, products) in &history.products {
-            let bucket = buckets
-                .entry(SalesHistory::first_hour_of_day(*day))
-                .or_default();
-            for (sku, figures) in products {
-                *bucket.products.entry(sku.clone()).or_default() += *figures;
-            }
-        }
-    }
-
     pub fn record_sale(&self, store: StoreId, sale: &Sale) {
-        let mut buckets = self.stores.entry(store).or_default();
-        let hour = buckets.entry(hour_of(sale.at)).or_default();
+        let mut facts = self.stores.entry(store).or_default();
+        let hour = facts.hours.entry(hour_of(sale.at)).or_default();
         hour.figures += Figures::of_sale(sale);
         for line in &sale.lines {
             *hour.products.entry(line.sku.clone()).or_default() += ProductFigures::of_line(line);
@@ -67,16 +68,20 @@ impl SalesFacts {
     }
 
     pub fn record_return(&self, store: StoreId, ret: &Return) {
-        let mut buckets = self.stores.entry(store).or_default();
-        buckets.entry(hour_of(ret.at)).or_default().figures += Figures::of_return(ret);
+        let mut facts = self.stores.entry(store).or_default();
+        facts.hours.entry(hour_of(ret.at)).or_default().figures += Figures::of_return(ret);
     }
 
     /// A store's figures over the hours of `[from, to)`.
     pub fn figures(&self, store: StoreId, from: Timestamp, to: Timestamp) -> Figures {
         let mut total = Figures::default();
-        if let Some(buckets) = self.stores.get(&store) {
-            for hour in buckets.range(hours(from, to)).map(|(_, h)| h) {
+        if let Some(facts) = self.stores.get(&store) {
+            let hours = hours(from, to);
+            for (_, hour) in facts.hours.range(hours.clone()) {
                 total += hour.figures;
+            }
+            for (_, figures) in facts.history.hours.range(hours) {
+                total += *figures;
             }
         }
         total
@@ -85,14 +90,19 @@ impl SalesFacts {
     /// One store's figures for each of `count` hours starting at `first_hour`.
     pub fn hourly(&self, store: StoreId, first_hour: i64, count: usize) -> Vec<Figures> {
         let mut series = vec![Figures::default(); count];
-        if let Some(buckets) = self.stores.get(&store) {
-            let end = first_hour + i64::try_from(count).unwrap_or(i64::MAX);
-            for (hour, bucket) in buckets.range(first_hour..end) {
+        if let Some(facts) = self.stores.get(&store) {
+            let hours =
+                first_hour..first_hour.saturating_add(i64::try_from(count).unwrap_or(i64::MAX));
+            let held = facts
+                .hours
+                .range(hours.clone())
+                .map(|(h, b)| (h, &b.figures));
+            for (hour, figures) in held.chain(facts.history.hours.range(hours)) {
                 if let Some(slot) = usize::try_from(hour - first_hour)
                     .ok()
                     .and_then(|i| series.get_mut(i))
                 {
-                    *slot += bucket.figures;
+                    *slot += *figures;
                 }
             }
         }
@@ -106,17 +116,22 @@ impl SalesFacts {
         from: Timestamp,
         to: Timestamp,
     ) -> HashMap<Sku, ProductFigures> {
+        let hours = hours(from, to);
         let mut found: HashMap<Sku, ProductFigures> = HashMap::new();
         for store in stores {
-            let Some(buckets) = self.stores.get(store) else {
+            let Some(facts) = self.stores.get(store) else {
                 continue;
             };
-            // Borrow the SKUs while the store's buckets are held; clone each once at the end.
+            // Borrow the SKUs while the store's facts are held; clone each once at the end.
             let mut in_store: HashMap<&Sku, ProductFigures> = HashMap::new();
-            for (_, hour) in buckets.range(hours(from, to)) {
-                for (sku, figures) in &hour.products {
-                    *in_store.entry(sku).or_default() += *figures;
-                }
+            let held = facts.hours.range(hours.clone()).map(|(_, h)| &h.products);
+            let let_go = facts
+                .history
+                .products
+                .range(StoreFacts::history_days(&hours))
+                .map(|(_, day)| day.iter());
+            for (sku, figures) in held.flat_map(|p| p.iter()).chain(let_go.flatten()) {
+                *in_store.entry(sku).or_default() += *figures;
             }
             for (sku, figures) in in_store {
                 *found.entry(sku.clone()).or_default() += figures;

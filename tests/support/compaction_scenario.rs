@@ -49,6 +49,8 @@ pub struct Seen {
     pub sales: Vec<(u64, i64, usize)>,
     pub stock: Vec<(String, u32)>,
     pub report: Figures,
+    /// The top-products report over every day: SKU, units, revenue.
+    pub products: Vec<(String, u64, i64)>,
 }
 
 /// One recovery of the data directory: how long it took and what it shows.
@@ -120,6 +122,15 @@ fn observe(id: StoreId, state: &StoreState) -> Seen {
             .map(|(sku, line)| (sku.to_string(), line.on_hand))
             .collect(),
         report: facts.figures(id, Timestamp(0), Timestamp(i64::MAX / 2)),
+        products: {
+            let mut products: Vec<_> = facts
+                .products(&[id], Timestamp(0), Timestamp(i64::MAX / 2))
+                .into_iter()
+                .map(|(sku, p)| (sku.to_string(), p.units, p.revenue))
+                .collect();
+            products.sort();
+            products
+        },
     }
 }
 
@@ -305,6 +316,10 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
     );
     assert_eq!(after.seen.stock, before.seen.stock, "stock unchanged");
     assert_eq!(after.seen.report, before.seen.report, "reports unchanged");
+    assert_eq!(
+        after.seen.products, before.seen.products,
+        "top products unchanged"
+    );
     assert_eq!(after.seen.report.sales, sales);
     let (exported, _) = exported_sales(dir);
     let journaled = sales_in_journal(backend, dir);
@@ -331,6 +346,11 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
         forgotten.seen.report, before.seen.report,
         "reports unchanged"
     );
+    assert!(!before.seen.products.is_empty());
+    assert_eq!(
+        forgotten.seen.products, before.seen.products,
+        "top products unchanged"
+    );
     // Letting go is journaled: the last sale's event went to the archive behind it, and
     // the CSV now holds every sale once, one row per line sold.
     let (all, rows) = exported_sales(dir);
@@ -350,6 +370,10 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
     );
     assert_eq!(rebuilt.seen.stock, before.seen.stock, "stock rebuilt");
     assert_eq!(rebuilt.seen.report, before.seen.report, "reports rebuilt");
+    assert_eq!(
+        rebuilt.seen.products, before.seen.products,
+        "top products rebuilt"
+    );
     Outcome {
         sales,
         selling,
