@@ -1,9 +1,10 @@
 //! How instances recognise each other's internal calls: a short-lived HS256 token signed
 //! with the cluster secret (`MAGASIN_CLUSTER_SECRET`, the same on every instance), sent in
 //! [`CLUSTER_HEADER`]. It names the calling instance (one of the configured peers), the
-//! instance called, and the method and path of the call, so a token seen on the wire opens
-//! nothing else. Users' tokens never open the internal API, and this token never acts as
-//! a user.
+//! instance called, the method, path and query of the call and the SHA-256 of its body, so
+//! a token seen on the wire opens nothing else: not another call, not the same call with
+//! another body (a central stock operation replayed with other quantities). Users' tokens
+//! never open the internal API, and this token never acts as a user.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -23,9 +24,16 @@ struct InternalClaims {
     aud: String,
     iat: u64,
     exp: u64,
-    /// The method and path called.
+    /// The method, and the path with its query (`/internal/v1/chain/events?after=3`).
     m: String,
     p: String,
+    /// The body's SHA-256, hexadecimal (of nothing for a call without a body).
+    b: String,
+}
+
+fn body_digest(body: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(body))
 }
 
 pub struct InternalKeys {
@@ -72,8 +80,9 @@ impl InternalKeys {
         }
     }
 
-    /// A token naming this instance, for one call of `method path` on `target`.
-    pub fn issue(&self, target: &str, method: &str, path: &str) -> String {
+    /// A token naming this instance, for one call of `method path_and_query` with `body`
+    /// on `target`.
+    pub fn issue(&self, target: &str, method: &str, path_and_query: &str, body: &[u8]) -> String {
         let now = unix_now();
         let claims = InternalClaims {
             iss: self.me.clone(),
@@ -81,20 +90,52 @@ impl InternalKeys {
             iat: now,
             exp: now + LIFETIME_SECONDS,
             m: method.to_owned(),
-            p: path.to_owned(),
+            p: path_and_query.to_owned(),
+            b: body_digest(body),
         };
         // HS256 over a small struct cannot fail; an empty token is refused by the peer.
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
     }
 
-    /// The calling instance's name, if the token is current, signed with the cluster
-    /// secret by a peer, for this instance and this very call.
-    pub fn verify(&self, token: &str, method: &str, path: &str) -> Option<String> {
+    /// The call a token opens, if it is current, signed with the cluster secret by a peer,
+    /// for this instance and for `method path_and_query`; its body is checked apart
+    /// ([`Call::sent`]), once read.
+    pub fn call(&self, token: &str, method: &str, path_and_query: &str) -> Option<Call> {
         let claims = decode::<InternalClaims>(token, &self.decoding, &self.validation)
             .ok()?
             .claims;
-        (claims.m == method && claims.p == path && self.peers.contains(&claims.iss))
-            .then_some(claims.iss)
+        (claims.m == method && claims.p == path_and_query && self.peers.contains(&claims.iss))
+            .then_some(Call {
+                from: claims.iss,
+                body: claims.b,
+            })
+    }
+
+    /// The calling instance's name, if the token opens this very call, body included.
+    pub fn verify(
+        &self,
+        token: &str,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> Option<String> {
+        self.call(token, method, path_and_query)
+            .filter(|call| call.sent(body))
+            .map(|call| call.from)
+    }
+}
+
+/// A call another instance signed.
+pub struct Call {
+    /// The calling instance.
+    pub from: String,
+    body: String,
+}
+
+impl Call {
+    /// Whether `body` is the body the caller signed.
+    pub fn sent(&self, body: &[u8]) -> bool {
+        self.body == body_digest(body)
     }
 }
 
@@ -118,39 +159,64 @@ mod tests {
             Some(SECRET),
         );
         let three = InternalKeys::new("magasin-3", names(&["magasin-2"]), Some(SECRET));
-        let token = one.issue("magasin-2", "POST", "/internal/v1/central/EPI-0001");
+        let op = br#"{"Allocate":{"request":"3-1","requested":7}}"#;
+        let central = "/internal/v1/central/EPI-0001";
+        let token = one.issue("magasin-2", "POST", central, op);
         assert_eq!(
-            two.verify(&token, "POST", "/internal/v1/central/EPI-0001")
-                .as_deref(),
+            two.verify(&token, "POST", central, op).as_deref(),
             Some("magasin-1")
         );
-        // Another call, another instance, a caller that is not a peer: refused.
+        // The same call with another body (a replay with other quantities): refused.
+        let other = br#"{"Allocate":{"request":"3-1","requested":700}}"#;
+        assert_eq!(two.verify(&token, "POST", central, other), None);
+        assert_eq!(two.verify(&token, "POST", central, b""), None);
+        // The call is recognised before its body is read, and the body checked after.
+        let call = two
+            .call(&token, "POST", central)
+            .expect("a call from a peer");
+        assert_eq!(call.from, "magasin-1");
+        assert!(call.sent(op) && !call.sent(other));
+        // Another call, another query, another instance, a caller that is not a peer:
+        // refused.
         assert_eq!(
-            two.verify(&token, "POST", "/internal/v1/central/EPI-0002"),
+            two.verify(&token, "POST", "/internal/v1/central/EPI-0002", op),
+            None
+        );
+        assert_eq!(two.verify(&token, "GET", central, op), None);
+        let feed = one.issue("magasin-2", "GET", "/internal/v1/chain/events?after=3", b"");
+        assert!(
+            two.verify(&feed, "GET", "/internal/v1/chain/events?after=3", b"")
+                .is_some()
+        );
+        assert_eq!(
+            two.verify(&feed, "GET", "/internal/v1/chain/events?after=0", b""),
+            None
+        );
+        assert!(
+            two.call(&feed, "GET", "/internal/v1/chain/events?after=0")
+                .is_none()
+        );
+        let for_three = one.issue("magasin-3", "GET", "/internal/v1/events", b"");
+        assert_eq!(
+            three.verify(&for_three, "GET", "/internal/v1/events", b""),
             None
         );
         assert_eq!(
-            two.verify(&token, "GET", "/internal/v1/central/EPI-0001"),
+            two.verify(&for_three, "GET", "/internal/v1/events", b""),
             None
         );
-        let for_three = one.issue("magasin-3", "GET", "/internal/v1/events");
-        assert_eq!(three.verify(&for_three, "GET", "/internal/v1/events"), None);
-        assert_eq!(two.verify(&for_three, "GET", "/internal/v1/events"), None);
         let stranger = InternalKeys::new(
             "magasin-1",
             names(&["magasin-2"]),
             Some("another secret of 32 characters!"),
         );
-        let forged = stranger.issue("magasin-2", "GET", "/internal/v1/events");
-        assert_eq!(two.verify(&forged, "GET", "/internal/v1/events"), None);
+        let forged = stranger.issue("magasin-2", "GET", "/internal/v1/events", b"");
+        assert_eq!(two.verify(&forged, "GET", "/internal/v1/events", b""), None);
         assert_eq!(
-            two.verify("not a token", "GET", "/internal/v1/events"),
+            two.verify("not a token", "GET", "/internal/v1/events", b""),
             None
         );
         let unset = InternalKeys::new("magasin-2", names(&["magasin-1"]), None);
-        assert_eq!(
-            unset.verify(&token, "POST", "/internal/v1/central/EPI-0001"),
-            None
-        );
+        assert_eq!(unset.verify(&token, "POST", central, op), None);
     }
 }

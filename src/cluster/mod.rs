@@ -10,7 +10,7 @@
 mod internal;
 mod peers;
 
-pub use internal::{CLUSTER_HEADER, InternalKeys};
+pub use internal::{CLUSTER_HEADER, Call, InternalKeys};
 pub use peers::{FeedPage, PeerError, Peers, chain_digest};
 
 use std::collections::BTreeMap;

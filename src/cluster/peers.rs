@@ -29,6 +29,10 @@ pub enum PeerError {
         status: u16,
         code: String,
     },
+    #[error("instance {instance}'s URL is not valid ({reason}): check [cluster] addresses")]
+    BadUrl { instance: String, reason: String },
+    #[error("a call's body could not be encoded: {0}")]
+    Encode(String),
 }
 
 /// A page of the chain's change feed: events in journal order, each with its sequence.
@@ -86,25 +90,62 @@ impl Peers {
         Ok(format!("{base}{path_and_query}"))
     }
 
-    /// A request to `instance`, signed and carrying the current request id.
+    /// A request without a body to `instance`, signed and carrying the current request id.
     pub fn request(
         &self,
         method: reqwest::Method,
         instance: &str,
         path_and_query: &str,
     ) -> Result<reqwest::RequestBuilder, PeerError> {
-        let path = path_and_query
-            .split_once('?')
-            .map_or(path_and_query, |(path, _)| path);
-        let token = self.keys.issue(instance, method.as_str(), path);
+        self.request_with_body(method, instance, path_and_query, Vec::new())
+    }
+
+    /// A request carrying `body` (whose content type the caller sets), the token bound to it.
+    pub fn request_with_body<B: AsRef<[u8]> + Into<reqwest::Body>>(
+        &self,
+        method: reqwest::Method,
+        instance: &str,
+        path_and_query: &str,
+        body: B,
+    ) -> Result<reqwest::RequestBuilder, PeerError> {
+        let url = reqwest::Url::parse(&self.url(instance, path_and_query)?).map_err(|e| {
+            PeerError::BadUrl {
+                instance: instance.to_owned(),
+                reason: e.to_string(),
+            }
+        })?;
+        // Signed as it goes on the wire: the URL parser may normalise the path.
+        let sent = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let token = self
+            .keys
+            .issue(instance, method.as_str(), &sent, body.as_ref());
         let mut builder = self
             .client
-            .request(method, self.url(instance, path_and_query)?)
+            .request(method, url)
             .header(CLUSTER_HEADER, token);
+        if !body.as_ref().is_empty() {
+            builder = builder.body(body);
+        }
         if let Some(id) = crate::request_id::current() {
             builder = builder.header("X-Request-Id", id);
         }
         Ok(builder)
+    }
+
+    /// A POST of `body` as JSON.
+    pub fn post_json<T: Serialize + ?Sized>(
+        &self,
+        instance: &str,
+        path: &str,
+        body: &T,
+    ) -> Result<reqwest::RequestBuilder, PeerError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| PeerError::Encode(e.to_string()))?;
+        Ok(self
+            .request_with_body(reqwest::Method::POST, instance, path, bytes)?
+            .header(reqwest::header::CONTENT_TYPE, "application/json"))
     }
 
     /// Sends and reads a JSON answer; a non-2xx answer is [`PeerError::Refused`] with its
@@ -190,10 +231,9 @@ impl RemoteCentral for Peers {
         Box::pin(async move {
             let path = format!("/internal/v1/central/{sku}");
             let builder = self
-                .request(reqwest::Method::POST, &owner, &path)
+                .post_json(&owner, &path, &op)
                 .map_err(|e| StoreError::Peer(e.to_string()))?
-                .timeout(WRITE_TIMEOUT)
-                .json(&op);
+                .timeout(WRITE_TIMEOUT);
             match self.json::<CentralAnswer>(&owner, builder).await {
                 Ok(answer) => Ok(answer.value),
                 Err(PeerError::Refused { code, .. }) if code == "stock_out_of_bounds" => {

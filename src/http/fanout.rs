@@ -117,9 +117,9 @@ pub async fn gather_in<Q: Ask>(app: &AppState, ask: &Q, reach: Reach) -> Gathere
     let calls = app.cluster.peers().map(|peer| {
         let path = path.as_str();
         async move {
-            let answer = match app.peers.request(reqwest::Method::POST, peer, path) {
+            let answer = match app.peers.post_json(peer, path, ask) {
                 Ok(builder) => {
-                    let builder = builder.timeout(DEADLINE).json(ask);
+                    let builder = builder.timeout(DEADLINE);
                     app.peers.json::<Q::Part>(peer, builder).await
                 }
                 Err(e) => Err(e),

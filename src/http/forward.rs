@@ -74,7 +74,7 @@ async fn relay(
         |e: &dyn std::fmt::Display| ApiError::PeerUnavailable(format!("{owner}: {e}"));
     let mut builder = app
         .peers
-        .request(method, owner, path)
+        .request_with_body(method, owner, path, body)
         .map_err(|e| unavailable(&e))?;
     for (name, value) in http.headers() {
         let ours = matches!(
@@ -87,7 +87,6 @@ async fn relay(
     }
     let answer = builder
         .timeout(FORWARD_TIMEOUT)
-        .body(body)
         .send()
         .await
         .map_err(|e| unavailable(&e))?;

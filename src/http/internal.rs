@@ -17,9 +17,10 @@
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
+use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::json;
-use std::future::{Ready, ready};
+use std::future::ready;
 use std::time::Duration;
 
 use super::AppState;
@@ -30,7 +31,7 @@ use super::problem::ApiError;
 use super::reports::{SalesAsk, StockAsk};
 use super::restock::RestocksAsk;
 use crate::actors::CentralOp;
-use crate::cluster::{CLUSTER_HEADER, FeedPage, PeerError, chain_digest};
+use crate::cluster::{CLUSTER_HEADER, Call, FeedPage, PeerError, chain_digest};
 use crate::domain::ChainEvent;
 use crate::persistence::StreamId;
 
@@ -41,30 +42,59 @@ const MAX_WAIT: Duration = Duration::from_secs(25);
 /// How long a follower waits for news per request.
 const FOLLOW_WAIT: Duration = Duration::from_secs(10);
 
-/// A call from another instance of the chain (its name).
-pub struct Peer(pub String);
+/// A call from another instance of the chain: its name, and the body it signed.
+pub struct Peer {
+    pub name: String,
+    pub body: web::Bytes,
+}
+
+/// The path and query a request was sent to, as its caller signed them.
+fn path_and_query(req: &HttpRequest) -> &str {
+    req.uri()
+        .path_and_query()
+        .map_or(req.path(), |p| p.as_str())
+}
+
+fn signed_call(req: &HttpRequest) -> Option<Call> {
+    let app = req.app_data::<web::Data<AppState>>()?;
+    let token = req.headers().get(CLUSTER_HEADER)?.to_str().ok()?;
+    app.peers
+        .keys()
+        .call(token, req.method().as_str(), path_and_query(req))
+}
 
 impl Peer {
-    /// The calling instance, if the request carries a valid cluster token.
-    pub fn of(req: &HttpRequest) -> Option<String> {
-        let app = req.app_data::<web::Data<AppState>>()?;
-        let token = req.headers().get(CLUSTER_HEADER)?.to_str().ok()?;
-        app.peers
-            .keys()
-            .verify(token, req.method().as_str(), req.path())
+    /// The instance that forwarded this request, if another instance did. The body is not
+    /// read here: this only keeps a forwarded request from being forwarded again, and the
+    /// request still carries its user's own credentials.
+    pub fn forwarder(req: &HttpRequest) -> Option<String> {
+        signed_call(req).map(|call| call.from)
     }
 }
 
 impl FromRequest for Peer {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(
-            Self::of(req)
-                .map(Peer)
-                .ok_or(ApiError::ClusterUnauthenticated),
-        )
+    /// Refuses a call without a valid token before reading its body, then a body other
+    /// than the one signed.
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let Some(call) = signed_call(req) else {
+            return Box::pin(ready(Err(ApiError::ClusterUnauthenticated)));
+        };
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body
+                .await
+                .map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+            if !call.sent(&body) {
+                return Err(ApiError::ClusterUnauthenticated);
+            }
+            Ok(Peer {
+                name: call.from,
+                body,
+            })
+        })
     }
 }
 
@@ -164,27 +194,28 @@ async fn central(
     app: web::Data<AppState>,
     peer: Peer,
     path: web::Path<String>,
-    op: web::Json<CentralOp>,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
     let sku = sku(&path)?;
-    tracing::debug!(from = %peer.0, sku = %sku, op = ?op, "central stock call");
+    let op: CentralOp =
+        serde_json::from_slice(&peer.body).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+    tracing::debug!(from = %peer.name, sku = %sku, op = ?op, "central stock call");
     let owner = app.cluster.product_owner(&sku);
     if owner != app.cluster.name() {
         return Err(ApiError::PeerUnavailable(format!(
             "central stock of {sku} is held by {owner}"
         )));
     }
-    let value = app.registry.central(&sku, op.into_inner()).await?;
+    let value = app.registry.central(&sku, op).await?;
     Ok(web::Json(json!({ "value": value })))
 }
 
 #[post("/parts/{name}")]
 async fn part(
     app: web::Data<AppState>,
-    _peer: Peer,
+    peer: Peer,
     path: web::Path<String>,
-    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let body = peer.body;
     match path.as_str() {
         SalesAsk::NAME => fanout::serve::<SalesAsk>(&app, &body),
         StockAsk::NAME => fanout::serve::<StockAsk>(&app, &body),

@@ -49,7 +49,7 @@ pub async fn observe<B: MessageBody + 'static>(
     let chain_write = forward::is_chain_write(req.method(), req.path());
     // A request another instance forwarded is never forwarded again (two instances that
     // disagree on the owner would pass it back and forth): its handler answers.
-    let from_peer = super::internal::Peer::of(req.request()).is_some();
+    let from_peer = super::internal::Peer::forwarder(req.request()).is_some();
     let forward_to = app.as_ref().filter(|_| !from_peer).and_then(|app| {
         let owner = if chain_write {
             app.cluster.chain_owner()

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use magasin::cluster::{CHAIN_KEY, owner, store_key};
-use magasin::domain::StoreId;
+use magasin::cluster::{CHAIN_KEY, InternalKeys, owner, product_key, store_key};
+use magasin::domain::{Sku, StoreId};
 use magasin::persistence::Backend;
 
 use crate::helpers::{TestApp, free_port, settings, spawn_app, start};
@@ -255,4 +255,77 @@ fn the_internal_api_refuses_calls_without_the_cluster_secret() {
     let stock = app.get("/api/v1/logistics/stock?q=EPI-0001");
     assert_eq!(stock.status, 200);
     assert_eq!(stock.body["partial"], false);
+}
+
+/// magasin-2 of three, the others absent, over the demo chain: the owner of the reference
+/// data, so it keeps the users.
+fn second_of_three(temp: &std::path::Path, cluster_secret: &str) -> TestApp {
+    start(settings(temp, Backend::Sqlite, true)).stop();
+    let mut settings = settings(temp, Backend::Sqlite, false);
+    settings.cluster.instance = "magasin-2".into();
+    settings.cluster.instances = names(3);
+    settings.cluster.addresses = names(3)
+        .into_iter()
+        .map(|n| (n, format!("http://127.0.0.1:{}", free_port())))
+        .collect();
+    settings.cluster.secret = Some(cluster_secret.into());
+    settings.auth.jwt_secret = Some("a token secret of at least 32 characters".into());
+    start(settings)
+}
+
+#[test]
+fn an_internal_token_opens_only_the_body_and_query_it_was_signed_for() {
+    let secret = "a cluster secret of at least 32 chars";
+    let temp = tempfile::tempdir().expect("a temp dir");
+    let mut app = second_of_three(temp.path(), secret);
+    app.admin = Some(app.login("admin"));
+    let instances = names(3);
+    let sku = (1..=40)
+        .map(|n| format!("EPI-{n:04}"))
+        .find(|sku| {
+            let sku = Sku::parse(sku).expect("valid sku");
+            owner(&product_key(&sku), &instances) == Some("magasin-2")
+        })
+        .expect("a demo product held by magasin-2");
+    let on_hand = |app: &TestApp| {
+        let stock = app.get(&format!("/api/v1/logistics/stock?q={sku}"));
+        assert_eq!(stock.status, 200, "{:?}", stock.body);
+        stock.body["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["sku"] == sku.as_str()))
+            .and_then(|line| line["on_hand"].as_i64())
+            .expect("the product's central line")
+    };
+    let before = on_hand(&app);
+    // magasin-1 signs a receipt of 5 units, as it would on the wire.
+    let one = InternalKeys::new("magasin-1", vec!["magasin-2".into()], Some(secret));
+    let path = format!("/internal/v1/central/{sku}");
+    let signed = br#"{"op":"receive","receipt":"r-body-1","quantity":5,"by":"admin"}"#;
+    let token = one.issue("magasin-2", "POST", &path, signed);
+    let send = |path: &str, body: &[u8]| -> (u16, serde_json::Value) {
+        let answer = ureq::post(&app.url(path))
+            .set("X-Magasin-Cluster", &token)
+            .set("Content-Type", "application/json")
+            .send_bytes(body);
+        match answer {
+            Ok(r) => (r.status(), r.into_json().unwrap_or_default()),
+            Err(ureq::Error::Status(status, r)) => (status, r.into_json().unwrap_or_default()),
+            Err(e) => panic!("{path}: {e}"),
+        }
+    };
+    // The same token with other quantities, or on another query: refused, nothing moves.
+    let replayed = br#"{"op":"receive","receipt":"r-body-2","quantity":5000,"by":"admin"}"#;
+    for (path, body) in [
+        (path.clone(), &replayed[..]),
+        (format!("{path}?again=1"), &signed[..]),
+    ] {
+        let (status, problem) = send(&path, body);
+        assert_eq!(status, 401, "{path}: {problem}");
+        assert_eq!(problem["code"], "cluster_unauthenticated", "{path}");
+    }
+    assert_eq!(on_hand(&app), before, "a refused call moves nothing");
+    // The call it was signed for goes through.
+    let (status, answer) = send(&path, signed);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(on_hand(&app), before + 5);
 }
