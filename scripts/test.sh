@@ -1,56 +1,91 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need, then checks format,
-# lints and runs every test (unit, end-to-end, crash). Usage: scripts/test.sh
+# lints and runs every test (unit, end-to-end, crash).
+#
+# Usage: scripts/test.sh [STEP...]   with no step, every step, in this order:
+#   lint    format, clippy, the monitoring and deployment kits, HAProxy's configuration,
+#           the architecture documents
+#   tests   every test, and the benchmarks' build
+#   smoke   the load generator's smoke run
+# (GitLab CI runs one step per stage; .ci/run runs them all.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Rust components the checks use (rustup is how this toolchain is installed).
-if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+steps=("$@")
+if [ ${#steps[@]} -eq 0 ]; then
+    steps=(lint tests smoke)
+fi
+for step in "${steps[@]}"; do
+    case "$step" in
+        lint | tests | smoke) ;;
+        *)
+            echo "scripts/test.sh: unknown step '$step' (lint, tests, smoke)" >&2
+            exit 2
+            ;;
+    esac
+done
+wants() {
+    local step
+    for step in "${steps[@]}"; do
+        [ "$step" = "$1" ] && return 0
+    done
+    return 1
+}
+
+# What each step needs, installed when missing. Rust components for the lints (rustup is
+# how this toolchain is installed).
+if wants lint && { ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; }; then
     rustup component add rustfmt clippy
 fi
 
 # The reference OpenMetrics parser, used by the tests to read /metrics.
 # ...and a validator of the OpenAPI contract.
-if ! python3 -c "import prometheus_client, openapi_spec_validator" >/dev/null 2>&1; then
+if wants tests && ! python3 -c "import prometheus_client, openapi_spec_validator" >/dev/null 2>&1; then
     python3 -m pip install --quiet prometheus-client openapi-spec-validator
 fi
 
 # promtool, to check the Prometheus configuration of the monitoring kit.
-if ! command -v promtool >/dev/null 2>&1; then
+if wants lint && ! command -v promtool >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
 # A real browser for the web application's tests: Debian's Chromium and its WebDriver.
-if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+if wants tests && { ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; }; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
 
 # HAProxy (Debian's package, with Lua) for the cluster's routing tests and config check.
-if ! command -v haproxy >/dev/null 2>&1; then
+if { wants lint || wants tests; } && ! command -v haproxy >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null
 fi
 
-echo "== format"
-cargo fmt --check
-echo "== lints"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== monitoring kit"
-scripts/check-monitoring.sh
-echo "== haproxy configuration"
-HAPROXY_CONFIG_DIR="$PWD/haproxy" MAGASIN_INSTANCES=magasin-1,magasin-2,magasin-3 \
-    MAGASIN_1_ADDR=127.0.0.1:8081 MAGASIN_2_ADDR=127.0.0.1:8082 MAGASIN_3_ADDR=127.0.0.1:8083 \
-    HAPROXY_BIND=127.0.0.1:8080 HAPROXY_STATS_BIND=127.0.0.1:8404 \
-    haproxy -c -f haproxy/haproxy.cfg
-echo "== deployment kit (compose, GitLab CI, Dockerfile, Kubernetes)"
-scripts/check-deploy.sh
-echo "== architecture documents"
-scripts/check-architecture.sh
-echo "== tests"
-cargo test --workspace --all-targets --locked
-echo "== benchmarks build"
-cargo bench --workspace --no-run --locked
-echo "== load generator smoke"
-scripts/loadtest-smoke.sh
+if wants lint; then
+    echo "== format"
+    cargo fmt --check
+    echo "== lints"
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    echo "== monitoring kit"
+    scripts/check-monitoring.sh
+    echo "== haproxy configuration"
+    HAPROXY_CONFIG_DIR="$PWD/haproxy" MAGASIN_INSTANCES=magasin-1,magasin-2,magasin-3 \
+        MAGASIN_1_ADDR=127.0.0.1:8081 MAGASIN_2_ADDR=127.0.0.1:8082 MAGASIN_3_ADDR=127.0.0.1:8083 \
+        HAPROXY_BIND=127.0.0.1:8080 HAPROXY_STATS_BIND=127.0.0.1:8404 \
+        haproxy -c -f haproxy/haproxy.cfg
+    echo "== deployment kit (compose, GitLab CI, Dockerfile, Kubernetes)"
+    scripts/check-deploy.sh
+    echo "== architecture documents"
+    scripts/check-architecture.sh
+fi
+if wants tests; then
+    echo "== tests"
+    cargo test --workspace --all-targets --locked
+    echo "== benchmarks build"
+    cargo bench --workspace --no-run --locked
+fi
+if wants smoke; then
+    echo "== load generator smoke"
+    scripts/loadtest-smoke.sh
+fi
