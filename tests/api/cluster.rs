@@ -163,21 +163,9 @@ fn get_with_instance(app: &TestApp, token: &str, path: &str) -> (u16, String, se
 #[test]
 fn an_instance_answers_421_naming_the_owner_for_a_store_it_does_not_own() {
     let temp = tempfile::tempdir().expect("a temp dir");
-    // The demo chain, seeded by one instance alone; then the same data as magasin-2 of
-    // three (the owner of the reference data, so it keeps the users), the others absent.
-    start(settings(temp.path(), Backend::Sqlite, true)).stop();
-    let mut settings = settings(temp.path(), Backend::Sqlite, false);
-    settings.cluster.instance = "magasin-2".into();
-    settings.cluster.instances = names(3);
-    settings.cluster.addresses = names(3)
-        .into_iter()
-        .map(|n| (n, format!("http://127.0.0.1:{}", free_port())))
-        .collect();
-    settings.cluster.secret = Some("a cluster secret of at least 32 chars".into());
-    settings.auth.jwt_secret = Some("a token secret of at least 32 characters".into());
-    let instances = settings.cluster.instances.clone();
+    let instances = names(3);
     assert_eq!(owner(CHAIN_KEY, &instances), Some("magasin-2"));
-    let app = start(settings);
+    let app = second_of_three(temp.path(), "a cluster secret of at least 32 chars");
     let token = app.login("admin");
     let owner_of = |id: u32| {
         owner(&store_key(StoreId::new(id).expect("valid")), &instances)
@@ -257,8 +245,8 @@ fn the_internal_api_refuses_calls_without_the_cluster_secret() {
     assert_eq!(stock.body["partial"], false);
 }
 
-/// magasin-2 of three, the others absent, over the demo chain: the owner of the reference
-/// data, so it keeps the users.
+/// magasin-2 of three, the others absent, over the demo chain seeded by one instance
+/// alone: the owner of the reference data, so it keeps the users.
 fn second_of_three(temp: &std::path::Path, cluster_secret: &str) -> TestApp {
     start(settings(temp, Backend::Sqlite, true)).stop();
     let mut settings = settings(temp, Backend::Sqlite, false);
