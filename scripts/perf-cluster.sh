@@ -16,33 +16,14 @@ scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(till mixed)
 instances=${INSTANCES:-3}
 
-cargo build --locked --release -p magasin --bin magasin -p magasin-loadtest --bin loadtest
+# shellcheck source=scripts/lib/perf.sh
+. scripts/lib/perf.sh
+perf_build
 
 out=target/perf-cluster
 rm -rf "$out"
 mkdir -p "$out"
-pid=""
-work=""
-
-stop() {
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    pid=""
-    [[ -n "$work" ]] && rm -rf "$work"
-    work=""
-}
-trap stop EXIT
-
-wait_ready() {
-    for _ in $(seq 600); do
-        curl -fsS "$1/health/ready" >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    echo "perf-cluster: $1 did not get ready" >&2
-    exit 2
-}
+trap perf_stop EXIT
 
 # Prints the total throughput of a pass from its summary.json.
 throughput() {
@@ -58,27 +39,24 @@ pass() {
 }
 
 for scenario in "${scenarios[@]}"; do
-    work=$(mktemp -d)
-    target/release/magasin --bind 127.0.0.1:18181 --data-dir "$work/data" >"$work/server.log" 2>&1 &
-    pid=$!
-    wait_ready http://127.0.0.1:18181
+    perf_start_server
     echo "== $scenario, one instance directly: $users users, ${seconds} s"
-    pass "$scenario" http://127.0.0.1:18181 "$scenario-direct"
-    stop
+    pass "$scenario" "$perf_host" "$scenario-direct"
+    perf_stop
 
-    work=$(mktemp -d)
-    INSTANCES=$instances PORT=18280 DATA_DIR="$work/cluster" MAGASIN_BIN=target/release/magasin \
-        scripts/cluster-local.sh >"$work/cluster.log" 2>&1 &
-    pid=$!
+    perf_work=$(mktemp -d)
+    INSTANCES=$instances PORT=18280 DATA_DIR="$perf_work/cluster" MAGASIN_BIN=target/release/magasin \
+        scripts/cluster-local.sh >"$perf_work/cluster.log" 2>&1 &
+    perf_pid=$!
     for _ in $(seq 600); do
-        grep -q '^cluster: .* instances behind' "$work/cluster.log" && break
-        kill -0 "$pid" 2>/dev/null || { cat "$work/cluster.log" >&2; exit 2; }
+        grep -q '^cluster: .* instances behind' "$perf_work/cluster.log" && break
+        kill -0 "$perf_pid" 2>/dev/null || { cat "$perf_work/cluster.log" >&2; exit 2; }
         sleep 0.2
     done
-    wait_ready http://127.0.0.1:18280
+    perf_wait_ready http://127.0.0.1:18280
     echo "== $scenario, HAProxy in front of $instances instances: $users users, ${seconds} s"
     pass "$scenario" http://127.0.0.1:18280 "$scenario-haproxy"
-    stop
+    perf_stop
 
     direct=$(throughput "$out/$scenario-direct/summary.json")
     proxied=$(throughput "$out/$scenario-haproxy/summary.json")

@@ -15,45 +15,26 @@ shift $(($# > 2 ? 2 : $#))
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(till search mixed)
 
-cargo build --locked --release -p magasin --bin magasin -p magasin-loadtest --bin loadtest
+# shellcheck source=scripts/lib/perf.sh
+. scripts/lib/perf.sh
+perf_build
 
 out=target/perf-run
 rm -rf "$out"
 mkdir -p "$out"
-server_pid=""
-work=""
-
-stop_server() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-    [[ -n "$work" ]] && rm -rf "$work"
-    work=""
-}
-trap stop_server EXIT
+trap perf_stop EXIT
 
 status=0
 for scenario in "${scenarios[@]}"; do
     duration=${seconds:-$([[ $scenario == mixed ]] && echo 60 || echo 30)}
-    work=$(mktemp -d)
-    target/release/magasin --bind 127.0.0.1:0 --data-dir "$work/data" >"$work/server.log" 2>&1 &
-    server_pid=$!
-    host=""
-    for _ in $(seq 300); do
-        host=$(sed -n 's|^magasin listening on \(http://[0-9.:]*\)$|\1|p' "$work/server.log" | head -n 1)
-        [[ -n "$host" ]] && curl -fsS "$host/health/ready" >/dev/null 2>&1 && break
-        host=""
-        sleep 0.2
-    done
-    [[ -n "$host" ]] || { echo "perf-run: the server did not get ready" >&2; exit 2; }
+    perf_start_server
+    host=$perf_host
     echo "== $scenario: $users users, ${duration} s (server on $host)"
     target/release/loadtest --host "$host" --scenario "$scenario" --users "$users" \
         --duration "${duration}s" --report-dir "$out/$scenario" | tee "$out/$scenario.txt" \
         || status=1
-    peak=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+    peak=$(awk '/VmHWM/ {print $2}' "/proc/$perf_pid/status")
     echo "server peak resident memory: $((peak / 1024)) MiB" | tee -a "$out/$scenario.txt"
-    stop_server
+    perf_stop
 done
 exit "$status"
