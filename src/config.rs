@@ -57,6 +57,12 @@ pub struct AuthSettings {
     /// Only from the environment (`MAGASIN_JWT_SECRET`), never from a file.
     #[serde(skip)]
     pub jwt_secret: Option<String>,
+    /// The first administrator's username, created when the chain has no user
+    /// (`crate::bootstrap`).
+    pub bootstrap_admin: String,
+    /// Only from the environment (`MAGASIN_BOOTSTRAP_ADMIN_PASSWORD`), never from a file.
+    #[serde(skip)]
+    pub bootstrap_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +121,9 @@ impl Settings {
             .ok()
             .filter(|s| !s.is_empty());
         settings.cluster.secret = std::env::var("MAGASIN_CLUSTER_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty());
+        settings.auth.bootstrap_password = std::env::var(crate::bootstrap::PASSWORD_ENV)
             .ok()
             .filter(|s| !s.is_empty());
         Ok(settings)

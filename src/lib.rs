@@ -16,6 +16,7 @@
 
 pub mod actors;
 pub mod auth;
+pub mod bootstrap;
 pub mod cluster;
 pub mod compaction;
 pub mod config;
@@ -62,6 +63,8 @@ pub enum StartupError {
     Cluster(#[from] cluster::ClusterError),
     #[error("demo data: {0}")]
     Demo(#[from] demo::DemoError),
+    #[error("{0}")]
+    Bootstrap(#[from] bootstrap::BootstrapError),
     #[error("cannot listen on {bind}: {source}")]
     Bind {
         bind: String,
@@ -167,6 +170,14 @@ impl Application {
         let seed_later = settings.demo.enabled && cluster.has_peers();
         if settings.demo.enabled && !seed_later {
             demo::seed(&registry, &catalog, &users).await?;
+        }
+        if !settings.demo.enabled {
+            bootstrap_admin(&registry, &users, &settings.auth).await?;
+        } else if settings.auth.bootstrap_password.is_some() {
+            tracing::info!(
+                "{} is ignored with demo data: the demo users sign in",
+                bootstrap::PASSWORD_ENV
+            );
         }
         seeded.store(!seed_later, std::sync::atomic::Ordering::Release);
 
@@ -284,6 +295,35 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// The first administrator of a chain without users ([`bootstrap`]), or a warning that
+/// nobody can sign in.
+async fn bootstrap_admin(
+    registry: &Registry,
+    users: &UsersView,
+    auth: &config::AuthSettings,
+) -> Result<(), StartupError> {
+    let done = bootstrap::first_admin(
+        registry,
+        users,
+        &auth.bootstrap_admin,
+        auth.bootstrap_password.as_deref(),
+    )
+    .await?;
+    match done {
+        bootstrap::Bootstrap::Created(username) => {
+            tracing::info!(%username, "created the first administrator");
+        }
+        bootstrap::Bootstrap::NoPassword => tracing::warn!(
+            "the chain has no user, so nobody can sign in: set {} to create the first \
+             administrator ({:?})",
+            bootstrap::PASSWORD_ENV,
+            auth.bootstrap_admin
+        ),
+        bootstrap::Bootstrap::NotNeeded => {}
+    }
+    Ok(())
 }
 
 /// Seeds a cluster instance once it listens, retrying until the other instances it needs

@@ -588,23 +588,17 @@ fn unknown_users_and_wrong_passwords_get_the_same_answer() {
 
 #[test]
 fn outside_demo_mode_the_server_refuses_to_start_without_a_strong_secret() {
-    use std::process::Stdio;
     let dir = tempfile::tempdir().expect("temp dir");
     for (secret, complaint) in [
         (None, "MAGASIN_JWT_SECRET"),
         (Some("trop-court"), "at least 32 bytes"),
     ] {
         let mut command = crate::process::command(dir.path());
-        command
-            .arg("--no-demo-data")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        command.arg("--no-demo-data");
         if let Some(secret) = secret {
             command.env("MAGASIN_JWT_SECRET", secret);
         }
-        let output = command.output().expect("the binary runs");
-        assert!(!output.status.success(), "started with secret {secret:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = crate::process::refused(command);
         assert!(stderr.contains(complaint), "stderr: {stderr}");
     }
     let mut command = crate::process::command(dir.path());
@@ -647,4 +641,63 @@ fn passwords_and_hashes_never_reach_the_log() {
     );
     assert!(!text.contains("\"demo\""), "a password reached the log");
     assert!(!text.contains("$argon2"), "a hash reached the log");
+}
+
+#[test]
+fn a_chain_without_users_gets_its_first_administrator_from_the_environment_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let serve = |password: &str| {
+        let mut command = crate::process::command(dir.path());
+        command
+            .arg("--no-demo-data")
+            .env("MAGASIN_JWT_SECRET", "s".repeat(32))
+            .env("MAGASIN_BOOTSTRAP_ADMIN_PASSWORD", password);
+        command
+    };
+    // A password the rules refuse: the server says which variable, and does not start.
+    let stderr = crate::process::refused(serve("court"));
+    assert!(
+        stderr.contains("MAGASIN_BOOTSTRAP_ADMIN_PASSWORD"),
+        "stderr: {stderr}"
+    );
+
+    let login = |base: &str, password: &str| -> (u16, serde_json::Value) {
+        match ureq::post(&format!("{base}/api/v1/auth/login"))
+            .send_json(json!({"username": "admin", "password": password}))
+        {
+            Ok(r) => (r.status(), r.into_json().unwrap_or_default()),
+            Err(ureq::Error::Status(status, r)) => (status, r.into_json().unwrap_or_default()),
+            Err(e) => panic!("login: {e}"),
+        }
+    };
+    let server = crate::process::start(serve("premier-mot-de-passe"));
+    let (status, body) = login(&server.base, "premier-mot-de-passe");
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().expect("a token").to_owned();
+    let users: serde_json::Value = ureq::get(&format!("{}/api/v1/users", server.base))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("the administrator lists the users")
+        .into_json()
+        .expect("json");
+    let names: Vec<(&str, &str)> = users["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|u| {
+            (
+                u["username"].as_str().unwrap_or_default(),
+                u["role"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(names, vec![("admin", "admin")]);
+    assert_eq!(login(&server.base, "demo").0, 401, "no demo user");
+    assert!(server.terminate());
+
+    // Users exist now: another password in the variable changes nothing.
+    let server = crate::process::start(serve("un-autre-mot-de-passe"));
+    assert_eq!(login(&server.base, "un-autre-mot-de-passe").0, 401);
+    assert_eq!(login(&server.base, "premier-mot-de-passe").0, 200);
+    assert!(server.terminate());
 }

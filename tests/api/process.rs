@@ -18,6 +18,7 @@ pub fn command(data_dir: &Path) -> Command {
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env_remove("MAGASIN_JWT_SECRET")
+        .env_remove("MAGASIN_BOOTSTRAP_ADMIN_PASSWORD")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     command
@@ -50,5 +51,35 @@ impl Binary {
             .expect("kill runs");
         assert!(sent.success());
         self.child.wait().expect("the binary exits").success()
+    }
+}
+
+/// Runs `command`, which must refuse to start: answers what it wrote on stderr. A server
+/// that starts instead is killed after 30 s and the test fails (rather than waiting on it).
+pub fn refused(mut command: Command) -> String {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match child.try_wait().expect("the child's status") {
+            Some(status) => {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = pipe.read_to_string(&mut stderr);
+                }
+                assert!(!status.success(), "exited successfully; stderr: {stderr}");
+                return stderr;
+            }
+            None if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the binary started instead of refusing to");
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
     }
 }
