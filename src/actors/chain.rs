@@ -15,7 +15,8 @@ use super::cadence::SnapshotCadence;
 use super::clock::now;
 use super::watermark;
 use crate::domain::{
-    ChainError, ChainEvent, ChainState, DomainEvent, NewStore, Product, Store, User, Username,
+    ChainError, ChainEvent, ChainState, DomainEvent, NewStore, Product, ProductChange, Sku, Store,
+    User, Username,
 };
 use crate::persistence::{Journal, JournalError, StreamId};
 
@@ -134,6 +135,64 @@ impl Handler<AddProducts> for ChainActor {
         }
         let ack = self.persist(events);
         self.when_durable(ack, ())
+    }
+}
+
+/// Adds one product, as an administrator does: the same product again is answered as it
+/// is (a retried request), another product under its SKU or barcode is refused.
+#[derive(Message)]
+#[rtype(result = "Result<Added, ChainActorError>")]
+pub struct AddProduct(pub Product);
+
+/// What [`AddProduct`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    Created(Product),
+    /// The catalog already had this very product.
+    Existing(Product),
+}
+
+impl Handler<AddProduct> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<Added, ChainActorError>>;
+
+    fn handle(&mut self, msg: AddProduct, _ctx: &mut Self::Context) -> Self::Result {
+        let product = msg.0;
+        if self.state.product(&product.sku) == Some(&product) {
+            return Box::pin(fut::ready(Ok(Added::Existing(product))));
+        }
+        let event = match self.state.decide_add_product(product.clone()) {
+            Ok(event) => event,
+            Err(e) => return Box::pin(fut::ready(Err(e.into()))),
+        };
+        let ack = self.persist(vec![event]);
+        self.when_durable(ack, Added::Created(product))
+    }
+}
+
+/// Changes a product's name, category or price. Answered once durable, with the product
+/// as it is now (unchanged when nothing differed).
+#[derive(Message)]
+#[rtype(result = "Result<Product, ChainActorError>")]
+pub struct ChangeProduct(pub Sku, pub ProductChange);
+
+impl Handler<ChangeProduct> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<Product, ChainActorError>>;
+
+    fn handle(&mut self, msg: ChangeProduct, _ctx: &mut Self::Context) -> Self::Result {
+        let ChangeProduct(sku, change) = msg;
+        match self.state.decide_change_product(&sku, change) {
+            Err(e) => Box::pin(fut::ready(Err(e.into()))),
+            Ok(None) => {
+                let current = self.state.product(&sku).cloned();
+                Box::pin(fut::ready(
+                    current.ok_or_else(|| ChainError::UnknownProduct(sku).into()),
+                ))
+            }
+            Ok(Some(changed)) => {
+                let ack = self.persist(vec![ChainEvent::ProductChanged(changed.clone())]);
+                self.when_durable(ack, changed)
+            }
+        }
     }
 }
 
@@ -326,6 +385,20 @@ impl ChainHandle {
     pub async fn add_products(&self, products: Vec<Product>) -> Result<(), ChainActorError> {
         self.writable()?;
         self.ask(AddProducts(products)).await?
+    }
+
+    pub async fn add_product(&self, product: Product) -> Result<Added, ChainActorError> {
+        self.writable()?;
+        self.ask(AddProduct(product)).await?
+    }
+
+    pub async fn change_product(
+        &self,
+        sku: Sku,
+        change: ProductChange,
+    ) -> Result<Product, ChainActorError> {
+        self.writable()?;
+        self.ask(ChangeProduct(sku, change)).await?
     }
 
     pub async fn open_store(&self, new: NewStore) -> Result<Store, ChainActorError> {

@@ -14,7 +14,7 @@ mod restock;
 mod store;
 mod watermark;
 
-pub use chain::{ChainActorError, ChainHandle};
+pub use chain::{Added, ChainActorError, ChainHandle};
 pub use clock::now;
 pub use product::{CentralOp, ProductHandle, RemoteCentral};
 pub use registry::{

@@ -18,6 +18,8 @@ pub enum Permission {
     ReadLedger,
     ManageStores,
     ManageUsers,
+    /// Add products, change their names, categories and prices: head office.
+    ManageCatalog,
     /// File and cancel a store's restock requests.
     RequestRestock,
     /// Follow a store's restock requests.

@@ -28,6 +28,56 @@ pub struct Product {
     pub price: Cents,
 }
 
+/// The value of a field, or its error noted under the field's name.
+fn field<T>(
+    errors: &mut Vec<(&'static str, ValueError)>,
+    name: &'static str,
+    value: Result<T, ValueError>,
+) -> Option<T> {
+    value.map_err(|e| errors.push((name, e))).ok()
+}
+
+/// Longest product name and category.
+pub const PRODUCT_NAME_MAX: usize = 120;
+pub const CATEGORY_MAX: usize = 60;
+
+impl Product {
+    /// A new catalog product from raw values, with every field's error.
+    pub fn parse(
+        sku: &str,
+        ean13: &str,
+        name: &str,
+        category: &str,
+        price_cents: i64,
+    ) -> Result<Self, Vec<(&'static str, ValueError)>> {
+        let mut errors = Vec::new();
+        let sku = field(&mut errors, "sku", Sku::parse(sku));
+        let ean13 = field(&mut errors, "ean13", Ean13::parse(ean13));
+        let name = field(&mut errors, "name", parse_label(name, PRODUCT_NAME_MAX));
+        let category = field(&mut errors, "category", parse_label(category, CATEGORY_MAX));
+        let price = field(&mut errors, "price_cents", Cents::price(price_cents));
+        match (sku, ean13, name, category, price) {
+            (Some(sku), Some(ean13), Some(name), Some(category), Some(price)) => Ok(Self {
+                sku,
+                ean13,
+                name,
+                category,
+                price,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// What may change of a catalog product: its name, category and price (its SKU and
+/// barcode identify it, in sales and on shelves). `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductChange {
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub price: Option<Cents>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
     pub id: StoreId,
@@ -84,6 +134,9 @@ pub enum ChainEvent {
     StoreOpened(Store),
     UserCreated(User),
     UserDeactivated(Username),
+    /// A product's name, category or price changed: the product as it is now. (Added
+    /// last: the codec numbers variants in order.)
+    ProductChanged(Product),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,6 +153,8 @@ pub enum ChainError {
     UnknownUser(Username),
     #[error("store {0} does not exist")]
     UnknownStore(StoreId),
+    #[error("no product {0} in the catalog")]
+    UnknownProduct(Sku),
 }
 
 /// The reference data as the chain actor holds it, rebuilt by replaying [`ChainEvent`]s.
@@ -165,6 +220,26 @@ impl ChainState {
         Ok(ChainEvent::ProductAdded(product))
     }
 
+    /// The product after `change`, to journal as [`ChainEvent::ProductChanged`]; `None`
+    /// when nothing would change (the call is idempotent).
+    pub fn decide_change_product(
+        &self,
+        sku: &Sku,
+        change: ProductChange,
+    ) -> Result<Option<Product>, ChainError> {
+        let current = self
+            .products
+            .get(sku)
+            .ok_or_else(|| ChainError::UnknownProduct(sku.clone()))?;
+        let changed = Product {
+            name: change.name.unwrap_or_else(|| current.name.clone()),
+            category: change.category.unwrap_or_else(|| current.category.clone()),
+            price: change.price.unwrap_or(current.price),
+            ..current.clone()
+        };
+        Ok((changed != *current).then_some(changed))
+    }
+
     /// The store to open; journal it as [`ChainEvent::StoreOpened`].
     pub fn decide_open_store(&self, new: NewStore, now: Timestamp) -> Result<Store, ChainError> {
         if self.stores.values().any(|s| s.code == new.code) {
@@ -183,7 +258,7 @@ impl ChainState {
 
     pub fn apply(&mut self, event: &ChainEvent) {
         match event {
-            ChainEvent::ProductAdded(p) => {
+            ChainEvent::ProductAdded(p) | ChainEvent::ProductChanged(p) => {
                 self.products.insert(p.sku.clone(), p.clone());
             }
             ChainEvent::StoreOpened(s) => {
@@ -249,6 +324,55 @@ mod tests {
             chain.decide_add_product(product("LAI-0002", "4006381333931")),
             Err(ChainError::DuplicateBarcode(_))
         ));
+    }
+
+    #[test]
+    fn a_product_changes_name_category_and_price_but_keeps_its_sku_and_barcode() {
+        let mut chain = ChainState::default();
+        let milk = product("LAI-0001", "4006381333931");
+        chain.apply(&chain.decide_add_product(milk.clone()).expect("added"));
+        let sku = milk.sku.clone();
+        let same = ProductChange {
+            price: Some(milk.price),
+            ..ProductChange::default()
+        };
+        assert_eq!(chain.decide_change_product(&sku, same), Ok(None));
+        let dearer = ProductChange {
+            price: Some(Cents(549)),
+            category: Some("Crèmerie".into()),
+            ..ProductChange::default()
+        };
+        let changed = chain
+            .decide_change_product(&sku, dearer)
+            .expect("a known product")
+            .expect("a change");
+        assert_eq!(
+            (
+                changed.price,
+                changed.category.as_str(),
+                changed.name.as_str()
+            ),
+            (Cents(549), "Crèmerie", milk.name.as_str())
+        );
+        assert_eq!((&changed.sku, &changed.ean13), (&milk.sku, &milk.ean13));
+        chain.apply(&ChainEvent::ProductChanged(changed.clone()));
+        assert_eq!(chain.product(&sku), Some(&changed));
+        let unknown = Sku::parse("LAI-0404").expect("test sku");
+        assert_eq!(
+            chain.decide_change_product(&unknown, ProductChange::default()),
+            Err(ChainError::UnknownProduct(unknown))
+        );
+    }
+
+    #[test]
+    fn product_fields_are_checked_together() {
+        let errors =
+            Product::parse("lai 1", "4006381333931", " ", "Lait", -1).expect_err("invalid");
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, vec!["sku", "name", "price_cents"]);
+        let milk =
+            Product::parse("LAI-0001", "4006381333931", " Lait 2 % ", "Lait", 499).expect("valid");
+        assert_eq!(milk.name, "Lait 2 %");
     }
 
     #[test]

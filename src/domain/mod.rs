@@ -12,7 +12,10 @@ mod restock;
 mod store;
 mod user;
 
-pub use chain::{ChainError, ChainEvent, ChainState, NewStore, Product, Store, parse_label};
+pub use chain::{
+    CATEGORY_MAX, ChainError, ChainEvent, ChainState, NewStore, PRODUCT_NAME_MAX, Product,
+    ProductChange, Store, parse_label,
+};
 pub use history::{Figures, HOUR_MS, ProductFigures, SalesHistory, hour_of};
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
 pub use money::Cents;

@@ -1,15 +1,20 @@
-//! `/products` (catalog search) and `/availability` (one product in every store).
+//! `/products` (catalog search; adding and changing products, head office) and
+//! `/availability` (one product in every store).
 
-use actix_web::{get, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Authenticated;
 use super::extract::{Page, Pagination, sku};
 use super::fanout::{self, Ask, Coverage, Pairs};
-use super::problem::ApiError;
+use super::problem::{ApiError, FieldError};
+use crate::actors::Added;
 use crate::auth::Permission;
-use crate::domain::{Product, Sku, StockLine, StoreId};
+use crate::domain::{
+    CATEGORY_MAX, Cents, PRODUCT_NAME_MAX, Product, ProductChange, Sku, StockLine, StoreId,
+    parse_label,
+};
 use crate::reports::ProductQuery;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -81,6 +86,116 @@ async fn get_product(
         .catalog
         .product(&sku)
         .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
+    Ok(web::Json(product.into()))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewProductBody {
+    sku: String,
+    /// EAN-13, with its check digit.
+    ean13: String,
+    name: String,
+    category: String,
+    price_cents: i64,
+}
+
+/// Adds a product to the chain's catalog: every store can sell it at once (at zero on
+/// hand until stock is counted or received), and the logistics center can receive it.
+/// The same product sent again (a retry) is answered 200 as it is; another product under
+/// its SKU or barcode is refused (409).
+#[utoipa::path(
+    tag = "catalogue",
+    request_body = NewProductBody,
+    responses(
+        (status = 201, description = "Produit ajouté", body = ProductBody),
+        (status = 200, description = "Ce produit existait déjà, identique", body = ProductBody),
+    )
+)]
+#[post("/products")]
+async fn add_product(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    body: web::Json<NewProductBody>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageCatalog, None)?;
+    let product = Product::parse(
+        &body.sku,
+        &body.ean13,
+        &body.name,
+        &body.category,
+        body.price_cents,
+    )
+    .map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|(f, e)| FieldError::new(f, e))
+            .collect::<Vec<_>>()
+    })?;
+    Ok(match app.registry.chain().add_product(product).await? {
+        Added::Created(product) => HttpResponse::Created()
+            .insert_header(("Location", format!("/api/v1/products/{}", product.sku)))
+            .json(ProductBody::from(product)),
+        Added::Existing(product) => HttpResponse::Ok().json(ProductBody::from(product)),
+    })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ProductChangeBody {
+    name: Option<String>,
+    category: Option<String>,
+    /// The new shelf price: sales made from now on use it; recorded sales keep theirs.
+    price_cents: Option<i64>,
+}
+
+/// Changes a product's name, category or price (its SKU and barcode never change). Fields
+/// left out keep their value; the same change again changes nothing.
+#[utoipa::path(
+    tag = "catalogue",
+    request_body = ProductChangeBody,
+    responses((status = 200, description = "Le produit modifié", body = ProductBody))
+)]
+#[patch("/products/{sku}")]
+async fn change_product(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<ProductChangeBody>,
+) -> Result<web::Json<ProductBody>, ApiError> {
+    user.require(Permission::ManageCatalog, None)?;
+    let sku = sku(&path)?;
+    let body = body.into_inner();
+    if body.name.is_none() && body.category.is_none() && body.price_cents.is_none() {
+        return Err(ApiError::MalformedBody(
+            "nothing to change: give name, category or price_cents".into(),
+        ));
+    }
+    let mut errors = Vec::new();
+    let mut checked = |field: &'static str, value: Result<String, _>| {
+        value
+            .map_err(|e| errors.push(FieldError::new(field, e)))
+            .ok()
+    };
+    let change = ProductChange {
+        name: body
+            .name
+            .and_then(|n| checked("name", parse_label(&n, PRODUCT_NAME_MAX))),
+        category: body
+            .category
+            .and_then(|c| checked("category", parse_label(&c, CATEGORY_MAX))),
+        price: match body.price_cents.map(Cents::price).transpose() {
+            Ok(price) => price,
+            Err(e) => {
+                errors.push(FieldError::new("price_cents", e));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let product = app.registry.chain().change_product(sku, change).await?;
     Ok(web::Json(product.into()))
 }
 
@@ -170,11 +285,19 @@ async fn availability(
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(search_products)
+        .service(add_product)
         .service(get_product)
+        .service(change_product)
         .service(availability);
 }
 
 /// The OpenAPI description of this module's routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(search_products, get_product, availability))]
+#[openapi(paths(
+    search_products,
+    add_product,
+    get_product,
+    change_product,
+    availability
+))]
 pub(super) struct Docs;

@@ -30,12 +30,20 @@ const HOP_HEADERS: [&str; 6] = [
     "upgrade",
 ];
 
-/// A write of the reference data: `POST /api/v1/stores`, `POST /api/v1/users[/…]`.
+/// A write of the reference data: `POST /api/v1/stores`, `POST /api/v1/users[/…]`,
+/// `POST /api/v1/products`, `PATCH /api/v1/products/{sku}`.
 pub fn is_chain_write(method: &actix_web::http::Method, path: &str) -> bool {
-    method == actix_web::http::Method::POST
-        && (path == "/api/v1/stores"
-            || path == "/api/v1/users"
-            || path.starts_with("/api/v1/users/"))
+    use actix_web::http::Method;
+    match *method {
+        Method::POST => {
+            path == "/api/v1/stores"
+                || path == "/api/v1/products"
+                || path == "/api/v1/users"
+                || path.starts_with("/api/v1/users/")
+        }
+        Method::PATCH => path.starts_with("/api/v1/products/"),
+        _ => false,
+    }
 }
 
 /// The product whose central ledger a path reads (`/api/v1/logistics/stock/{sku}/ledger`):

@@ -555,6 +555,9 @@ fn chain_problem(error: &ChainActorError) -> Problem {
         ChainActorError::Rule(ChainError::UnknownStore(id)) => {
             ApiError::StoreNotFound(*id).problem()
         }
+        ChainActorError::Rule(ChainError::UnknownProduct(sku)) => {
+            ApiError::ProductNotFound(sku.to_string()).problem()
+        }
         ChainActorError::Unavailable | ChainActorError::Gap { .. } => {
             unavailable("Le catalogue est occupé ; réessayez dans un instant.")
         }

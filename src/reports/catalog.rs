@@ -35,7 +35,8 @@ pub struct CatalogIndex {
 impl CatalogIndex {
     fn add(&mut self, event: &ChainEvent) {
         match event {
-            ChainEvent::ProductAdded(product) => {
+            // A change keeps the SKU and the barcode: the entry is replaced whole.
+            ChainEvent::ProductAdded(product) | ChainEvent::ProductChanged(product) => {
                 let haystack = fold(&format!(
                     "{} {} {} {}",
                     product.sku, product.ean13, product.name, product.category

@@ -198,6 +198,12 @@ fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Val
                 "product_added",
                 json!({"sku": p.sku.as_str()}),
             ),
+            ChainEvent::ProductChanged(p) => (
+                Audience::Everyone,
+                false,
+                "product_changed",
+                json!({"sku": p.sku.as_str(), "price_cents": p.price.0}),
+            ),
             ChainEvent::StoreOpened(s) => (
                 Audience::Everyone,
                 false,

@@ -27,7 +27,9 @@ impl UsersView {
                     user.active = false;
                 }
             }
-            ChainEvent::ProductAdded(_) | ChainEvent::StoreOpened(_) => {}
+            ChainEvent::ProductAdded(_)
+            | ChainEvent::ProductChanged(_)
+            | ChainEvent::StoreOpened(_) => {}
         }
     }
 

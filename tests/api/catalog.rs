@@ -214,3 +214,171 @@ fn availability_lists_every_store() {
         "product_not_found",
     );
 }
+
+/// A valid EAN-13 from its first twelve digits.
+fn ean13(first12: &str) -> String {
+    let sum: u32 = first12
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    format!("{first12}{}", (10 - sum % 10) % 10)
+}
+
+#[test]
+fn head_office_adds_a_product_that_sells_at_once_and_changes_its_price() {
+    let temp = tempfile::tempdir().expect("a temp dir");
+    let app = crate::helpers::start(crate::helpers::settings(
+        temp.path(),
+        magasin::persistence::Backend::Sqlite,
+        true,
+    ));
+    let total = |app: &crate::helpers::TestApp| {
+        app.get("/api/v1/products?per_page=1").body["total"]
+            .as_u64()
+            .expect("a total")
+    };
+    let before = total(&app);
+    let barcode = ean13("200000000042");
+    let new = json!({
+        "sku": "ERA-0042", "ean13": barcode, "name": "Sirop d'érable ambré 540 ml",
+        "category": "Épicerie fine", "price_cents": 1299
+    });
+    // Only head office manages the catalog; bad fields are all named; nothing is added.
+    let cashier = app.login("caissier1");
+    assert_problem(
+        &app.post_as(Some(&cashier), "/api/v1/products", &new),
+        403,
+        "forbidden",
+    );
+    let bad = app.post(
+        "/api/v1/products",
+        &json!({"sku": "era 42", "ean13": "2000000000420", "name": "Sirop",
+                "category": "Épicerie", "price_cents": -5}),
+    );
+    assert_problem(&bad, 400, "validation_failed");
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, vec!["sku", "ean13", "price_cents"]);
+    assert_eq!(total(&app), before);
+
+    let created = app.post("/api/v1/products", &new);
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(
+        created.location.as_deref(),
+        Some("/api/v1/products/ERA-0042")
+    );
+    assert_eq!(created.body["price_cents"], 1299);
+    // A retry answers the product as it is; another product under its SKU or barcode is
+    // refused.
+    let again = app.post("/api/v1/products", &new);
+    assert_eq!((again.status, &again.body), (200, &created.body));
+    let mut renamed = new.clone();
+    renamed["name"] = json!("Autre sirop");
+    assert_problem(&app.post("/api/v1/products", &renamed), 409, "sku_taken");
+    let mut copy = new.clone();
+    copy["sku"] = json!("ERA-0043");
+    assert_problem(&app.post("/api/v1/products", &copy), 409, "barcode_taken");
+    assert_eq!(total(&app), before + 1);
+    for query in ["%C3%A9rable%20ambr%C3%A9", barcode.as_str(), "era-0042"] {
+        let found = app.get(&format!("/api/v1/products?q={query}"));
+        assert_eq!(found.body["items"][0]["sku"], "ERA-0042", "search {query}");
+    }
+
+    // The logistics center receives it, and lists it.
+    let receipt = app.post_with_key(
+        "/api/v1/logistics/receipts",
+        "bon-erable-1",
+        &json!({"lines": [{"sku": "ERA-0042", "quantity": 24}]}),
+    );
+    assert_eq!(receipt.status, 201, "{:?}", receipt.body);
+    let central = app.get("/api/v1/logistics/stock?q=ERA-0042");
+    assert_eq!(
+        central.body["items"][0]["on_hand"], 24,
+        "{:?}",
+        central.body
+    );
+
+    // Every store can sell it once stock is counted, at its price.
+    assert_eq!(app.on_hand(1, "ERA-0042"), 0);
+    app.count(1, "ERA-0042", 10);
+    let sell = |key: &str| {
+        let sale = app.post_as_with_key(
+            Some(&cashier),
+            "/api/v1/stores/1/sales",
+            key,
+            &json!({"lines": [{"sku": "ERA-0042", "quantity": 2}]}),
+        );
+        assert_eq!(sale.status, 201, "{:?}", sale.body);
+        sale.body
+    };
+    let first = sell("erable-1");
+    assert_eq!(first["total_cents"], 2598);
+
+    // A new price: sales from now on use it, the recorded sale keeps its own.
+    assert_problem(
+        &app.patch_as(
+            Some(&cashier),
+            "/api/v1/products/ERA-0042",
+            &json!({"price_cents": 1}),
+        ),
+        403,
+        "forbidden",
+    );
+    assert_problem(
+        &app.patch_as(None, "/api/v1/products/ERA-0042", &json!({})),
+        400,
+        "malformed_body",
+    );
+    assert_problem(
+        &app.patch_as(
+            None,
+            "/api/v1/products/ERA-0042",
+            &json!({"price_cents": -1, "name": ""}),
+        ),
+        400,
+        "validation_failed",
+    );
+    assert_problem(
+        &app.patch_as(
+            None,
+            "/api/v1/products/ERA-0404",
+            &json!({"price_cents": 100}),
+        ),
+        404,
+        "product_not_found",
+    );
+    let changed = app.patch_as(
+        None,
+        "/api/v1/products/ERA-0042",
+        &json!({"price_cents": 1399}),
+    );
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(
+        (
+            &changed.body["price_cents"],
+            &changed.body["name"],
+            &changed.body["ean13"]
+        ),
+        (&json!(1399), &new["name"], &json!(barcode))
+    );
+    let second = sell("erable-2");
+    assert_eq!(second["total_cents"], 2798);
+    let kept = app.get(&format!("/api/v1/stores/1/sales/{}", first["id"]));
+    assert_eq!(kept.body["total_cents"], 2598);
+
+    // Both survive a restart.
+    let data_dir = app.stop();
+    let app = crate::helpers::start(crate::helpers::settings(
+        &data_dir,
+        magasin::persistence::Backend::Sqlite,
+        true,
+    ));
+    let product = app.get("/api/v1/products/ERA-0042");
+    assert_eq!(product.body["price_cents"], 1399, "{:?}", product.body);
+    assert_eq!(total(&app), before + 1);
+}

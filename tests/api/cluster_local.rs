@@ -510,6 +510,49 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         "{body}"
     );
 
+    // A product added on a follower is decided by the owner of the reference data, and is
+    // there at once on the follower that answered; a price changed on the other follower
+    // reaches every instance within a second.
+    let all = names();
+    let chain_owner = owner(magasin::cluster::CHAIN_KEY, &all).expect("an owner");
+    let followers: Vec<(&str, &String)> = INSTANCES
+        .iter()
+        .zip(&bases)
+        .filter(|(name, _)| **name != chain_owner)
+        .map(|(name, base)| (*name, base))
+        .collect();
+    let (status, instance, _, product) = post(
+        followers[0].1,
+        &token,
+        "/api/v1/products",
+        json!({"sku": "GRP-0001", "ean13": "2000000000015", "name": "Café de la grappe",
+               "category": "Épicerie", "price_cents": 899}),
+    );
+    assert_eq!((status, instance.as_str()), (201, chain_owner), "{product}");
+    let (status, _, _, body) = get(followers[0].1, Some(&token), "/api/v1/products/GRP-0001");
+    assert_eq!((status, &body["price_cents"]), (200, &json!(899)), "{body}");
+    let (status, instance, _, body) = call(
+        ureq::request(
+            "PATCH",
+            &format!("{}/api/v1/products/GRP-0001", followers[1].1),
+        )
+        .timeout(Duration::from_secs(10))
+        .set("Authorization", &format!("Bearer {token}")),
+        Some(json!({"price_cents": 949})),
+    );
+    assert_eq!((status, instance.as_str()), (200, chain_owner), "{body}");
+    let deadline = Instant::now() + Duration::from_secs(1);
+    for base in &bases {
+        loop {
+            let (status, _, _, body) = get(base, Some(&token), "/api/v1/products/GRP-0001");
+            if status == 200 && body["price_cents"] == 949 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{base}: {status} {body}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     // A restock between a store and a product whose central stock another instance holds.
     let (store, sku) = (1..=5_u32)
         .flat_map(|s| {

@@ -209,6 +209,14 @@ impl TestApp {
     }
 
     /// POST without any token.
+    /// PATCH with `token` (or the admin's when `None`).
+    pub fn patch_as(&self, token: Option<&str>, path: &str, body: &Value) -> Reply {
+        reply(
+            self.authorized(self.agent.request("PATCH", &self.url(path)), token)
+                .send_json(body),
+        )
+    }
+
     pub fn post_anonymous(&self, path: &str, body: &Value) -> Reply {
         reply(self.agent.post(&self.url(path)).send_json(body))
     }
