@@ -1,7 +1,7 @@
 //! Authentication and permissions: every route × every demo role × own / other store,
 //! token failures, deactivation, brute-force throttling, secrets.
 
-use crate::helpers::{TestApp, assert_problem, declared_routes, spawn_app};
+use crate::helpers::{TestApp, assert_problem, declared_routes, ean13, spawn_app};
 use serde_json::{Value, json};
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -46,6 +46,8 @@ const ROUTES: &[Row] = &[
     Row { method: "POST", template: "/api/v1/stores", allowed: ADMIN, scoped: false },
     Row { method: "GET", template: "/api/v1/products", allowed: ALL, scoped: false },
     Row { method: "GET", template: "/api/v1/products/{sku}", allowed: ALL, scoped: false },
+    Row { method: "POST", template: "/api/v1/products", allowed: ADMIN, scoped: false },
+    Row { method: "PATCH", template: "/api/v1/products/{sku}", allowed: ADMIN, scoped: false },
     Row { method: "GET", template: "/api/v1/availability/{sku}", allowed: ALL, scoped: false },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/stock", allowed: STOCK_READERS, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/stock/{sku}", allowed: STOCK_READERS, scoped: true },
@@ -208,6 +210,11 @@ impl Fixture {
             ("POST", "/api/v1/stores") => {
                 json!({"code": format!("NEW-{n}"), "name": "Nouveau", "city": "Lévis"})
             }
+            ("POST", "/api/v1/products") => json!({
+                "sku": format!("MAT-{n:04}"), "ean13": ean13(&format!("2100000{n:05}")),
+                "name": "Produit de la matrice", "category": "Matrice", "price_cents": 100
+            }),
+            ("PATCH", "/api/v1/products/{sku}") => json!({"price_cents": 300 + n}),
             ("POST", t) if t.ends_with("/returns") => {
                 json!({"lines": [{"sku": self.sku, "quantity": 1}]})
             }
@@ -275,6 +282,8 @@ fn every_route_answers_every_role_as_the_table_says() {
                 let reply = match (row.method, token) {
                     ("GET", Some(t)) => app.get_as(Some(t), &path),
                     ("GET", None) => app.get_with_headers(&path, &[]),
+                    ("PATCH", Some(t)) => app.patch_as(Some(t), &path, &body),
+                    ("PATCH", None) => app.patch_anonymous(&path, &body),
                     (_, Some(t)) => app.post_as(Some(t), &path, &body),
                     (_, None) => app.post_anonymous(&path, &body),
                 };

@@ -1,6 +1,6 @@
 //! Stores, product search and chain-wide availability.
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{assert_problem, ean13, spawn_app};
 use serde_json::json;
 
 #[test]
@@ -213,16 +213,6 @@ fn availability_lists_every_store() {
         404,
         "product_not_found",
     );
-}
-
-/// A valid EAN-13 from its first twelve digits.
-fn ean13(first12: &str) -> String {
-    let sum: u32 = first12
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
-        .sum();
-    format!("{first12}{}", (10 - sum % 10) % 10)
 }
 
 #[test]

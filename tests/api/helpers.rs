@@ -217,6 +217,10 @@ impl TestApp {
         )
     }
 
+    pub fn patch_anonymous(&self, path: &str, body: &Value) -> Reply {
+        reply(self.agent.request("PATCH", &self.url(path)).send_json(body))
+    }
+
     pub fn post_anonymous(&self, path: &str, body: &Value) -> Reply {
         reply(self.agent.post(&self.url(path)).send_json(body))
     }
@@ -295,6 +299,16 @@ pub fn assert_problem(reply: &Reply, status: u16, code: &str) {
 
 /// (method, template) of every `#[get("…")]` / `#[post("…")]` in `src/http`: the routes the
 /// server registers (operations routes at the root, the API under /api/v1).
+/// A valid EAN-13 from its first twelve digits.
+pub fn ean13(first12: &str) -> String {
+    let sum: u32 = first12
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    format!("{first12}{}", (10 - sum % 10) % 10)
+}
+
 pub fn declared_routes() -> std::collections::BTreeSet<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
     let mut routes = std::collections::BTreeSet::new();
@@ -319,6 +333,7 @@ pub fn declared_routes() -> std::collections::BTreeSet<(String, String)> {
                 ("#[get(\"", "GET"),
                 ("#[post(\"", "POST"),
                 ("#[put(\"", "PUT"),
+                ("#[patch(\"", "PATCH"),
                 ("#[delete(\"", "DELETE"),
             ] {
                 if let Some(rest) = line.trim().strip_prefix(attribute) {
