@@ -32,6 +32,7 @@ const SCREENS = {
   stock: { title: "Stock", roles: ["cashier", "manager", "logistics", "admin"], render: stock },
   reappro: { title: "Réapprovisionnement", roles: ["manager", "logistics", "admin"], render: reappro },
   tableau: { title: "Tableau de bord", roles: ["manager", "admin"], render: tableau },
+  catalogue: { title: "Catalogue", roles: ["admin"], render: catalogue },
   utilisateurs: { title: "Utilisateurs", roles: ["admin"], render: utilisateurs },
 };
 
@@ -434,6 +435,74 @@ async function tableau() {
         el("table", {}, el("thead", {}, el("tr", {}, ["Magasin", "Ventes", "Montant"].map((h) => el("th", {}, h)))), perStore))),
     el("section", { class: "carte" }, el("h2", {}, "Meilleurs vendeurs du jour"),
       el("table", {}, el("thead", {}, el("tr", {}, ["Produit", "Unités", "Montant"].map((h) => el("th", {}, h)))), top)));
+}
+
+/** Cents from a price typed in dollars (`12,99` or `12.99`); null when it is not one. */
+function cents(typed) {
+  const text = String(typed).trim().replace(",", ".").replace(/\s*\$$/, "");
+  if (!/^\d+(\.\d{1,2})?$/.test(text)) return null;
+  return Math.round(Number(text) * 100);
+}
+
+async function catalogue() {
+  const results = el("tbody");
+  const search = el("input", { id: "recherche-catalogue", type: "search", placeholder: "nom, catégorie, SKU ou code-barres" });
+  let asked = 0;
+  async function find() {
+    const mine = ++asked;
+    try {
+      const found = await api(`/products?per_page=50&q=${encodeURIComponent(search.value)}`);
+      if (mine !== asked) return; // a later search has been sent: its answer is the one shown
+      results.replaceChildren(...found.items.map((p) => {
+        const price = el("input", { name: "prix", value: (p.price_cents / 100).toFixed(2).replace(".", ","), size: 8, "aria-label": `Prix de ${p.sku}` });
+        const change = el("form", { class: "en-ligne", onsubmit: async (e) => {
+          e.preventDefault();
+          const value = cents(price.value);
+          if (value === null) return say("Prix invalide : un montant en dollars, par exemple 12,99.");
+          try {
+            const changed = await api(`/products/${encodeURIComponent(p.sku)}`, { method: "PATCH", body: { price_cents: value } });
+            say(`${changed.sku} : ${money(changed.price_cents)} pour les ventes à venir.`, "succes");
+            find();
+          } catch (error) {
+            fail(error);
+          }
+        } }, price, el("button", { type: "submit", class: "petit" }, "Changer le prix"));
+        return el("tr", { "data-sku": p.sku }, el("td", {}, p.sku), el("td", {}, p.ean13), el("td", {}, p.name),
+          el("td", {}, p.category), el("td", { class: "nombre" }, money(p.price_cents)), el("td", {}, change));
+      }));
+    } catch (error) {
+      fail(error);
+    }
+  }
+  search.addEventListener("input", find);
+  const form = el("form", { class: "saisie", id: "nouveau-produit", onsubmit: async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const price = cents(data.get("prix"));
+    if (price === null) return say("Prix invalide : un montant en dollars, par exemple 12,99.");
+    const body = { sku: data.get("sku").trim().toUpperCase(), ean13: data.get("ean13").trim(),
+      name: data.get("name"), category: data.get("category"), price_cents: price };
+    try {
+      const added = await api("/products", { method: "POST", body });
+      say(`Produit ${added.sku} ajouté : vendable dans chaque magasin dès que son stock est compté.`, "succes");
+      form.reset();
+      search.value = added.sku;
+      find();
+    } catch (error) {
+      fail(error);
+    }
+  } },
+  el("input", { name: "sku", placeholder: "SKU (ex. ERA-0042)", required: true }),
+  el("input", { name: "ean13", placeholder: "code-barres EAN-13", inputmode: "numeric", required: true }),
+  el("input", { name: "name", placeholder: "nom", required: true }),
+  el("input", { name: "category", placeholder: "catégorie", required: true }),
+  el("input", { name: "prix", placeholder: "prix ($)", inputmode: "decimal", required: true }),
+  el("button", { type: "submit" }, "Ajouter"));
+  find();
+  return el("section", { class: "carte" }, el("h1", {}, "Catalogue"), form, search,
+    el("table", { class: "catalogue" },
+      el("thead", {}, el("tr", {}, ["SKU", "Code-barres", "Nom", "Catégorie", "Prix", ""].map((h) => el("th", {}, h)))),
+      results));
 }
 
 async function utilisateurs() {

@@ -576,6 +576,104 @@ async fn the_dashboard_shows_a_new_sale_live_in_browser(app: &TestApp) {
 }
 
 #[test]
+fn head_office_adds_a_product_and_changes_its_price_on_the_catalog_screen() {
+    // The server stops outside the WebDriver runtime (its own actix system).
+    let app = spawn_app();
+    runtime().block_on(head_office_adds_a_product_and_changes_its_price_in_browser(
+        &app,
+    ));
+}
+
+async fn fill(form: &fantoccini::elements::Element, field: &str, text: &str) {
+    let input = form
+        .find(Locator::Css(&format!("[name={field}]")))
+        .await
+        .expect(field);
+    input.clear().await.expect("cleared");
+    input.send_keys(text).await.expect("typed");
+}
+
+async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestApp) {
+    let price_of = || app.get("/api/v1/products/ERA-0077").body["price_cents"].clone();
+    let (_driver, client) = browser().await;
+    login(&client, app, "admin").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#menu a"))
+        .await
+        .expect("the menu");
+    client
+        .goto(&format!("{}/#/catalogue", app.base))
+        .await
+        .expect("the catalog");
+    let form = client
+        .wait()
+        .for_element(Locator::Css("#nouveau-produit"))
+        .await
+        .expect("the form");
+    let barcode = crate::helpers::ean13("200000000077");
+    for (field, text) in [
+        ("sku", "era-0077"),
+        ("ean13", barcode.as_str()),
+        ("name", "Beurre d'érable 250 g"),
+        ("category", "Épicerie fine"),
+        ("prix", "12,99"),
+    ] {
+        fill(&form, field, text).await;
+    }
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("add")
+        .click()
+        .await
+        .expect("clicked");
+    let row = client
+        .wait()
+        .for_element(Locator::Css("tr[data-sku='ERA-0077']"))
+        .await
+        .expect("the new product's row");
+    assert!(row.text().await.expect("text").contains("12,99"));
+    assert_eq!(price_of(), json!(1299));
+
+    // A price that is not one is refused on the screen, and nothing changes.
+    let change = row
+        .find(Locator::Css("form.en-ligne"))
+        .await
+        .expect("the price form");
+    fill(&change, "prix", "douze").await;
+    change
+        .find(Locator::Css("button"))
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("clicked");
+    eventually("the refusal", async || {
+        text_of(&client, "#message").await.contains("Prix invalide")
+    })
+    .await;
+    assert_eq!(price_of(), json!(1299));
+
+    fill(&change, "prix", "13.49").await;
+    change
+        .find(Locator::Css("button"))
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("clicked");
+    eventually("the new price", async || {
+        text_of(&client, "tr[data-sku='ERA-0077']")
+            .await
+            .contains("13,49")
+    })
+    .await;
+    assert_eq!(price_of(), json!(1349));
+    screenshot(&client, "catalogue").await;
+    client.close().await.expect("the session closes");
+}
+
+#[test]
 fn pages_fetch_nothing_outside_the_server() {
     let app = spawn_app();
     for asset in ["/", "/ui/app.js", "/ui/api.js", "/ui/style.css"] {
