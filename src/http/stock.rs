@@ -1,6 +1,7 @@
-//! `/stores/{store_id}/stock`: a store's stock lines, from the stock read model.
+//! `/stores/{store_id}/stock`: a store's stock lines, from the stock read model, and their
+//! reorder points and target levels.
 
-use actix_web::{get, web};
+use actix_web::{get, put, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -111,11 +112,64 @@ async fn stock_line(
     Ok(web::Json(body(product, app.stock.line(id, &sku))))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LevelsBody {
+    /// Under this on-hand quantity the line is low: listed with `low=true`, and asked for
+    /// by an automatic restock request.
+    reorder_point: u32,
+    /// What an automatic restock request asks to reach; at least the reorder point.
+    target_level: u32,
+}
+
+/// Sets a line's reorder point and target level (a manager for their store, head office
+/// for any). The same levels again change nothing.
+#[utoipa::path(
+    tag = "stock",
+    request_body = LevelsBody,
+    responses((status = 200, description = "La ligne de stock, avec ses seuils", body = StockBody))
+)]
+#[put("/stores/{store_id}/stock/{sku}/levels")]
+async fn set_levels(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<(u32, String)>,
+    levels: web::Json<LevelsBody>,
+) -> Result<web::Json<StockBody>, ApiError> {
+    let (raw_store, raw_sku) = path.into_inner();
+    let id = store_id(raw_store)?;
+    user.require(Permission::Adjust, Some(id))?;
+    if app.catalog.store(id).is_none() {
+        return Err(ApiError::StoreNotFound(id));
+    }
+    let sku = sku(&raw_sku)?;
+    let product = app
+        .catalog
+        .product(&sku)
+        .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
+    let current = app.stock.line(id, &sku);
+    if (current.reorder_point, current.target_level) != (levels.reorder_point, levels.target_level)
+    {
+        app.registry
+            .store(id)
+            .await?
+            .set_levels(vec![(
+                sku.clone(),
+                levels.reorder_point,
+                levels.target_level,
+            )])
+            .await?;
+    }
+    Ok(web::Json(body(product, app.stock.line(id, &sku))))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(store_stock).service(stock_line);
+    cfg.service(store_stock)
+        .service(stock_line)
+        .service(set_levels);
 }
 
 /// The OpenAPI description of this module's routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(store_stock, stock_line))]
+#[openapi(paths(store_stock, stock_line, set_levels))]
 pub(super) struct Docs;

@@ -51,6 +51,7 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/availability/{sku}", allowed: ALL, scoped: false },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/stock", allowed: STOCK_READERS, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/stock/{sku}", allowed: STOCK_READERS, scoped: true },
+    Row { method: "PUT", template: "/api/v1/stores/{store_id}/stock/{sku}/levels", allowed: MANAGERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/sales", allowed: STORE_STAFF, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/sales", allowed: STORE_STAFF, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/sales/{sale_id}", allowed: STORE_STAFF, scoped: true },
@@ -215,6 +216,9 @@ impl Fixture {
                 "name": "Produit de la matrice", "category": "Matrice", "price_cents": 100
             }),
             ("PATCH", "/api/v1/products/{sku}") => json!({"price_cents": 300 + n}),
+            ("PUT", t) if t.ends_with("/levels") => {
+                json!({"reorder_point": n, "target_level": 2 * n})
+            }
             ("POST", t) if t.ends_with("/returns") => {
                 json!({"lines": [{"sku": self.sku, "quantity": 1}]})
             }
@@ -282,8 +286,8 @@ fn every_route_answers_every_role_as_the_table_says() {
                 let reply = match (row.method, token) {
                     ("GET", Some(t)) => app.get_as(Some(t), &path),
                     ("GET", None) => app.get_with_headers(&path, &[]),
-                    ("PATCH", Some(t)) => app.patch_as(Some(t), &path, &body),
-                    ("PATCH", None) => app.patch_anonymous(&path, &body),
+                    ("PATCH" | "PUT", Some(t)) => app.send_as(row.method, Some(t), &path, &body),
+                    ("PATCH" | "PUT", None) => app.send_anonymous(row.method, &path, &body),
                     (_, Some(t)) => app.post_as(Some(t), &path, &body),
                     (_, None) => app.post_anonymous(&path, &body),
                 };

@@ -209,16 +209,20 @@ impl TestApp {
     }
 
     /// POST without any token.
-    /// PATCH with `token` (or the admin's when `None`).
-    pub fn patch_as(&self, token: Option<&str>, path: &str, body: &Value) -> Reply {
+    /// `method` (PUT, PATCH…) with a JSON body, with `token` (or the admin's when `None`).
+    pub fn send_as(&self, method: &str, token: Option<&str>, path: &str, body: &Value) -> Reply {
         reply(
-            self.authorized(self.agent.request("PATCH", &self.url(path)), token)
+            self.authorized(self.agent.request(method, &self.url(path)), token)
                 .send_json(body),
         )
     }
 
-    pub fn patch_anonymous(&self, path: &str, body: &Value) -> Reply {
-        reply(self.agent.request("PATCH", &self.url(path)).send_json(body))
+    pub fn patch_as(&self, token: Option<&str>, path: &str, body: &Value) -> Reply {
+        self.send_as("PATCH", token, path, body)
+    }
+
+    pub fn send_anonymous(&self, method: &str, path: &str, body: &Value) -> Reply {
+        reply(self.agent.request(method, &self.url(path)).send_json(body))
     }
 
     pub fn post_anonymous(&self, path: &str, body: &Value) -> Reply {
