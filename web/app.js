@@ -255,13 +255,34 @@ async function stock() {
   async function availability(sku) {
     try {
       const a = await api(`/availability/${sku}`);
-      detail.hidden = false;
-      detail.replaceChildren(el("h2", {}, `${a.name} dans la chaîne`), el("p", {}, `Total : ${a.total_on_hand}`),
+      const parts = [el("h2", {}, `${a.name} dans la chaîne`), el("p", {}, `Total : ${a.total_on_hand}`),
         el("table", {}, el("tbody", {}, a.stores.map((s) => el("tr", { class: s.low ? "bas" : "" },
-          el("td", {}, s.store_name), el("td", { class: "nombre" }, s.on_hand))))));
+          el("td", {}, s.store_name), el("td", { class: "nombre" }, s.on_hand)))))];
+      if (["manager", "admin"].includes(session()?.user?.role)) parts.push(...await levelsForm(sku));
+      detail.hidden = false;
+      detail.replaceChildren(...parts);
     } catch (error) {
       fail(error);
     }
+  }
+  /** The store's reorder point and target level for `sku`, editable (managers, head office). */
+  async function levelsForm(sku) {
+    const line = await api(`/stores/${store}/stock/${encodeURIComponent(sku)}`);
+    const reorder = el("input", { name: "reorder_point", type: "number", min: 0, value: line.reorder_point, class: "qte" });
+    const target = el("input", { name: "target_level", type: "number", min: 0, value: line.target_level, class: "qte" });
+    const form = el("form", { class: "saisie", id: "seuils", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const body = { reorder_point: Number(reorder.value), target_level: Number(target.value) };
+        await api(`/stores/${store}/stock/${encodeURIComponent(sku)}/levels`, { method: "PUT", body });
+        say(`Seuils de ${sku} enregistrés : commande sous ${body.reorder_point}, jusqu'à ${body.target_level}.`, "succes");
+        search();
+      } catch (error) {
+        fail(error);
+      }
+    } }, el("label", {}, "Point de commande", reorder), el("label", {}, "Cible", target),
+    el("button", { type: "submit" }, "Enregistrer"));
+    return [el("h3", {}, `Seuils au magasin ${store}`), form];
   }
   query.addEventListener("input", () => search());
   low.addEventListener("change", () => search());

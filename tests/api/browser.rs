@@ -276,6 +276,31 @@ async fn the_stock_screen_searches_and_shows_chain_availability_in_browser(app: 
         .await
         .expect("rows");
     assert_eq!(rows.len(), 5, "one row per store");
+    // The manager sets the line's levels for their store.
+    let sku = text_of(&client, "table.stock tbody tr td:nth-child(2)").await;
+    let levels = client
+        .find(Locator::Css("#seuils"))
+        .await
+        .expect("the levels form");
+    fill(&levels, "reorder_point", "9").await;
+    fill(&levels, "target_level", "36").await;
+    levels
+        .find(Locator::Css("button"))
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("clicked");
+    eventually("the levels saved", async || {
+        text_of(&client, "#message").await.contains("Seuils")
+    })
+    .await;
+    let line = app.get(&format!("/api/v1/stores/1/stock/{sku}")).body;
+    assert_eq!(
+        (&line["reorder_point"], &line["target_level"]),
+        (&json!(9), &json!(36)),
+        "{sku}: {line}"
+    );
     screenshot(&client, "stock").await;
     client.close().await.expect("the session closes");
 }
