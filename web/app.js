@@ -33,6 +33,7 @@ const SCREENS = {
   reappro: { title: "Réapprovisionnement", roles: ["manager", "logistics", "admin"], render: reappro },
   tableau: { title: "Tableau de bord", roles: ["manager", "admin"], render: tableau },
   catalogue: { title: "Catalogue", roles: ["admin"], render: catalogue },
+  magasins: { title: "Magasins", roles: ["admin"], render: magasins },
   utilisateurs: { title: "Utilisateurs", roles: ["admin"], render: utilisateurs },
 };
 
@@ -524,6 +525,31 @@ async function catalogue() {
     el("table", { class: "catalogue" },
       el("thead", {}, el("tr", {}, ["SKU", "Code-barres", "Nom", "Catégorie", "Prix", ""].map((h) => el("th", {}, h)))),
       results));
+}
+
+async function magasins() {
+  const stores = await api("/stores");
+  const form = el("form", { class: "saisie", id: "nouveau-magasin", onsubmit: async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const body = { code: data.get("code").trim().toUpperCase(), name: data.get("name"), city: data.get("city") };
+    try {
+      const opened = await api("/stores", { method: "POST", body });
+      say(`Magasin ${opened.id} (${opened.code}) ouvert : chaque produit y est à zéro jusqu'au premier comptage.`, "succes");
+      route();
+    } catch (error) {
+      fail(error);
+    }
+  } },
+  el("input", { name: "code", placeholder: "code (ex. TR-CENTRE)", required: true }),
+  el("input", { name: "name", placeholder: "nom", required: true }),
+  el("input", { name: "city", placeholder: "ville", required: true }),
+  el("button", { type: "submit" }, "Ouvrir"));
+  return el("section", { class: "carte" }, el("h1", {}, "Magasins"), form,
+    el("table", { class: "magasins" },
+      el("thead", {}, el("tr", {}, ["N°", "Code", "Nom", "Ville", "Ouvert le"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, stores.items.map((s) => el("tr", { "data-magasin": s.id }, el("td", {}, s.id), el("td", {}, s.code),
+        el("td", {}, s.name), el("td", {}, s.city), el("td", {}, when(s.opened_at)))))));
 }
 
 async function utilisateurs() {

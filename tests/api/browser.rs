@@ -601,7 +601,7 @@ async fn the_dashboard_shows_a_new_sale_live_in_browser(app: &TestApp) {
 }
 
 #[test]
-fn head_office_adds_a_product_and_changes_its_price_on_the_catalog_screen() {
+fn head_office_manages_the_catalog_and_opens_a_store_on_their_screens() {
     // The server stops outside the WebDriver runtime (its own actix system).
     let app = spawn_app();
     runtime().block_on(head_office_adds_a_product_and_changes_its_price_in_browser(
@@ -695,6 +695,41 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
     .await;
     assert_eq!(price_of(), json!(1349));
     screenshot(&client, "catalogue").await;
+
+    // Head office opens a store from the Magasins screen.
+    client
+        .goto(&format!("{}/#/magasins", app.base))
+        .await
+        .expect("the stores");
+    let form = client
+        .wait()
+        .for_element(Locator::Css("#nouveau-magasin"))
+        .await
+        .expect("the form");
+    for (field, text) in [
+        ("code", "tr-centre"),
+        ("name", "Magasin Trois-Rivières"),
+        ("city", "Trois-Rivières"),
+    ] {
+        fill(&form, field, text).await;
+    }
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("open")
+        .click()
+        .await
+        .expect("clicked");
+    client
+        .wait()
+        .for_element(Locator::Css("tr[data-magasin='6']"))
+        .await
+        .expect("the new store's row");
+    let store = app.get("/api/v1/stores/6").body;
+    assert_eq!(
+        (&store["code"], &store["city"]),
+        (&json!("TR-CENTRE"), &json!("Trois-Rivières"))
+    );
+    screenshot(&client, "magasins").await;
     client.close().await.expect("the session closes");
 }
 
