@@ -85,6 +85,26 @@ impl ChainActor {
             .append(StreamId::chain(), first, events, snapshot)
     }
 
+    /// Answers `value` once everything applied so far is durable: a write that changes
+    /// nothing (a retry, the same change again) may repeat one still in flight, and must
+    /// not be acknowledged before it.
+    fn once_durable<T: 'static>(
+        &self,
+        value: T,
+    ) -> ResponseActFuture<Self, Result<T, ChainActorError>> {
+        let mut durable = self.durable.subscribe();
+        let target = self.seq;
+        Box::pin(
+            async move {
+                match durable.wait_for(|d| *d >= target).await {
+                    Ok(_) => Ok(value),
+                    Err(_) => Err(ChainActorError::Unavailable),
+                }
+            }
+            .into_actor(self),
+        )
+    }
+
     fn when_durable<T: 'static>(
         &mut self,
         ack: impl Future<Output = Result<(), JournalError>> + 'static,
@@ -131,7 +151,7 @@ impl Handler<AddProducts> for ChainActor {
             }
         }
         if events.is_empty() {
-            return Box::pin(fut::ready(Ok(())));
+            return self.once_durable(());
         }
         let ack = self.persist(events);
         self.when_durable(ack, ())
@@ -158,7 +178,7 @@ impl Handler<AddProduct> for ChainActor {
     fn handle(&mut self, msg: AddProduct, _ctx: &mut Self::Context) -> Self::Result {
         let product = msg.0;
         if self.state.product(&product.sku) == Some(&product) {
-            return Box::pin(fut::ready(Ok(Added::Existing(product))));
+            return self.once_durable(Added::Existing(product));
         }
         let event = match self.state.decide_add_product(product.clone()) {
             Ok(event) => event,
@@ -182,12 +202,10 @@ impl Handler<ChangeProduct> for ChainActor {
         let ChangeProduct(sku, change) = msg;
         match self.state.decide_change_product(&sku, change) {
             Err(e) => Box::pin(fut::ready(Err(e.into()))),
-            Ok(None) => {
-                let current = self.state.product(&sku).cloned();
-                Box::pin(fut::ready(
-                    current.ok_or_else(|| ChainError::UnknownProduct(sku).into()),
-                ))
-            }
+            Ok(None) => match self.state.product(&sku).cloned() {
+                Some(current) => self.once_durable(current),
+                None => Box::pin(fut::ready(Err(ChainError::UnknownProduct(sku).into()))),
+            },
             Ok(Some(changed)) => {
                 let ack = self.persist(vec![ChainEvent::ProductChanged(changed.clone())]);
                 self.when_durable(ack, changed)
@@ -253,7 +271,7 @@ impl Handler<DeactivateUser> for ChainActor {
         };
         user.active = false;
         if events.is_empty() {
-            return Box::pin(fut::ready(Ok(user)));
+            return self.once_durable(user);
         }
         let ack = self.persist(events);
         self.when_durable(ack, user)

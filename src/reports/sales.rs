@@ -28,6 +28,18 @@ struct StoreFacts {
 }
 
 impl StoreFacts {
+    fn record_sale(&mut self, sale: &Sale) {
+        let hour = self.hours.entry(hour_of(sale.at)).or_default();
+        hour.figures += Figures::of_sale(sale);
+        for line in &sale.lines {
+            *hour.products.entry(line.sku.clone()).or_default() += ProductFigures::of_line(line);
+        }
+    }
+
+    fn record_return(&mut self, ret: &Return) {
+        self.hours.entry(hour_of(ret.at)).or_default().figures += Figures::of_return(ret);
+    }
+
     /// The days of the history whose first hour is in `hours`: a report that cuts a day of
     /// that past in two counts that day's products whole, or not at all.
     fn history_days(hours: &std::ops::Range<i64>) -> std::ops::Range<i64> {
@@ -47,29 +59,28 @@ pub fn hours(from: Timestamp, to: Timestamp) -> std::ops::Range<i64> {
 }
 
 impl SalesFacts {
-    /// Loads a store's recovered sales and returns, and the history of those it let go.
+    /// Loads a store's recovered sales and returns, and the history of those it let go,
+    /// replacing what was known of it (a store actor restarted is loaded again).
     pub fn load(&self, store: StoreId, state: &StoreState) {
-        self.stores.entry(store).or_default().history = Arc::clone(state.history());
+        let mut facts = StoreFacts {
+            hours: BTreeMap::new(),
+            history: Arc::clone(state.history()),
+        };
         for sale in state.sales_newest_first(0, usize::MAX) {
-            self.record_sale(store, &sale);
+            facts.record_sale(&sale);
         }
         for ret in state.all_returns() {
-            self.record_return(store, ret);
+            facts.record_return(ret);
         }
+        self.stores.insert(store, facts);
     }
 
     pub fn record_sale(&self, store: StoreId, sale: &Sale) {
-        let mut facts = self.stores.entry(store).or_default();
-        let hour = facts.hours.entry(hour_of(sale.at)).or_default();
-        hour.figures += Figures::of_sale(sale);
-        for line in &sale.lines {
-            *hour.products.entry(line.sku.clone()).or_default() += ProductFigures::of_line(line);
-        }
+        self.stores.entry(store).or_default().record_sale(sale);
     }
 
     pub fn record_return(&self, store: StoreId, ret: &Return) {
-        let mut facts = self.stores.entry(store).or_default();
-        facts.hours.entry(hour_of(ret.at)).or_default().figures += Figures::of_return(ret);
+        self.stores.entry(store).or_default().record_return(ret);
     }
 
     /// A store's figures over the hours of `[from, to)`.
@@ -179,5 +190,22 @@ mod tests {
         assert_eq!(sales, vec![1, 1, 0, 1]);
         let products = facts.products(&[store], Timestamp(0), Timestamp(4 * HOUR_MS));
         assert_eq!(products.values().map(|p| p.units).sum::<u64>(), 7);
+    }
+
+    #[test]
+    fn loading_a_store_again_replaces_its_figures() {
+        use crate::domain::{SaleRecorded, StoreEvent};
+        let mut state = StoreState::default();
+        state.apply(&StoreEvent::SaleRecorded(SaleRecorded {
+            sale: sale(10, 2),
+            key: None,
+        }));
+        let facts = SalesFacts::default();
+        let store = StoreId::new(1).expect("valid store");
+        facts.load(store, &state);
+        // A store actor restarted after a failed commit is recovered and loaded again.
+        facts.load(store, &state);
+        let all = facts.figures(store, Timestamp(0), Timestamp(HOUR_MS));
+        assert_eq!((all.sales, all.units), (1, 2));
     }
 }
