@@ -359,15 +359,13 @@ impl Handler<SetLevels> for StoreActor {
                 .state
                 .decide_levels(sku.clone(), reorder_point, target_level)
             {
-                Some(levels) => events.push(StoreEvent::StockLevelsSet(levels)),
-                None => return refuse(StoreError::InvalidLevels(sku)),
+                Ok(Some(levels)) => events.push(StoreEvent::StockLevelsSet(levels)),
+                Ok(None) => {}
+                Err(_) => return refuse(StoreError::InvalidLevels(sku)),
             }
         }
         if events.is_empty() {
-            return Box::pin(fut::ready(Ok(Recorded {
-                value: (),
-                replayed: false,
-            })));
+            return self.replay(());
         }
         let ack = self.persist(events);
         self.when_durable(ack, ())

@@ -24,6 +24,10 @@ pub const MAX_LINES: usize = 200;
 /// Highest on-hand quantity a physical count or a delta may set.
 pub const MAX_ON_HAND: u32 = 1_000_000;
 
+/// A reorder point above its target level, or a target above [`MAX_ON_HAND`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidLevels;
+
 /// When and by whom a write is made: the actor supplies it, the events record it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamp {
@@ -890,18 +894,27 @@ impl StoreState {
         })
     }
 
-    /// Reorder point and target level of a line. `None` when they make no sense together.
+    /// Reorder point and target level of a line: `Ok(None)` when the line has them already
+    /// (nothing to journal), `Err(InvalidLevels)` when they make no sense together.
     pub fn decide_levels(
         &self,
         sku: Sku,
         reorder_point: u32,
         target_level: u32,
-    ) -> Option<StockLevelsSet> {
-        (reorder_point <= target_level && target_level <= MAX_ON_HAND).then_some(StockLevelsSet {
-            sku,
-            reorder_point,
-            target_level,
-        })
+    ) -> Result<Option<StockLevelsSet>, InvalidLevels> {
+        if reorder_point > target_level || target_level > MAX_ON_HAND {
+            return Err(InvalidLevels);
+        }
+        let line = self.stock_line(&sku);
+        Ok(
+            ((line.reorder_point, line.target_level) != (reorder_point, target_level)).then_some(
+                StockLevelsSet {
+                    sku,
+                    reorder_point,
+                    target_level,
+                },
+            ),
+        )
     }
 
     pub fn apply(&mut self, event: &StoreEvent) {

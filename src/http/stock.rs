@@ -147,19 +147,15 @@ async fn set_levels(
         .catalog
         .product(&sku)
         .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
-    let current = app.stock.line(id, &sku);
-    if (current.reorder_point, current.target_level) != (levels.reorder_point, levels.target_level)
-    {
-        app.registry
-            .store(id)
-            .await?
-            .set_levels(vec![(
-                sku.clone(),
-                levels.reorder_point,
-                levels.target_level,
-            )])
-            .await?;
-    }
+    app.registry
+        .store(id)
+        .await?
+        .set_levels(vec![(
+            sku.clone(),
+            levels.reorder_point,
+            levels.target_level,
+        )])
+        .await?;
     Ok(web::Json(body(product, app.stock.line(id, &sku))))
 }
 

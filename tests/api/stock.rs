@@ -119,7 +119,26 @@ fn a_manager_sets_a_lines_levels_and_the_automatic_proposal_follows_them() {
         ),
         (&json!(10), &json!(40), &json!(true))
     );
+    // The same levels again journal nothing.
+    let last_seq = |app: &crate::helpers::TestApp| {
+        let mut after = 0;
+        loop {
+            let page = app.get(&format!("/api/v1/stores/1/ledger?after={after}&limit=1000"));
+            match page.body["next_after"].as_u64() {
+                Some(next) => after = next,
+                None => {
+                    return page.body["items"]
+                        .as_array()
+                        .and_then(|items| items.last())
+                        .and_then(|last| last["seq"].as_u64())
+                        .unwrap_or(after);
+                }
+            }
+        }
+    };
+    let journaled = last_seq(&app);
     assert_eq!(levels("EPI-0002", 10, 40).body, set.body, "the same again");
+    assert_eq!(last_seq(&app), journaled, "nothing journaled");
     let low = app.get("/api/v1/stores/1/stock?low=true&per_page=200&q=EPI-0002");
     assert_eq!(low.body["items"][0]["sku"], "EPI-0002", "{:?}", low.body);
     let proposal = app.post_as(
