@@ -3,11 +3,14 @@
 //! [`CLUSTER_HEADER`]. It names the calling instance (one of the configured peers), the
 //! instance called, the method, path and query of the call and the SHA-256 of its body, so
 //! a token seen on the wire opens nothing else: not another call, not the same call with
-//! another body (a central stock operation replayed with other quantities). Users' tokens
-//! never open the internal API, and this token never acts as a user.
+//! another body (a central stock operation replayed with other quantities), and it is
+//! accepted once. Users' tokens never open the internal API, and this token never acts as
+//! a user.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The header carrying an instance's signed token on an internal call.
@@ -29,6 +32,8 @@ struct InternalClaims {
     p: String,
     /// The body's SHA-256, hexadecimal (of nothing for a call without a body).
     b: String,
+    /// A random id: the receiver accepts each token once ([`InternalKeys::first_use`]).
+    jti: String,
 }
 
 fn body_digest(body: &[u8]) -> String {
@@ -43,7 +48,14 @@ pub struct InternalKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// The ids of the tokens accepted, with their expiry: a token read on the wire cannot
+    /// be sent again while it is valid (a replayed allocation would take central stock
+    /// for a request cancelled meanwhile).
+    used: Mutex<HashMap<String, u64>>,
 }
+
+/// Accepted token ids are swept of the expired ones every this many acceptances.
+const SWEEP_EVERY: usize = 1024;
 
 fn audience(instance: &str) -> String {
     format!("{AUDIENCE}:{instance}")
@@ -77,6 +89,7 @@ impl InternalKeys {
             encoding: EncodingKey::from_secret(key),
             decoding: DecodingKey::from_secret(key),
             validation,
+            used: Mutex::new(HashMap::new()),
         }
     }
 
@@ -92,6 +105,7 @@ impl InternalKeys {
             m: method.to_owned(),
             p: path_and_query.to_owned(),
             b: body_digest(body),
+            jti: hex::encode(rand::random::<[u8; 16]>()),
         };
         // HS256 over a small struct cannot fail; an empty token is refused by the peer.
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
@@ -108,7 +122,24 @@ impl InternalKeys {
             .then_some(Call {
                 from: claims.iss,
                 body: claims.b,
+                id: claims.jti,
+                expires: claims.exp,
             })
+    }
+
+    /// Whether `call`'s token is used for the first time; remembers it until it expires.
+    pub fn first_use(&self, call: &Call) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        if used.contains_key(&call.id) {
+            return false;
+        }
+        if used.len() % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            // The validation's leeway lets a token live a little past its expiry.
+            let now = unix_now().saturating_sub(self.validation.leeway);
+            used.retain(|_, expires| *expires >= now);
+        }
+        used.insert(call.id.clone(), call.expires);
+        true
     }
 
     /// The calling instance's name, if the token opens this very call, body included.
@@ -130,6 +161,8 @@ pub struct Call {
     /// The calling instance.
     pub from: String,
     body: String,
+    id: String,
+    expires: u64,
 }
 
 impl Call {
@@ -176,6 +209,14 @@ mod tests {
             .expect("a call from a peer");
         assert_eq!(call.from, "magasin-1");
         assert!(call.sent(op) && !call.sent(other));
+        // Accepted once: the same token sent again is a replay.
+        assert!(two.first_use(&call));
+        assert!(!two.first_use(&call));
+        let fresh = one.issue("magasin-2", "POST", central, op);
+        let fresh = two
+            .call(&fresh, "POST", central)
+            .expect("a call from a peer");
+        assert!(two.first_use(&fresh), "every token has its own id");
         // Another call, another query, another instance, a caller that is not a peer:
         // refused.
         assert_eq!(

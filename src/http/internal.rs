@@ -16,6 +16,7 @@
 //! [`follow_chain`] is the other side of the feed: the loop of a follower.
 
 use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
@@ -77,17 +78,21 @@ impl FromRequest for Peer {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     /// Refuses a call without a valid token before reading its body, then a body other
-    /// than the one signed.
+    /// than the one signed, then a token already used.
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let Some(call) = signed_call(req) else {
+        let (Some(call), Some(app)) = (
+            signed_call(req),
+            req.app_data::<web::Data<AppState>>().cloned(),
+        ) else {
             return Box::pin(ready(Err(ApiError::ClusterUnauthenticated)));
         };
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = body
-                .await
-                .map_err(|e| ApiError::MalformedBody(e.to_string()))?;
-            if !call.sent(&body) {
+            let body = body.await.map_err(|e| match e.as_error::<PayloadError>() {
+                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
+                _ => ApiError::MalformedBody(e.to_string()),
+            })?;
+            if !call.sent(&body) || !app.peers.keys().first_use(&call) {
                 return Err(ApiError::ClusterUnauthenticated);
             }
             Ok(Peer {

@@ -262,7 +262,7 @@ fn second_of_three(temp: &std::path::Path, cluster_secret: &str) -> TestApp {
 }
 
 #[test]
-fn an_internal_token_opens_only_the_body_and_query_it_was_signed_for() {
+fn an_internal_token_opens_once_only_the_body_and_query_it_was_signed_for() {
     let secret = "a cluster secret of at least 32 chars";
     let temp = tempfile::tempdir().expect("a temp dir");
     let mut app = second_of_three(temp.path(), secret);
@@ -315,5 +315,12 @@ fn an_internal_token_opens_only_the_body_and_query_it_was_signed_for() {
     // The call it was signed for goes through.
     let (status, answer) = send(&path, signed);
     assert_eq!(status, 200, "{answer}");
+    assert_eq!(on_hand(&app), before + 5);
+    // Once: the same token with the same body again is a replay.
+    let (status, problem) = send(&path, signed);
+    assert_eq!(
+        (status, &problem["code"]),
+        (401, &serde_json::json!("cluster_unauthenticated"))
+    );
     assert_eq!(on_hand(&app), before + 5);
 }
