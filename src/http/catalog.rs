@@ -100,8 +100,9 @@ struct NewProductBody {
     price_cents: i64,
 }
 
-/// Adds a product to the chain's catalog: every store can sell it at once (at zero on
-/// hand until stock is counted or received), and the logistics center can receive it.
+/// Adds a product to the chain's catalog: every store can sell it once the answer is out
+/// (at zero on hand until stock is counted or received; see [`in_effect_everywhere`]),
+/// and the logistics center can receive it.
 /// The same product sent again (a retry) is answered 200 as it is; another product under
 /// its SKU or barcode is refused (409).
 #[utoipa::path(
@@ -132,7 +133,9 @@ async fn add_product(
             .map(|(f, e)| FieldError::new(f, e))
             .collect::<Vec<_>>()
     })?;
-    Ok(match app.registry.chain().add_product(product).await? {
+    let added = app.registry.chain().add_product(product).await?;
+    in_effect_everywhere(&app).await;
+    Ok(match added {
         Added::Created(product) => HttpResponse::Created()
             .insert_header(("Location", format!("/api/v1/products/{}", product.sku)))
             .json(ProductBody::from(product)),
@@ -196,7 +199,34 @@ async fn change_product(
         return Err(ApiError::Validation(errors));
     }
     let product = app.registry.chain().change_product(sku, change).await?;
+    in_effect_everywhere(&app).await;
     Ok(web::Json(product.into()))
+}
+
+/// The longest a catalog write waits for another instance's copy.
+const COPY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits until every other instance's copy of the reference data has this instance's
+/// latest write (at most [`COPY_WAIT`] each, together), so that a new product or price is
+/// in effect in every store when the answer goes out. An instance that does not answer in
+/// time is logged and gets it from its change feed when it is back.
+async fn in_effect_everywhere(app: &AppState) {
+    let seq = app.registry.chain().seq();
+    let waits = app.cluster.peers().map(|peer| async move {
+        let caught_up = tokio::time::timeout(COPY_WAIT, app.peers.wait_for_chain(peer, seq)).await;
+        (peer, caught_up)
+    });
+    for (peer, caught_up) in futures_util::future::join_all(waits).await {
+        match caught_up {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(instance = %peer, seq, error = %e, "catalog change not yet in effect there")
+            }
+            Err(_) => {
+                tracing::warn!(instance = %peer, seq, "catalog change not yet in effect there after 2 s")
+            }
+        }
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
