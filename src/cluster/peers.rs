@@ -29,6 +29,9 @@ pub enum PeerError {
         status: u16,
         code: String,
     },
+    /// The answer arrived but this version cannot read it (a newer peer's format).
+    #[error("instance {instance} answered what this version cannot read: {reason}")]
+    Undecodable { instance: String, reason: String },
     #[error("instance {instance}'s URL is not valid ({reason}): check [cluster] addresses")]
     BadUrl { instance: String, reason: String },
     #[error("a call's body could not be encoded: {0}")]
@@ -174,7 +177,16 @@ impl Peers {
                 code,
             });
         }
-        response.json::<T>().await.map_err(unreachable)
+        response.json::<T>().await.map_err(|e| {
+            if e.is_decode() {
+                PeerError::Undecodable {
+                    instance: instance.to_owned(),
+                    reason: e.to_string(),
+                }
+            } else {
+                unreachable(e)
+            }
+        })
     }
 
     /// The chain owner's change feed after `after`, waiting up to `wait` for news.

@@ -279,6 +279,20 @@ pub fn follow_chain(app: web::Data<AppState>) {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 continue;
             }
+            if let Err(PeerError::Undecodable { reason, .. }) = &page {
+                if failures.is_multiple_of(120) {
+                    tracing::error!(
+                        after,
+                        owner = %app.cluster.chain_owner(),
+                        reason = %reason,
+                        "the owner's reference data holds events this version cannot read: \
+                         upgrade this instance (its copy stays as it is until then)"
+                    );
+                }
+                failures += 1;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
             let result = match page {
                 Ok(page) if page.events.is_empty() => Ok(after),
                 Ok(page) => app

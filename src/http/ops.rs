@@ -33,7 +33,13 @@ async fn ready(app: web::Data<AppState>) -> HttpResponse {
             "Les données de démonstration se mettent en place avec les autres instances.",
         )
     } else if app.journal.is_writable() {
-        HttpResponse::Ok().json(json!({"status": "ready"}))
+        // Which instance writes the reference data: upgraded last in a cluster.
+        let reference_data = if app.cluster.owns_chain() {
+            "owner"
+        } else {
+            "follower"
+        };
+        HttpResponse::Ok().json(json!({"status": "ready", "reference_data": reference_data}))
     } else {
         not_ready(
             "not_ready",

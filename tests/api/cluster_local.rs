@@ -515,6 +515,20 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     // answer arrives.
     let all = names();
     let chain_owner = owner(magasin::cluster::CHAIN_KEY, &all).expect("an owner");
+    // Each instance says whether it writes the reference data: exactly one does.
+    for (name, base) in INSTANCES.iter().zip(&bases) {
+        let (status, _, _, ready) = get(base, None, "/health/ready");
+        let role = if *name == chain_owner {
+            "owner"
+        } else {
+            "follower"
+        };
+        assert_eq!(
+            (status, &ready["reference_data"]),
+            (200, &json!(role)),
+            "{name}"
+        );
+    }
     let followers: Vec<(&str, &String)> = INSTANCES
         .iter()
         .zip(&bases)

@@ -154,6 +154,7 @@ fn health_checks_answer_without_a_token() {
         (ready.status, ready.body["status"].clone()),
         (200, json!("ready"))
     );
+    assert_eq!(ready.body["reference_data"], "owner", "alone, it owns it");
 }
 
 #[test]
