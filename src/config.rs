@@ -123,8 +123,11 @@ impl Settings {
         settings.cluster.secret = std::env::var("MAGASIN_CLUSTER_SECRET")
             .ok()
             .filter(|s| !s.is_empty());
+        // A secret mounted from a file (`kubectl create secret --from-file`) ends with a
+        // newline the administrator never types.
         settings.auth.bootstrap_password = std::env::var(crate::bootstrap::PASSWORD_ENV)
             .ok()
+            .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
             .filter(|s| !s.is_empty());
         Ok(settings)
     }

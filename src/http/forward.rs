@@ -85,9 +85,10 @@ async fn relay(
         .request_with_body(method, owner, path, body)
         .map_err(|e| unavailable(&e))?;
     for (name, value) in http.headers() {
+        // The body was read decompressed: its encoding no longer applies.
         let ours = matches!(
             name.as_str(),
-            "x-request-id" | crate::cluster::CLUSTER_HEADER
+            "x-request-id" | "content-encoding" | crate::cluster::CLUSTER_HEADER
         );
         if !HOP_HEADERS.contains(&name.as_str()) && !ours {
             builder = builder.header(name.as_str(), value.as_bytes());

@@ -66,6 +66,34 @@ fn open_with_lock_retry(dir: &Path) -> Result<sled::Db, JournalError> {
     }
 }
 
+/// Waits (5 s at most) until nothing holds sled's lock on `dir/db` (an exclusive `flock`,
+/// which sled takes on open and releases when its last handle and flusher are gone).
+fn wait_until_unlocked(dir: &Path) -> Result<(), JournalError> {
+    let file = match File::open(dir.join("db")) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match file.try_lock() {
+            // Released again when `file` is dropped, before sled opens.
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    format!("{} is held by another sled handle", dir.display()),
+                )
+                .into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
+    }
+}
+
 /// sled reports a held lock as an `Other` error whose message names it (sled 0.34.7,
 /// `config.rs`), not as `WouldBlock`.
 fn is_lock_refusal(error: &std::io::Error) -> bool {
@@ -103,6 +131,9 @@ fn split_seq(bytes: &[u8]) -> Result<(u64, &[u8]), JournalError> {
 
 impl SledJournal {
     pub fn open(dir: &Path) -> Result<Self, JournalError> {
+        // Only once no one holds the database: a previous holder's flusher may be writing
+        // the very snapshot that would look half-written.
+        wait_until_unlocked(dir)?;
         remove_stale_snapshots(dir)?;
         let db = open_with_lock_retry(dir)?;
         let data_file = File::open(dir.join("db"))?;

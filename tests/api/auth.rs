@@ -683,7 +683,8 @@ fn a_chain_without_users_gets_its_first_administrator_from_the_environment_once(
             Err(e) => panic!("login: {e}"),
         }
     };
-    let server = crate::process::start(serve("premier-mot-de-passe"));
+    // As a secret mounted from a file gives it: with a final newline, never typed.
+    let server = crate::process::start(serve("premier-mot-de-passe\n"));
     let (status, body) = login(&server.base, "premier-mot-de-passe");
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().expect("a token").to_owned();

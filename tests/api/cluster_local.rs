@@ -563,6 +563,30 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
             "{base}: {body}"
         );
     }
+    // A compressed write reaching a follower is forwarded as the bytes it read.
+    let gzipped = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let user =
+            json!({"username": "grappe.gzip", "password": "mot-de-passe-2", "role": "logistics"});
+        encoder
+            .write_all(user.to_string().as_bytes())
+            .expect("gzip in memory");
+        encoder.finish().expect("gzip in memory")
+    };
+    let answer = ureq::post(&format!("{}/api/v1/users", followers[0].1))
+        .timeout(Duration::from_secs(10))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "application/json")
+        .set("Content-Encoding", "gzip")
+        .send_bytes(&gzipped);
+    match answer {
+        Ok(r) => assert_eq!(r.status(), 201),
+        Err(ureq::Error::Status(status, r)) => {
+            panic!("{status}: {}", r.into_string().unwrap_or_default())
+        }
+        Err(e) => panic!("{e}"),
+    }
 
     // A restock between a store and a product whose central stock another instance holds.
     let (store, sku) = (1..=5_u32)
