@@ -1,7 +1,7 @@
 //! Authentication and permissions: every route × every demo role × own / other store,
 //! token failures, deactivation, brute-force throttling, secrets.
 
-use crate::helpers::{TestApp, assert_problem, declared_routes, ean13, spawn_app};
+use crate::helpers::{TestApp, assert_problem, declared_routes, ean13, error_fields, spawn_app};
 use serde_json::{Value, json};
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -492,13 +492,7 @@ fn users_are_listed_without_password_hashes_and_validated() {
         &json!({"username": "X", "password": "court", "role": "chef"}),
     );
     assert_problem(&bad, 400, "validation_failed");
-    let fields: Vec<&str> = bad.body["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
-    assert_eq!(fields, vec!["username", "role", "password"]);
+    assert_eq!(error_fields(&bad), vec!["username", "role", "password"]);
     let no_store = app.post(
         "/api/v1/users",
         &json!({"username": "caissier8", "password": "motdepasse", "role": "cashier"}),

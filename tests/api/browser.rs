@@ -284,13 +284,7 @@ async fn the_stock_screen_searches_and_shows_chain_availability_in_browser(app: 
         .expect("the levels form");
     fill(&levels, "reorder_point", "9").await;
     fill(&levels, "target_level", "36").await;
-    levels
-        .find(Locator::Css("button"))
-        .await
-        .expect("the button")
-        .click()
-        .await
-        .expect("clicked");
+    press(&levels, "button").await;
     eventually("the levels saved", async || {
         text_of(&client, "#message").await.contains("Seuils")
     })
@@ -609,6 +603,17 @@ fn head_office_manages_the_catalog_and_opens_a_store_on_their_screens() {
     ));
 }
 
+/// Clicks the first `css` inside `parent` (a form's button).
+async fn press(parent: &fantoccini::elements::Element, css: &str) {
+    parent
+        .find(Locator::Css(css))
+        .await
+        .expect(css)
+        .click()
+        .await
+        .expect("clicked");
+}
+
 async fn fill(form: &fantoccini::elements::Element, field: &str, text: &str) {
     let input = form
         .find(Locator::Css(&format!("[name={field}]")))
@@ -646,12 +651,7 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
     ] {
         fill(&form, field, text).await;
     }
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("add")
-        .click()
-        .await
-        .expect("clicked");
+    press(&form, "button[type=submit]").await;
     let row = client
         .wait()
         .for_element(Locator::Css("tr[data-sku='ERA-0077']"))
@@ -666,13 +666,7 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
         .await
         .expect("the price form");
     fill(&change, "prix", "douze").await;
-    change
-        .find(Locator::Css("button"))
-        .await
-        .expect("the button")
-        .click()
-        .await
-        .expect("clicked");
+    press(&change, "button").await;
     eventually("the refusal", async || {
         text_of(&client, "#message").await.contains("Prix invalide")
     })
@@ -680,13 +674,7 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
     assert_eq!(price_of(), json!(1299));
 
     fill(&change, "prix", "13.49").await;
-    change
-        .find(Locator::Css("button"))
-        .await
-        .expect("the button")
-        .click()
-        .await
-        .expect("clicked");
+    press(&change, "button").await;
     eventually("the new price", async || {
         text_of(&client, "tr[data-sku='ERA-0077']")
             .await
@@ -713,12 +701,7 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
     ] {
         fill(&form, field, text).await;
     }
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("open")
-        .click()
-        .await
-        .expect("clicked");
+    press(&form, "button[type=submit]").await;
     client
         .wait()
         .for_element(Locator::Css("tr[data-magasin='6']"))

@@ -1,6 +1,6 @@
 //! Stores, product search and chain-wide availability.
 
-use crate::helpers::{assert_problem, ean13, spawn_app};
+use crate::helpers::{assert_problem, ean13, error_fields, spawn_app};
 use serde_json::json;
 
 #[test]
@@ -247,13 +247,7 @@ fn head_office_adds_a_product_that_sells_at_once_and_changes_its_price() {
                 "category": "Épicerie", "price_cents": -5}),
     );
     assert_problem(&bad, 400, "validation_failed");
-    let fields: Vec<&str> = bad.body["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
-    assert_eq!(fields, vec!["sku", "ean13", "price_cents"]);
+    assert_eq!(error_fields(&bad), vec!["sku", "ean13", "price_cents"]);
     assert_eq!(total(&app), before);
 
     let created = app.post("/api/v1/products", &new);

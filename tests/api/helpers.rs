@@ -303,6 +303,14 @@ pub fn assert_problem(reply: &Reply, status: u16, code: &str) {
 
 /// (method, template) of every `#[get("…")]` / `#[post("…")]` in `src/http`: the routes the
 /// server registers (operations routes at the root, the API under /api/v1).
+/// The fields a 400 `validation_failed` names, in order.
+pub fn error_fields(reply: &Reply) -> Vec<&str> {
+    reply.body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default()
+}
+
 /// A valid EAN-13 from its first twelve digits.
 pub fn ean13(first12: &str) -> String {
     let sum: u32 = first12
