@@ -92,13 +92,13 @@ impl ChainActor {
         &self,
         value: T,
     ) -> ResponseActFuture<Self, Result<T, ChainActorError>> {
-        let mut durable = self.durable.subscribe();
-        let target = self.seq;
+        let durable = watermark::reached(self.durable.subscribe(), self.seq);
         Box::pin(
             async move {
-                match durable.wait_for(|d| *d >= target).await {
-                    Ok(_) => Ok(value),
-                    Err(_) => Err(ChainActorError::Unavailable),
+                if durable.await {
+                    Ok(value)
+                } else {
+                    Err(ChainActorError::Unavailable)
                 }
             }
             .into_actor(self),

@@ -167,16 +167,16 @@ impl StoreActor {
         &self,
         value: T,
     ) -> ResponseActFuture<Self, Result<Recorded<T>, StoreError>> {
-        let mut durable = self.durable.subscribe();
-        let target = self.seq;
+        let durable = super::watermark::reached(self.durable.subscribe(), self.seq);
         Box::pin(
             async move {
-                match durable.wait_for(|d| *d >= target).await {
-                    Ok(_) => Ok(Recorded {
+                if durable.await {
+                    Ok(Recorded {
                         value,
                         replayed: true,
-                    }),
-                    Err(_) => Err(StoreError::Unavailable),
+                    })
+                } else {
+                    Err(StoreError::Unavailable)
                 }
             }
             .into_actor(self),

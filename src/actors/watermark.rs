@@ -13,6 +13,12 @@ pub(super) fn raise(mark: &watch::Sender<u64>, seq: u64) {
     });
 }
 
+/// Waits for the mark to reach `seq`, however long that takes; `false` when it never will
+/// (its actor stopped: a failed commit drops the sender).
+pub(super) async fn reached(mut mark: watch::Receiver<u64>, seq: u64) -> bool {
+    mark.wait_for(|current| *current >= seq).await.is_ok()
+}
+
 /// Waits up to `wait` for the mark to reach `seq`; answers where it stands.
 pub(super) async fn reach(mut mark: watch::Receiver<u64>, seq: u64, wait: Duration) -> u64 {
     let _ = tokio::time::timeout(wait, mark.wait_for(|current| *current >= seq)).await;

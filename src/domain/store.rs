@@ -587,6 +587,11 @@ impl StoreState {
             .sum()
     }
 
+    /// Every sale held, oldest first.
+    pub fn all_sales(&self) -> impl Iterator<Item = &Sale> {
+        self.sales.values()
+    }
+
     pub fn all_returns(&self) -> impl Iterator<Item = &Return> {
         self.returns.values()
     }

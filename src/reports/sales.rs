@@ -66,8 +66,8 @@ impl SalesFacts {
             hours: BTreeMap::new(),
             history: Arc::clone(state.history()),
         };
-        for sale in state.sales_newest_first(0, usize::MAX) {
-            facts.record_sale(&sale);
+        for sale in state.all_sales() {
+            facts.record_sale(sale);
         }
         for ret in state.all_returns() {
             facts.record_return(ret);
