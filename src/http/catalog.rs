@@ -206,27 +206,11 @@ async fn change_product(
 /// The longest a catalog write waits for another instance's copy.
 const COPY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Waits until every other instance's copy of the reference data has this instance's
-/// latest write (at most [`COPY_WAIT`] each, together), so that a new product or price is
-/// in effect in every store when the answer goes out. An instance that does not answer in
-/// time is logged and gets it from its change feed when it is back.
+/// Waits until every other instance's copy of the catalog has this write (at most
+/// [`COPY_WAIT`] each), so that a new product or price is in effect in every store when
+/// the answer goes out.
 async fn in_effect_everywhere(app: &AppState) {
-    let seq = app.registry.chain().seq();
-    let waits = app.cluster.peers().map(|peer| async move {
-        let caught_up = tokio::time::timeout(COPY_WAIT, app.peers.wait_for_chain(peer, seq)).await;
-        (peer, caught_up)
-    });
-    for (peer, caught_up) in futures_util::future::join_all(waits).await {
-        match caught_up {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(instance = %peer, seq, error = %e, "catalog change not yet in effect there")
-            }
-            Err(_) => {
-                tracing::warn!(instance = %peer, seq, "catalog change not yet in effect there after 2 s")
-            }
-        }
-    }
+    super::forward::in_effect_on(app, app.cluster.peers(), COPY_WAIT, "catalog change").await;
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -54,6 +54,30 @@ pub fn central_ledger_sku(path: &str) -> Option<crate::domain::Sku> {
     crate::domain::Sku::parse(sku).ok()
 }
 
+/// Waits until the copies of the reference data on `instances` have this instance's latest
+/// write, at most `wait` each (together). An instance that does not answer in time is
+/// logged, `what` naming the write; it takes the write from its change feed when back.
+pub async fn in_effect_on<'a>(
+    app: &AppState,
+    instances: impl Iterator<Item = &'a str>,
+    wait: std::time::Duration,
+    what: &str,
+) {
+    let seq = app.registry.chain().seq();
+    let waits = instances.map(|instance| async move {
+        let caught_up = tokio::time::timeout(wait, app.peers.wait_for_chain(instance, seq)).await;
+        (instance, caught_up)
+    });
+    for (instance, caught_up) in futures_util::future::join_all(waits).await {
+        let error = match caught_up {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} ms", wait.as_millis()),
+        };
+        tracing::warn!(%instance, seq, %error, "{what} not yet in effect there");
+    }
+}
+
 /// Sends `req` to `owner` and answers with the owner's response.
 pub async fn to_owner(app: &AppState, owner: &str, req: ServiceRequest) -> ServiceResponse {
     let (http, mut payload) = req.into_parts();

@@ -10,6 +10,10 @@ use super::{AppState, rfc3339};
 use crate::auth::Permission;
 use crate::domain::{NewStore, Store};
 
+/// The longest `POST /stores` waits for the new store's owner to start it (the owner's
+/// own wait for its copy).
+const OWNER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct StoreBody {
     id: u32,
@@ -103,13 +107,8 @@ async fn create_store(
     // The store's owner starts its actor when its copy of the chain has the store: wait for
     // that, so the store takes requests as soon as this answers.
     let owner = app.cluster.store_owner(store.id);
-    if owner != app.cluster.name()
-        && let Err(e) = app
-            .peers
-            .wait_for_chain(owner, app.registry.chain().seq())
-            .await
-    {
-        tracing::warn!(store = %store.id, instance = %owner, error = %e, "the new store's owner has not caught up yet");
+    if owner != app.cluster.name() {
+        super::forward::in_effect_on(&app, std::iter::once(owner), OWNER_WAIT, "new store").await;
     }
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/stores/{}", store.id)))
