@@ -108,6 +108,14 @@ async fn start(journal: &Journal, seen: Arc<Mutex<Option<Seen>>>) -> Registry {
     registry
 }
 
+/// The stock, the sales report and the top products are what they were (`how`: unchanged,
+/// rebuilt).
+fn same_figures(now: &Seen, before: &Seen, how: &str) {
+    assert_eq!(now.stock, before.stock, "stock {how}");
+    assert_eq!(now.report, before.report, "reports {how}");
+    assert_eq!(now.products, before.products, "top products {how}");
+}
+
 fn observe(id: StoreId, state: &StoreState) -> Seen {
     let facts = SalesFacts::default();
     facts.load(id, state);
@@ -314,12 +322,7 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
         after.seen.sales, before.seen.sales,
         "every sale readable, unchanged"
     );
-    assert_eq!(after.seen.stock, before.seen.stock, "stock unchanged");
-    assert_eq!(after.seen.report, before.seen.report, "reports unchanged");
-    assert_eq!(
-        after.seen.products, before.seen.products,
-        "top products unchanged"
-    );
+    same_figures(&after.seen, &before.seen, "unchanged");
     assert_eq!(after.seen.report.sales, sales);
     let (exported, _) = exported_sales(dir);
     let journaled = sales_in_journal(backend, dir);
@@ -341,16 +344,8 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
     assert_eq!(let_go as u64, sales, "every sale let go");
     let forgotten = recover(backend, dir);
     assert!(forgotten.seen.sales.is_empty(), "no sale held any more");
-    assert_eq!(forgotten.seen.stock, before.seen.stock, "stock unchanged");
-    assert_eq!(
-        forgotten.seen.report, before.seen.report,
-        "reports unchanged"
-    );
     assert!(!before.seen.products.is_empty());
-    assert_eq!(
-        forgotten.seen.products, before.seen.products,
-        "top products unchanged"
-    );
+    same_figures(&forgotten.seen, &before.seen, "unchanged");
     // Letting go is journaled: the last sale's event went to the archive behind it, and
     // the CSV now holds every sale once, one row per line sold.
     let (all, rows) = exported_sales(dir);
@@ -368,12 +363,7 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
         rebuilt.seen.sales.is_empty(),
         "the sales let go stay let go"
     );
-    assert_eq!(rebuilt.seen.stock, before.seen.stock, "stock rebuilt");
-    assert_eq!(rebuilt.seen.report, before.seen.report, "reports rebuilt");
-    assert_eq!(
-        rebuilt.seen.products, before.seen.products,
-        "top products rebuilt"
-    );
+    same_figures(&rebuilt.seen, &before.seen, "rebuilt");
     Outcome {
         sales,
         selling,
