@@ -518,21 +518,8 @@ fn the_dashboard_shows_a_new_sale_live() {
 async fn the_dashboard_shows_a_new_sale_live_in_browser(app: &TestApp) {
     app.count(2, "EPI-0001", 20);
     let (_driver, client) = browser().await;
-    login(&client, app, "admin").await;
-    client
-        .wait()
-        .for_element(Locator::Css("#menu a"))
-        .await
-        .expect("the menu");
-    client
-        .goto(&format!("{}/#/tableau", app.base))
-        .await
-        .expect("the dashboard");
-    let count = client
-        .wait()
-        .for_element(Locator::Css("#ventes-jour"))
-        .await
-        .expect("today's sales");
+    signed_in(&client, app, "admin").await;
+    let count = screen(&client, app, "tableau", "#ventes-jour").await;
     let before: u64 = count.text().await.expect("text").parse().expect("a number");
     let sale = app.post(
         "/api/v1/stores/2/sales",
@@ -603,6 +590,34 @@ fn head_office_manages_the_catalog_and_opens_a_store_on_their_screens() {
     ));
 }
 
+/// Goes to `screen` (`#/screen`) and waits for `css` on it.
+async fn screen(
+    client: &Client,
+    app: &TestApp,
+    screen: &str,
+    css: &str,
+) -> fantoccini::elements::Element {
+    client
+        .goto(&format!("{}/#/{screen}", app.base))
+        .await
+        .expect(screen);
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .expect(css)
+}
+
+/// Signs in as `username` and waits for the menu.
+async fn signed_in(client: &Client, app: &TestApp, username: &str) {
+    login(client, app, username).await;
+    client
+        .wait()
+        .for_element(Locator::Css("#menu a"))
+        .await
+        .expect("the menu");
+}
+
 /// Clicks the first `css` inside `parent` (a form's button).
 async fn press(parent: &fantoccini::elements::Element, css: &str) {
     parent
@@ -626,21 +641,8 @@ async fn fill(form: &fantoccini::elements::Element, field: &str, text: &str) {
 async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestApp) {
     let price_of = || app.get("/api/v1/products/ERA-0077").body["price_cents"].clone();
     let (_driver, client) = browser().await;
-    login(&client, app, "admin").await;
-    client
-        .wait()
-        .for_element(Locator::Css("#menu a"))
-        .await
-        .expect("the menu");
-    client
-        .goto(&format!("{}/#/catalogue", app.base))
-        .await
-        .expect("the catalog");
-    let form = client
-        .wait()
-        .for_element(Locator::Css("#nouveau-produit"))
-        .await
-        .expect("the form");
+    signed_in(&client, app, "admin").await;
+    let form = screen(&client, app, "catalogue", "#nouveau-produit").await;
     let barcode = crate::helpers::ean13("200000000077");
     for (field, text) in [
         ("sku", "era-0077"),
@@ -685,15 +687,7 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
     screenshot(&client, "catalogue").await;
 
     // Head office opens a store from the Magasins screen.
-    client
-        .goto(&format!("{}/#/magasins", app.base))
-        .await
-        .expect("the stores");
-    let form = client
-        .wait()
-        .for_element(Locator::Css("#nouveau-magasin"))
-        .await
-        .expect("the form");
+    let form = screen(&client, app, "magasins", "#nouveau-magasin").await;
     for (field, text) in [
         ("code", "tr-centre"),
         ("name", "Magasin Trois-Rivières"),
