@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod codec;
+pub mod history;
 mod memory;
 mod sled_backend;
 mod sqlite;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use crate::domain::{Sku, StoreId};
 
 pub use codec::CodecError;
+pub use history::History;
 pub use writer::{CommitListener, CommitStats, Committed, Journal, WriterSettings, recover_stream};
 
 /// Which storage engine holds the journal.
