@@ -2,10 +2,9 @@
 //! stream (the chain, each store, each product of the logistics center):
 //!
 //! 1. recover its state and write a snapshot at its last event (in this version's layout,
-//!    so that recovery never needs an older event again); a store first lets go of its
-//!    sales older than the retention window (`keep_sales`), keeping their figures for the
-//!    reports ([`StoreEvent::SalesLetGo`], journaled): its memory and its recovery time
-//!    stay bounded over the years;
+//!    so that recovery never needs an older event again). A store's state holds no sale,
+//!    so nothing is let go: its sales, returns and figures stay readable in the history
+//!    (`history.sqlite3`), which is not compacted;
 //! 2. copy the events before that one to the archive ([`Archive`]: every event as JSON
 //!    lines, a store's sold and returned lines as CSV), sealed on disk;
 //! 3. only then delete them from the journal, and give the space back (SQLite `VACUUM`).
@@ -19,12 +18,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::domain::{
-    CentralEvent, CentralStock, ChainEvent, ChainState, StoreEvent, StoreId, StoreState, Timestamp,
+    CentralEvent, CentralStock, ChainEvent, ChainState, StoreEvent, StoreId, StoreState,
 };
 use crate::persistence::archive::{Archive, SegmentWriter, dir_size};
 use crate::persistence::{
-    Backend, DataDirLock, JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId,
-    codec, recover_stream,
+    Backend, DataDirLock, JournalBackend, JournalError, Snapshot, StoredSnapshot, StreamId, codec,
+    recover_stream,
 };
 
 /// Events read from the journal at a time.
@@ -38,8 +37,6 @@ pub struct StreamCompaction {
     pub snapshot_seq: u64,
     /// Events moved to the archive (0: nothing older than the snapshot was left).
     pub archived: u64,
-    /// Sales let go from a store's state (older than the retention window).
-    pub forgotten_sales: usize,
 }
 
 /// What compaction did, and the disk it took before and after.
@@ -62,17 +59,8 @@ fn journal_bytes(data_dir: &Path) -> u64 {
     dir_size(data_dir).saturating_sub(dir_size(&data_dir.join("archive")))
 }
 
-/// Compacts every stream of the journal under `data_dir`; stores keep the sales of the
-/// last `keep_sales` only (`None`: every sale). Blocking.
-pub fn compact(
-    backend: Backend,
-    data_dir: &Path,
-    keep_sales: Option<Duration>,
-) -> Result<Compaction, JournalError> {
-    let cutoff = keep_sales.map(|keep| {
-        let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
-        Timestamp(crate::actors::now().0.saturating_sub(keep))
-    });
+/// Compacts every stream of the journal under `data_dir`. Blocking.
+pub fn compact(backend: Backend, data_dir: &Path) -> Result<Compaction, JournalError> {
     let started = Instant::now();
     let _lock = DataDirLock::acquire(data_dir)?;
     let journal_bytes_before = journal_bytes(data_dir);
@@ -89,7 +77,6 @@ pub fn compact(
                 &stream,
                 None,
                 |s: &mut ChainState, e: ChainEvent| s.apply(&e),
-                |_| None,
             )?
         } else if let Some(store) = stream.store_id() {
             compact_stream(
@@ -98,11 +85,6 @@ pub fn compact(
                 &stream,
                 Some(store),
                 StoreState::apply_owned,
-                |state: &StoreState| {
-                    let before = cutoff?;
-                    let count = state.sales_before(before);
-                    (count > 0).then_some((StoreEvent::SalesLetGo { before }, count))
-                },
             )?
         } else if stream.product_sku().is_some() {
             compact_stream(
@@ -111,7 +93,6 @@ pub fn compact(
                 &stream,
                 None,
                 |s: &mut CentralStock, e: CentralEvent| s.apply(&e),
-                |_| None,
             )?
         } else {
             return Err(JournalError::Corrupt(format!("unknown stream {stream}")));
@@ -134,36 +115,19 @@ fn compact_stream<S, E>(
     archive: &Archive,
     stream: &StreamId,
     store: Option<StoreId>,
-    mut apply: impl FnMut(&mut S, E),
-    let_go: impl FnOnce(&S) -> Option<(E, usize)>,
+    apply: impl FnMut(&mut S, E),
 ) -> Result<StreamCompaction, JournalError>
 where
-    S: Default + serde::Serialize + serde::de::DeserializeOwned,
+    S: Snapshot,
     E: serde::Serialize + serde::de::DeserializeOwned + ArchivedEvent,
 {
-    let (mut state, mut seq, _) = recover_stream(journal, Some(archive), stream, &mut apply)?;
-    // Letting go of old sales is an event like any other: a state rebuilt from the events
-    // (the archive's, for another state layout) forgets them too.
-    let mut forgotten_sales = 0;
-    if let Some((event, count)) = let_go(&state) {
-        seq += 1;
-        journal.commit(
-            &[StoredEvent {
-                stream: stream.clone(),
-                seq,
-                payload: codec::encode(&event)?,
-            }],
-            &[],
-        )?;
-        apply(&mut state, event);
-        forgotten_sales = count;
-    }
+    let (state, seq, _) = recover_stream(journal, Some(archive), stream, apply)?;
     journal.commit(
         &[],
         &[StoredSnapshot {
             stream: stream.clone(),
             seq,
-            payload: codec::encode(&state)?,
+            payload: state.encode_snapshot()?,
         }],
     )?;
     drop(state);
@@ -200,7 +164,6 @@ where
         stream: stream.clone(),
         snapshot_seq: seq,
         archived,
-        forgotten_sales,
     })
 }
 

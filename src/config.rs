@@ -80,9 +80,10 @@ pub struct StorageSettings {
     pub data_dir: PathBuf,
     pub snapshot_every: u64,
     pub max_batch_events: usize,
-    /// At compaction, a store lets go of its sales older than this (their figures stay in
-    /// the reports, their events in the archive).
-    pub keep_sales_days: u64,
+    /// Read from older configuration files and ignored: stores no longer hold sales, so
+    /// compaction has none to let go (a warning at start says so).
+    #[serde(default)]
+    pub keep_sales_days: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

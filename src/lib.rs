@@ -86,6 +86,18 @@ impl Application {
     /// Opens the journal, recovers every actor, seeds demo data if asked, and binds.
     /// Must run inside an actix system.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let lock = persistence::DataDirLock::acquire(&settings.storage.data_dir)?;
+        let backend = persistence::open(settings.storage.backend, &settings.storage.data_dir)?;
+        Self::build_on(settings, lock, backend).await
+    }
+
+    /// [`Application::build`] over a journal backend the caller opened (under the data
+    /// directory's lock): a backend wrapped to fail on demand, for the disk-failure tests.
+    pub async fn build_on(
+        settings: &Settings,
+        data_dir_lock: persistence::DataDirLock,
+        backend: Arc<dyn persistence::JournalBackend>,
+    ) -> Result<Self, StartupError> {
         let cluster = Arc::new(cluster::Cluster::from_settings(&settings.cluster)?);
         let peers = Arc::new(cluster::Peers::new(
             cluster.clone(),
@@ -111,14 +123,19 @@ impl Application {
                 reason: e.to_string(),
             }
         })?;
-        let data_dir_lock = persistence::DataDirLock::acquire(&settings.storage.data_dir)?;
-        let backend = persistence::open(settings.storage.backend, &settings.storage.data_dir)?;
+        if settings.storage.keep_sales_days.is_some() {
+            tracing::warn!(
+                "[storage] keep_sales_days is ignored: stores hold no sales in memory, and \
+                 compaction keeps every sale readable in the history"
+            );
+        }
         let catalog = Arc::new(CatalogView::default());
         let stock = Arc::new(StockView::default());
         let users = Arc::new(UsersView::default());
         let central = Arc::new(CentralView::default());
         let restocks = Arc::new(RestockView::default());
-        let sales = Arc::new(SalesFacts::default());
+        let history = Arc::new(persistence::History::open(&settings.storage.data_dir)?);
+        let sales = Arc::new(SalesFacts::new(history.clone()));
         let events = Arc::new(EventHub::new(LIVE_EVENTS_KEPT));
         let projector = Arc::new(Projector {
             catalog: catalog.clone(),
@@ -126,22 +143,20 @@ impl Application {
             users: users.clone(),
             central: central.clone(),
             restocks: restocks.clone(),
-            sales: sales.clone(),
             events: events.clone(),
         });
         let metrics = Arc::new(Metrics::new());
         let listeners: Vec<Arc<dyn persistence::CommitListener>> = vec![projector, metrics.clone()];
-        let journal = Journal::start(backend, listeners, settings.writer_settings())?.with_archive(
+        let journal = Journal::start(backend, history, listeners, settings.writer_settings())?
+            .with_archive(
             persistence::archive::Archive::new(&settings.storage.data_dir),
         );
         let (stock_loader, restock_loader, central_loader) =
             (stock.clone(), restocks.clone(), central.clone());
-        let sales_loader = sales.clone();
         let hooks = RecoveryHooks {
             store: Arc::new(move |id: StoreId, state: &StoreState| {
                 stock_loader.load(id, state);
                 restock_loader.load(state.restocks().cloned());
-                sales_loader.load(id, state);
             }),
             product: Arc::new(move |sku: &Sku, state: &CentralStock| {
                 central_loader.load(sku, state)

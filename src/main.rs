@@ -31,8 +31,8 @@ enum Command {
     /// Serve the HTTP API (the default when no command is given).
     Serve(ServeArgs),
     /// Move the journal's old events to the archive (`<data-dir>/archive/`), keeping a
-    /// snapshot of every stream, and let stores forget sales older than
-    /// `[storage] keep_sales_days`; run it with the instance stopped.
+    /// snapshot of every stream (sales stay readable in the history); run it with the
+    /// instance stopped.
     Compact(ServeArgs),
 }
 
@@ -90,16 +90,13 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
 
 fn compact(settings: &Settings) -> ExitCode {
     let data_dir = &settings.storage.data_dir;
-    // At least a day: today's sales stay returnable whatever the configuration says.
-    let days = settings.storage.keep_sales_days.max(1);
-    let keep = std::time::Duration::from_secs(days.saturating_mul(86_400));
-    match magasin::compaction::compact(settings.storage.backend, data_dir, Some(keep)) {
+    match magasin::compaction::compact(settings.storage.backend, data_dir) {
         Ok(done) => {
             for s in &done.streams {
-                if s.archived > 0 || s.forgotten_sales > 0 {
+                if s.archived > 0 {
                     println!(
-                        "{}: {} events archived, {} sales older than {days} days let go, snapshot at {}",
-                        s.stream, s.archived, s.forgotten_sales, s.snapshot_seq
+                        "{}: {} events archived, snapshot at {}",
+                        s.stream, s.archived, s.snapshot_seq
                     );
                 }
             }

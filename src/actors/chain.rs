@@ -11,8 +11,8 @@ use actix::prelude::*;
 use std::time::Duration;
 use tokio::sync::watch;
 
-use super::cadence::SnapshotCadence;
 use super::clock::now;
+use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use super::watermark;
 use crate::domain::{
     ChainError, ChainEvent, ChainState, DomainEvent, NewStore, Product, ProductChange, Sku, Store,
@@ -37,91 +37,68 @@ pub enum ChainActorError {
 }
 
 pub struct ChainActor {
-    state: ChainState,
-    seq: u64,
-    cadence: SnapshotCadence,
-    journal: Journal,
-    /// The last sequence known durable, for readers waiting on a copy to catch up.
-    durable: watch::Sender<u64>,
+    log: Durable<ChainState>,
 }
 
+impl StreamState for ChainState {
+    type Event = ChainEvent;
+
+    fn apply(&mut self, event: &ChainEvent) {
+        ChainState::apply(self, event);
+    }
+}
+
+impl Journaled for ChainActor {
+    type State = ChainState;
+
+    fn stream(&mut self) -> &mut Durable<ChainState> {
+        &mut self.log
+    }
+}
+
+type Answer<T> = ResponseActFuture<ChainActor, Result<T, ChainActorError>>;
+
 impl ChainActor {
-    pub fn new(state: ChainState, seq: u64, journal: Journal, snapshot_every: u64) -> Self {
+    /// The chain recovered at `seq`, `unsnapshotted` events after its latest snapshot.
+    pub fn new(
+        state: ChainState,
+        seq: u64,
+        unsnapshotted: u64,
+        journal: Journal,
+        snapshot_every: u64,
+    ) -> Self {
         Self {
-            state,
-            seq,
-            cadence: SnapshotCadence::new(snapshot_every),
-            journal,
-            durable: watch::Sender::new(seq),
+            log: Durable::recovered(
+                StreamId::chain(),
+                state,
+                seq,
+                unsnapshotted,
+                journal,
+                snapshot_every,
+                |_, event| DomainEvent::Chain(event),
+            ),
         }
     }
 
     /// Durable sequence updates: the chain's change feed and copies catching up wait on it.
     pub(super) fn durable(&self) -> watch::Receiver<u64> {
-        self.durable.subscribe()
+        self.log.watch()
     }
 
-    /// Recovered with `events` after its latest snapshot (see [`SnapshotCadence::resume`]).
-    pub(super) fn unsnapshotted(mut self, events: u64) -> Self {
-        self.cadence.resume(events);
-        self
+    fn state(&self) -> &ChainState {
+        &self.log.state
     }
 
-    fn persist(
-        &mut self,
-        events: Vec<ChainEvent>,
-    ) -> impl Future<Output = Result<(), JournalError>> + use<> {
-        let first = self.seq + 1;
-        for event in &events {
-            self.state.apply(event);
-        }
-        self.seq += events.len() as u64;
-        let snapshot = self
-            .cadence
-            .due(events.len() as u64, self.seq)
-            .then_some(&self.state);
-        let events = events.into_iter().map(DomainEvent::Chain).collect();
-        self.journal
-            .append(StreamId::chain(), first, events, snapshot)
+    /// Journals `events`, answering `value` once durable.
+    fn write<T: 'static>(&mut self, events: Vec<ChainEvent>, value: T) -> Answer<T> {
+        let ack = self.log.persist(events);
+        when_durable(ack, value)
     }
 
     /// Answers `value` once everything applied so far is durable: a write that changes
-    /// nothing (a retry, the same change again) may repeat one still in flight, and must
-    /// not be acknowledged before it.
-    fn once_durable<T: 'static>(
-        &self,
-        value: T,
-    ) -> ResponseActFuture<Self, Result<T, ChainActorError>> {
-        let durable = watermark::reached(self.durable.subscribe(), self.seq);
-        Box::pin(
-            async move {
-                if durable.await {
-                    Ok(value)
-                } else {
-                    Err(ChainActorError::Unavailable)
-                }
-            }
-            .into_actor(self),
-        )
-    }
-
-    fn when_durable<T: 'static>(
-        &mut self,
-        ack: impl Future<Output = Result<(), JournalError>> + 'static,
-        value: T,
-    ) -> ResponseActFuture<Self, Result<T, ChainActorError>> {
-        let seq = self.seq;
-        Box::pin(ack.into_actor(self).map(move |result, actor, ctx| match result {
-            Ok(()) => {
-                watermark::raise(&actor.durable, seq);
-                Ok(value)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "chain journal append failed; the chain actor stops");
-                ctx.stop();
-                Err(ChainActorError::Journal(e))
-            }
-        }))
+    /// nothing (a retry, the same change again) may repeat one still in flight.
+    fn once_durable<T: 'static>(&mut self, value: T) -> Answer<T> {
+        once_settled(self, value, ChainActorError::Unavailable)
     }
 }
 
@@ -139,7 +116,7 @@ impl Handler<AddProducts> for ChainActor {
 
     fn handle(&mut self, msg: AddProducts, _ctx: &mut Self::Context) -> Self::Result {
         // Decide on a scratch copy so that a duplicate inside the batch is caught too.
-        let mut scratch = self.state.clone();
+        let mut scratch = self.state().clone();
         let mut events = Vec::with_capacity(msg.0.len());
         for product in msg.0 {
             match scratch.decide_add_product(product) {
@@ -153,8 +130,7 @@ impl Handler<AddProducts> for ChainActor {
         if events.is_empty() {
             return self.once_durable(());
         }
-        let ack = self.persist(events);
-        self.when_durable(ack, ())
+        self.write(events, ())
     }
 }
 
@@ -177,15 +153,14 @@ impl Handler<AddProduct> for ChainActor {
 
     fn handle(&mut self, msg: AddProduct, _ctx: &mut Self::Context) -> Self::Result {
         let product = msg.0;
-        if self.state.product(&product.sku) == Some(&product) {
+        if self.state().product(&product.sku) == Some(&product) {
             return self.once_durable(Added::Existing(product));
         }
-        let event = match self.state.decide_add_product(product.clone()) {
+        let event = match self.state().decide_add_product(product.clone()) {
             Ok(event) => event,
             Err(e) => return Box::pin(fut::ready(Err(e.into()))),
         };
-        let ack = self.persist(vec![event]);
-        self.when_durable(ack, Added::Created(product))
+        self.write(vec![event], Added::Created(product))
     }
 }
 
@@ -200,15 +175,14 @@ impl Handler<ChangeProduct> for ChainActor {
 
     fn handle(&mut self, msg: ChangeProduct, _ctx: &mut Self::Context) -> Self::Result {
         let ChangeProduct(sku, change) = msg;
-        match self.state.decide_change_product(&sku, change) {
+        match self.state().decide_change_product(&sku, change) {
             Err(e) => Box::pin(fut::ready(Err(e.into()))),
-            Ok(None) => match self.state.product(&sku).cloned() {
+            Ok(None) => match self.state().product(&sku).cloned() {
                 Some(current) => self.once_durable(current),
                 None => Box::pin(fut::ready(Err(ChainError::UnknownProduct(sku).into()))),
             },
             Ok(Some(changed)) => {
-                let ack = self.persist(vec![ChainEvent::ProductChanged(changed.clone())]);
-                self.when_durable(ack, changed)
+                self.write(vec![ChainEvent::ProductChanged(changed.clone())], changed)
             }
         }
     }
@@ -223,12 +197,11 @@ impl Handler<OpenStore> for ChainActor {
     type Result = ResponseActFuture<Self, Result<Store, ChainActorError>>;
 
     fn handle(&mut self, msg: OpenStore, _ctx: &mut Self::Context) -> Self::Result {
-        let store = match self.state.decide_open_store(msg.0, now()) {
+        let store = match self.state().decide_open_store(msg.0, now()) {
             Ok(store) => store,
             Err(e) => return Box::pin(fut::ready(Err(e.into()))),
         };
-        let ack = self.persist(vec![ChainEvent::StoreOpened(store.clone())]);
-        self.when_durable(ack, store)
+        self.write(vec![ChainEvent::StoreOpened(store.clone())], store)
     }
 }
 
@@ -242,12 +215,11 @@ impl Handler<CreateUser> for ChainActor {
 
     fn handle(&mut self, msg: CreateUser, _ctx: &mut Self::Context) -> Self::Result {
         let user = msg.0;
-        let event = match self.state.decide_create_user(user.clone()) {
+        let event = match self.state().decide_create_user(user.clone()) {
             Ok(event) => event,
             Err(e) => return Box::pin(fut::ready(Err(e.into()))),
         };
-        let ack = self.persist(vec![event]);
-        self.when_durable(ack, user)
+        self.write(vec![event], user)
     }
 }
 
@@ -260,12 +232,12 @@ impl Handler<DeactivateUser> for ChainActor {
     type Result = ResponseActFuture<Self, Result<User, ChainActorError>>;
 
     fn handle(&mut self, msg: DeactivateUser, _ctx: &mut Self::Context) -> Self::Result {
-        let decided = self.state.decide_deactivate_user(&msg.0);
+        let decided = self.state().decide_deactivate_user(&msg.0);
         let events = match decided {
             Ok(event) => event.into_iter().collect::<Vec<_>>(),
             Err(e) => return Box::pin(fut::ready(Err(e.into()))),
         };
-        let mut user = match self.state.user(&msg.0) {
+        let mut user = match self.state().user(&msg.0) {
             Some(user) => user.clone(),
             None => return Box::pin(fut::ready(Err(ChainError::UnknownUser(msg.0).into()))),
         };
@@ -273,8 +245,7 @@ impl Handler<DeactivateUser> for ChainActor {
         if events.is_empty() {
             return self.once_durable(user);
         }
-        let ack = self.persist(events);
-        self.when_durable(ack, user)
+        self.write(events, user)
     }
 }
 
@@ -289,7 +260,7 @@ impl Handler<Replicate> for ChainActor {
     type Result = ResponseActFuture<Self, Result<u64, ChainActorError>>;
 
     fn handle(&mut self, msg: Replicate, _ctx: &mut Self::Context) -> Self::Result {
-        let have = self.seq;
+        let have = self.log.seq();
         let fresh: Vec<(u64, ChainEvent)> =
             msg.0.into_iter().filter(|(seq, _)| *seq > have).collect();
         match fresh.first() {
@@ -306,9 +277,8 @@ impl Handler<Replicate> for ChainActor {
             let first = window[1].0;
             return Box::pin(fut::ready(Err(ChainActorError::Gap { have, first })));
         }
-        let ack = self.persist(fresh.into_iter().map(|(_, e)| e).collect());
-        let seq = self.seq;
-        self.when_durable(ack, seq)
+        let seq = fresh.last().map_or(have, |(seq, _)| *seq);
+        self.write(fresh.into_iter().map(|(_, e)| e).collect(), seq)
     }
 }
 
@@ -320,12 +290,7 @@ impl Handler<TakeChainSnapshot> for ChainActor {
     type Result = ResponseFuture<Result<(), ChainActorError>>;
 
     fn handle(&mut self, _msg: TakeChainSnapshot, _ctx: &mut Self::Context) -> Self::Result {
-        if self.seq == 0 {
-            return Box::pin(async { Ok(()) });
-        }
-        let ack = self
-            .journal
-            .snapshot(StreamId::chain(), self.seq, &self.state);
+        let ack = self.log.snapshot();
         Box::pin(async move { ack.await.map_err(ChainActorError::from) })
     }
 }

@@ -8,6 +8,7 @@
 mod cadence;
 mod chain;
 mod clock;
+mod durable;
 mod product;
 mod registry;
 mod restock;

@@ -9,48 +9,68 @@
 use actix::prelude::*;
 use prometheus_client::metrics::gauge::Gauge;
 use std::time::Duration;
-use tokio::sync::watch;
 
-use super::cadence::SnapshotCadence;
 use super::clock::now;
+use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use super::store::{Pending, StoreError};
-use super::watermark;
 use crate::domain::{CentralEvent, CentralStock, DomainEvent, RestockId, Sku, Stamp, Username};
 use crate::persistence::{Journal, StreamId};
 
 pub struct ProductStockActor {
     sku: Sku,
-    stream: StreamId,
-    state: CentralStock,
-    seq: u64,
-    cadence: SnapshotCadence,
-    journal: Journal,
-    durable: watch::Sender<u64>,
+    log: Durable<CentralStock>,
+}
+
+impl StreamState for CentralStock {
+    type Event = CentralEvent;
+
+    fn apply(&mut self, event: &CentralEvent) {
+        CentralStock::apply(self, event);
+    }
+}
+
+impl Journaled for ProductStockActor {
+    type State = CentralStock;
+
+    fn stream(&mut self) -> &mut Durable<CentralStock> {
+        &mut self.log
+    }
+}
+
+fn journaled(stream: &StreamId, event: CentralEvent) -> DomainEvent {
+    match stream.product_sku() {
+        Some(sku) => DomainEvent::Central(sku, event),
+        // A product actor's stream is always `product/{sku}` (built by `StreamId::product`).
+        None => unreachable!("a product actor journals to a product stream, not {stream}"),
+    }
 }
 
 impl ProductStockActor {
+    /// The product recovered at `seq`, `unsnapshotted` events after its latest snapshot.
     pub fn new(
         sku: Sku,
         state: CentralStock,
         seq: u64,
+        unsnapshotted: u64,
         journal: Journal,
         snapshot_every: u64,
     ) -> Self {
         Self {
-            stream: StreamId::product(&sku),
+            log: Durable::recovered(
+                StreamId::product(&sku),
+                state,
+                seq,
+                unsnapshotted,
+                journal,
+                snapshot_every,
+                journaled,
+            ),
             sku,
-            state,
-            seq,
-            cadence: SnapshotCadence::new(snapshot_every),
-            journal,
-            durable: watch::Sender::new(seq),
         }
     }
 
-    /// Recovered with `events` after its latest snapshot (see [`SnapshotCadence::resume`]).
-    pub(super) fn unsnapshotted(mut self, events: u64) -> Self {
-        self.cadence.resume(events);
-        self
+    fn state(&self) -> &CentralStock {
+        &self.log.state
     }
 
     /// Applies and journals `event` (if any), answering `answer(state)` once durable; with
@@ -61,42 +81,11 @@ impl ProductStockActor {
         answer: impl FnOnce(&CentralStock) -> u32,
     ) -> ResponseActFuture<Self, Result<u32, StoreError>> {
         let Some(event) = event else {
-            let value = answer(&self.state);
-            let mut durable = self.durable.subscribe();
-            let target = self.seq;
-            return Box::pin(
-                async move {
-                    durable
-                        .wait_for(|d| *d >= target)
-                        .await
-                        .map(|_| value)
-                        .map_err(|_| StoreError::Unavailable)
-                }
-                .into_actor(self),
-            );
+            let value = answer(self.state());
+            return once_settled(self, value, StoreError::Unavailable);
         };
-        self.state.apply(&event);
-        self.seq += 1;
-        let snapshot = self.cadence.due(1, self.seq).then_some(&self.state);
-        let seq = self.seq;
-        let value = answer(&self.state);
-        let ack = self.journal.append(
-            self.stream.clone(),
-            seq,
-            vec![DomainEvent::Central(self.sku.clone(), event)],
-            snapshot,
-        );
-        Box::pin(ack.into_actor(self).map(move |result, actor, ctx| match result {
-            Ok(()) => {
-                watermark::raise(&actor.durable, seq);
-                Ok(value)
-            }
-            Err(e) => {
-                tracing::error!(sku = %actor.sku, error = %e, "central journal append failed; the product actor restarts");
-                ctx.stop();
-                Err(StoreError::Journal(e))
-            }
-        }))
+        let ack = self.log.persist(vec![event]);
+        when_durable(ack, answer(self.state()))
     }
 }
 
@@ -146,7 +135,7 @@ impl Handler<Central> for ProductStockActor {
                 by,
             } => {
                 let stamp = Stamp { at, by };
-                match self.state.decide_receipt(&receipt, quantity, &stamp) {
+                match self.state().decide_receipt(&receipt, quantity, &stamp) {
                     Ok(event) => self.commit(event, CentralStock::on_hand),
                     Err(_) => Box::pin(fut::ready(Err(StoreError::CentralOverflow(
                         self.sku.clone(),
@@ -154,7 +143,7 @@ impl Handler<Central> for ProductStockActor {
                 }
             }
             CentralOp::Allocate { request, requested } => {
-                let event = self.state.decide_allocate(request, requested, at);
+                let event = self.state().decide_allocate(request, requested, at);
                 self.commit(event, move |s| {
                     s.allocation_of(request)
                         .or_else(|| s.shipment_of(request))
@@ -162,28 +151,23 @@ impl Handler<Central> for ProductStockActor {
                 })
             }
             CentralOp::Ship { request } => {
-                let event = self.state.decide_ship(request, at);
+                let event = self.state().decide_ship(request, at);
                 self.commit(event, move |s| s.shipment_of(request).unwrap_or(0))
             }
             CentralOp::Release { request } => {
-                let released = self.state.allocation_of(request).unwrap_or(0);
-                let event = self.state.decide_release(request, at);
+                let released = self.state().allocation_of(request).unwrap_or(0);
+                let event = self.state().decide_release(request, at);
                 self.commit(event, move |_| released)
             }
             CentralOp::Shipped { request } => {
                 self.commit(None, move |s| s.shipment_of(request).unwrap_or(0))
             }
             CentralOp::Deliver { request } => {
-                let event = self.state.decide_deliver(request, at);
+                let event = self.state().decide_deliver(request, at);
                 self.commit(event, move |s| s.shipment_of(request).unwrap_or(0))
             }
             CentralOp::Snapshot => {
-                if self.seq == 0 {
-                    return Box::pin(fut::ready(Ok(0)));
-                }
-                let ack = self
-                    .journal
-                    .snapshot(self.stream.clone(), self.seq, &self.state);
+                let ack = self.log.snapshot();
                 Box::pin(
                     async move { ack.await.map(|()| 0).map_err(StoreError::from) }.into_actor(self),
                 )

@@ -15,9 +15,10 @@ use super::product::{CentralOp, ProductHandle, ProductStockActor, RemoteCentral}
 use super::restock::FlowError;
 use super::store::{ActorSettings, Prices, StoreActor, StoreError, StoreHandle};
 use crate::cluster::Cluster;
+use super::clock::now;
 use crate::domain::{
-    CentralEvent, CentralStock, ChainEvent, ChainState, NewStore, Sku, Store, StoreEvent, StoreId,
-    StoreState,
+    CentralEvent, CentralStock, ChainEvent, ChainState, KEY_RETENTION_MS, NewStore, Sku, Store,
+    StoreEvent, StoreId, StoreState, Timestamp,
 };
 use crate::persistence::{Journal, JournalError, StreamId};
 
@@ -114,10 +115,10 @@ impl Registry {
         let chain_actor = ChainActor::new(
             chain.clone(),
             chain_seq,
+            chain_tail,
             journal.clone(),
             settings.snapshot_every,
-        )
-        .unsnapshotted(chain_tail);
+        );
         let chain_durable = chain_actor.durable();
         let chain_addr = chain_actor.start();
         let cluster = placement.cluster;
@@ -168,11 +169,27 @@ impl Registry {
         Ok((registry, chain))
     }
 
+    /// Recovers a store: its state from the latest snapshot and the events after it, its
+    /// history brought up to the journal (after a crash, or once after an upgrade from a
+    /// version that kept sales in the state), and the idempotency keys of the retention
+    /// window read back from the history.
     async fn recover_store(&self, id: StoreId) -> Result<StoreHandle, RegistryError> {
         let journal = self.journal.clone();
-        let (state, seq, tail) =
-            blocking(move || journal.recover(&StreamId::store(id), StoreState::apply_owned))
-                .await?;
+        let (state, seq, tail) = blocking(move || {
+            let (mut state, seq, tail) =
+                journal.recover(&StreamId::store(id), StoreState::apply_owned)?;
+            let history = journal.history();
+            let filled = history.catch_up(&journal, id, seq)?;
+            if filled > 0 {
+                tracing::info!(store = %id, events = filled, "history brought up to the journal");
+            }
+            let since = Timestamp(now().0.saturating_sub(KEY_RETENTION_MS));
+            for (used, outcome, at) in history.keys_since(id, since)? {
+                state.remember_key(&used, outcome, at);
+            }
+            Ok((state, seq, tail))
+        })
+        .await?;
         (self.hooks.store)(id, &state);
         Ok(self.launch(id, state, seq, tail))
     }
@@ -183,15 +200,17 @@ impl Registry {
             id,
             state,
             seq,
+            unsnapshotted,
             self.journal.clone(),
             self.prices.clone(),
             self.settings,
-        )
-        .unsnapshotted(unsnapshotted);
+        );
         let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr = StoreActor::start_in_arbiter(&self.arbiters[which].handle(), move |_| actor);
         let handle = StoreHandle::new(
+            id,
             addr,
+            self.journal.history().clone(),
             self.settings.ask_timeout,
             self.mailbox_pending.clone(),
         );
@@ -214,10 +233,10 @@ impl Registry {
             sku.clone(),
             state,
             seq,
+            tail,
             self.journal.clone(),
             self.settings.snapshot_every,
-        )
-        .unsnapshotted(tail);
+        );
         let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr =
             ProductStockActor::start_in_arbiter(&self.arbiters[which].handle(), move |_| actor);

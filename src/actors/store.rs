@@ -1,32 +1,34 @@
 //! `StoreActor`: the only writer of one store's state, and `StoreHandle`, how everything
 //! else talks to it.
 //!
-//! A write is decided against the in-memory state, applied in memory at once (so the next
-//! sale in the mailbox sees the stock this one took), handed to the journal writer, and
-//! answered only when the journal says it is durable. The actor never waits for the disk
-//! itself: `ctx.wait` would freeze every till of the store for one fsync each, so the
-//! durable answer is a future spawned beside the mailbox (`ResponseActFuture`). Answers
-//! come in order because the writer acknowledges a stream's appends in order.
+//! The actor holds what its decisions need and nothing that grows with the store's
+//! history: stock lines, restock requests, the last ids given, and the idempotency keys of
+//! the retention window (`domain::StoreState`). Sales, returns and adjustments are read
+//! from the history on disk (`persistence::History`), which the journal writer fills with
+//! each committed batch before the writes are answered.
 //!
-//! If a commit fails, the in-memory state is ahead of the disk: the actor stops, later
-//! appends of the stream are refused by sequence, and the registry recovers the store from
-//! the journal on the next request.
+//! A write follows the protocol of `durable`: decide against the in-memory state, apply at
+//! once (the next sale in the mailbox sees the stock this one took), hand to the journal
+//! writer, answer when durable. A return is decided against the sale and its earlier
+//! returns read from the history by the handle, plus the returns this actor decided that
+//! the read may not show yet ([`RecentReturns`]): two returns of the same line racing
+//! each other can never both pass.
 
 use actix::prelude::*;
 use prometheus_client::metrics::gauge::Gauge;
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::watch;
+use std::time::{Duration, Instant};
 
-use super::cadence::SnapshotCadence;
 use super::clock::now;
+use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use crate::domain::{
     Adjustment, AdjustmentError, AdjustmentRequest, DomainEvent, Fingerprint, IdempotencyKey,
     KeyCheck, KeyUse, Outcome, PriceLookup, Return, ReturnError, ReturnRequest, Sale, SaleError,
     SaleId, SaleRequest, Sku, Stamp, StoreEvent, StoreId, StoreState, Username,
 };
 use crate::domain::{RestockAsk, RestockError, RestockId, RestockRequest, RestockStep};
-use crate::persistence::{Journal, JournalError, StreamId};
+use crate::persistence::{History, Journal, JournalError, SaleRecord, StreamId};
 
 /// Shared catalog prices, as the store reads them when it decides a sale.
 pub type Prices = Arc<dyn PriceLookup + Send + Sync>;
@@ -56,6 +58,10 @@ pub enum StoreError {
     Peer(String),
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
+    /// A return was decided on a read of the history older than what the store still
+    /// remembers of the returns it made since: the handle reads again and resends.
+    #[error("the read of the sale is too old; read it again")]
+    StaleRead,
 }
 
 /// A write's answer, and whether it is the replay of an earlier request with the same key.
@@ -72,115 +78,138 @@ pub struct SaleView {
     pub returns: Vec<Return>,
 }
 
+impl StreamState for StoreState {
+    type Event = StoreEvent;
+
+    fn apply(&mut self, event: &StoreEvent) {
+        StoreState::apply(self, event);
+    }
+}
+
+fn journaled(stream: &StreamId, event: StoreEvent) -> DomainEvent {
+    match stream.store_id() {
+        Some(store) => DomainEvent::Store(store, event),
+        // A store actor's stream is always `store/{id}` (built by `StreamId::store`).
+        None => unreachable!("a store actor journals to a store stream, not {stream}"),
+    }
+}
+
+/// The returns this actor decided that a read of the history may not show yet: from their
+/// decision until they are durable (and so in the history), and for [`RECENT_RETURNS`]
+/// after, for reads made before they landed. A read older than the returns let go since
+/// is refused ([`ReturnCheck::Stale`]) and made again. Bounded by the returns of a minute.
+#[derive(Default)]
+struct RecentReturns {
+    kept: VecDeque<(u64, Instant, Return)>,
+    /// The highest seq let go: a read of the history at an older watermark may miss it.
+    let_go_up_to: u64,
+}
+
+/// How long a durable return stays in [`RecentReturns`].
+const RECENT_RETURNS: Duration = Duration::from_secs(60);
+
+enum ReturnCheck {
+    Earlier(Vec<Return>),
+    Stale,
+}
+
+impl RecentReturns {
+    fn push(&mut self, seq: u64, ret: Return) {
+        self.kept.push_back((seq, Instant::now(), ret));
+    }
+
+    fn let_go(&mut self, durable: u64) {
+        while let Some((seq, at, _)) = self.kept.front() {
+            if *seq > durable || at.elapsed() < RECENT_RETURNS {
+                break;
+            }
+            self.let_go_up_to = self.let_go_up_to.max(*seq);
+            self.kept.pop_front();
+        }
+    }
+
+    /// Every return of the sale: those read (the history up to `watermark`) and those
+    /// decided here after it.
+    fn earlier(&self, read: &SaleRecord) -> ReturnCheck {
+        if read.watermark < self.let_go_up_to {
+            return ReturnCheck::Stale;
+        }
+        let mut all = read.returns.clone();
+        for (seq, _, ret) in &self.kept {
+            if *seq > read.watermark && ret.sale_id == read.sale.id {
+                all.push(ret.clone());
+            }
+        }
+        ReturnCheck::Earlier(all)
+    }
+}
+
 pub struct StoreActor {
     id: StoreId,
-    stream: StreamId,
-    state: StoreState,
-    /// Last seq assigned; may be ahead of the durable one while commits are pending.
-    seq: u64,
-    cadence: SnapshotCadence,
+    log: Durable<StoreState>,
     mailbox_capacity: usize,
-    journal: Journal,
     prices: Prices,
-    durable: watch::Sender<u64>,
+    recent_returns: RecentReturns,
 }
+
+impl Journaled for StoreActor {
+    type State = StoreState;
+
+    fn stream(&mut self) -> &mut Durable<StoreState> {
+        &mut self.log
+    }
+}
+
+/// What the actor answers a write: the new value, or the outcome of the earlier request
+/// with the same key (which the handle reads back from the history).
+#[derive(Debug)]
+pub enum Decided<T> {
+    New(T),
+    Again(Outcome),
+}
+
+type Answer<T> = ResponseActFuture<StoreActor, Result<Decided<T>, StoreError>>;
 
 impl StoreActor {
     pub fn new(
         id: StoreId,
         state: StoreState,
         seq: u64,
+        unsnapshotted: u64,
         journal: Journal,
         prices: Prices,
         settings: ActorSettings,
     ) -> Self {
         Self {
             id,
-            stream: StreamId::store(id),
-            state,
-            seq,
-            cadence: SnapshotCadence::new(settings.snapshot_every),
+            log: Durable::recovered(
+                StreamId::store(id),
+                state,
+                seq,
+                unsnapshotted,
+                journal,
+                settings.snapshot_every,
+                journaled,
+            ),
             mailbox_capacity: settings.mailbox_capacity,
-            journal,
             prices,
-            durable: watch::Sender::new(seq),
+            recent_returns: RecentReturns::default(),
         }
     }
 
-    /// Recovered with `events` after its latest snapshot (see [`SnapshotCadence::resume`]).
-    pub(super) fn unsnapshotted(mut self, events: u64) -> Self {
-        self.cadence.resume(events);
-        self
+    fn state(&self) -> &StoreState {
+        &self.log.state
     }
 
-    /// Assigns seqs, applies in memory, queues for the journal (with a snapshot when the
-    /// cadence says so); the future resolves when durable.
-    fn persist(
-        &mut self,
-        events: Vec<StoreEvent>,
-    ) -> impl Future<Output = Result<u64, JournalError>> + use<> {
-        let first = self.seq + 1;
-        for event in &events {
-            self.state.apply(event);
-        }
-        self.seq += events.len() as u64;
-        let snapshot = self
-            .cadence
-            .due(events.len() as u64, self.seq)
-            .then_some(&self.state);
-        let last = self.seq;
-        let events = events
-            .into_iter()
-            .map(|e| DomainEvent::Store(self.id, e))
-            .collect();
-        let ack = self
-            .journal
-            .append(self.stream.clone(), first, events, snapshot);
-        async move { ack.await.map(|()| last) }
+    /// Journals `event`, answering `value` once it is durable.
+    fn write<T: 'static>(&mut self, event: StoreEvent, value: T) -> Answer<T> {
+        let ack = self.log.persist(vec![event]);
+        when_durable(ack, Decided::New(value))
     }
 
-    /// Answers `value` once `ack` says durable; stops the actor if the commit failed.
-    fn when_durable<T: 'static>(
-        &mut self,
-        ack: impl Future<Output = Result<u64, JournalError>> + 'static,
-        value: T,
-    ) -> ResponseActFuture<Self, Result<Recorded<T>, StoreError>> {
-        Box::pin(ack.into_actor(self).map(move |result, actor, ctx| match result {
-            Ok(seq) => {
-                super::watermark::raise(&actor.durable, seq);
-                Ok(Recorded {
-                    value,
-                    replayed: false,
-                })
-            }
-            Err(e) => {
-                tracing::error!(store = %actor.id, error = %e, "journal append failed; store restarts from its journal");
-                ctx.stop();
-                Err(StoreError::Journal(e))
-            }
-        }))
-    }
-
-    /// Answers a replay once everything applied so far is durable (the original may still
-    /// be in flight: a replay must not be acknowledged before it).
-    fn replay<T: Send + 'static>(
-        &self,
-        value: T,
-    ) -> ResponseActFuture<Self, Result<Recorded<T>, StoreError>> {
-        let durable = super::watermark::reached(self.durable.subscribe(), self.seq);
-        Box::pin(
-            async move {
-                if durable.await {
-                    Ok(Recorded {
-                        value,
-                        replayed: true,
-                    })
-                } else {
-                    Err(StoreError::Unavailable)
-                }
-            }
-            .into_actor(self),
-        )
+    /// A replay: the outcome of the earlier request, once it is durable.
+    fn again<T: 'static>(&mut self, outcome: Outcome) -> Answer<T> {
+        once_settled(self, Decided::Again(outcome), StoreError::Unavailable)
     }
 
     fn check_key(
@@ -191,18 +220,11 @@ impl StoreActor {
         let Some(key) = key else {
             return Ok(KeyStep::Fresh(None));
         };
-        match self.state.check_key(&key, fingerprint) {
+        match self.state().check_key(&key, fingerprint) {
             KeyCheck::Fresh => Ok(KeyStep::Fresh(Some(KeyUse { key, fingerprint }))),
             KeyCheck::Replay(outcome) => Ok(KeyStep::Replay(outcome)),
             KeyCheck::Conflict => Err(StoreError::KeyReused),
         }
-    }
-
-    fn sale_view(&self, id: SaleId) -> Option<SaleView> {
-        self.state.sale(id).map(|sale| SaleView {
-            sale: sale.clone(),
-            returns: self.state.returns_of(id),
-        })
     }
 }
 
@@ -234,10 +256,11 @@ impl Actor for StoreActor {
     }
 }
 
-/// Records a sale. Answered only once the sale is durable in the journal; with a key
-/// already used for the same lines, answers the original sale and records nothing.
+/// Records a sale. Answered only once the sale is durable in the journal (and in the
+/// history); with a key already used for the same lines, answers the original sale and
+/// records nothing.
 #[derive(Message)]
-#[rtype(result = "Result<Recorded<Sale>, StoreError>")]
+#[rtype(result = "Result<Decided<Sale>, StoreError>")]
 pub struct RecordSale {
     pub request: SaleRequest,
     pub key: Option<IdempotencyKey>,
@@ -245,69 +268,76 @@ pub struct RecordSale {
 }
 
 impl Handler<RecordSale> for StoreActor {
-    type Result = ResponseActFuture<Self, Result<Recorded<Sale>, StoreError>>;
+    type Result = Answer<Sale>;
 
     fn handle(&mut self, msg: RecordSale, _ctx: &mut Self::Context) -> Self::Result {
         let key = match self.check_key(msg.key, msg.request.fingerprint()) {
             Ok(KeyStep::Fresh(key)) => key,
-            Ok(KeyStep::Replay(Outcome::Sale(id))) => match self.state.sale(id) {
-                Some(sale) => return self.replay(sale.clone()),
-                None => return refuse(StoreError::SaleNotFound(id)),
-            },
-            Ok(KeyStep::Replay(_)) => return refuse(StoreError::KeyReused),
+            Ok(KeyStep::Replay(outcome)) => return self.again(outcome),
             Err(e) => return refuse(e),
         };
         let recorded =
             match self
-                .state
+                .state()
                 .decide_sale(&msg.request, self.prices.as_ref(), &stamp(msg.by), key)
             {
                 Ok(recorded) => recorded,
                 Err(e) => return refuse(e.into()),
             };
         let sale = recorded.sale.clone();
-        let ack = self.persist(vec![StoreEvent::SaleRecorded(recorded)]);
-        self.when_durable(ack, sale)
+        self.write(StoreEvent::SaleRecorded(recorded), sale)
     }
 }
 
-/// Returns lines of an earlier sale (partial returns allowed, never beyond what was sold).
-/// Answered once durable; idempotent on its key like [`RecordSale`].
+/// Returns lines of an earlier sale (partial returns allowed, never beyond what was sold),
+/// decided against `read`: the sale and its returns as the history had them. Answered once
+/// durable; idempotent on its key like [`RecordSale`]. A read too old to be completed by
+/// the returns this actor remembers is refused as stale (read again and resend).
 #[derive(Message)]
-#[rtype(result = "Result<Recorded<Return>, StoreError>")]
+#[rtype(result = "Result<Decided<Return>, StoreError>")]
 pub struct ReturnLines {
     pub request: ReturnRequest,
+    pub read: SaleRecord,
     pub key: Option<IdempotencyKey>,
     pub by: Username,
 }
 
 impl Handler<ReturnLines> for StoreActor {
-    type Result = ResponseActFuture<Self, Result<Recorded<Return>, StoreError>>;
+    type Result = ResponseActFuture<Self, Result<Decided<Return>, StoreError>>;
 
     fn handle(&mut self, msg: ReturnLines, _ctx: &mut Self::Context) -> Self::Result {
         let key = match self.check_key(msg.key, msg.request.fingerprint()) {
             Ok(KeyStep::Fresh(key)) => key,
-            Ok(KeyStep::Replay(Outcome::Return(id))) => match self.state.return_by_id(id) {
-                Some(ret) => return self.replay(ret.clone()),
-                None => return refuse(StoreError::KeyReused),
-            },
-            Ok(KeyStep::Replay(_)) => return refuse(StoreError::KeyReused),
+            Ok(KeyStep::Replay(outcome)) => return self.again(outcome),
             Err(e) => return refuse(e),
         };
-        let returned = match self.state.decide_return(&msg.request, &stamp(msg.by), key) {
+        let durable = *self.log.watch().borrow();
+        self.recent_returns.let_go(durable);
+        let earlier = match self.recent_returns.earlier(&msg.read) {
+            ReturnCheck::Earlier(earlier) => earlier,
+            ReturnCheck::Stale => return refuse(StoreError::StaleRead),
+        };
+        let returned = match self.state().decide_return(
+            &msg.request,
+            &msg.read.sale,
+            &earlier,
+            &stamp(msg.by),
+            key,
+        ) {
             Ok(returned) => returned,
             Err(e) => return refuse(e.into()),
         };
         let ret = returned.ret.clone();
-        let ack = self.persist(vec![StoreEvent::SaleReturned(returned)]);
-        self.when_durable(ack, ret)
+        let answer = self.write(StoreEvent::SaleReturned(returned), ret.clone());
+        self.recent_returns.push(self.log.seq(), ret);
+        answer
     }
 }
 
 /// Adjusts stock after a physical count or a correction. Answered once durable;
 /// idempotent on its key.
 #[derive(Message)]
-#[rtype(result = "Result<Recorded<Adjustment>, StoreError>")]
+#[rtype(result = "Result<Decided<Adjustment>, StoreError>")]
 pub struct Adjust {
     pub request: AdjustmentRequest,
     pub key: Option<IdempotencyKey>,
@@ -315,19 +345,15 @@ pub struct Adjust {
 }
 
 impl Handler<Adjust> for StoreActor {
-    type Result = ResponseActFuture<Self, Result<Recorded<Adjustment>, StoreError>>;
+    type Result = Answer<Adjustment>;
 
     fn handle(&mut self, msg: Adjust, _ctx: &mut Self::Context) -> Self::Result {
         let key = match self.check_key(msg.key, msg.request.fingerprint()) {
             Ok(KeyStep::Fresh(key)) => key,
-            Ok(KeyStep::Replay(Outcome::Adjustment(id))) => match self.state.adjustment(id) {
-                Some(adjustment) => return self.replay(adjustment.clone()),
-                None => return refuse(StoreError::KeyReused),
-            },
-            Ok(KeyStep::Replay(_)) => return refuse(StoreError::KeyReused),
+            Ok(KeyStep::Replay(outcome)) => return self.again(outcome),
             Err(e) => return refuse(e),
         };
-        let adjusted = match self.state.decide_adjustment(
+        let adjusted = match self.state().decide_adjustment(
             &msg.request,
             self.prices.as_ref(),
             &stamp(msg.by),
@@ -337,26 +363,25 @@ impl Handler<Adjust> for StoreActor {
             Err(e) => return refuse(e.into()),
         };
         let adjustment = adjusted.adjustment.clone();
-        let ack = self.persist(vec![StoreEvent::StockAdjusted(adjusted)]);
-        self.when_durable(ack, adjustment)
+        self.write(StoreEvent::StockAdjusted(adjusted), adjustment)
     }
 }
 
 /// Sets reorder points and target levels of several lines in one durable step.
 #[derive(Message)]
-#[rtype(result = "Result<Recorded<()>, StoreError>")]
+#[rtype(result = "Result<(), StoreError>")]
 pub struct SetLevels {
     pub lines: Vec<(Sku, u32, u32)>,
 }
 
 impl Handler<SetLevels> for StoreActor {
-    type Result = ResponseActFuture<Self, Result<Recorded<()>, StoreError>>;
+    type Result = ResponseActFuture<Self, Result<(), StoreError>>;
 
     fn handle(&mut self, msg: SetLevels, _ctx: &mut Self::Context) -> Self::Result {
         let mut events = Vec::with_capacity(msg.lines.len());
         for (sku, reorder_point, target_level) in msg.lines {
             match self
-                .state
+                .state()
                 .decide_levels(sku.clone(), reorder_point, target_level)
             {
                 Ok(Some(levels)) => events.push(StoreEvent::StockLevelsSet(levels)),
@@ -365,10 +390,10 @@ impl Handler<SetLevels> for StoreActor {
             }
         }
         if events.is_empty() {
-            return self.replay(());
+            return once_settled(self, (), StoreError::Unavailable);
         }
-        let ack = self.persist(events);
-        self.when_durable(ack, ())
+        let ack = self.log.persist(events);
+        when_durable(ack, ())
     }
 }
 
@@ -388,14 +413,20 @@ impl Handler<RequestRestock> for StoreActor {
     fn handle(&mut self, msg: RequestRestock, _ctx: &mut Self::Context) -> Self::Result {
         let key = match self.check_key(msg.key, msg.ask.fingerprint()) {
             Ok(KeyStep::Fresh(key)) => key,
-            Ok(KeyStep::Replay(Outcome::Restock(number))) => match self.state.restock(number) {
-                Some(request) => return self.replay(request.clone()),
+            Ok(KeyStep::Replay(Outcome::Restock(number))) => match self.state().restock(number) {
+                Some(request) => {
+                    let value = Recorded {
+                        value: request.clone(),
+                        replayed: true,
+                    };
+                    return once_settled(self, value, StoreError::Unavailable);
+                }
                 None => return refuse(StoreError::KeyReused),
             },
             Ok(KeyStep::Replay(_)) => return refuse(StoreError::KeyReused),
             Err(e) => return refuse(e),
         };
-        let requested = match self.state.decide_restock_request(
+        let requested = match self.state().decide_restock_request(
             self.id,
             &msg.ask,
             self.prices.as_ref(),
@@ -405,9 +436,12 @@ impl Handler<RequestRestock> for StoreActor {
             Ok(requested) => requested,
             Err(e) => return refuse(e.into()),
         };
-        let request = requested.request.clone();
-        let ack = self.persist(vec![StoreEvent::RestockRequested(requested)]);
-        self.when_durable(ack, request)
+        let value = Recorded {
+            value: requested.request.clone(),
+            replayed: false,
+        };
+        let ack = self.log.persist(vec![StoreEvent::RestockRequested(requested)]);
+        when_durable(ack, value)
     }
 }
 
@@ -419,14 +453,14 @@ impl Handler<GetRestock> for StoreActor {
     type Result = Option<RestockRequest>;
 
     fn handle(&mut self, msg: GetRestock, _ctx: &mut Self::Context) -> Self::Result {
-        self.state.restock(msg.0).cloned()
+        self.state().restock(msg.0).cloned()
     }
 }
 
 /// One step of a restock request; answers the request after it, once durable. A step that
 /// was already done answers the request as it is (a retry moves nothing).
 #[derive(Message)]
-#[rtype(result = "Result<Recorded<RestockRequest>, StoreError>")]
+#[rtype(result = "Result<RestockRequest, StoreError>")]
 pub struct StepRestock {
     pub id: RestockId,
     pub step: RestockStep,
@@ -434,63 +468,27 @@ pub struct StepRestock {
 }
 
 impl Handler<StepRestock> for StoreActor {
-    type Result = ResponseActFuture<Self, Result<Recorded<RestockRequest>, StoreError>>;
+    type Result = ResponseActFuture<Self, Result<RestockRequest, StoreError>>;
 
     fn handle(&mut self, msg: StepRestock, _ctx: &mut Self::Context) -> Self::Result {
+        let not_found = || StoreError::Restock(RestockError::NotFound(msg.id));
         match self
-            .state
+            .state()
             .decide_restock_step(msg.id, &msg.step, &stamp(msg.by))
         {
             Err(e) => refuse(e.into()),
-            Ok(None) => match self.state.restock(msg.id.number) {
-                Some(request) => self.replay(request.clone()),
-                None => refuse(RestockError::NotFound(msg.id).into()),
+            Ok(None) => match self.state().restock(msg.id.number).cloned() {
+                Some(request) => once_settled(self, request, StoreError::Unavailable),
+                None => refuse(not_found()),
             },
             Ok(Some(done)) => {
-                let ack = self.persist(vec![StoreEvent::RestockStep(done)]);
-                match self.state.restock(msg.id.number) {
-                    Some(request) => {
-                        let request = request.clone();
-                        self.when_durable(ack, request)
-                    }
-                    None => refuse(RestockError::NotFound(msg.id).into()),
+                let ack = self.log.persist(vec![StoreEvent::RestockStep(done)]);
+                match self.state().restock(msg.id.number).cloned() {
+                    Some(request) => when_durable(ack, request),
+                    None => refuse(not_found()),
                 }
             }
         }
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "Option<SaleView>")]
-pub struct GetSale(pub SaleId);
-
-impl Handler<GetSale> for StoreActor {
-    type Result = Option<SaleView>;
-
-    fn handle(&mut self, msg: GetSale, _ctx: &mut Self::Context) -> Self::Result {
-        self.sale_view(msg.0)
-    }
-}
-
-/// Sales newest first, with the total count.
-#[derive(Message)]
-#[rtype(result = "(Vec<SaleView>, usize)")]
-pub struct ListSales {
-    pub skip: usize,
-    pub take: usize,
-}
-
-impl Handler<ListSales> for StoreActor {
-    type Result = MessageResult<ListSales>;
-
-    fn handle(&mut self, msg: ListSales, _ctx: &mut Self::Context) -> Self::Result {
-        let page = self
-            .state
-            .sales_newest_first(msg.skip, msg.take)
-            .into_iter()
-            .filter_map(|sale| self.sale_view(sale.id))
-            .collect();
-        MessageResult((page, self.state.sale_count()))
     }
 }
 
@@ -503,22 +501,19 @@ impl Handler<TakeSnapshot> for StoreActor {
     type Result = ResponseFuture<Result<(), StoreError>>;
 
     fn handle(&mut self, _msg: TakeSnapshot, _ctx: &mut Self::Context) -> Self::Result {
-        if self.seq == 0 {
-            return Box::pin(async { Ok(()) });
-        }
-        self.cadence.taken();
-        let ack = self
-            .journal
-            .snapshot(self.stream.clone(), self.seq, &self.state);
+        let ack = self.log.snapshot();
         Box::pin(async move { ack.await.map_err(StoreError::from) })
     }
 }
 
 /// How the rest of the system talks to a store: one async method per message, with the
-/// mailbox timeout turned into [`StoreError::Unavailable`].
+/// mailbox timeout turned into [`StoreError::Unavailable`]; reads of its sales go to the
+/// history on a blocking thread, never through the actor.
 #[derive(Clone)]
 pub struct StoreHandle {
+    id: StoreId,
     addr: Addr<StoreActor>,
+    history: Arc<History>,
     timeout: Duration,
     pending: Gauge,
 }
@@ -539,10 +534,21 @@ impl Drop for Pending {
     }
 }
 
+/// Times a return is decided again after a stale read before giving up (503).
+const RETURN_ATTEMPTS: usize = 3;
+
 impl StoreHandle {
-    pub fn new(addr: Addr<StoreActor>, timeout: Duration, pending: Gauge) -> Self {
+    pub fn new(
+        id: StoreId,
+        addr: Addr<StoreActor>,
+        history: Arc<History>,
+        timeout: Duration,
+        pending: Gauge,
+    ) -> Self {
         Self {
+            id,
             addr,
+            history,
             timeout,
             pending,
         }
@@ -569,13 +575,61 @@ impl StoreHandle {
             })
     }
 
+    /// Reads the store's history on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&History, StoreId) -> Result<T, JournalError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (history, id) = (self.history.clone(), self.id);
+        tokio::task::spawn_blocking(move || read(&history, id))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "history read task failed");
+                StoreError::Unavailable
+            })?
+            .map_err(StoreError::from)
+    }
+
+    /// A write's answer: the new value, or the original one read back from the history.
+    async fn answer<T: Send + 'static>(
+        &self,
+        decided: Decided<T>,
+        original: impl FnOnce(Outcome) -> Option<Result<Option<T>, StoreError>>,
+    ) -> Result<Recorded<T>, StoreError> {
+        match decided {
+            Decided::New(value) => Ok(Recorded {
+                value,
+                replayed: false,
+            }),
+            Decided::Again(outcome) => match original(outcome) {
+                Some(found) => match found? {
+                    Some(value) => Ok(Recorded {
+                        value,
+                        replayed: true,
+                    }),
+                    // The key's outcome is durable, so the history has it.
+                    None => Err(StoreError::Unavailable),
+                },
+                None => Err(StoreError::KeyReused),
+            },
+        }
+    }
+
     pub async fn record_sale(
         &self,
         request: SaleRequest,
         key: Option<IdempotencyKey>,
         by: Username,
     ) -> Result<Recorded<Sale>, StoreError> {
-        self.ask(RecordSale { request, key, by }).await?
+        let decided = self.ask(RecordSale { request, key, by }).await??;
+        let original = match &decided {
+            Decided::Again(Outcome::Sale(id)) => {
+                let id = *id;
+                Some(self.read(move |h, store| h.sale(store, id)).await)
+            }
+            _ => None,
+        };
+        self.answer(decided, |_| original).await
     }
 
     pub async fn return_lines(
@@ -584,7 +638,32 @@ impl StoreHandle {
         key: Option<IdempotencyKey>,
         by: Username,
     ) -> Result<Recorded<Return>, StoreError> {
-        self.ask(ReturnLines { request, key, by }).await?
+        let sale_id = request.sale_id();
+        for _ in 0..RETURN_ATTEMPTS {
+            let read = self
+                .read(move |h, store| h.sale_record(store, sale_id))
+                .await?
+                .ok_or(StoreError::SaleNotFound(sale_id))?;
+            let sent = ReturnLines {
+                request: request.clone(),
+                read,
+                key: key.clone(),
+                by: by.clone(),
+            };
+            let decided = match self.ask(sent).await? {
+                Err(StoreError::StaleRead) => continue,
+                other => other?,
+            };
+            let original = match &decided {
+                Decided::Again(Outcome::Return(id)) => {
+                    let id = *id;
+                    Some(self.read(move |h, store| h.return_by_id(store, id)).await)
+                }
+                _ => None,
+            };
+            return self.answer(decided, |_| original).await;
+        }
+        Err(StoreError::Unavailable)
     }
 
     pub async fn adjust(
@@ -593,25 +672,51 @@ impl StoreHandle {
         key: Option<IdempotencyKey>,
         by: Username,
     ) -> Result<Recorded<Adjustment>, StoreError> {
-        self.ask(Adjust { request, key, by }).await?
+        let decided = self.ask(Adjust { request, key, by }).await??;
+        let original = match &decided {
+            Decided::Again(Outcome::Adjustment(id)) => {
+                let id = *id;
+                Some(self.read(move |h, store| h.adjustment(store, id)).await)
+            }
+            _ => None,
+        };
+        self.answer(decided, |_| original).await
     }
 
     pub async fn set_levels(&self, lines: Vec<(Sku, u32, u32)>) -> Result<(), StoreError> {
-        self.ask(SetLevels { lines }).await?.map(|_| ())
+        self.ask(SetLevels { lines }).await?
     }
 
+    /// A sale and its returns, from the history (only durable sales are there).
     pub async fn sale(&self, id: SaleId) -> Result<SaleView, StoreError> {
-        self.ask(GetSale(id))
-            .await?
-            .ok_or(StoreError::SaleNotFound(id))
+        self.read(move |h, store| {
+            h.sale_record(store, id).map(|found| {
+                found.map(|record| SaleView {
+                    sale: record.sale,
+                    returns: record.returns,
+                })
+            })
+        })
+        .await?
+        .ok_or(StoreError::SaleNotFound(id))
     }
 
+    /// Sales newest first, with the total count, from the history.
     pub async fn sales(
         &self,
         skip: usize,
         take: usize,
     ) -> Result<(Vec<SaleView>, usize), StoreError> {
-        self.ask(ListSales { skip, take }).await
+        self.read(move |h, store| {
+            let total = h.sale_count(store)?;
+            let mut page = Vec::new();
+            for sale in h.sales_newest_first(store, skip, take)? {
+                let returns = h.returns_of(store, sale.id)?;
+                page.push(SaleView { sale, returns });
+            }
+            Ok((page, usize::try_from(total).unwrap_or(usize::MAX)))
+        })
+        .await
     }
 
     pub async fn snapshot(&self) -> Result<(), StoreError> {
@@ -639,8 +744,6 @@ impl StoreHandle {
         step: RestockStep,
         by: Username,
     ) -> Result<RestockRequest, StoreError> {
-        self.ask(StepRestock { id, step, by })
-            .await?
-            .map(|r| r.value)
+        self.ask(StepRestock { id, step, by }).await?
     }
 }

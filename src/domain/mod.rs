@@ -7,6 +7,7 @@
 mod chain;
 mod history;
 mod ids;
+pub mod legacy;
 mod money;
 mod restock;
 mod store;
@@ -26,7 +27,7 @@ pub use restock::{
 pub use store::{
     AdjustedLine, Adjustment, AdjustmentError, AdjustmentKind, AdjustmentLine, AdjustmentRequest,
     Fingerprint, IdempotencyKey, KeyCheck, KeyUse, LinesError, MAX_LINES, MAX_ON_HAND,
-    NegativeLine, Outcome, PriceLookup, RequestedLine, RestockAsk, RestockRequested, Return,
+    KEY_RETENTION_MS, KeyWindow, NegativeLine, Outcome, PriceLookup, RequestedLine, RestockAsk, RestockRequested, Return,
     ReturnError, ReturnExcess, ReturnRequest, ReturnedLine, Sale, SaleError, SaleRecorded,
     SaleRequest, SaleReturned, Shortage, SoldLine, Stamp, StockAdjusted, StockLevelsSet, StockLine,
     StoreEvent, StoreState,

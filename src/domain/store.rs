@@ -7,16 +7,16 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::restock::{
     ReceivedLine, RestockError, RestockId, RestockLine, RestockRequest, RestockStatus, RestockStep,
     RestockStepDone, StepDecision, StepKind, decide_step,
 };
+use super::legacy::StoreStateV1;
 use super::{
-    AdjustmentId, Cents, Quantity, ReturnId, SaleId, SalesHistory, Sku, StoreId, Timestamp,
-    Username, ValueError,
+    AdjustmentId, Cents, HOUR_MS, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp, Username,
+    ValueError,
 };
 
 /// Most lines one sale, return or adjustment may hold.
@@ -201,6 +201,11 @@ impl ReturnRequest {
         })
     }
 
+    /// The sale the lines come back from.
+    pub fn sale_id(&self) -> SaleId {
+        self.sale_id
+    }
+
     pub fn fingerprint(&self) -> Fingerprint {
         let head = [
             self.sale_id.0.to_le_bytes().to_vec(),
@@ -345,9 +350,9 @@ pub enum StoreEvent {
     StockLevelsSet(StockLevelsSet),
     RestockRequested(RestockRequested),
     RestockStep(RestockStepDone),
-    /// Compaction let go of the sales made before `before` (their figures stay in the
-    /// state's history): journaled, so that a state rebuilt from the events forgets them
-    /// too.
+    /// Written by compaction in format version 1, when a store's state held its sales: it
+    /// let go of those made before `before`. Read, never written any more (the state holds
+    /// no sale now); kept in its place, since bincode numbers variants by position.
     SalesLetGo {
         before: Timestamp,
     },
@@ -456,9 +461,9 @@ pub enum AdjustmentError {
 }
 
 /// An idempotency key as a store remembers it: the first 16 bytes of its SHA-256, a third
-/// of the memory of the key itself (the journal keeps the key).
+/// of the memory of the key itself (the journal and the history keep the key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-struct KeyDigest([u8; 16]);
+pub(super) struct KeyDigest(pub(super) [u8; 16]);
 
 impl KeyDigest {
     fn of(key: &IdempotencyKey) -> Self {
@@ -469,23 +474,92 @@ impl KeyDigest {
     }
 }
 
-/// A store's state, rebuilt from its events (and snapshotted whole). Every sale stays in
-/// memory, so its shape is kept lean: returns are indexed apart (few sales have one), keys
-/// are digests, and sale lines share their SKU with the stock line.
+/// How long a store remembers an idempotency key after the write that used it: a till
+/// retrying within this window gets the original answer; after it, the key is new again.
+/// Three days: a till that sells offline over a long weekend still replays safely (ADR 0018).
+pub const KEY_RETENTION_MS: i64 = 72 * HOUR_MS;
+/// Expired keys are dropped once an hour of event time, so a key is remembered for at
+/// least [`KEY_RETENTION_MS`] and at most one hour more.
+const KEY_SWEEP_MS: i64 = HOUR_MS;
+
+/// What a store remembers of one key: enough to tell a retry (same body: the first 8
+/// bytes of the body's fingerprint) from a reuse, the outcome to answer, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Remembered {
+    fingerprint: [u8; 8],
+    outcome: Outcome,
+    at: Timestamp,
+}
+
+fn short_fingerprint(fingerprint: Fingerprint) -> [u8; 8] {
+    let mut short = [0; 8];
+    short.copy_from_slice(&fingerprint.0[..8]);
+    short
+}
+
+/// The idempotency keys of the last [`KEY_RETENTION_MS`] of a store's writes. Bounded by
+/// the window, never by the store's history; not part of a snapshot (the history on disk
+/// keeps every key with its time, and recovery loads the window from it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyWindow {
+    keys: HashMap<KeyDigest, Remembered>,
+    /// Event time of the last sweep of expired keys.
+    swept_at: i64,
+}
+
+impl KeyWindow {
+    fn check(&self, key: &IdempotencyKey, fingerprint: Fingerprint) -> KeyCheck {
+        match self.keys.get(&KeyDigest::of(key)) {
+            None => KeyCheck::Fresh,
+            Some(seen) if seen.fingerprint == short_fingerprint(fingerprint) => {
+                KeyCheck::Replay(seen.outcome)
+            }
+            Some(_) => KeyCheck::Conflict,
+        }
+    }
+
+    fn remember(&mut self, used: &KeyUse, outcome: Outcome, at: Timestamp) {
+        if at.0.saturating_sub(self.swept_at) >= KEY_SWEEP_MS {
+            let oldest = at.0.saturating_sub(KEY_RETENTION_MS);
+            self.keys.retain(|_, seen| seen.at.0 >= oldest);
+            self.swept_at = at.0;
+        }
+        self.keys.insert(
+            KeyDigest::of(&used.key),
+            Remembered {
+                fingerprint: short_fingerprint(used.fingerprint),
+                outcome,
+                at,
+            },
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// A store's state: what its decisions need, and nothing that grows with its history.
+/// Stock lines and their levels, restock requests, the last ids given (a new sale, return
+/// or adjustment takes the next one), and the idempotency keys of the retention window.
+/// Sales, returns and adjustments are on disk (the history read model): a return brings
+/// the sale and its earlier returns to [`StoreState::decide_return`].
+///
+/// The snapshot is this struct without the keys (format version 2); its size is bounded
+/// by the catalog and the open restocks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreState {
     stock: BTreeMap<Sku, StockLine>,
-    sales: BTreeMap<SaleId, Sale>,
-    /// The returns of each sale that has any.
-    sale_returns: BTreeMap<SaleId, Vec<ReturnId>>,
-    returns: BTreeMap<ReturnId, Return>,
-    adjustments: BTreeMap<AdjustmentId, Adjustment>,
     restocks: BTreeMap<u64, RestockRequest>,
-    keys: HashMap<KeyDigest, (Fingerprint, Outcome)>,
-    /// What is left of the sales let go at compaction (older than the retention window).
-    /// Shared with the reports' read model, which reads it rather than copying it: it
-    /// grows by a store-year's products every year, and only changes at compaction.
-    history: Arc<SalesHistory>,
+    last_sale: u64,
+    last_return: u64,
+    last_adjustment: u64,
+    #[serde(skip)]
+    keys: KeyWindow,
 }
 
 impl StoreState {
@@ -498,110 +572,19 @@ impl StoreState {
         self.stock.iter()
     }
 
-    pub fn sale(&self, id: SaleId) -> Option<&Sale> {
-        self.sales.get(&id)
+    /// The id the last sale took (0: none yet).
+    pub fn last_sale(&self) -> SaleId {
+        SaleId(self.last_sale)
     }
 
-    pub fn sale_count(&self) -> usize {
-        self.sales.len()
+    pub fn keys(&self) -> &KeyWindow {
+        &self.keys
     }
 
-    pub fn history(&self) -> &Arc<SalesHistory> {
-        &self.history
-    }
-
-    /// The sales made before `cutoff`: how many [`StoreEvent::SalesLetGo`] would let go.
-    pub fn sales_before(&self, cutoff: Timestamp) -> usize {
-        self.sales.values().filter(|sale| sale.at < cutoff).count()
-    }
-
-    /// Lets go of the sales made before `cutoff`, with their returns and idempotency keys:
-    /// their figures stay in [`StoreState::history`], their events in the archive. A sale
-    /// let go can no longer be read here or returned (its return period is over). Only
-    /// through [`StoreEvent::SalesLetGo`]. Answers how many sales were let go.
-    fn forget_sales_before(&mut self, cutoff: Timestamp) -> usize {
-        let old: Vec<SaleId> = self
-            .sales
-            .values()
-            .filter(|sale| sale.at < cutoff)
-            .map(|sale| sale.id)
-            .collect();
-        let mut forgotten_returns = HashSet::new();
-        if old.is_empty() {
-            return 0;
-        }
-        // A read model holding the history keeps the one it loaded, with these sales.
-        let history = Arc::make_mut(&mut self.history);
-        for id in &old {
-            if let Some(sale) = self.sales.remove(id) {
-                history.add_sale(&sale);
-            }
-            for ret in self.sale_returns.remove(id).into_iter().flatten() {
-                if let Some(ret) = self.returns.remove(&ret) {
-                    history.add_return(&ret);
-                    forgotten_returns.insert(ret.id);
-                }
-            }
-        }
-        let forgotten_sales: HashSet<SaleId> = old.iter().copied().collect();
-        self.keys.retain(|_, (_, outcome)| match outcome {
-            Outcome::Sale(id) => !forgotten_sales.contains(id),
-            Outcome::Return(id) => !forgotten_returns.contains(id),
-            _ => true,
-        });
-        old.len()
-    }
-
-    /// Sales newest first, `skip` then at most `take`.
-    pub fn sales_newest_first(&self, skip: usize, take: usize) -> Vec<Sale> {
-        self.sales
-            .values()
-            .rev()
-            .skip(skip)
-            .take(take)
-            .cloned()
-            .collect()
-    }
-
-    pub fn returns_of(&self, sale: SaleId) -> Vec<Return> {
-        self.sale_returns
-            .get(&sale)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|id| self.returns.get(id).cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Units of `sku` returned so far against a sale.
-    fn returned_units(&self, sale: SaleId, sku: &Sku) -> u32 {
-        self.sale_returns
-            .get(&sale)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.returns.get(id))
-            .flat_map(|ret| &ret.lines)
-            .filter(|line| &line.sku == sku)
-            .map(|line| line.quantity)
-            .sum()
-    }
-
-    /// Every sale held, oldest first.
-    pub fn all_sales(&self) -> impl Iterator<Item = &Sale> {
-        self.sales.values()
-    }
-
-    pub fn all_returns(&self) -> impl Iterator<Item = &Return> {
-        self.returns.values()
-    }
-
-    pub fn return_by_id(&self, id: ReturnId) -> Option<&Return> {
-        self.returns.get(&id)
-    }
-
-    pub fn adjustment(&self, id: AdjustmentId) -> Option<&Adjustment> {
-        self.adjustments.get(&id)
+    /// Remembers a key read back from the history at recovery (the window of keys is not
+    /// in the snapshot).
+    pub fn remember_key(&mut self, used: &KeyUse, outcome: Outcome, at: Timestamp) {
+        self.keys.remember(used, outcome, at);
     }
 
     pub fn restocks(&self) -> impl Iterator<Item = &RestockRequest> {
@@ -610,6 +593,24 @@ impl StoreState {
 
     pub fn restock(&self, number: u64) -> Option<&RestockRequest> {
         self.restocks.get(&number)
+    }
+
+    /// The state a version-1 snapshot stood for: its stock, restocks and the ids it gave;
+    /// its sales, returns and adjustments are in the journal (and the archive), from which
+    /// the history is filled, and so are its keys.
+    pub fn from_v1(old: StoreStateV1) -> Self {
+        let last = |ids: Option<u64>, kept: u64| ids.unwrap_or(0).max(kept);
+        Self {
+            last_sale: last(old.sales.keys().next_back().map(|id| id.0), old.history.last_sale),
+            last_return: last(
+                old.returns.keys().next_back().map(|id| id.0),
+                old.history.last_return,
+            ),
+            last_adjustment: last(old.adjustments.keys().next_back().map(|id| id.0), 0),
+            stock: old.stock,
+            restocks: old.restocks,
+            keys: KeyWindow::default(),
+        }
     }
 
     /// Units of `sku` asked for and not yet received, over every open request.
@@ -720,11 +721,7 @@ impl StoreState {
     }
 
     pub fn check_key(&self, key: &IdempotencyKey, fingerprint: Fingerprint) -> KeyCheck {
-        match self.keys.get(&KeyDigest::of(key)) {
-            None => KeyCheck::Fresh,
-            Some((seen, outcome)) if *seen == fingerprint => KeyCheck::Replay(*outcome),
-            Some(_) => KeyCheck::Conflict,
-        }
+        self.keys.check(key, fingerprint)
     }
 
     /// All-or-nothing: every line is checked, and every failing line is reported.
@@ -767,8 +764,7 @@ impl StoreState {
             return Err(SaleError::InsufficientStock(short));
         }
         let total = lines.iter().map(|l| l.unit_price * l.quantity).sum();
-        let last = self.sales.keys().next_back().map_or(0, |id| id.0);
-        let id = SaleId(last.max(self.history.last_sale) + 1);
+        let id = SaleId(self.last_sale + 1);
         Ok(SaleRecorded {
             sale: Sale {
                 id,
@@ -781,16 +777,21 @@ impl StoreState {
         })
     }
 
+    /// A return against `sale`, given every return already made against it (`earlier`):
+    /// no line beyond what was sold, less what came back before. The caller reads the sale
+    /// and its returns from the history; a `sale` of another id is refused as not found.
     pub fn decide_return(
         &self,
         request: &ReturnRequest,
+        sale: &Sale,
+        earlier: &[Return],
         stamp: &Stamp,
         key: Option<KeyUse>,
     ) -> Result<SaleReturned, ReturnError> {
-        let recorded = self
-            .sales
-            .get(&request.sale_id)
-            .ok_or(ReturnError::SaleNotFound(request.sale_id))?;
+        if sale.id != request.sale_id {
+            return Err(ReturnError::SaleNotFound(request.sale_id));
+        }
+        let recorded = sale;
         let mut not_in_sale = Vec::new();
         let mut excess = Vec::new();
         let mut lines = Vec::with_capacity(request.lines.len());
@@ -799,7 +800,7 @@ impl StoreState {
                 not_in_sale.push(line.sku.clone());
                 continue;
             };
-            let already_returned = self.returned_units(recorded.id, &line.sku);
+            let already_returned = returned_units(earlier, &line.sku);
             let requested = line.quantity.get();
             if already_returned + requested > sold.quantity {
                 excess.push(ReturnExcess {
@@ -827,8 +828,7 @@ impl StoreState {
             return Err(ReturnError::ExceedsSale(excess));
         }
         let refund = lines.iter().map(|l| l.unit_price * l.quantity).sum();
-        let last = self.returns.keys().next_back().map_or(0, |id| id.0);
-        let id = ReturnId(last.max(self.history.last_return) + 1);
+        let id = ReturnId(self.last_return + 1);
         Ok(SaleReturned {
             ret: Return {
                 id,
@@ -889,7 +889,7 @@ impl StoreState {
         }
         Ok(StockAdjusted {
             adjustment: Adjustment {
-                id: AdjustmentId(self.adjustments.keys().next_back().map_or(1, |id| id.0 + 1)),
+                id: AdjustmentId(self.last_adjustment + 1),
                 reason: request.reason.clone(),
                 lines,
                 at: stamp.at,
@@ -922,47 +922,33 @@ impl StoreState {
         )
     }
 
+    /// The only code that changes a store's state, live and in recovery alike.
     pub fn apply(&mut self, event: &StoreEvent) {
-        self.apply_owned(event.clone());
-    }
-
-    /// [`StoreState::apply`] taking the event (recovery owns every event it decodes, so it
-    /// needs no copy).
-    pub fn apply_owned(&mut self, event: StoreEvent) {
         match event {
-            StoreEvent::SaleRecorded(SaleRecorded { mut sale, key }) => {
-                for line in &mut sale.lines {
+            StoreEvent::SaleRecorded(SaleRecorded { sale, key }) => {
+                for line in &sale.lines {
                     self.set_on_hand(&line.sku, line.on_hand_after);
-                    if let Some((shared, _)) = self.stock.get_key_value(&line.sku) {
-                        line.sku = shared.clone();
-                    }
                 }
-                self.remember(key, Outcome::Sale(sale.id));
-                self.sales.insert(sale.id, sale);
+                self.last_sale = self.last_sale.max(sale.id.0);
+                self.remember(key, Outcome::Sale(sale.id), sale.at);
             }
             StoreEvent::SaleReturned(SaleReturned { ret, key }) => {
                 for line in &ret.lines {
                     self.set_on_hand(&line.sku, line.on_hand_after);
                 }
-                if self.sales.contains_key(&ret.sale_id) {
-                    self.sale_returns
-                        .entry(ret.sale_id)
-                        .or_default()
-                        .push(ret.id);
-                }
-                self.remember(key, Outcome::Return(ret.id));
-                self.returns.insert(ret.id, ret);
+                self.last_return = self.last_return.max(ret.id.0);
+                self.remember(key, Outcome::Return(ret.id), ret.at);
             }
             StoreEvent::StockAdjusted(StockAdjusted { adjustment, key }) => {
                 for line in &adjustment.lines {
                     self.set_on_hand(&line.sku, line.on_hand_after);
                 }
-                self.remember(key, Outcome::Adjustment(adjustment.id));
-                self.adjustments.insert(adjustment.id, adjustment);
+                self.last_adjustment = self.last_adjustment.max(adjustment.id.0);
+                self.remember(key, Outcome::Adjustment(adjustment.id), adjustment.at);
             }
             StoreEvent::RestockRequested(RestockRequested { request, key }) => {
-                self.remember(key, Outcome::Restock(request.id.number));
-                self.restocks.insert(request.id.number, request);
+                self.remember(key, Outcome::Restock(request.id.number), request.requested_at);
+                self.restocks.insert(request.id.number, request.clone());
             }
             StoreEvent::RestockStep(done) => {
                 if let StepKind::Received(lines) = &done.step {
@@ -971,22 +957,27 @@ impl StoreState {
                     }
                 }
                 if let Some(request) = self.restocks.get_mut(&done.number) {
-                    request.apply(&done);
+                    request.apply(done);
                 }
             }
-            StoreEvent::SalesLetGo { before } => {
-                self.forget_sales_before(before);
-            }
+            // Written by compaction in format version 1, when the state held sales; the
+            // state holds none now, so there is nothing to let go.
+            StoreEvent::SalesLetGo { .. } => {}
             StoreEvent::StockLevelsSet(StockLevelsSet {
                 sku,
                 reorder_point,
                 target_level,
             }) => {
-                let line = self.stock.entry(sku).or_default();
-                line.reorder_point = reorder_point;
-                line.target_level = target_level;
+                let line = self.stock.entry(sku.clone()).or_default();
+                line.reorder_point = *reorder_point;
+                line.target_level = *target_level;
             }
         }
+    }
+
+    /// [`StoreState::apply`] for recovery, which owns each event it decodes.
+    pub fn apply_owned(&mut self, event: StoreEvent) {
+        self.apply(&event);
     }
 
     /// Sets a line's on-hand, copying the SKU only for a line not yet in this store.
@@ -1005,12 +996,21 @@ impl StoreState {
         }
     }
 
-    fn remember(&mut self, key: Option<KeyUse>, outcome: Outcome) {
+    fn remember(&mut self, key: &Option<KeyUse>, outcome: Outcome, at: Timestamp) {
         if let Some(used) = key {
-            self.keys
-                .insert(KeyDigest::of(&used.key), (used.fingerprint, outcome));
+            self.keys.remember(used, outcome, at);
         }
     }
+}
+
+/// Units of `sku` already returned over `returns`.
+fn returned_units(returns: &[Return], sku: &Sku) -> u32 {
+    returns
+        .iter()
+        .flat_map(|ret| &ret.lines)
+        .filter(|line| &line.sku == sku)
+        .map(|line| line.quantity)
+        .sum()
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! `/products` (catalog search; adding and changing products, head office) and
 //! `/availability` (one product in every store).
 
+use std::future::Future;
+
 use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 
@@ -242,13 +244,14 @@ impl Ask for AvailabilityAsk {
     type Part = Pairs<StoreId, StockLine>;
     const NAME: &'static str = "availability";
 
-    fn local(&self, app: &AppState) -> Self::Part {
-        app.catalog
+    fn local(&self, app: &AppState) -> impl Future<Output = Result<Self::Part, ApiError>> {
+        std::future::ready(Ok(app
+            .catalog
             .stores()
             .into_iter()
             .filter(|store| app.cluster.owns_store(store.id))
             .map(|store| (store.id, app.stock.line(store.id, &self.sku)))
-            .collect()
+            .collect()))
     }
 }
 
@@ -270,7 +273,7 @@ async fn availability(
         .product(&sku)
         .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
     let chain = app.catalog.stores();
-    let gathered = fanout::gather(&app, &AvailabilityAsk { sku: sku.clone() }).await;
+    let gathered = fanout::gather(&app, &AvailabilityAsk { sku: sku.clone() }).await?;
     let ids: Vec<StoreId> = chain.iter().map(|s| s.id).collect();
     let coverage = gathered.coverage(&app.cluster, &ids);
     let lines: std::collections::HashMap<StoreId, StockLine> =

@@ -11,6 +11,7 @@ use actix_web::HttpResponse;
 use futures_util::future::join_all;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::future::Future;
 use std::time::Duration;
 
 use super::AppState;
@@ -26,8 +27,9 @@ pub trait Ask: Serialize + DeserializeOwned + Sync {
     type Part: Serialize + DeserializeOwned;
     /// Its name in `/internal/v1/parts/{name}`.
     const NAME: &'static str;
-    /// This instance's part: its own stores and products only.
-    fn local(&self, app: &AppState) -> Self::Part;
+    /// This instance's part: its own stores and products only. A part read from disk is
+    /// read on a blocking thread, never on the server's.
+    fn local(&self, app: &AppState) -> impl Future<Output = Result<Self::Part, ApiError>>;
 }
 
 /// The parts that came back in time, and the instances that did not answer.
@@ -79,7 +81,7 @@ impl<P> Gathered<P> {
 }
 
 /// This instance's part and every other instance's, within [`DEADLINE`].
-pub async fn gather<Q: Ask>(app: &AppState, ask: &Q) -> Gathered<Q::Part> {
+pub async fn gather<Q: Ask>(app: &AppState, ask: &Q) -> Result<Gathered<Q::Part>, ApiError> {
     gather_in(app, ask, Reach::Chain).await
 }
 
@@ -107,11 +109,15 @@ impl Reach {
 }
 
 /// This instance's part, and with [`Reach::Chain`] every other instance's.
-pub async fn gather_in<Q: Ask>(app: &AppState, ask: &Q, reach: Reach) -> Gathered<Q::Part> {
-    let mut parts = vec![ask.local(app)];
+pub async fn gather_in<Q: Ask>(
+    app: &AppState,
+    ask: &Q,
+    reach: Reach,
+) -> Result<Gathered<Q::Part>, ApiError> {
+    let mut parts = vec![ask.local(app).await?];
     let mut missing = Vec::new();
     if reach == Reach::Instance {
-        return Gathered { parts, missing };
+        return Ok(Gathered { parts, missing });
     }
     let path = format!("/internal/v1/parts/{}", Q::NAME);
     let calls = app.cluster.peers().map(|peer| {
@@ -136,14 +142,14 @@ pub async fn gather_in<Q: Ask>(app: &AppState, ask: &Q, reach: Reach) -> Gathere
             }
         }
     }
-    Gathered { parts, missing }
+    Ok(Gathered { parts, missing })
 }
 
 /// The internal side: this instance's part of `body`'s question.
-pub fn serve<Q: Ask>(app: &AppState, body: &[u8]) -> Result<HttpResponse, ApiError> {
+pub async fn serve<Q: Ask>(app: &AppState, body: &[u8]) -> Result<HttpResponse, ApiError> {
     let ask: Q =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
-    Ok(HttpResponse::Ok().json(ask.local(app)))
+    Ok(HttpResponse::Ok().json(ask.local(app).await?))
 }
 
 /// The stores of `stores` this instance owns.

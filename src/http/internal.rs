@@ -222,10 +222,10 @@ async fn part(
 ) -> Result<HttpResponse, ApiError> {
     let body = peer.body;
     match path.as_str() {
-        SalesAsk::NAME => fanout::serve::<SalesAsk>(&app, &body),
-        StockAsk::NAME => fanout::serve::<StockAsk>(&app, &body),
-        RestocksAsk::NAME => fanout::serve::<RestocksAsk>(&app, &body),
-        AvailabilityAsk::NAME => fanout::serve::<AvailabilityAsk>(&app, &body),
+        SalesAsk::NAME => fanout::serve::<SalesAsk>(&app, &body).await,
+        StockAsk::NAME => fanout::serve::<StockAsk>(&app, &body).await,
+        RestocksAsk::NAME => fanout::serve::<RestocksAsk>(&app, &body).await,
+        AvailabilityAsk::NAME => fanout::serve::<AvailabilityAsk>(&app, &body).await,
         _ => Err(ApiError::RouteNotFound),
     }
 }

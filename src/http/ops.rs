@@ -13,7 +13,8 @@ async fn live() -> HttpResponse {
 }
 
 /// Ready to take writes: recovery finished (the server only listens after it) and the
-/// journal is writable (no commit has failed since start).
+/// journal is writable (its last commit succeeded, or, after a failure, an empty commit
+/// tried now does: a disk that came back makes the instance ready again).
 #[get("/health/ready")]
 async fn ready(app: web::Data<AppState>) -> HttpResponse {
     if app
@@ -32,7 +33,7 @@ async fn ready(app: web::Data<AppState>) -> HttpResponse {
             Some(1),
             "Les données de démonstration se mettent en place avec les autres instances.",
         )
-    } else if app.journal.is_writable() {
+    } else if app.journal.is_writable() || app.journal.probe().await {
         // Which instance writes the reference data: upgraded last in a cluster.
         let reference_data = if app.cluster.owns_chain() {
             "owner"
@@ -44,7 +45,8 @@ async fn ready(app: web::Data<AppState>) -> HttpResponse {
         not_ready(
             "not_ready",
             Some(5),
-            "Le journal n'accepte plus d'écritures ; l'instance doit redémarrer.",
+            "Le journal n'accepte pas d'écriture pour le moment (disque en défaut) ; \
+             l'instance redevient prête quand il en accepte de nouveau.",
         )
     }
 }

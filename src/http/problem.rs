@@ -183,6 +183,18 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl From<crate::persistence::JournalError> for ApiError {
+    fn from(e: crate::persistence::JournalError) -> Self {
+        ApiError::Registry(RegistryError::Journal(e))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 impl From<Vec<FieldError>> for ApiError {
     fn from(errors: Vec<FieldError>) -> Self {
         ApiError::Validation(errors)
@@ -268,6 +280,21 @@ fn peer_unavailable(why: &str) -> Problem {
         "Instance unavailable",
         "Une autre instance de la chaîne ne répond pas ; réessayez dans quelques secondes.",
     );
+    p.retry_after = Some(5);
+    p
+}
+
+/// The journal (or the history) refused a write: the disk is failing or full. Nothing of
+/// the write is acknowledged; the store recovers from its journal at the next request.
+fn journal_unavailable(cause: &dyn fmt::Display) -> Problem {
+    let mut p = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "journal_unavailable",
+        "Journal unavailable",
+        "Le journal n'accepte pas d'écriture pour le moment ; rien n'a été enregistré par \
+         cette requête, réessayez dans quelques secondes.",
+    );
+    p.cause = Some(cause.to_string());
     p.retry_after = Some(5);
     p
 }
@@ -405,7 +432,7 @@ impl ApiError {
             ApiError::Chain(e) => chain_problem(e),
             ApiError::Registry(e) => match e {
                 RegistryError::UnknownStore(id) => ApiError::StoreNotFound(*id).problem(),
-                RegistryError::Journal(cause) => internal(cause),
+                RegistryError::Journal(cause) => journal_unavailable(cause),
                 RegistryError::Task(cause) => internal(cause),
             },
         }
@@ -512,11 +539,11 @@ fn store_problem(error: &StoreError) -> Problem {
             "Invalid stock levels",
             format!("Le point de commande de {sku} dépasse son niveau cible."),
         ),
-        StoreError::Unavailable => {
+        StoreError::Unavailable | StoreError::StaleRead => {
             unavailable("Le magasin est occupé ou redémarre ; réessayez dans un instant.")
         }
         StoreError::Peer(why) => peer_unavailable(why),
-        StoreError::Journal(cause) => internal(cause),
+        StoreError::Journal(cause) => journal_unavailable(cause),
     }
 }
 
@@ -567,7 +594,7 @@ fn chain_problem(error: &ChainActorError) -> Problem {
             "Misdirected request",
             format!("Le référentiel de la chaîne est écrit par l'instance {owner}."),
         ),
-        ChainActorError::Journal(cause) => internal(cause),
+        ChainActorError::Journal(cause) => journal_unavailable(cause),
     }
 }
 

@@ -5,6 +5,8 @@
 //! instance's part ([`SalesAsk`], [`StockAsk`]) and adds them up; an instance that does
 //! not answer in time leaves the report partial, its stores named (`missing_stores`).
 
+use std::future::Future;
+
 use actix_web::{get, web};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -18,7 +20,7 @@ use super::{AppState, rfc3339};
 use crate::actors::now;
 use crate::auth::{AuthError, Permission, Principal};
 use crate::domain::{Sku, StockLine, StoreId, Timestamp};
-use crate::reports::{Figures, HOUR_MS, ProductFigures, hours};
+use crate::reports::{Figures, HOUR_MS, ProductFigures, SalesPart, SalesQuestion, hours};
 use std::collections::HashMap;
 
 fn invalid(field: &str, detail: &str) -> ApiError {
@@ -105,53 +107,21 @@ fn scope(app: &AppState, user: &Principal, asked: Option<u32>) -> Result<Vec<Sto
 }
 
 /// Sales figures of the asked stores an instance owns.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(super) struct SalesAsk {
     stores: Vec<StoreId>,
-    from: Timestamp,
-    to: Timestamp,
-    /// Also by product (top products).
-    products: bool,
-    /// Also the 24 hours from this one (the dashboard's curve).
-    first_hour: Option<i64>,
-}
-
-#[derive(Default, Serialize, Deserialize)]
-pub(super) struct SalesPart {
-    stores: Pairs<StoreId, Figures>,
-    products: Pairs<Sku, ProductFigures>,
-    hourly: Vec<Figures>,
+    #[serde(flatten)]
+    question: SalesQuestion,
 }
 
 impl Ask for SalesAsk {
     type Part = SalesPart;
     const NAME: &'static str = "sales";
 
-    fn local(&self, app: &AppState) -> SalesPart {
+    fn local(&self, app: &AppState) -> impl Future<Output = Result<SalesPart, ApiError>> {
         let mine = fanout::owned(app, &self.stores);
-        let mut hourly = vec![Figures::default(); if self.first_hour.is_some() { 24 } else { 0 }];
-        if let Some(first) = self.first_hour {
-            for id in &mine {
-                for (slot, f) in hourly.iter_mut().zip(app.sales.hourly(*id, first, 24)) {
-                    *slot += f;
-                }
-            }
-        }
-        SalesPart {
-            stores: mine
-                .iter()
-                .map(|id| (*id, app.sales.figures(*id, self.from, self.to)))
-                .collect(),
-            products: if self.products {
-                app.sales
-                    .products(&mine, self.from, self.to)
-                    .into_iter()
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            hourly,
-        }
+        let (sales, question) = (app.sales.clone(), self.question.clone());
+        async move { Ok(web::block(move || sales.part(&mine, &question)).await??) }
     }
 }
 
@@ -163,8 +133,12 @@ struct ChainSales {
     coverage: Coverage,
 }
 
-async fn chain_sales(app: &AppState, ask: SalesAsk, reach: Reach) -> ChainSales {
-    let gathered = fanout::gather_in(app, &ask, reach).await;
+async fn chain_sales(
+    app: &AppState,
+    ask: SalesAsk,
+    reach: Reach,
+) -> Result<ChainSales, ApiError> {
+    let gathered = fanout::gather_in(app, &ask, reach).await?;
     let coverage = gathered.coverage(&app.cluster, &ask.stores);
     let mut sum = ChainSales {
         stores: HashMap::new(),
@@ -186,7 +160,7 @@ async fn chain_sales(app: &AppState, ask: SalesAsk, reach: Reach) -> ChainSales 
             *slot += f;
         }
     }
-    sum
+    Ok(sum)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -272,12 +246,14 @@ async fn sales_report(
     let (from, to) = period(query.from.as_deref(), query.to.as_deref(), &app.time_zone)?;
     let ask = SalesAsk {
         stores: stores.clone(),
-        from,
-        to,
-        products: false,
-        first_hour: None,
+        question: SalesQuestion {
+            from,
+            to,
+            products: false,
+            first_hour: None,
+        },
     };
-    let sales = chain_sales(&app, ask, reach).await;
+    let sales = chain_sales(&app, ask, reach).await?;
     let mut totals = Figures::default();
     let per_store = stores
         .into_iter()
@@ -390,12 +366,14 @@ async fn top_products_report(
     };
     let ask = SalesAsk {
         stores,
-        from,
-        to,
-        products: true,
-        first_hour: None,
+        question: SalesQuestion {
+            from,
+            to,
+            products: true,
+            first_hour: None,
+        },
     };
-    let sales = chain_sales(&app, ask, Reach::Chain).await;
+    let sales = chain_sales(&app, ask, Reach::Chain).await?;
     Ok(web::Json(TopProducts {
         from: rfc3339(from),
         to: rfc3339(to),
@@ -497,7 +475,7 @@ impl Ask for StockAsk {
     type Part = StockPart;
     const NAME: &'static str = "stock";
 
-    fn local(&self, app: &AppState) -> StockPart {
+    fn local(&self, app: &AppState) -> impl Future<Output = Result<StockPart, ApiError>> {
         let mine = fanout::owned(app, &self.stores);
         let products = if mine.is_empty() {
             Vec::new()
@@ -549,11 +527,11 @@ impl Ask for StockAsk {
         } else {
             (Vec::new(), Vec::new())
         };
-        StockPart {
+        std::future::ready(Ok(StockPart {
             stores,
             central,
             in_transit,
-        }
+        }))
     }
 }
 
@@ -573,7 +551,7 @@ async fn stock_report(
         stores: stores.clone(),
         central: with_central,
     };
-    let gathered = fanout::gather(&app, &ask).await;
+    let gathered = fanout::gather(&app, &ask).await?;
     let coverage = gathered.coverage(&app.cluster, &stores);
     let mut by_store: HashMap<StoreId, StoreStockPart> = HashMap::new();
     let mut totals = CentralTotals::default();
@@ -679,10 +657,12 @@ async fn dashboard(
     let first_hour = now.0.div_euclid(HOUR_MS) - 23;
     let sales_ask = SalesAsk {
         stores: stores.clone(),
-        from: today,
-        to: tomorrow,
-        products: true,
-        first_hour: Some(first_hour),
+        question: SalesQuestion {
+            from: today,
+            to: tomorrow,
+            products: true,
+            first_hour: Some(first_hour),
+        },
     };
     let stock_ask = StockAsk {
         stores: stores.clone(),
@@ -692,6 +672,7 @@ async fn dashboard(
         chain_sales(&app, sales_ask, Reach::Chain),
         fanout::gather(&app, &stock_ask)
     );
+    let (sales, stock) = (sales?, stock?);
     let mut coverage = sales.coverage;
     coverage.add(stock.coverage(&app.cluster, &stores));
     let mut total = Figures::default();

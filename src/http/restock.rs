@@ -2,6 +2,8 @@
 //! the logistics center (`/logistics/...`: central stock, supplier receipts, the request
 //! queue, allocation, shipping, rejection).
 
+use std::future::Future;
+
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
@@ -302,7 +304,7 @@ async fn central_stock(
         stores: Vec::new(),
         central: true,
     };
-    let gathered = fanout::gather(&app, &ask).await;
+    let gathered = fanout::gather(&app, &ask).await?;
     let coverage = gathered.coverage(&app.cluster, &[]);
     let mut totals = CentralTotals::default();
     for part in &gathered.parts {
@@ -409,7 +411,7 @@ async fn list_restocks(
     let ask = RestocksAsk {
         status: query.status()?,
     };
-    let gathered = fanout::gather(&app, &ask).await;
+    let gathered = fanout::gather(&app, &ask).await?;
     let stores: Vec<StoreId> = app.catalog.stores().into_iter().map(|s| s.id).collect();
     let coverage = gathered.coverage(&app.cluster, &stores);
     let mut found: Vec<RestockRequest> = gathered.parts.into_iter().flatten().collect();
@@ -428,8 +430,8 @@ impl Ask for RestocksAsk {
     type Part = Vec<RestockRequest>;
     const NAME: &'static str = "restocks";
 
-    fn local(&self, app: &AppState) -> Self::Part {
-        app.restocks.list(None, self.status)
+    fn local(&self, app: &AppState) -> impl Future<Output = Result<Self::Part, ApiError>> {
+        std::future::ready(Ok(app.restocks.list(None, self.status)))
     }
 }
 

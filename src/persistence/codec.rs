@@ -1,23 +1,35 @@
 //! The one binary format of the journal and the snapshots: a format-version byte, then
 //! bincode (standard configuration) of the value.
 //!
-//! bincode writes enum variants by position: add new variants and fields at the end only,
-//! or bump [`FORMAT_VERSION`] and teach [`decode`] the old one. An unknown version is an
-//! error, never a silent reset.
+//! bincode is not self-describing: it writes fields in order with no names and enum
+//! variants by position, so a reader must know the exact layout a record was written
+//! with. The rule (ADR 0019): any change to the layout of a stored type, a field added
+//! at the end included, is a new version byte for that kind of record, and a decoder per
+//! version that this build still reads (old layouts live in `domain::legacy`), with a
+//! fixture of every past version under `tests/fixtures/` decoded by the tests. An
+//! unknown version is an error, never a silent reset.
 
 use serde::{Serialize, de::DeserializeOwned};
 
-/// Version of the records this build writes.
+/// Version of the events of every stream, and of the chain's and products' snapshots.
 pub const FORMAT_VERSION: u8 = 1;
+/// Version of a store's snapshot: 2 since the state holds no sale (version 1 held every
+/// sale not yet let go; `persistence::snapshot` still reads it).
+pub const STORE_SNAPSHOT_VERSION: u8 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     #[error("empty record")]
     Empty,
     #[error(
-        "record format version {found} is not supported by this build (it reads version {FORMAT_VERSION})"
+        "{record} format version {found} is not supported by this build (it reads {reads}): \
+         was the data directory written by a newer version?"
     )]
-    UnknownVersion { found: u8 },
+    UnknownVersion {
+        record: &'static str,
+        found: u8,
+        reads: &'static str,
+    },
     #[error("cannot encode a record: {0}")]
     Encode(#[from] bincode::error::EncodeError),
     #[error("corrupt record: {0}")]
@@ -26,17 +38,39 @@ pub enum CodecError {
     Trailing(usize),
 }
 
+/// Encodes a record of [`FORMAT_VERSION`].
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut bytes = vec![FORMAT_VERSION];
+    encode_as(FORMAT_VERSION, value)
+}
+
+/// Encodes `value` behind the version byte of its kind of record.
+pub fn encode_as<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, CodecError> {
+    let mut bytes = vec![version];
     bincode::serde::encode_into_std_write(value, &mut bytes, bincode::config::standard())?;
     Ok(bytes)
 }
 
+/// Decodes a record of [`FORMAT_VERSION`]; any other version is refused.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
-    if version != FORMAT_VERSION {
-        return Err(CodecError::UnknownVersion { found: version });
+    match split(bytes)? {
+        (FORMAT_VERSION, body) => decode_body(body),
+        (found, _) => Err(CodecError::UnknownVersion {
+            record: "record",
+            found,
+            reads: "version 1",
+        }),
     }
+}
+
+/// A record's version byte and the body after it, for a decoder that reads several.
+pub fn split(bytes: &[u8]) -> Result<(u8, &[u8]), CodecError> {
+    let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
+    Ok((version, body))
+}
+
+/// Decodes a body (after its version byte) in the layout the caller knows it has; every
+/// byte must be read.
+pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     let (value, read) = bincode::serde::decode_from_slice(body, bincode::config::standard())?;
     if read != body.len() {
         return Err(CodecError::Trailing(body.len() - read));
@@ -71,7 +105,7 @@ mod tests {
         bytes[0] = 99;
         assert!(matches!(
             decode::<Cents>(&bytes),
-            Err(CodecError::UnknownVersion { found: 99 })
+            Err(CodecError::UnknownVersion { found: 99, .. })
         ));
         assert!(matches!(decode::<Cents>(&[]), Err(CodecError::Empty)));
     }

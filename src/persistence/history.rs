@@ -115,6 +115,15 @@ const KIND_ADJUSTMENT: i64 = 2;
 const KIND_RESTOCK: i64 = 3;
 
 /// The read model of the stores' history. Blocking: call it from blocking threads.
+/// A sale as the history holds it: with its returns, and the store's watermark when read
+/// (every event up to it is in what was read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleRecord {
+    pub sale: Sale,
+    pub returns: Vec<Return>,
+    pub watermark: u64,
+}
+
 pub struct History {
     path: PathBuf,
     writer: Mutex<Writer>,
@@ -446,6 +455,53 @@ impl History {
             recorded += self.record_counting(&batch)?;
         }
         Ok(recorded)
+    }
+
+    /// A sale, its returns and the store's watermark, read in one transaction: what a
+    /// return is decided against (the store actor adds the returns it made after that
+    /// watermark).
+    pub fn sale_record(
+        &self,
+        store: StoreId,
+        id: SaleId,
+    ) -> Result<Option<SaleRecord>, JournalError> {
+        self.read(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let body: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT body FROM sales WHERE store = ?1 AND id = ?2")?
+                .query_row(params![store_sql(store), to_sql(id.0, "sale id")?], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            let Some(body) = body else {
+                return Ok(None);
+            };
+            let sale: Sale = codec::decode(&body)?;
+            let mut returns = Vec::new();
+            {
+                let mut query = tx.prepare_cached(
+                    "SELECT body FROM returns WHERE store = ?1 AND sale_id = ?2 ORDER BY id",
+                )?;
+                let rows = query.query_map(
+                    params![store_sql(store), to_sql(id.0, "sale id")?],
+                    |row| row.get::<_, Vec<u8>>(0),
+                )?;
+                for body in rows {
+                    returns.push(codec::decode(&body?)?);
+                }
+            }
+            let watermark: Option<i64> = tx
+                .prepare_cached("SELECT seq FROM watermarks WHERE store = ?1")?
+                .query_row(params![store_sql(store)], |row| row.get(0))
+                .optional()?;
+            let watermark = watermark.map_or(Ok(0), |seq| from_sql(seq, "sequence"))?;
+            tx.commit()?;
+            Ok(Some(SaleRecord {
+                sale,
+                returns,
+                watermark,
+            }))
+        })
     }
 
     pub fn sale(&self, store: StoreId, id: SaleId) -> Result<Option<Sale>, JournalError> {

@@ -6,8 +6,10 @@
 
 pub mod archive;
 pub mod codec;
+pub mod faulty;
 pub mod history;
 mod memory;
+pub mod snapshot;
 mod sled_backend;
 mod sqlite;
 mod writer;
@@ -21,7 +23,8 @@ use std::sync::Arc;
 use crate::domain::{Sku, StoreId};
 
 pub use codec::CodecError;
-pub use history::History;
+pub use history::{History, SaleRecord};
+pub use snapshot::Snapshot;
 pub use writer::{CommitListener, CommitStats, Committed, Journal, WriterSettings, recover_stream};
 
 /// Which storage engine holds the journal.
@@ -120,6 +123,10 @@ pub enum JournalError {
     Corrupt(String),
     #[error("another magasin process uses the data directory {0}")]
     Busy(String),
+    /// The batch is journaled but could not be written to the history; the store catches
+    /// up at its recovery.
+    #[error("the history is behind the journal for this store")]
+    HistoryBehind,
 }
 
 /// A durable store of events and snapshots. Implementations must make [`commit`] atomic

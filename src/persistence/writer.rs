@@ -1,23 +1,32 @@
 //! The group-commit journal writer: one OS thread (never an actix arbiter) that takes every
-//! append waiting in its queue, writes them in one durable commit, tells the read models
-//! (in journal order), then acknowledges each append.
+//! append waiting in its queue, writes them in one durable commit, records them in the
+//! history (sales, returns, adjustments, keys and their figures on disk), tells the
+//! in-memory read models (in journal order), then acknowledges each append.
+//!
+//! A failed commit leaves the journal unwritable until a commit (or a probe from
+//! `/health/ready`) succeeds again: the disk may come back. A history write that fails
+//! after a durable commit answers that batch's appends with an error (the actors restart
+//! and their recovery brings the history up to the journal); until then, appends of the
+//! stores it left behind are refused, so an acknowledged write is always in the history.
 //!
 //! Invariant: per stream, events are journaled with `seq` = last journaled + 1. An append
 //! that does not follow (because an earlier one of its stream failed) is refused, so an
 //! actor that applied a write in memory whose commit failed can never journal events that
 //! were decided on top of it; it must recover from the journal instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
+use super::history::History;
+use super::snapshot::Snapshot;
 use super::{JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId, codec};
-use crate::domain::DomainEvent;
+use crate::domain::{DomainEvent, StoreId};
 
 /// An event that is durable, handed to read models in journal order.
 #[derive(Debug, Clone)]
@@ -61,6 +70,8 @@ struct Append {
 
 enum Command {
     Append(Append),
+    /// Is the backend writable again? (An empty commit.)
+    Probe(oneshot::Sender<bool>),
     Stop,
 }
 
@@ -72,6 +83,7 @@ const RECOVERY_PAGE: usize = 10_000;
 pub struct Journal {
     queue: mpsc::Sender<Command>,
     backend: Arc<dyn JournalBackend>,
+    history: Arc<History>,
     /// Where compaction moved the older events (ledgers read them back from there).
     archive: Option<Arc<super::archive::Archive>>,
     writable: Arc<AtomicBool>,
@@ -82,6 +94,7 @@ impl Journal {
     /// Starts the writer thread over an opened backend.
     pub fn start(
         backend: Arc<dyn JournalBackend>,
+        history: Arc<History>,
         listeners: Vec<Arc<dyn CommitListener>>,
         settings: WriterSettings,
     ) -> Result<Self, JournalError> {
@@ -90,6 +103,8 @@ impl Journal {
         let writable = Arc::new(AtomicBool::new(true));
         let mut writer = Writer {
             backend: backend.clone(),
+            history: history.clone(),
+            history_behind: HashSet::new(),
             listeners,
             last,
             settings,
@@ -101,6 +116,7 @@ impl Journal {
         Ok(Self {
             queue,
             backend,
+            history,
             archive: None,
             writable,
             thread: Arc::new(std::sync::Mutex::new(Some(thread))),
@@ -109,7 +125,7 @@ impl Journal {
 
     /// Queues `events` (numbered from `first_seq`) and an optional snapshot of the stream's
     /// state after them; the future resolves once all of it is durable, or failed.
-    pub fn append<S: Serialize>(
+    pub fn append<S: Snapshot>(
         &self,
         stream: StreamId,
         first_seq: u64,
@@ -118,7 +134,7 @@ impl Journal {
     ) -> impl Future<Output = Result<(), JournalError>> + use<S> {
         let last_seq = (first_seq + events.len() as u64).saturating_sub(1);
         let encoding = Instant::now();
-        let snapshot = snapshot.map(|s| codec::encode(s).map(|bytes| (last_seq, bytes)));
+        let snapshot = snapshot.map(|s| s.encode_snapshot().map(|bytes| (last_seq, bytes)));
         let snapshot_encode = snapshot.as_ref().map(|_| encoding.elapsed());
         let (done, answer) = oneshot::channel();
         let sent = match snapshot.transpose() {
@@ -142,7 +158,7 @@ impl Journal {
     }
 
     /// Writes a snapshot of a stream's state at `seq` (which must already be journaled).
-    pub fn snapshot<S: Serialize>(
+    pub fn snapshot<S: Snapshot>(
         &self,
         stream: StreamId,
         seq: u64,
@@ -150,7 +166,8 @@ impl Journal {
     ) -> impl Future<Output = Result<(), JournalError>> + use<S> {
         let (done, answer) = oneshot::channel();
         let encoding = Instant::now();
-        let sent = codec::encode(state)
+        let sent = state
+            .encode_snapshot()
             .map_err(JournalError::Codec)
             .and_then(|bytes| {
                 let command = Command::Append(Append {
@@ -179,7 +196,7 @@ impl Journal {
         apply: impl FnMut(&mut S, E),
     ) -> Result<(S, u64, u64), JournalError>
     where
-        S: Default + DeserializeOwned,
+        S: Snapshot,
         E: DeserializeOwned,
     {
         recover_stream(
@@ -228,9 +245,9 @@ impl Journal {
 }
 
 /// A stream's state: its latest snapshot, then every event after it. Events compaction
-/// moved to the archive are needed only when the snapshot cannot be read (a version with
-/// another state layout): the state is then rebuilt from the archive, then the journal.
-/// Without the archived events, recovery stops rather than start with a hole in it.
+/// moved to the archive are read only for a stream without a snapshot whose journal no
+/// longer starts at its first event. A snapshot in a layout this build does not read stops
+/// recovery with the reason (never a state rebuilt from nothing).
 pub fn recover_stream<S, E>(
     backend: &dyn JournalBackend,
     archive: Option<&super::archive::Archive>,
@@ -238,21 +255,17 @@ pub fn recover_stream<S, E>(
     mut apply: impl FnMut(&mut S, E),
 ) -> Result<(S, u64, u64), JournalError>
 where
-    S: Default + DeserializeOwned,
+    S: Snapshot,
     E: DeserializeOwned,
 {
     let (base, mut state) = match backend.latest_snapshot(stream)? {
         None => (0, S::default()),
-        Some(stored) => match codec::decode(&stored.payload) {
-            Ok(state) => (stored.seq, state),
-            // A snapshot written by a version with another state layout: the state is
-            // rebuilt from the first event (from the archive for those compaction moved
-            // there), and the next snapshot has the new layout.
-            Err(e) => {
-                tracing::warn!(%stream, seq = stored.seq, error = %e, "snapshot not readable by this version; replaying the whole stream");
-                (0, S::default())
-            }
-        },
+        Some(stored) => (
+            stored.seq,
+            S::decode_snapshot(&stored.payload).map_err(|e| {
+                JournalError::Corrupt(format!("{stream}: snapshot at event {}: {e}", stored.seq))
+            })?,
+        ),
     };
     let mut seq = base;
     loop {
@@ -314,9 +327,24 @@ impl Journal {
         Ok(streams)
     }
 
-    /// False once a commit has failed: the process must restart to recover from disk.
+    /// False since a commit failed, until one succeeds again.
     pub fn is_writable(&self) -> bool {
         self.writable.load(Ordering::Relaxed)
+    }
+
+    /// Asks the writer whether the backend takes a commit again (after a failure); true
+    /// when it does (and the journal is writable again).
+    pub async fn probe(&self) -> bool {
+        let (done, answer) = oneshot::channel();
+        if self.queue.send(Command::Probe(done)).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    /// The history the writer fills: sales, returns, adjustments and keys on disk.
+    pub fn history(&self) -> &Arc<History> {
+        &self.history
     }
 
     /// Lets the writer finish what is queued, then stops it. Blocking.
@@ -333,6 +361,10 @@ impl Journal {
 
 struct Writer {
     backend: Arc<dyn JournalBackend>,
+    history: Arc<History>,
+    /// Stores whose last committed batch is not in the history: their appends are refused
+    /// until their recovery brought the history up to the journal.
+    history_behind: HashSet<StoreId>,
     listeners: Vec<Arc<dyn CommitListener>>,
     last: HashMap<StreamId, u64>,
     settings: WriterSettings,
@@ -352,6 +384,13 @@ impl Writer {
             while let Some(command) = next.take() {
                 match command {
                     Command::Stop => stopping = true,
+                    Command::Probe(done) => {
+                        let writable = self.backend.commit(&[], &[]).is_ok();
+                        if writable {
+                            self.writable.store(true, Ordering::Relaxed);
+                        }
+                        let _ = done.send(writable);
+                    }
                     Command::Append(append) => {
                         events += append.events.len();
                         batch.push(append);
@@ -378,7 +417,10 @@ impl Writer {
         let mut stored_events = Vec::new();
         let mut stored_snapshots = Vec::new();
         for mut append in batch {
-            match self.encode(&mut append, &mut last) {
+            let checked = self
+                .check_history(&append)
+                .and_then(|()| self.encode(&mut append, &mut last));
+            match checked {
                 Ok((events, snapshot)) => {
                     stored_events.extend(events);
                     stored_snapshots.extend(snapshot);
@@ -392,39 +434,64 @@ impl Writer {
         if accepted.is_empty() {
             return;
         }
-        match self.backend.commit(&stored_events, &stored_snapshots) {
-            Ok(()) => {
-                self.last = last;
-                let committed: Vec<Committed> = accepted
-                    .iter()
-                    .flat_map(|a| {
-                        a.events.iter().map(|(seq, event)| Committed {
-                            stream: a.stream.clone(),
-                            seq: *seq,
-                            event: event.clone(),
-                        })
-                    })
-                    .collect();
-                let stats = CommitStats {
-                    duration: started.elapsed(),
-                    events: stored_events.len(),
-                    snapshot_encodes: accepted.iter().filter_map(|a| a.snapshot_encode).collect(),
-                };
-                for listener in &self.listeners {
-                    listener.committed(&committed, &stats);
-                }
-                for append in accepted {
-                    let _ = append.done.send(Ok(()));
-                }
-                log_slow_commit(started.elapsed(), stored_events.len());
+        if let Err(e) = self.backend.commit(&stored_events, &stored_snapshots) {
+            tracing::error!(error = %e, events = stored_events.len(), "journal commit failed");
+            self.writable.store(false, Ordering::Relaxed);
+            for append in accepted {
+                let _ = append.done.send(Err(JournalError::BatchFailed));
             }
-            Err(e) => {
-                tracing::error!(error = %e, events = stored_events.len(), "journal commit failed");
-                self.writable.store(false, Ordering::Relaxed);
-                for append in accepted {
-                    let _ = append.done.send(Err(JournalError::BatchFailed));
-                }
+            return;
+        }
+        self.last = last;
+        self.writable.store(true, Ordering::Relaxed);
+        let committed: Vec<Committed> = accepted
+            .iter()
+            .flat_map(|a| {
+                a.events.iter().map(|(seq, event)| Committed {
+                    stream: a.stream.clone(),
+                    seq: *seq,
+                    event: event.clone(),
+                })
+            })
+            .collect();
+        if let Err(e) = self.history.record(&committed) {
+            tracing::error!(error = %e, events = committed.len(), "history write failed; the batch is journaled, its stores catch up at their recovery");
+            self.history_behind
+                .extend(accepted.iter().filter_map(|a| a.stream.store_id()));
+            for append in accepted {
+                let _ = append.done.send(Err(JournalError::HistoryBehind));
             }
+            return;
+        }
+        let stats = CommitStats {
+            duration: started.elapsed(),
+            events: stored_events.len(),
+            snapshot_encodes: accepted.iter().filter_map(|a| a.snapshot_encode).collect(),
+        };
+        for listener in &self.listeners {
+            listener.committed(&committed, &stats);
+        }
+        for append in accepted {
+            let _ = append.done.send(Ok(()));
+        }
+        log_slow_commit(started.elapsed(), stored_events.len());
+    }
+
+    /// Refuses an append of a store the history is behind, unless its recovery has
+    /// brought the history up to the journal since.
+    fn check_history(&mut self, append: &Append) -> Result<(), JournalError> {
+        let Some(store) = append.stream.store_id() else {
+            return Ok(());
+        };
+        if !self.history_behind.contains(&store) {
+            return Ok(());
+        }
+        let journaled = self.last.get(&append.stream).copied().unwrap_or(0);
+        if self.history.watermark(store)? >= journaled {
+            self.history_behind.remove(&store);
+            Ok(())
+        } else {
+            Err(JournalError::HistoryBehind)
         }
     }
 

@@ -14,13 +14,13 @@ mod users;
 
 use std::sync::Arc;
 
-use crate::domain::{DomainEvent, StoreEvent};
+use crate::domain::DomainEvent;
 use crate::persistence::{CommitListener, CommitStats, Committed};
 
 pub use catalog::{CatalogView, ProductQuery, fold};
 pub use events::{Audience, EventHub, LiveEvent};
 pub use logistics::{CentralLine, CentralView, RestockView};
-pub use sales::{Figures, HOUR_MS, ProductFigures, SalesFacts, hours};
+pub use sales::{Figures, HOUR_MS, ProductFigures, SalesFacts, SalesPart, SalesQuestion, hours};
 pub use stock::StockView;
 pub use users::UsersView;
 
@@ -31,7 +31,6 @@ pub struct Projector {
     pub users: Arc<UsersView>,
     pub central: Arc<CentralView>,
     pub restocks: Arc<RestockView>,
-    pub sales: Arc<SalesFacts>,
     pub events: Arc<EventHub>,
 }
 
@@ -54,15 +53,6 @@ impl CommitListener for Projector {
                 DomainEvent::Store(store, event) => {
                     self.stock.apply(*store, event);
                     self.restocks.apply(*store, event);
-                    match event {
-                        StoreEvent::SaleRecorded(recorded) => {
-                            self.sales.record_sale(*store, &recorded.sale)
-                        }
-                        StoreEvent::SaleReturned(returned) => {
-                            self.sales.record_return(*store, &returned.ret)
-                        }
-                        _ => {}
-                    }
                 }
                 DomainEvent::Central(sku, event) => self.central.apply(sku, event),
                 DomainEvent::Chain(_) => {}
