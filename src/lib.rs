@@ -148,9 +148,9 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let listeners: Vec<Arc<dyn persistence::CommitListener>> = vec![projector, metrics.clone()];
         let journal = Journal::start(backend, history, listeners, settings.writer_settings())?
-            .with_archive(
-            persistence::archive::Archive::new(&settings.storage.data_dir),
-        );
+            .with_archive(persistence::archive::Archive::new(
+                &settings.storage.data_dir,
+            ));
         let (stock_loader, restock_loader, central_loader) =
             (stock.clone(), restocks.clone(), central.clone());
         let hooks = RecoveryHooks {

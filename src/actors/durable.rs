@@ -86,10 +86,7 @@ impl<S: StreamState> Durable<S> {
             self.state.apply(event);
         }
         self.seq += events.len() as u64;
-        let snapshot = self
-            .cadence
-            .due(events.len() as u64)
-            .then_some(&self.state);
+        let snapshot = self.cadence.due(events.len() as u64).then_some(&self.state);
         let last = self.seq;
         let journaled = self.journaled;
         let events = events

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::chain::{ChainActor, ChainActorError, ChainHandle};
+use super::clock::now;
 use super::product::{CentralOp, ProductHandle, ProductStockActor, RemoteCentral};
 use super::restock::FlowError;
 use super::store::{ActorSettings, Prices, StoreActor, StoreError, StoreHandle};
 use crate::cluster::Cluster;
-use super::clock::now;
 use crate::domain::{
     CentralEvent, CentralStock, ChainEvent, ChainState, KEY_RETENTION_MS, NewStore, Sku, Store,
     StoreEvent, StoreId, StoreState, Timestamp,

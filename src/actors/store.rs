@@ -440,7 +440,9 @@ impl Handler<RequestRestock> for StoreActor {
             value: requested.request.clone(),
             replayed: false,
         };
-        let ack = self.log.persist(vec![StoreEvent::RestockRequested(requested)]);
+        let ack = self
+            .log
+            .persist(vec![StoreEvent::RestockRequested(requested)]);
         when_durable(ack, value)
     }
 }

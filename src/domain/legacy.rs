@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::store::KeyDigest;
 use super::{
-    Adjustment, AdjustmentId, Fingerprint, Outcome, RestockRequest, Return, ReturnId, Sale,
-    SaleId, SalesHistory, Sku, StockLine,
+    Adjustment, AdjustmentId, Fingerprint, Outcome, RestockRequest, Return, ReturnId, Sale, SaleId,
+    SalesHistory, Sku, StockLine,
 };
 
 /// A store's snapshot in format version 1: the whole state, every sale it still held

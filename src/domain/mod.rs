@@ -26,11 +26,11 @@ pub use restock::{
 };
 pub use store::{
     AdjustedLine, Adjustment, AdjustmentError, AdjustmentKind, AdjustmentLine, AdjustmentRequest,
-    Fingerprint, IdempotencyKey, KeyCheck, KeyUse, LinesError, MAX_LINES, MAX_ON_HAND,
-    KEY_RETENTION_MS, KeyWindow, NegativeLine, Outcome, PriceLookup, RequestedLine, RestockAsk, RestockRequested, Return,
-    ReturnError, ReturnExcess, ReturnRequest, ReturnedLine, Sale, SaleError, SaleRecorded,
-    SaleRequest, SaleReturned, Shortage, SoldLine, Stamp, StockAdjusted, StockLevelsSet, StockLine,
-    StoreEvent, StoreState,
+    Fingerprint, IdempotencyKey, KEY_RETENTION_MS, KeyCheck, KeyUse, KeyWindow, LinesError,
+    MAX_LINES, MAX_ON_HAND, NegativeLine, Outcome, PriceLookup, RequestedLine, RestockAsk,
+    RestockRequested, Return, ReturnError, ReturnExcess, ReturnRequest, ReturnedLine, Sale,
+    SaleError, SaleRecorded, SaleRequest, SaleReturned, Shortage, SoldLine, Stamp, StockAdjusted,
+    StockLevelsSet, StockLine, StoreEvent, StoreState,
 };
 pub use user::{Role, User, Username, check_new_password};
 

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::legacy::StoreStateV1;
 use super::restock::{
     ReceivedLine, RestockError, RestockId, RestockLine, RestockRequest, RestockStatus, RestockStep,
     RestockStepDone, StepDecision, StepKind, decide_step,
 };
-use super::legacy::StoreStateV1;
 use super::{
     AdjustmentId, Cents, HOUR_MS, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp, Username,
     ValueError,
@@ -601,7 +601,10 @@ impl StoreState {
     pub fn from_v1(old: StoreStateV1) -> Self {
         let last = |ids: Option<u64>, kept: u64| ids.unwrap_or(0).max(kept);
         Self {
-            last_sale: last(old.sales.keys().next_back().map(|id| id.0), old.history.last_sale),
+            last_sale: last(
+                old.sales.keys().next_back().map(|id| id.0),
+                old.history.last_sale,
+            ),
             last_return: last(
                 old.returns.keys().next_back().map(|id| id.0),
                 old.history.last_return,
@@ -947,7 +950,11 @@ impl StoreState {
                 self.remember(key, Outcome::Adjustment(adjustment.id), adjustment.at);
             }
             StoreEvent::RestockRequested(RestockRequested { request, key }) => {
-                self.remember(key, Outcome::Restock(request.id.number), request.requested_at);
+                self.remember(
+                    key,
+                    Outcome::Restock(request.id.number),
+                    request.requested_at,
+                );
                 self.restocks.insert(request.id.number, request.clone());
             }
             StoreEvent::RestockStep(done) => {
@@ -1065,155 +1072,113 @@ mod tests {
         Ok(sale)
     }
 
-    #[test]
-    fn the_reports_read_the_same_figures_from_sales_let_go_as_from_sales_held() {
-        use crate::reports::SalesFacts;
-        const HOUR: i64 = crate::domain::HOUR_MS;
-        let mut state = stocked(&[("LAI-0001", 500), ("PAI-0002", 500), ("CAF-0003", 500)]);
-        // Three days of sales, at hours that cut days and windows unevenly.
-        for n in 0..40_i64 {
-            let skus = ["LAI-0001", "PAI-0002", "CAF-0003"];
-            let request = SaleRequest::new(vec![
-                line(skus[(n % 3) as usize], 1 + n % 4),
-                line(skus[((n + 1) % 3) as usize], 1),
-            ])
-            .expect("valid lines");
-            let recorded = state
-                .decide_sale(&request, &Prices, &stamp(n * 7 * HOUR / 4), None)
-                .expect("in stock");
-            let id = recorded.sale.id;
-            state.apply(&StoreEvent::SaleRecorded(recorded));
-            if n % 5 == 0 {
-                let back = ReturnRequest::new(id, vec![line(skus[(n % 3) as usize], 1)], None)
-                    .expect("valid");
-                let returned = state
-                    .decide_return(&back, &stamp(n * 7 * HOUR / 4 + HOUR), None)
-                    .expect("returnable");
-                state.apply(&StoreEvent::SaleReturned(returned));
-            }
-        }
-        let store = crate::domain::StoreId::new(1).expect("valid store");
-        let held = SalesFacts::default();
-        held.load(store, &state);
-        // Let go of the first two days' sales; the third day's stay held.
-        state.apply(&StoreEvent::SalesLetGo {
-            before: Timestamp(48 * HOUR),
-        });
-        assert!(state.sale_count() > 0 && state.sale_count() < 40);
-        let let_go = SalesFacts::default();
-        let_go.load(store, &state);
-
-        let windows = [
-            (0, 72),
-            (0, 24),
-            (24, 48),
-            (5, 30),
-            (47, 49),
-            (13, 14),
-            (48, 72),
-        ];
-        for (from, to) in windows {
-            let (from, to) = (Timestamp(from * HOUR), Timestamp(to * HOUR));
-            assert_eq!(
-                let_go.figures(store, from, to),
-                held.figures(store, from, to),
-                "figures over {from:?}..{to:?}"
-            );
-        }
-        assert_eq!(let_go.hourly(store, -3, 80), held.hourly(store, -3, 80));
-        // Products of the past let go are kept per day: windows of whole days agree.
-        for (from, to) in [(0, 72), (0, 24), (24, 48), (24, 72)] {
-            let (from, to) = (Timestamp(from * HOUR), Timestamp(to * HOUR));
-            let products = let_go.products(&[store], from, to);
-            assert!(!products.is_empty());
-            assert_eq!(
-                products,
-                held.products(&[store], from, to),
-                "{from:?}..{to:?}"
-            );
-        }
-        // A window cutting a let-go day counts that day's products whole, or not at all.
-        let cut = let_go.products(&[store], Timestamp(12 * HOUR), Timestamp(36 * HOUR));
-        assert_eq!(
-            cut,
-            held.products(&[store], Timestamp(24 * HOUR), Timestamp(48 * HOUR))
-        );
+    fn give_back(
+        state: &mut StoreState,
+        sale: &Sale,
+        earlier: &[Return],
+        lines: Vec<RequestedLine>,
+    ) -> Result<Return, ReturnError> {
+        let request = ReturnRequest::new(sale.id, lines, None).expect("valid lines");
+        let returned = state.decide_return(&request, sale, earlier, &stamp(2), None)?;
+        let ret = returned.ret.clone();
+        state.apply(&StoreEvent::SaleReturned(returned));
+        Ok(ret)
     }
 
     #[test]
-    fn sales_let_go_keep_their_figures_and_their_ids_are_never_given_again() {
-        let mut state = stocked(&[("LAI-0001", 50)]);
-        let key = |k: &str| KeyUse {
-            key: IdempotencyKey::parse(k).expect("valid key"),
-            fingerprint: SaleRequest::new(vec![line("LAI-0001", 2)])
-                .expect("valid")
-                .fingerprint(),
+    fn a_return_is_decided_against_the_sale_and_every_earlier_return() {
+        let mut state = stocked(&[("AAA-1", 10), ("BBB-1", 10)]);
+        let sale = sell(&mut state, vec![line("AAA-1", 3), line("BBB-1", 1)]).expect("in stock");
+        let first = give_back(&mut state, &sale, &[], vec![line("AAA-1", 2)]).expect("returnable");
+        assert_eq!(state.stock_line(&sku("AAA-1")).on_hand, 9);
+        assert_eq!(first.refund, Cents(500));
+        // With the first return known, only one more unit of AAA-1 can come back.
+        let err = give_back(&mut state, &sale, &[first.clone()], vec![line("AAA-1", 2)])
+            .expect_err("exceeds");
+        let ReturnError::ExceedsSale(excess) = err else {
+            panic!("expected an excess, got {err:?}");
         };
-        let mut sold = Vec::new();
-        for (at, k) in [(1_000, "old-1"), (2_000, "old-2"), (9_000, "recent")] {
-            let request = SaleRequest::new(vec![line("LAI-0001", 2)]).expect("valid");
-            let recorded = state
-                .decide_sale(&request, &Prices, &stamp(at), Some(key(k)))
-                .expect("in stock");
-            sold.push(recorded.sale.clone());
-            state.apply(&StoreEvent::SaleRecorded(recorded));
-        }
-        let request =
-            ReturnRequest::new(sold[0].id, vec![line("LAI-0001", 1)], None).expect("valid");
-        let returned = state
-            .decide_return(&request, &stamp(3_000), None)
-            .expect("returnable");
-        state.apply(&StoreEvent::SaleReturned(returned));
-        let on_hand = state.stock_line(&sku("LAI-0001")).on_hand;
-
-        assert_eq!(state.sales_before(Timestamp(5_000)), 2);
-        state.apply(&StoreEvent::SalesLetGo {
-            before: Timestamp(5_000),
-        });
-        assert_eq!(state.sale_count(), 1);
-        assert!(state.sale(sold[0].id).is_none() && state.sale(sold[2].id).is_some());
-        assert_eq!(state.all_returns().count(), 0);
-        assert_eq!(state.stock_line(&sku("LAI-0001")).on_hand, on_hand);
-        let kept: crate::domain::Figures = state.history().hours.values().copied().fold(
-            crate::domain::Figures::default(),
-            |mut sum, f| {
-                sum += f;
-                sum
-            },
-        );
         assert_eq!(
-            (kept.sales, kept.units, kept.returns, kept.returned_units),
-            (2, 4, 1, 1)
+            (
+                excess[0].sold,
+                excess[0].already_returned,
+                excess[0].requested
+            ),
+            (3, 2, 2)
         );
-        assert_eq!(kept.revenue, sold[0].total.0 + sold[1].total.0);
-        // A sale let go can no longer be returned; its key is forgotten, the recent one's not.
-        let late = ReturnRequest::new(sold[1].id, vec![line("LAI-0001", 1)], None).expect("valid");
+        let second = give_back(&mut state, &sale, &[first.clone()], vec![line("AAA-1", 1)])
+            .expect("the last unit");
+        assert_eq!(second.id, ReturnId(first.id.0 + 1));
         assert!(matches!(
-            state.decide_return(&late, &stamp(10_000), None),
-            Err(ReturnError::SaleNotFound(_))
+            give_back(&mut state, &sale, &[first, second], vec![line("CCC-1", 1)]),
+            Err(ReturnError::NotInSale(_))
         ));
-        let check = |k: &str| {
-            let used = key(k);
-            state.check_key(&used.key, used.fingerprint)
+        // A sale read for another id than the one asked is not the sale of the return.
+        let request = ReturnRequest::new(SaleId(99), vec![line("AAA-1", 1)], None).expect("valid");
+        assert!(matches!(
+            state.decide_return(&request, &sale, &[], &stamp(3), None),
+            Err(ReturnError::SaleNotFound(SaleId(99)))
+        ));
+    }
+
+    #[test]
+    fn ids_go_on_from_the_last_given_and_the_state_holds_no_sale() {
+        let mut state = stocked(&[("AAA-1", 1_000)]);
+        let mut last = None;
+        for _ in 0..500 {
+            last = Some(sell(&mut state, vec![line("AAA-1", 1)]).expect("in stock"));
+        }
+        let last = last.expect("sold");
+        assert_eq!(last.id, SaleId(500));
+        assert_eq!(state.last_sale(), SaleId(500));
+        // What the state holds is its stock line and three counters, whatever it sold.
+        let mut fresh = stocked(&[("AAA-1", 500)]);
+        fresh.last_sale = 500;
+        assert_eq!(state, fresh);
+    }
+
+    #[test]
+    fn a_key_is_remembered_for_its_retention_window_then_forgotten() {
+        let mut state = stocked(&[("AAA-1", 50)]);
+        let request = SaleRequest::new(vec![line("AAA-1", 1)]).expect("valid");
+        let used = |k: &str| KeyUse {
+            key: IdempotencyKey::parse(k).expect("valid key"),
+            fingerprint: request.fingerprint(),
         };
-        assert!(matches!(
-            check("recent"),
-            KeyCheck::Replay(Outcome::Sale(_))
-        ));
-        assert_eq!(check("old-1"), KeyCheck::Fresh);
-        // Even with every sale let go, the next sale takes the next id.
-        state.apply(&StoreEvent::SalesLetGo {
-            before: Timestamp(i64::MAX),
-        });
-        assert_eq!(state.sale_count(), 0);
-        let next = sell(&mut state, vec![line("LAI-0001", 1)]).expect("in stock");
-        assert_eq!(next.id.0, sold[2].id.0 + 1);
-        // The returns' ids go on as well.
-        let request = ReturnRequest::new(next.id, vec![line("LAI-0001", 1)], None).expect("valid");
-        let returned = state
-            .decide_return(&request, &stamp(11_000), None)
-            .expect("returnable");
-        assert_eq!(returned.ret.id.0, 2);
+        let sell_at = |state: &mut StoreState, at: i64, key: &str| {
+            let recorded = state
+                .decide_sale(&request, &Prices, &stamp(at), Some(used(key)))
+                .expect("in stock");
+            state.apply(&StoreEvent::SaleRecorded(recorded));
+        };
+        sell_at(&mut state, 0, "till-1-0001");
+        sell_at(&mut state, 2 * HOUR_MS, "till-1-0002");
+        let check =
+            |state: &StoreState, k: &str| state.check_key(&used(k).key, request.fingerprint());
+        assert_eq!(
+            check(&state, "till-1-0001"),
+            KeyCheck::Replay(Outcome::Sale(SaleId(1)))
+        );
+        // Just inside the window, both are remembered.
+        sell_at(&mut state, KEY_RETENTION_MS, "till-1-0003");
+        assert_eq!(
+            check(&state, "till-1-0001"),
+            KeyCheck::Replay(Outcome::Sale(SaleId(1)))
+        );
+        // Past it (and the hourly sweep), the first is forgotten, the second not yet.
+        sell_at(&mut state, KEY_RETENTION_MS + HOUR_MS + 1, "till-1-0004");
+        assert_eq!(check(&state, "till-1-0001"), KeyCheck::Fresh);
+        assert_eq!(
+            check(&state, "till-1-0002"),
+            KeyCheck::Replay(Outcome::Sale(SaleId(2)))
+        );
+        assert_eq!(state.keys().len(), 3);
+        // Another body under a remembered key is a conflict.
+        let other = SaleRequest::new(vec![line("AAA-1", 2)]).expect("valid");
+        assert_eq!(
+            state.check_key(&used("till-1-0002").key, other.fingerprint()),
+            KeyCheck::Conflict
+        );
     }
 
     #[test]
@@ -1302,6 +1267,7 @@ mod tests {
         /// Whatever sequence of sales, returns and deltas is tried, stock never goes negative
         /// (u32 would wrap, so "never below zero" means "never wraps": on-hand stays equal to
         /// counted − sold + returned + deltas), and no line is returned beyond what was sold.
+        /// The test keeps the sales and returns, as the history does.
         #[test]
         fn stock_is_conserved_and_returns_never_exceed_sales(
             ops in proptest::collection::vec((0u8..3, 1i64..8, 0usize..3), 1..80)
@@ -1309,19 +1275,21 @@ mod tests {
             let skus = ["AAA-1", "BBB-1", "CCC-1"];
             let mut state = stocked(&[("AAA-1", 10), ("BBB-1", 10), ("CCC-1", 10)]);
             let mut expected = [10i64, 10, 10];
+            let mut sales: Vec<Sale> = Vec::new();
+            let mut returns: Vec<Return> = Vec::new();
             for (op, qty, which) in ops {
                 let s = skus[which];
                 match op {
-                    0 => if sell(&mut state, vec![line(s, qty)]).is_ok() {
+                    0 => if let Ok(sale) = sell(&mut state, vec![line(s, qty)]) {
                         expected[which] -= qty;
+                        sales.push(sale);
                     },
                     1 => {
-                        let last = state.sales.keys().next_back().copied();
-                        if let Some(sale_id) = last {
-                            let request = ReturnRequest::new(sale_id, vec![line(s, qty)], None).expect("valid");
-                            if let Ok(event) = state.decide_return(&request, &stamp(2), None) {
-                                state.apply(&StoreEvent::SaleReturned(event));
+                        if let Some(sale) = sales.last() {
+                            let earlier: Vec<Return> = returns.iter().filter(|r| r.sale_id == sale.id).cloned().collect();
+                            if let Ok(ret) = give_back(&mut state, sale, &earlier, vec![line(s, qty)]) {
                                 expected[which] += qty;
+                                returns.push(ret);
                             }
                         }
                     }
@@ -1338,10 +1306,16 @@ mod tests {
                     prop_assert!(expected[i] >= 0);
                     prop_assert_eq!(i64::from(state.stock_line(&sku(s)).on_hand), expected[i]);
                 }
-                for recorded in state.sales.values() {
-                    for sold in &recorded.lines {
-                        let returned = state.returned_units(recorded.id, &sold.sku);
-                        prop_assert!(returned <= sold.quantity);
+                for sale in &sales {
+                    for sold in &sale.lines {
+                        let back: u32 = returns
+                            .iter()
+                            .filter(|r| r.sale_id == sale.id)
+                            .flat_map(|r| &r.lines)
+                            .filter(|l| l.sku == sold.sku)
+                            .map(|l| l.quantity)
+                            .sum();
+                        prop_assert!(back <= sold.quantity);
                     }
                 }
             }

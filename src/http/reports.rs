@@ -133,11 +133,7 @@ struct ChainSales {
     coverage: Coverage,
 }
 
-async fn chain_sales(
-    app: &AppState,
-    ask: SalesAsk,
-    reach: Reach,
-) -> Result<ChainSales, ApiError> {
+async fn chain_sales(app: &AppState, ask: SalesAsk, reach: Reach) -> Result<ChainSales, ApiError> {
     let gathered = fanout::gather_in(app, &ask, reach).await?;
     let coverage = gathered.coverage(&app.cluster, &ask.stores);
     let mut sum = ChainSales {

@@ -482,10 +482,10 @@ impl History {
                 let mut query = tx.prepare_cached(
                     "SELECT body FROM returns WHERE store = ?1 AND sale_id = ?2 ORDER BY id",
                 )?;
-                let rows = query.query_map(
-                    params![store_sql(store), to_sql(id.0, "sale id")?],
-                    |row| row.get::<_, Vec<u8>>(0),
-                )?;
+                let rows = query
+                    .query_map(params![store_sql(store), to_sql(id.0, "sale id")?], |row| {
+                        row.get::<_, Vec<u8>>(0)
+                    })?;
                 for body in rows {
                     returns.push(codec::decode(&body?)?);
                 }
@@ -924,7 +924,77 @@ mod tests {
         StoreState, Username,
     };
     use crate::persistence::{Backend, WriterSettings};
-    use crate::reports::{SalesFacts, hours};
+    use crate::reports::hours;
+
+    /// What the figures are by definition: every sale and return of the hours asked,
+    /// added up one by one.
+    #[derive(Default)]
+    struct Oracle {
+        sales: Vec<(StoreId, Sale)>,
+        returns: Vec<(StoreId, Return)>,
+    }
+
+    impl Oracle {
+        fn record_sale(&mut self, store: StoreId, sale: &Sale) {
+            self.sales.push((store, sale.clone()));
+        }
+
+        fn record_return(&mut self, store: StoreId, ret: &Return) {
+            self.returns.push((store, ret.clone()));
+        }
+
+        fn figures(&self, store: StoreId, from: Timestamp, to: Timestamp) -> Figures {
+            let within = hours(from, to);
+            let mut total = Figures::default();
+            for (_, sale) in self
+                .sales
+                .iter()
+                .filter(|(s, sale)| *s == store && within.contains(&hour_of(sale.at)))
+            {
+                total += Figures::of_sale(sale);
+            }
+            for (_, ret) in self
+                .returns
+                .iter()
+                .filter(|(s, ret)| *s == store && within.contains(&hour_of(ret.at)))
+            {
+                total += Figures::of_return(ret);
+            }
+            total
+        }
+
+        fn products(
+            &self,
+            stores: &[StoreId],
+            from: Timestamp,
+            to: Timestamp,
+        ) -> HashMap<Sku, ProductFigures> {
+            let within = hours(from, to);
+            let mut found: HashMap<Sku, ProductFigures> = HashMap::new();
+            for (_, sale) in self
+                .sales
+                .iter()
+                .filter(|(s, sale)| stores.contains(s) && within.contains(&hour_of(sale.at)))
+            {
+                for line in &sale.lines {
+                    *found.entry(line.sku.clone()).or_default() += ProductFigures::of_line(line);
+                }
+            }
+            found
+        }
+
+        fn hourly(&self, store: StoreId, first: i64, count: usize) -> Vec<Figures> {
+            (first..first + count as i64)
+                .map(|hour| {
+                    self.figures(
+                        store,
+                        Timestamp(hour * HOUR_MS),
+                        Timestamp((hour + 1) * HOUR_MS),
+                    )
+                })
+                .collect()
+        }
+    }
     use std::sync::Arc;
 
     const MINUTE_MS: i64 = 60_000;
@@ -977,6 +1047,8 @@ mod tests {
         id: StoreId,
         state: StoreState,
         events: Vec<Committed>,
+        sold: Vec<Sale>,
+        returned: Vec<Return>,
     }
 
     impl Shop {
@@ -985,6 +1057,8 @@ mod tests {
                 id: store(id),
                 state: StoreState::default(),
                 events: Vec::new(),
+                sold: Vec::new(),
+                returned: Vec::new(),
             }
         }
 
@@ -1025,6 +1099,7 @@ mod tests {
                 .expect("in stock");
             let sale = recorded.sale.clone();
             self.commit(StoreEvent::SaleRecorded(recorded));
+            self.sold.push(sale.clone());
             sale
         }
 
@@ -1038,12 +1113,25 @@ mod tests {
             let request =
                 ReturnRequest::new(sale, requested(lines), Some("abîmé".into())).expect("valid");
             let key = key.map(|k| key_use(k, request.fingerprint()));
+            let sold = self
+                .sold
+                .iter()
+                .find(|s| s.id == sale)
+                .cloned()
+                .expect("a sale of this shop");
+            let earlier: Vec<Return> = self
+                .returned
+                .iter()
+                .filter(|r| r.sale_id == sale)
+                .cloned()
+                .collect();
             let returned = self
                 .state
-                .decide_return(&request, &stamp(at), key)
+                .decide_return(&request, &sold, &earlier, &stamp(at), key)
                 .expect("returnable");
             let ret = returned.ret.clone();
             self.commit(StoreEvent::SaleReturned(returned));
+            self.returned.push(ret.clone());
             ret
         }
 
@@ -1082,7 +1170,7 @@ mod tests {
         }
 
         fn sales(&self) -> Vec<Sale> {
-            self.state.all_sales().cloned().collect()
+            self.sold.clone()
         }
     }
 
@@ -1235,7 +1323,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let history = open(&dir);
         let shops = [Shop::trading(1, 130), Shop::trading(2, 75)];
-        let facts = SalesFacts::default();
+        let mut facts = Oracle::default();
         // Interleave the stores, then record in uneven batches that cut hours in two.
         let mut all: Vec<&Committed> = Vec::new();
         for n in 0..shops[0].events.len().max(shops[1].events.len()) {
@@ -1632,8 +1720,11 @@ mod tests {
         shops: &[&Shop],
     ) -> (Journal, Arc<dyn crate::persistence::JournalBackend>) {
         let backend = crate::persistence::open(Backend::Sqlite, dir.path()).expect("opens");
+        // The journal's writer fills a history of its own; the tests catch up another one.
+        let own = Arc::new(History::open(&dir.path().join("writer")).expect("opens"));
         let journal = Journal::start(
             backend.clone(),
+            own,
             Vec::new(),
             WriterSettings {
                 max_batch_events: 64,
@@ -1651,7 +1742,7 @@ mod tests {
                         StreamId::store(shop.id),
                         chunk[0].seq,
                         events,
-                        None::<&()>,
+                        None::<&StoreState>,
                     ))
                     .expect("durable");
             }

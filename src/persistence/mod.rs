@@ -9,8 +9,8 @@ pub mod codec;
 pub mod faulty;
 pub mod history;
 mod memory;
-pub mod snapshot;
 mod sled_backend;
+pub mod snapshot;
 mod sqlite;
 mod writer;
 

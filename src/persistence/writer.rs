@@ -561,8 +561,30 @@ mod tests {
     use crate::domain::StoreId;
     use crate::persistence::in_memory;
 
-    fn journal_with(snapshot: Option<StoredSnapshot>) -> (Journal, StreamId) {
-        let backend = in_memory();
+    /// A state that is the list of its events, snapshotted in version 1.
+    #[derive(Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    struct Pushed(Vec<u32>);
+
+    impl Snapshot for Pushed {
+        fn encode_snapshot(&self) -> Result<Vec<u8>, codec::CodecError> {
+            codec::encode(self)
+        }
+
+        fn decode_snapshot(bytes: &[u8]) -> Result<Self, codec::CodecError> {
+            codec::decode(bytes)
+        }
+    }
+
+    fn history() -> (tempfile::TempDir, Arc<History>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let history = Arc::new(History::open(dir.path()).expect("opens"));
+        (dir, history)
+    }
+
+    fn journal_with(
+        backend: Arc<dyn JournalBackend>,
+        snapshot: Option<StoredSnapshot>,
+    ) -> (Journal, StreamId, tempfile::TempDir) {
         let stream = StreamId::store(StoreId::new(1).expect("valid id"));
         let events: Vec<StoredEvent> = (1..=3_u32)
             .map(|n| StoredEvent {
@@ -574,59 +596,57 @@ mod tests {
         backend
             .commit(&events, snapshot.as_slice())
             .expect("commits");
+        let (dir, history) = history();
         let journal = Journal::start(
             backend,
+            history,
             Vec::new(),
             WriterSettings {
                 max_batch_events: 16,
             },
         )
         .expect("starts");
-        (journal, stream)
+        (journal, stream, dir)
     }
 
-    fn push(state: &mut Vec<u32>, event: u32) {
-        state.push(event);
+    fn push(state: &mut Pushed, event: u32) {
+        state.0.push(event);
+    }
+
+    fn snapshot_at(seq: u64, payload: Vec<u8>) -> StoredSnapshot {
+        StoredSnapshot {
+            stream: StreamId::store(StoreId::new(1).expect("valid id")),
+            seq,
+            payload,
+        }
     }
 
     #[test]
     fn recovery_starts_from_the_snapshot_then_applies_the_tail() {
-        let stream = StreamId::store(StoreId::new(1).expect("valid id"));
-        let snapshot = StoredSnapshot {
-            stream,
-            seq: 2,
-            payload: codec::encode(&vec![10_u32, 20]).expect("encodes"),
-        };
-        let (journal, stream) = journal_with(Some(snapshot));
+        let snapshot = snapshot_at(2, codec::encode(&Pushed(vec![10, 20])).expect("encodes"));
+        let (journal, stream, _dir) = journal_with(in_memory(), Some(snapshot));
         let recovered = journal.recover(&stream, push).expect("recovers");
-        assert_eq!(recovered, (vec![10, 20, 3], 3, 1));
+        assert_eq!(recovered, (Pushed(vec![10, 20, 3]), 3, 1));
         journal.stop();
     }
 
     #[test]
-    fn a_snapshot_of_another_layout_is_passed_over_for_the_whole_stream() {
-        let stream = StreamId::store(StoreId::new(1).expect("valid id"));
-        let snapshot = StoredSnapshot {
-            stream,
-            seq: 2,
-            payload: b"\x01written by an older version".to_vec(),
-        };
-        let (journal, stream) = journal_with(Some(snapshot));
-        let recovered = journal.recover(&stream, push).expect("recovers");
-        assert_eq!(recovered, (vec![1, 2, 3], 3, 3));
+    fn a_snapshot_in_a_layout_this_build_does_not_read_stops_recovery() {
+        let snapshot = snapshot_at(2, b"\x07written by a newer version".to_vec());
+        let (journal, stream, _dir) = journal_with(in_memory(), Some(snapshot));
+        let refused = journal.recover(&stream, push);
+        assert!(
+            matches!(&refused, Err(JournalError::Corrupt(why)) if why.contains("format version 7")),
+            "{refused:?}"
+        );
         journal.stop();
     }
 
     #[test]
-    fn an_unreadable_snapshot_over_archived_events_is_rebuilt_from_the_archive_or_refused() {
+    fn archived_events_without_a_snapshot_are_rebuilt_from_the_archive_or_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         let archive = super::super::archive::Archive::new(dir.path());
-        let unreadable = StoredSnapshot {
-            stream: StreamId::store(StoreId::new(1).expect("valid id")),
-            seq: 3,
-            payload: b"\x01written by another version".to_vec(),
-        };
-        let (journal, stream) = journal_with(Some(unreadable));
+        let (journal, stream, _history) = journal_with(in_memory(), None);
         // Compaction archived events 1 and 2 and deleted them from the journal.
         let mut segment = archive.segment(&stream, 1, None).expect("a segment");
         for n in 1..=2_u32 {
@@ -644,7 +664,51 @@ mod tests {
         segment.finish().expect("sealed");
         let journal = journal.with_archive(archive);
         let recovered = journal.recover(&stream, push).expect("recovers");
-        assert_eq!(recovered, (vec![1, 2, 3], 3, 3));
+        assert_eq!(recovered, (Pushed(vec![1, 2, 3]), 3, 3));
+        journal.stop();
+    }
+
+    #[test]
+    fn a_failed_commit_is_answered_and_the_journal_is_writable_again_once_the_disk_is_back() {
+        let faulty = Arc::new(super::super::faulty::Faulty::new(in_memory()));
+        let (journal, stream, _dir) = journal_with(faulty.clone(), None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let event = |seq: u64| {
+            vec![DomainEvent::Store(
+                StoreId::new(1).expect("valid id"),
+                crate::domain::StoreEvent::SalesLetGo {
+                    before: crate::domain::Timestamp(i64::try_from(seq).expect("small")),
+                },
+            )]
+        };
+        faulty.set_failing(true);
+        let failed = runtime.block_on(journal.append(stream.clone(), 4, event(4), None::<&Pushed>));
+        assert!(
+            matches!(failed, Err(JournalError::BatchFailed)),
+            "{failed:?}"
+        );
+        assert!(!journal.is_writable());
+        assert!(!runtime.block_on(journal.probe()));
+        faulty.set_failing(false);
+        assert_eq!(
+            journal.backend.last_seqs().expect("reads").get(&stream),
+            Some(&3)
+        );
+        faulty.set_failing(true);
+        assert!(!runtime.block_on(journal.probe()));
+        faulty.set_failing(false);
+        assert!(runtime.block_on(journal.probe()));
+        assert!(journal.is_writable());
+        // Nothing of the failed append was written: the stream goes on at 4.
+        runtime
+            .block_on(journal.append(stream.clone(), 4, event(4), None::<&Pushed>))
+            .expect("durable");
+        assert_eq!(
+            journal.backend.last_seqs().expect("reads").get(&stream),
+            Some(&4)
+        );
         journal.stop();
     }
 }
