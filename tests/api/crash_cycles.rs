@@ -319,7 +319,58 @@ fn crash_cycles(backend: &str) {
         &all,
         &format!("{backend} after {STARTUP_KILLS} kills during start-up"),
     );
+    return_every_sale(&server.base, &all, backend);
     assert!(server.terminate(), "{backend}: clean exit after the cycles");
+}
+
+/// After the kills: every acknowledged sale is read back from the history and returned
+/// once; a second return of the same line is refused; the stock is back to its count.
+fn return_every_sale(base: &str, attempts: &[Attempt], backend: &str) {
+    let client = Client::connect(base);
+    let mut returned = [0_i64; SKUS.len()];
+    let acknowledged: BTreeSet<u64> = attempts.iter().filter_map(|a| a.acknowledged).collect();
+    // Every sale of the store, acknowledged or recorded by a retry: the stock counts all.
+    let listed = client.get(&format!("/api/v1/stores/{STORE}/sales?per_page=1"));
+    let total = listed["total"].as_u64().expect("a total");
+    for id in 1..=total {
+        let sale = client.get(&format!("/api/v1/stores/{STORE}/sales/{id}"));
+        let sku = sale["lines"][0]["sku"]
+            .as_str()
+            .expect("a sold line")
+            .to_owned();
+        let quantity = sale["lines"][0]["quantity"].as_i64().expect("a quantity");
+        let back = json!({"lines": [{"sku": sku, "quantity": quantity}]});
+        let path = format!("/api/v1/stores/{STORE}/sales/{id}/returns");
+        let (status, _, body) = client
+            .post(&path, Some(&format!("return-{id}")), &back)
+            .expect("the server answers");
+        assert_eq!(status, 201, "{backend}: return of sale {id}: {body}");
+        let index = SKUS.iter().position(|s| *s == sku).expect("a known SKU");
+        returned[index] += quantity;
+        if acknowledged.contains(&id) && id % 10 == 0 {
+            let (again, _, body) = client
+                .post(&path, Some(&format!("return-again-{id}")), &back)
+                .expect("the server answers");
+            assert_eq!(
+                body["code"], "return_exceeds_sale",
+                "{backend}: sale {id} returned twice ({again}): {body}"
+            );
+        }
+    }
+    assert!(
+        acknowledged.iter().all(|id| *id <= total),
+        "{backend}: an acknowledged sale is missing from the list"
+    );
+    for (i, sku) in SKUS.iter().enumerate() {
+        let line = client.get(&format!("/api/v1/stores/{STORE}/stock/{sku}"));
+        assert_eq!(
+            line["on_hand"].as_i64(),
+            Some(INITIAL),
+            "{backend}: {sku} back to its count after every sale was returned ({} returned)",
+            returned[i]
+        );
+    }
+    eprintln!("{backend}: {total} sales returned, each once");
 }
 
 #[test]

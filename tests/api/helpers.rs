@@ -3,11 +3,12 @@
 
 use magasin::Application;
 use magasin::config::Settings;
-use magasin::persistence::Backend;
+use magasin::persistence::{Backend, DataDirLock, JournalBackend};
 use serde_json::Value;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -58,12 +59,28 @@ pub fn spawn_app() -> TestApp {
 
 /// Starts the server with `settings` (the data dir is the caller's to keep).
 pub fn start(settings: Settings) -> TestApp {
+    start_with(settings, None)
+}
+
+/// Starts the server over a journal backend the test opened (a disk that fails on demand).
+pub fn start_on(settings: Settings, backend: Arc<dyn JournalBackend>) -> TestApp {
+    start_with(settings, Some(backend))
+}
+
+fn start_with(settings: Settings, backend: Option<Arc<dyn JournalBackend>>) -> TestApp {
     let (tx, rx) = mpsc::channel();
     let data_dir = settings.storage.data_dir.clone();
     let demo = settings.demo.enabled;
     let thread = std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            match Application::build(&settings).await {
+            let built = match backend {
+                None => Application::build(&settings).await,
+                Some(backend) => match DataDirLock::acquire(&settings.storage.data_dir) {
+                    Ok(lock) => Application::build_on(&settings, lock, backend).await,
+                    Err(e) => Err(e.into()),
+                },
+            };
+            match built {
                 Ok(app) => {
                     let stopper: Stopper = Box::new(app.stopper());
                     let _ = tx.send(Ok((app.addr(), stopper)));
