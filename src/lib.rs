@@ -5,14 +5,17 @@
 //!
 //! - [`domain`]: pure types and rules (ids, money, catalog, stock, sales, returns, events).
 //! - [`actors`]: one actor per store and one for the chain's reference data, the only
-//!   writers of their state; the registry that recovers and finds them.
-//! - [`persistence`]: the journal and snapshots (SQLite or sled) and the group-commit writer.
-//! - [`reports`]: read models fed by committed events (catalog search, stock levels).
+//!   writers of their state, under one durability protocol; the registry that recovers
+//!   and finds them.
+//! - [`persistence`]: the journal and snapshots (SQLite or sled), the group-commit writer,
+//!   and the history of sales on disk that it fills.
+//! - [`reports`]: read models fed by committed events (catalog search, stock levels) and
+//!   the sales figures read from the history.
 //! - [`http`]: the actix-web API v1, thin handlers, problem+json errors.
 //!
 //! A sale flows: HTTP handler → `StoreHandle::record_sale` → `StoreActor` decides and
-//! applies in memory → journal writer commits the batch (fsync) → read models updated →
-//! the actor's answer → 201.
+//! applies in memory → journal writer commits the batch (fsync) → history and read models
+//! updated → the actor's answer → 201.
 
 pub mod actors;
 pub mod auth;
