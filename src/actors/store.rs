@@ -592,28 +592,26 @@ impl StoreHandle {
             .map_err(StoreError::from)
     }
 
-    /// A write's answer: the new value, or the original one read back from the history.
-    async fn answer<T: Send + 'static>(
-        &self,
+    /// A write's answer: the new value, or the original one read back from the history
+    /// (`original`: `None` when the key's outcome is of another kind than the write).
+    fn answer<T>(
         decided: Decided<T>,
-        original: impl FnOnce(Outcome) -> Option<Result<Option<T>, StoreError>>,
+        original: Option<Result<Option<T>, StoreError>>,
     ) -> Result<Recorded<T>, StoreError> {
-        match decided {
-            Decided::New(value) => Ok(Recorded {
+        match (decided, original) {
+            (Decided::New(value), _) => Ok(Recorded {
                 value,
                 replayed: false,
             }),
-            Decided::Again(outcome) => match original(outcome) {
-                Some(found) => match found? {
-                    Some(value) => Ok(Recorded {
-                        value,
-                        replayed: true,
-                    }),
-                    // The key's outcome is durable, so the history has it.
-                    None => Err(StoreError::Unavailable),
-                },
-                None => Err(StoreError::KeyReused),
+            (Decided::Again(_), Some(found)) => match found? {
+                Some(value) => Ok(Recorded {
+                    value,
+                    replayed: true,
+                }),
+                // The key's outcome is durable, so the history has it.
+                None => Err(StoreError::Unavailable),
             },
+            (Decided::Again(_), None) => Err(StoreError::KeyReused),
         }
     }
 
@@ -631,7 +629,7 @@ impl StoreHandle {
             }
             _ => None,
         };
-        self.answer(decided, |_| original).await
+        Self::answer(decided, original)
     }
 
     pub async fn return_lines(
@@ -663,7 +661,7 @@ impl StoreHandle {
                 }
                 _ => None,
             };
-            return self.answer(decided, |_| original).await;
+            return Self::answer(decided, original);
         }
         Err(StoreError::Unavailable)
     }
@@ -682,7 +680,7 @@ impl StoreHandle {
             }
             _ => None,
         };
-        self.answer(decided, |_| original).await
+        Self::answer(decided, original)
     }
 
     pub async fn set_levels(&self, lines: Vec<(Sku, u32, u32)>) -> Result<(), StoreError> {

@@ -1093,8 +1093,13 @@ mod tests {
         assert_eq!(state.stock_line(&sku("AAA-1")).on_hand, 9);
         assert_eq!(first.refund, Cents(500));
         // With the first return known, only one more unit of AAA-1 can come back.
-        let err = give_back(&mut state, &sale, &[first.clone()], vec![line("AAA-1", 2)])
-            .expect_err("exceeds");
+        let err = give_back(
+            &mut state,
+            &sale,
+            std::slice::from_ref(&first),
+            vec![line("AAA-1", 2)],
+        )
+        .expect_err("exceeds");
         let ReturnError::ExceedsSale(excess) = err else {
             panic!("expected an excess, got {err:?}");
         };
@@ -1106,8 +1111,13 @@ mod tests {
             ),
             (3, 2, 2)
         );
-        let second = give_back(&mut state, &sale, &[first.clone()], vec![line("AAA-1", 1)])
-            .expect("the last unit");
+        let second = give_back(
+            &mut state,
+            &sale,
+            std::slice::from_ref(&first),
+            vec![line("AAA-1", 1)],
+        )
+        .expect("the last unit");
         assert_eq!(second.id, ReturnId(first.id.0 + 1));
         assert!(matches!(
             give_back(&mut state, &sale, &[first, second], vec![line("CCC-1", 1)]),
