@@ -50,6 +50,7 @@ pub struct Metrics {
     /// Messages sent to actors and not yet answered, over every actor.
     pub mailbox_pending: Gauge,
     pub journal_flush: Histogram,
+    pub history_write: Histogram,
     pub journal_batch_events: Histogram,
     pub snapshot_encode: Histogram,
     pub snapshots_written: Counter,
@@ -106,6 +107,13 @@ impl Metrics {
             "Time to make one group-commit batch durable",
             Unit::Seconds,
             journal_flush.clone(),
+        );
+        let history_write = latency_histogram();
+        registry.register_with_unit(
+            "history_write_duration",
+            "Time to write one durable batch to the history (sales, returns, keys, figures)",
+            Unit::Seconds,
+            history_write.clone(),
         );
         let journal_batch_events = Histogram::new(exponential_buckets(1.0, 2.0, 14));
         registry.register(
@@ -181,6 +189,7 @@ impl Metrics {
             http_in_flight,
             mailbox_pending,
             journal_flush,
+            history_write,
             journal_batch_events,
             snapshot_encode,
             snapshots_written,
@@ -237,6 +246,7 @@ fn positive(n: i64) -> u64 {
 impl CommitListener for Metrics {
     fn committed(&self, events: &[Committed], stats: &CommitStats) {
         self.journal_flush.observe(stats.duration.as_secs_f64());
+        self.history_write.observe(stats.history.as_secs_f64());
         self.journal_batch_events.observe(stats.events as f64);
         self.snapshots_written
             .inc_by(stats.snapshot_encodes.len() as u64);

@@ -41,6 +41,8 @@ pub struct Committed {
 pub struct CommitStats {
     /// From the start of the commit to durable.
     pub duration: Duration,
+    /// Writing the batch to the history, after it was durable.
+    pub history: Duration,
     pub events: usize,
     /// How long each snapshot of the batch took to encode.
     pub snapshot_encodes: Vec<Duration>,
@@ -444,6 +446,7 @@ impl Writer {
         }
         self.last = last;
         self.writable.store(true, Ordering::Relaxed);
+        let durable = started.elapsed();
         let committed: Vec<Committed> = accepted
             .iter()
             .flat_map(|a| {
@@ -454,6 +457,7 @@ impl Writer {
                 })
             })
             .collect();
+        let recording = Instant::now();
         if let Err(e) = self.history.record(&committed) {
             tracing::error!(error = %e, events = committed.len(), "history write failed; the batch is journaled, its stores catch up at their recovery");
             self.history_behind
@@ -464,7 +468,8 @@ impl Writer {
             return;
         }
         let stats = CommitStats {
-            duration: started.elapsed(),
+            duration: durable,
+            history: recording.elapsed(),
             events: stored_events.len(),
             snapshot_encodes: accepted.iter().filter_map(|a| a.snapshot_encode).collect(),
         };
