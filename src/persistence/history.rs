@@ -115,6 +115,15 @@ const KIND_ADJUSTMENT: i64 = 2;
 const KIND_RESTOCK: i64 = 3;
 
 /// The read model of the stores' history. Blocking: call it from blocking threads.
+/// What one [`History::record`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub events: u64,
+    /// Stores whose events did not follow their watermark: not recorded, their history is
+    /// behind the journal until [`History::catch_up`].
+    pub held_back: Vec<StoreId>,
+}
+
 /// A sale as the history holds it: with its returns, and the store's watermark when read
 /// (every event up to it is in what was read).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,17 +302,24 @@ impl History {
     /// skipped (a catch-up may overlap the writer). An event past `watermark + 1` is held
     /// back, with its store's later events, until [`History::catch_up`] fills the hole:
     /// after a failed `record`, the writer's next batches do not hide what it lost.
-    pub fn record(&self, events: &[Committed]) -> Result<(), JournalError> {
-        self.record_counting(events).map(|_| ())
+    pub fn record(&self, events: &[Committed]) -> Result<Recorded, JournalError> {
+        Ok(self.record_when(events, || true)?.unwrap_or_default())
     }
 
-    /// [`History::record`], answering how many events it recorded.
-    fn record_counting(&self, events: &[Committed]) -> Result<u64, JournalError> {
+    /// [`History::record`] for a batch whose journal commit runs meanwhile: the rows are
+    /// written while the journal syncs, and committed only once `durable()` says the
+    /// journal's commit succeeded (rolled back, `None`, otherwise). A read never sees a
+    /// row whose event is not durable.
+    pub fn record_when(
+        &self,
+        events: &[Committed],
+        durable: impl FnOnce() -> bool,
+    ) -> Result<Option<Recorded>, JournalError> {
         if !events
             .iter()
             .any(|c| matches!(c.event, DomainEvent::Store(..)))
         {
-            return Ok(0);
+            return Ok(durable().then(Recorded::default));
         }
         let mut writer = lock(&self.writer);
         let Writer { conn, held_back } = &mut *writer;
@@ -350,9 +366,15 @@ impl History {
             }
         }
         drop(raise);
+        if !durable() {
+            // Dropping the transaction rolls it back: the journal did not take the batch.
+            return Ok(None);
+        }
         tx.commit()?;
+        let mut behind = Vec::new();
         for (store, mark) in &marks {
             if mark.hole {
+                behind.push(*store);
                 if held_back.insert(*store) {
                     tracing::warn!(%store, watermark = mark.seq, "store events do not follow the history's watermark: held back until a catch-up");
                 }
@@ -360,7 +382,15 @@ impl History {
                 tracing::info!(%store, watermark = mark.seq, "store history caught up");
             }
         }
-        Ok(recorded)
+        Ok(Some(Recorded {
+            events: recorded,
+            held_back: behind,
+        }))
+    }
+
+    /// [`History::record`], answering how many events it recorded.
+    fn record_counting(&self, events: &[Committed]) -> Result<u64, JournalError> {
+        Ok(self.record(events)?.events)
     }
 
     /// The last journal `seq` of the store recorded here; 0 when none.

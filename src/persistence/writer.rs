@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use super::history::History;
+use super::history::{History, Recorded};
 use super::snapshot::Snapshot;
 use super::{JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId, codec};
 use crate::domain::{DomainEvent, StoreId};
@@ -105,7 +105,7 @@ impl Journal {
         let writable = Arc::new(AtomicBool::new(true));
         let mut writer = Writer {
             backend: backend.clone(),
-            history: history.clone(),
+            history: HistoryPipe::start(history.clone())?,
             history_behind: HashSet::new(),
             listeners,
             last,
@@ -363,7 +363,7 @@ impl Journal {
 
 struct Writer {
     backend: Arc<dyn JournalBackend>,
-    history: Arc<History>,
+    history: HistoryPipe,
     /// Stores whose last committed batch is not in the history: their appends are refused
     /// until their recovery brought the history up to the journal.
     history_behind: HashSet<StoreId>,
@@ -436,7 +436,25 @@ impl Writer {
         if accepted.is_empty() {
             return;
         }
-        if let Err(e) = self.backend.commit(&stored_events, &stored_snapshots) {
+        let committed: Arc<Vec<Committed>> = Arc::new(
+            accepted
+                .iter()
+                .flat_map(|a| {
+                    a.events.iter().map(|(seq, event)| Committed {
+                        stream: a.stream.clone(),
+                        seq: *seq,
+                        event: event.clone(),
+                    })
+                })
+                .collect(),
+        );
+        // The history writes its rows while the journal syncs, and commits them only once
+        // the journal's commit succeeded.
+        let recording = self.history.record(committed.clone());
+        let journaled = self.backend.commit(&stored_events, &stored_snapshots);
+        let durable = started.elapsed();
+        let recorded = recording.finish(journaled.is_ok());
+        if let Err(e) = journaled {
             tracing::error!(error = %e, events = stored_events.len(), "journal commit failed");
             self.writable.store(false, Ordering::Relaxed);
             for append in accepted {
@@ -446,30 +464,20 @@ impl Writer {
         }
         self.last = last;
         self.writable.store(true, Ordering::Relaxed);
-        let durable = started.elapsed();
-        let committed: Vec<Committed> = accepted
-            .iter()
-            .flat_map(|a| {
-                a.events.iter().map(|(seq, event)| Committed {
-                    stream: a.stream.clone(),
-                    seq: *seq,
-                    event: event.clone(),
-                })
-            })
-            .collect();
-        let recording = Instant::now();
-        if let Err(e) = self.history.record(&committed) {
-            tracing::error!(error = %e, events = committed.len(), "history write failed; the batch is journaled, its stores catch up at their recovery");
-            self.history_behind
-                .extend(accepted.iter().filter_map(|a| a.stream.store_id()));
-            for append in accepted {
-                let _ = append.done.send(Err(JournalError::HistoryBehind));
+        let held_back = match recorded {
+            Ok(recorded) => recorded.held_back,
+            Err(e) => {
+                tracing::error!(error = %e, events = committed.len(), "history write failed; the batch is journaled, its stores catch up at their recovery");
+                accepted
+                    .iter()
+                    .filter_map(|a| a.stream.store_id())
+                    .collect()
             }
-            return;
-        }
+        };
+        self.history_behind.extend(held_back.iter().copied());
         let stats = CommitStats {
             duration: durable,
-            history: recording.elapsed(),
+            history: started.elapsed().saturating_sub(durable),
             events: stored_events.len(),
             snapshot_encodes: accepted.iter().filter_map(|a| a.snapshot_encode).collect(),
         };
@@ -477,7 +485,15 @@ impl Writer {
             listener.committed(&committed, &stats);
         }
         for append in accepted {
-            let _ = append.done.send(Ok(()));
+            let behind = append
+                .stream
+                .store_id()
+                .is_some_and(|store| held_back.contains(&store));
+            let _ = append.done.send(if behind {
+                Err(JournalError::HistoryBehind)
+            } else {
+                Ok(())
+            });
         }
         log_slow_commit(started.elapsed(), stored_events.len());
     }
@@ -492,7 +508,7 @@ impl Writer {
             return Ok(());
         }
         let journaled = self.last.get(&append.stream).copied().unwrap_or(0);
-        if self.history.watermark(store)? >= journaled {
+        if self.history.history.watermark(store)? >= journaled {
             self.history_behind.remove(&store);
             Ok(())
         } else {
@@ -547,6 +563,75 @@ impl Writer {
         };
         last.insert(append.stream.clone(), position);
         Ok((events, snapshot))
+    }
+}
+
+/// The history's writer thread: each batch's rows are written there while the journal
+/// writer syncs the same batch.
+struct HistoryPipe {
+    history: Arc<History>,
+    jobs: mpsc::Sender<HistoryJob>,
+}
+
+struct HistoryJob {
+    events: Arc<Vec<Committed>>,
+    durable: mpsc::Receiver<bool>,
+    done: mpsc::Sender<Result<Option<Recorded>, JournalError>>,
+}
+
+/// A batch being written to the history: [`Recording::finish`] says whether the journal
+/// took it and waits for the history's answer.
+struct Recording {
+    durable: mpsc::Sender<bool>,
+    done: mpsc::Receiver<Result<Option<Recorded>, JournalError>>,
+}
+
+impl HistoryPipe {
+    fn start(history: Arc<History>) -> Result<Self, JournalError> {
+        let (jobs, inbox) = mpsc::channel::<HistoryJob>();
+        let writer = history.clone();
+        std::thread::Builder::new()
+            .name("history-writer".into())
+            .spawn(move || {
+                while let Ok(job) = inbox.recv() {
+                    let durable = job.durable;
+                    let answer =
+                        writer.record_when(&job.events, move || durable.recv().unwrap_or(false));
+                    let _ = job.done.send(answer);
+                }
+            })?;
+        Ok(Self { history, jobs })
+    }
+
+    fn record(&self, events: Arc<Vec<Committed>>) -> Recording {
+        let (durable, durable_inbox) = mpsc::channel();
+        let (done, done_inbox) = mpsc::channel();
+        let job = HistoryJob {
+            events,
+            durable: durable_inbox,
+            done,
+        };
+        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
+            let _ = job.done.send(Err(JournalError::Closed));
+        }
+        Recording {
+            durable,
+            done: done_inbox,
+        }
+    }
+}
+
+impl Recording {
+    /// Tells the history whether the journal's commit succeeded; answers what it recorded
+    /// (an error when the journal did not take the batch or the history failed).
+    fn finish(self, journaled: bool) -> Result<Recorded, JournalError> {
+        let _ = self.durable.send(journaled);
+        match self.done.recv() {
+            Ok(Ok(Some(recorded))) => Ok(recorded),
+            Ok(Ok(None)) => Err(JournalError::BatchFailed),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(JournalError::Closed),
+        }
     }
 }
 
@@ -676,20 +761,20 @@ mod tests {
     #[test]
     fn a_failed_commit_is_answered_and_the_journal_is_writable_again_once_the_disk_is_back() {
         let faulty = Arc::new(super::super::faulty::Faulty::new(in_memory()));
-        let (journal, stream, _dir) = journal_with(faulty.clone(), None);
+        let (journal, _, _dir) = journal_with(faulty.clone(), None);
+        let chain = StreamId::chain();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a runtime");
-        let event = |seq: u64| {
-            vec![DomainEvent::Store(
-                StoreId::new(1).expect("valid id"),
-                crate::domain::StoreEvent::SalesLetGo {
-                    before: crate::domain::Timestamp(i64::try_from(seq).expect("small")),
-                },
+        let event = || {
+            vec![DomainEvent::Chain(
+                crate::domain::ChainEvent::UserDeactivated(
+                    crate::domain::Username::parse("caissier9").expect("a name"),
+                ),
             )]
         };
         faulty.set_failing(true);
-        let failed = runtime.block_on(journal.append(stream.clone(), 4, event(4), None::<&Pushed>));
+        let failed = runtime.block_on(journal.append(chain.clone(), 1, event(), None::<&Pushed>));
         assert!(
             matches!(failed, Err(JournalError::BatchFailed)),
             "{failed:?}"
@@ -698,22 +783,61 @@ mod tests {
         assert!(!runtime.block_on(journal.probe()));
         faulty.set_failing(false);
         assert_eq!(
-            journal.backend.last_seqs().expect("reads").get(&stream),
-            Some(&3)
+            journal.backend.last_seqs().expect("reads").get(&chain),
+            None
         );
         faulty.set_failing(true);
         assert!(!runtime.block_on(journal.probe()));
         faulty.set_failing(false);
         assert!(runtime.block_on(journal.probe()));
         assert!(journal.is_writable());
-        // Nothing of the failed append was written: the stream goes on at 4.
+        // Nothing of the failed append was written: the stream starts at 1.
         runtime
-            .block_on(journal.append(stream.clone(), 4, event(4), None::<&Pushed>))
+            .block_on(journal.append(chain.clone(), 1, event(), None::<&Pushed>))
             .expect("durable");
+        assert_eq!(
+            journal.backend.last_seqs().expect("reads").get(&chain),
+            Some(&1)
+        );
+        journal.stop();
+    }
+
+    #[test]
+    fn store_events_the_history_cannot_follow_are_not_acknowledged() {
+        // Events 1 to 3 of store 1 are in the journal but not in this history: event 4 is
+        // journaled, held back by the history, and answered as behind, never as done.
+        let (journal, stream, _dir) = journal_with(in_memory(), None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let store = StoreId::new(1).expect("valid id");
+        let levels = || {
+            vec![DomainEvent::Store(
+                store,
+                crate::domain::StoreEvent::StockLevelsSet(crate::domain::StockLevelsSet {
+                    sku: crate::domain::Sku::parse("EPI-0001").expect("a SKU"),
+                    reorder_point: 1,
+                    target_level: 2,
+                }),
+            )]
+        };
+        let behind = runtime.block_on(journal.append(stream.clone(), 4, levels(), None::<&Pushed>));
+        assert!(
+            matches!(behind, Err(JournalError::HistoryBehind)),
+            "{behind:?}"
+        );
+        // Until the history catches up, the store's next appends are refused, unjournaled.
+        let refused =
+            runtime.block_on(journal.append(stream.clone(), 5, levels(), None::<&Pushed>));
+        assert!(
+            matches!(refused, Err(JournalError::HistoryBehind)),
+            "{refused:?}"
+        );
         assert_eq!(
             journal.backend.last_seqs().expect("reads").get(&stream),
             Some(&4)
         );
+        assert_eq!(journal.history().watermark(store).expect("reads"), 0);
         journal.stop();
     }
 }
