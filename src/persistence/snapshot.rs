@@ -22,16 +22,24 @@ fn unknown(record: &'static str, found: u8, reads: &'static str) -> CodecError {
     }
 }
 
+/// A snapshot whose layout has not changed since version 1.
+fn decode_v1<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    record: &'static str,
+) -> Result<T, CodecError> {
+    match codec::split(bytes)? {
+        (FORMAT_VERSION, body) => codec::decode_body(body),
+        (found, _) => Err(unknown(record, found, "version 1")),
+    }
+}
+
 impl Snapshot for ChainState {
     fn encode_snapshot(&self) -> Result<Vec<u8>, CodecError> {
         codec::encode(self)
     }
 
     fn decode_snapshot(bytes: &[u8]) -> Result<Self, CodecError> {
-        match codec::split(bytes)? {
-            (FORMAT_VERSION, body) => codec::decode_body(body),
-            (found, _) => Err(unknown("chain snapshot", found, "version 1")),
-        }
+        decode_v1(bytes, "chain snapshot")
     }
 }
 
@@ -41,10 +49,7 @@ impl Snapshot for CentralStock {
     }
 
     fn decode_snapshot(bytes: &[u8]) -> Result<Self, CodecError> {
-        match codec::split(bytes)? {
-            (FORMAT_VERSION, body) => codec::decode_body(body),
-            (found, _) => Err(unknown("central stock snapshot", found, "version 1")),
-        }
+        decode_v1(bytes, "central stock snapshot")
     }
 }
 
