@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use super::{Committed, Journal, JournalError, StreamId, codec};
 use crate::domain::{
-    Adjustment, AdjustmentId, DomainEvent, Figures, Fingerprint, IdempotencyKey, KeyUse, Outcome,
-    ProductFigures, Return, ReturnId, Sale, SaleId, Sku, StoreEvent, StoreId, Timestamp, hour_of,
+    Adjustment, AdjustmentId, DomainEvent, Figures, Fingerprint, HOUR_MS, IdempotencyKey,
+    KEY_RETENTION_MS, KeyUse, Outcome, ProductFigures, Return, ReturnId, Sale, SaleId, Sku,
+    StoreEvent, StoreId, Timestamp, hour_of,
 };
 
 const FILE_NAME: &str = "history.sqlite3";
@@ -145,6 +146,25 @@ struct Writer {
     /// Stores whose events stopped following their watermark: held back until caught up.
     /// Only to log the start and the end of it once, not at every batch.
     held_back: HashSet<StoreId>,
+    /// Event time of the last sweep of old keys.
+    keys_swept_at: i64,
+}
+
+/// Keys are kept on disk for twice the stores' retention window (recovery loads the
+/// window from here), then deleted: the keys table is bounded by time, not by history.
+const KEYS_KEPT_MS: i64 = 2 * KEY_RETENTION_MS;
+
+/// The event time of a write that used an idempotency key.
+fn key_time(event: &StoreEvent) -> Option<i64> {
+    match event {
+        StoreEvent::SaleRecorded(e) => e.key.as_ref().map(|_| e.sale.at.0),
+        StoreEvent::SaleReturned(e) => e.key.as_ref().map(|_| e.ret.at.0),
+        StoreEvent::StockAdjusted(e) => e.key.as_ref().map(|_| e.adjustment.at.0),
+        StoreEvent::RestockRequested(e) => e.key.as_ref().map(|_| e.request.requested_at.0),
+        StoreEvent::StockLevelsSet(_)
+        | StoreEvent::RestockStep(_)
+        | StoreEvent::SalesLetGo { .. } => None,
+    }
 }
 
 /// A poisoned mutex only means another thread panicked while holding it; SQLite rolled
@@ -273,6 +293,7 @@ impl History {
             writer: Mutex::new(Writer {
                 conn,
                 held_back: HashSet::new(),
+                keys_swept_at: i64::MIN,
             }),
             readers: Mutex::new(Vec::new()),
         })
@@ -322,13 +343,18 @@ impl History {
             return Ok(durable().then(Recorded::default));
         }
         let mut writer = lock(&self.writer);
-        let Writer { conn, held_back } = &mut *writer;
+        let Writer {
+            conn,
+            held_back,
+            keys_swept_at,
+        } = &mut *writer;
         // IMMEDIATE: it reads the watermarks then writes; taking the write lock first means
         // it waits (busy timeout) for another writer rather than fail to upgrade its read.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut marks: BTreeMap<StoreId, Mark> = BTreeMap::new();
         let mut sums = Sums::default();
         let mut recorded = 0;
+        let mut newest_key: Option<i64> = None;
         for committed in events {
             let DomainEvent::Store(store, event) = &committed.event else {
                 continue;
@@ -352,6 +378,7 @@ impl History {
                 continue;
             }
             record_event(&tx, *store, committed.seq, event, &mut sums)?;
+            newest_key = newest_key.max(key_time(event));
             mark.seq = committed.seq;
             recorded += 1;
         }
@@ -371,6 +398,15 @@ impl History {
             return Ok(None);
         }
         tx.commit()?;
+        if let Some(newest) = newest_key
+            && newest.saturating_sub(*keys_swept_at) >= HOUR_MS
+        {
+            conn.prepare_cached(
+                "DELETE FROM keys WHERE store IN (SELECT store FROM watermarks) AND at < ?1",
+            )?
+            .execute(params![newest.saturating_sub(KEYS_KEPT_MS)])?;
+            *keys_swept_at = newest;
+        }
         let mut behind = Vec::new();
         for (store, mark) in &marks {
             if mark.hole {
@@ -1882,5 +1918,39 @@ mod tests {
         ));
         assert_eq!(history.watermark(shop.id).expect("reads"), 0);
         journal.stop();
+    }
+
+    #[test]
+    fn keys_older_than_twice_the_retention_window_leave_the_disk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let history = open(&dir);
+        let mut shop = Shop::new(7);
+        shop.count(0, &[("CAF-0003", 100)], None);
+        shop.sell(HOUR_MS, &[("CAF-0003", 1)], Some("old"));
+        shop.sell(2 * HOUR_MS, &[("CAF-0003", 1)], Some("recent"));
+        history.record(&shop.events).expect("records");
+        let id = shop.id;
+        let keys = |history: &History| -> Vec<String> {
+            history
+                .keys_since(id, Timestamp(i64::MIN))
+                .expect("reads")
+                .into_iter()
+                .map(|(used, _, _)| used.key.as_str().to_owned())
+                .collect()
+        };
+        assert_eq!(keys(&history).len(), 2);
+        let seen = shop.events.len();
+        // Twice the window after the first key, plus a little: the first goes, the second
+        // (an hour younger) stays; the sales themselves stay.
+        shop.sell(
+            KEYS_KEPT_MS + HOUR_MS + 1,
+            &[("CAF-0003", 1)],
+            Some("today"),
+        );
+        history.record(&shop.events[seen..]).expect("records");
+        let mut left = keys(&history);
+        left.sort();
+        assert_eq!(left, vec!["recent".to_owned(), "today".to_owned()]);
+        assert_eq!(history.sale_count(shop.id).expect("reads"), 3);
     }
 }
