@@ -1,6 +1,8 @@
 //! The full-size compaction figures of docs/capacity.md: 1,000,000 sales through one
-//! store's actor (not the API), then recovery, compaction and recovery again, checked as
-//! the CI test checks 10,000.
+//! store's actor (not the API), stamped over 417 days of trading, then recovery,
+//! compaction, recovery again, the history rebuilt from the archive and a sale of the first
+//! day returned, checked as the CI test checks 10,000 (`tests/support/compaction_scenario.rs`).
+//! Prints a markdown table.
 //!
 //!     cargo run --release --example compaction -- [SALES] [sqlite|sled]
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::actors::ActorSettings;
+use crate::actors::{ActorSettings, Clock};
 use crate::auth::ThrottleSettings;
 use crate::persistence::{Backend, WriterSettings};
 
@@ -145,6 +145,7 @@ impl Settings {
             snapshot_every: self.storage.snapshot_every,
             mailbox_capacity: self.actors.mailbox_capacity,
             ask_timeout: Duration::from_millis(self.actors.ask_timeout_ms),
+            clock: Clock::wall(),
         }
     }
 

@@ -11,7 +11,7 @@ use actix::prelude::*;
 use std::time::Duration;
 use tokio::sync::watch;
 
-use super::clock::now;
+use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use super::watermark;
 use crate::domain::{
@@ -38,6 +38,8 @@ pub enum ChainActorError {
 
 pub struct ChainActor {
     log: Durable<ChainState>,
+    /// Dates a store's opening.
+    clock: Clock,
 }
 
 impl StreamState for ChainState {
@@ -66,8 +68,10 @@ impl ChainActor {
         unsnapshotted: u64,
         journal: Journal,
         snapshot_every: u64,
+        clock: Clock,
     ) -> Self {
         Self {
+            clock,
             log: Durable::recovered(
                 StreamId::chain(),
                 state,
@@ -197,7 +201,7 @@ impl Handler<OpenStore> for ChainActor {
     type Result = ResponseActFuture<Self, Result<Store, ChainActorError>>;
 
     fn handle(&mut self, msg: OpenStore, _ctx: &mut Self::Context) -> Self::Result {
-        let store = match self.state().decide_open_store(msg.0, now()) {
+        let store = match self.state().decide_open_store(msg.0, self.clock.now()) {
             Ok(store) => store,
             Err(e) => return Box::pin(fut::ready(Err(e.into()))),
         };

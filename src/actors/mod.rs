@@ -16,7 +16,7 @@ mod store;
 mod watermark;
 
 pub use chain::{Added, ChainActorError, ChainHandle};
-pub use clock::now;
+pub use clock::{Clock, now};
 pub use product::{CentralOp, ProductHandle, RemoteCentral};
 pub use registry::{
     OnProductRecovered, OnStoreRecovered, Placement, RecoveryHooks, Registry, RegistryError,

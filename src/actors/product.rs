@@ -10,7 +10,7 @@ use actix::prelude::*;
 use prometheus_client::metrics::gauge::Gauge;
 use std::time::Duration;
 
-use super::clock::now;
+use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use super::store::{Pending, StoreError};
 use crate::domain::{CentralEvent, CentralStock, DomainEvent, RestockId, Sku, Stamp, Username};
@@ -19,6 +19,8 @@ use crate::persistence::{Journal, StreamId};
 pub struct ProductStockActor {
     sku: Sku,
     log: Durable<CentralStock>,
+    /// Stamps each movement of the central stock.
+    clock: Clock,
 }
 
 impl StreamState for CentralStock {
@@ -54,8 +56,10 @@ impl ProductStockActor {
         unsnapshotted: u64,
         journal: Journal,
         snapshot_every: u64,
+        clock: Clock,
     ) -> Self {
         Self {
+            clock,
             log: Durable::recovered(
                 StreamId::product(&sku),
                 state,
@@ -127,7 +131,7 @@ impl Handler<Central> for ProductStockActor {
     type Result = ResponseActFuture<Self, Result<u32, StoreError>>;
 
     fn handle(&mut self, msg: Central, _ctx: &mut Self::Context) -> Self::Result {
-        let at = now();
+        let at = self.clock.now();
         match msg.0 {
             CentralOp::Receive {
                 receipt,

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::chain::{ChainActor, ChainActorError, ChainHandle};
-use super::clock::now;
 use super::product::{CentralOp, ProductHandle, ProductStockActor, RemoteCentral};
 use super::restock::FlowError;
 use super::store::{ActorSettings, Prices, StoreActor, StoreError, StoreHandle};
@@ -118,6 +117,7 @@ impl Registry {
             chain_tail,
             journal.clone(),
             settings.snapshot_every,
+            settings.clock.clone(),
         );
         let chain_durable = chain_actor.durable();
         let chain_addr = chain_actor.start();
@@ -175,6 +175,7 @@ impl Registry {
     /// window read back from the history.
     async fn recover_store(&self, id: StoreId) -> Result<StoreHandle, RegistryError> {
         let journal = self.journal.clone();
+        let since = Timestamp(self.settings.clock.now().0.saturating_sub(KEY_RETENTION_MS));
         let (state, seq, tail) = blocking(move || {
             let (mut state, seq, tail) =
                 journal.recover(&StreamId::store(id), StoreState::apply_owned)?;
@@ -183,7 +184,6 @@ impl Registry {
             if filled > 0 {
                 tracing::info!(store = %id, events = filled, "history brought up to the journal");
             }
-            let since = Timestamp(now().0.saturating_sub(KEY_RETENTION_MS));
             for (used, outcome, at) in history.keys_since(id, since)? {
                 state.remember_key(&used, outcome, at);
             }
@@ -203,7 +203,7 @@ impl Registry {
             unsnapshotted,
             self.journal.clone(),
             self.prices.clone(),
-            self.settings,
+            self.settings.clone(),
         );
         let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr = StoreActor::start_in_arbiter(&self.arbiters[which].handle(), move |_| actor);
@@ -236,6 +236,7 @@ impl Registry {
             tail,
             self.journal.clone(),
             self.settings.snapshot_every,
+            self.settings.clock.clone(),
         );
         let which = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         let addr =

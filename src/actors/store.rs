@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::clock::now;
+use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use crate::domain::{
     Adjustment, AdjustmentError, AdjustmentRequest, DomainEvent, Fingerprint, IdempotencyKey,
@@ -149,6 +149,7 @@ pub struct StoreActor {
     log: Durable<StoreState>,
     mailbox_capacity: usize,
     prices: Prices,
+    clock: Clock,
     recent_returns: RecentReturns,
 }
 
@@ -193,12 +194,21 @@ impl StoreActor {
             ),
             mailbox_capacity: settings.mailbox_capacity,
             prices,
+            clock: settings.clock,
             recent_returns: RecentReturns::default(),
         }
     }
 
     fn state(&self) -> &StoreState {
         &self.log.state
+    }
+
+    /// When and by whom a write is made, on the actors' clock.
+    fn stamp(&self, by: Username) -> Stamp {
+        Stamp {
+            at: self.clock.now(),
+            by,
+        }
     }
 
     /// Journals `event`, answering `value` once it is durable.
@@ -233,19 +243,17 @@ enum KeyStep {
     Replay(Outcome),
 }
 
-fn stamp(by: Username) -> Stamp {
-    Stamp { at: now(), by }
-}
-
 fn refuse<T: 'static>(error: StoreError) -> ResponseActFuture<StoreActor, Result<T, StoreError>> {
     Box::pin(fut::ready(Err(error)))
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ActorSettings {
     pub snapshot_every: u64,
     pub mailbox_capacity: usize,
     pub ask_timeout: Duration,
+    /// Stamps every write and dates the idempotency window; the wall clock in a server.
+    pub clock: Clock,
 }
 
 impl Actor for StoreActor {
@@ -276,14 +284,15 @@ impl Handler<RecordSale> for StoreActor {
             Ok(KeyStep::Replay(outcome)) => return self.again(outcome),
             Err(e) => return refuse(e),
         };
-        let recorded =
-            match self
-                .state()
-                .decide_sale(&msg.request, self.prices.as_ref(), &stamp(msg.by), key)
-            {
-                Ok(recorded) => recorded,
-                Err(e) => return refuse(e.into()),
-            };
+        let recorded = match self.state().decide_sale(
+            &msg.request,
+            self.prices.as_ref(),
+            &self.stamp(msg.by),
+            key,
+        ) {
+            Ok(recorded) => recorded,
+            Err(e) => return refuse(e.into()),
+        };
         let sale = recorded.sale.clone();
         self.write(StoreEvent::SaleRecorded(recorded), sale)
     }
@@ -321,7 +330,7 @@ impl Handler<ReturnLines> for StoreActor {
             &msg.request,
             &msg.read.sale,
             &earlier,
-            &stamp(msg.by),
+            &self.stamp(msg.by),
             key,
         ) {
             Ok(returned) => returned,
@@ -356,7 +365,7 @@ impl Handler<Adjust> for StoreActor {
         let adjusted = match self.state().decide_adjustment(
             &msg.request,
             self.prices.as_ref(),
-            &stamp(msg.by),
+            &self.stamp(msg.by),
             key,
         ) {
             Ok(adjusted) => adjusted,
@@ -430,7 +439,7 @@ impl Handler<RequestRestock> for StoreActor {
             self.id,
             &msg.ask,
             self.prices.as_ref(),
-            &stamp(msg.by),
+            &self.stamp(msg.by),
             key,
         ) {
             Ok(requested) => requested,
@@ -476,7 +485,7 @@ impl Handler<StepRestock> for StoreActor {
         let not_found = || StoreError::Restock(RestockError::NotFound(msg.id));
         match self
             .state()
-            .decide_restock_step(msg.id, &msg.step, &stamp(msg.by))
+            .decide_restock_step(msg.id, &msg.step, &self.stamp(msg.by))
         {
             Err(e) => refuse(e.into()),
             Ok(None) => match self.state().restock(msg.id.number).cloned() {
