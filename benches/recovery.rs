@@ -1,11 +1,14 @@
 //! Recovery of a store whose journal holds 1,000,000 events (sales of 3 lines, each with an
-//! idempotency key, as tills send them): the registry's start-up from the files, read
-//! models loaded as the server loads them. Two shapes: no snapshot at all (every event
-//! replayed), and the worst the snapshot cadence leaves (a snapshot at 750,000, a tail
-//! of 250,000 events). `cargo bench --bench recovery`
+//! idempotency key, as tills send them, 2,400 a day over 417 days): the registry's
+//! start-up from the files, stock read model loaded as the server loads it, with the
+//! history already up to the journal (as after any stop). Two shapes: the worst the
+//! snapshot cadence leaves (a snapshot every 1,000 events, the last one 999 events before
+//! the end: what a kill leaves at worst), and no snapshot at all (every event replayed:
+//! the replay's own speed). Both load the idempotency keys of the last 72 h of trading
+//! from the history. `cargo bench --bench recovery`
 //!
-//! Preparing each journal writes 1,000,000 events to a temporary directory first (about
-//! half a minute per backend).
+//! Preparing each journal writes 1,000,000 events and their history to a temporary
+//! directory first (a minute or two per backend).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use prometheus_client::metrics::gauge::Gauge;
@@ -16,19 +19,24 @@ use std::time::{Duration, Instant};
 mod support;
 use support::{FlatPrices, sku};
 
-use magasin::actors::{ActorSettings, RecoveryHooks, Registry};
+use magasin::actors::{ActorSettings, Clock, RecoveryHooks, Registry};
 use magasin::domain::{
     AdjustmentLine, AdjustmentRequest, ChainEvent, IdempotencyKey, KeyUse, MAX_ON_HAND, Quantity,
     RequestedLine, SaleRequest, Stamp, Store, StoreEvent, StoreId, StoreState, Timestamp, Username,
 };
 use magasin::persistence::{
-    self, Backend, Journal, JournalBackend, StoredEvent, StoredSnapshot, StreamId, WriterSettings,
-    codec,
+    self, Backend, History, Journal, JournalBackend, Snapshot, StoredEvent, StoredSnapshot,
+    StreamId, WriterSettings, codec,
 };
-use magasin::reports::{SalesFacts, StockView};
+use magasin::reports::StockView;
 
 const PRODUCTS: usize = 200;
 const BATCH: usize = 10_000;
+/// The actors' snapshot cadence (`storage.snapshot_every` by default).
+const SNAPSHOT_EVERY: u64 = 1000;
+const FIRST_EVENT_AT: i64 = 1_700_000_000_000;
+/// 2,400 sales a day.
+const EVENT_SPACING_MS: i64 = 36_000;
 
 /// Events in the journal: a million under `cargo bench`; a hundredth when `cargo test`
 /// runs each benchmark once to check that it works (in a debug build).
@@ -44,16 +52,45 @@ fn store_id() -> StoreId {
     StoreId::new(1).expect("valid store id")
 }
 
-/// Writes the chain (one store) and [`events`] events of store 1, with a snapshot after
-/// `snapshot_at` events if asked.
-fn prepare(backend: Backend, dir: &Path, snapshot_at: Option<u64>) {
+fn event_at(seq: u64) -> Timestamp {
+    Timestamp(FIRST_EVENT_AT + seq as i64 * EVENT_SPACING_MS)
+}
+
+fn writer_settings() -> WriterSettings {
+    WriterSettings {
+        max_batch_events: 4096,
+    }
+}
+
+/// How the journal is snapshotted.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Every [`SNAPSHOT_EVERY`] events, the last one `SNAPSHOT_EVERY - 1` events before the
+    /// end.
+    Cadence,
+    /// None: recovery replays every event.
+    JournalOnly,
+}
+
+impl Shape {
+    fn snapshot_at(self, seq: u64, last: u64) -> bool {
+        match self {
+            Shape::Cadence => seq % SNAPSHOT_EVERY == (last + 1) % SNAPSHOT_EVERY,
+            Shape::JournalOnly => false,
+        }
+    }
+}
+
+/// Writes the chain (one store) and [`events`] events of store 1, snapshotted as `shape`
+/// says, then fills the history from the journal as the writer would have.
+fn prepare(backend: Backend, dir: &Path, shape: Shape) {
     let journal = persistence::open(backend, dir).expect("opens");
     let store = Store {
         id: store_id(),
         code: "BENCH".into(),
         name: "Bench".into(),
         city: "Montréal".into(),
-        opened_at: Timestamp(1_700_000_000_000),
+        opened_at: Timestamp(FIRST_EVENT_AT),
     };
     let opened = StoredEvent {
         stream: StreamId::chain(),
@@ -72,9 +109,10 @@ fn prepare(backend: Backend, dir: &Path, snapshot_at: Option<u64>) {
             .expect("batch written");
         batch.clear();
     };
-    for seq in 1..=events() {
+    let last = events();
+    for seq in 1..=last {
         let stamp = Stamp {
-            at: Timestamp(1_700_000_000_000 + seq as i64 * 1000),
+            at: event_at(seq),
             by: cashier.clone(),
         };
         let event = if seq == 1 {
@@ -112,11 +150,11 @@ fn prepare(backend: Backend, dir: &Path, snapshot_at: Option<u64>) {
             seq,
             payload: codec::encode(&event).expect("encodes"),
         });
-        if Some(seq) == snapshot_at {
+        if shape.snapshot_at(seq, last) {
             let snapshot = StoredSnapshot {
                 stream: stream.clone(),
                 seq,
-                payload: codec::encode(&state).expect("encodes"),
+                payload: state.encode_snapshot().expect("encodes"),
             };
             flush(&mut batch, Some(snapshot));
         } else if batch.len() == BATCH {
@@ -124,39 +162,43 @@ fn prepare(backend: Backend, dir: &Path, snapshot_at: Option<u64>) {
         }
     }
     flush(&mut batch, None);
-    journal.close().expect("closes");
+    let history = Arc::new(History::open(dir).expect("history opens"));
+    let writer = Journal::start(journal, history.clone(), Vec::new(), writer_settings())
+        .expect("writer starts");
+    let filled = history
+        .catch_up(&writer, store_id(), last)
+        .expect("history filled");
+    assert_eq!(filled, last, "every event in the history");
+    writer.stop();
 }
 
-/// Opens the journal and recovers every actor, loading the stock and sales read models as
-/// the server does; returns how long it took.
+/// Opens the journal and recovers every actor, loading the stock read model as the server
+/// does; returns how long it took.
 fn recover(backend: Backend, dir: &Path) -> Duration {
     let system = actix_rt::System::new();
     system.block_on(async {
         let started = Instant::now();
         let storage: Arc<dyn JournalBackend> = persistence::open(backend, dir).expect("opens");
-        let journal = Journal::start(
-            storage,
-            Vec::new(),
-            WriterSettings {
-                max_batch_events: 4096,
-            },
-        )
-        .expect("writer starts");
-        let (stock, sales) = (
-            Arc::new(StockView::default()),
-            Arc::new(SalesFacts::default()),
-        );
+        let history = Arc::new(History::open(dir).expect("history opens"));
+        let journal =
+            Journal::start(storage, history, Vec::new(), writer_settings()).expect("writer starts");
+        let stock = Arc::new(StockView::default());
+        let keys = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let recovered_keys = keys.clone();
         let hooks = RecoveryHooks {
             store: Arc::new(move |id, state: &StoreState| {
                 stock.load(id, state);
-                sales.load(id, state);
+                recovered_keys.store(state.keys().len(), std::sync::atomic::Ordering::Relaxed);
             }),
             product: Arc::new(|_, _| {}),
         };
+        // The restart happens a minute after the last sale.
+        let restart_at = Timestamp(event_at(events()).0 + 60_000);
         let settings = ActorSettings {
-            snapshot_every: 1000,
+            snapshot_every: SNAPSHOT_EVERY,
             mailbox_capacity: 4096,
             ask_timeout: Duration::from_secs(30),
+            clock: Clock::reading(move || restart_at),
         };
         let (registry, _) = Registry::start(
             journal.clone(),
@@ -174,6 +216,13 @@ fn recover(backend: Backend, dir: &Path) -> Duration {
             store.sales(0, 1).await.expect("answers").1,
             events() as usize - 1
         );
+        // The keys of the sales of the last 72 h (a replay may keep up to an hour more).
+        let window = keys.load(std::sync::atomic::Ordering::Relaxed) as i64;
+        let hours = |h: i64| h * 3_600_000 / EVENT_SPACING_MS;
+        assert!(
+            (hours(71)..=hours(73) + 1).contains(&window),
+            "{window} keys in the window"
+        );
         registry.stop();
         journal.stop();
         elapsed
@@ -184,14 +233,14 @@ fn bench_recovery(c: &mut Criterion) {
     let total = events();
     let mut group = c.benchmark_group(format!("recovery/{}k_events", total / 1000));
     for backend in [Backend::Sqlite, Backend::Sled] {
-        for (shape, snapshot_at) in [
-            ("journal_only", None),
-            ("snapshot_at_three_quarters", Some(total / 4 * 3)),
+        for (name, shape) in [
+            ("snapshot_999_events_behind", Shape::Cadence),
+            ("journal_only", Shape::JournalOnly),
         ] {
             let dir = tempfile::tempdir().expect("temp dir");
-            prepare(backend, dir.path(), snapshot_at);
-            let name = format!("{backend:?}").to_lowercase();
-            group.bench_function(BenchmarkId::new(name, shape), |b| {
+            prepare(backend, dir.path(), shape);
+            let backend_name = format!("{backend:?}").to_lowercase();
+            group.bench_function(BenchmarkId::new(backend_name, name), |b| {
                 b.iter_custom(|runs| (0..runs).map(|_| recover(backend, dir.path())).sum())
             });
         }

@@ -1,19 +1,25 @@
-//! The sales report, top products and the dashboard's figures over 1,000,000 recorded
-//! sales (5 stores, 90 days, 3 lines each over 240 products), at the read-model level.
+//! The sales report, top products and the dashboard's figures over 100,000 recorded sales
+//! (5 stores, 90 days, 3 lines each over 240 products), read from the history on disk
+//! (`persistence::History`, SQLite) as the report handlers read it.
 //! `cargo bench --bench reports`
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
+use std::sync::Arc;
 
-use magasin::domain::{Cents, Sale, SaleId, Sku, SoldLine, StoreId, Timestamp, Username};
-use magasin::reports::{HOUR_MS, SalesFacts};
+use magasin::domain::{
+    Cents, DomainEvent, Sale, SaleId, SaleRecorded, Sku, SoldLine, StoreEvent, StoreId, Timestamp,
+    Username,
+};
+use magasin::persistence::{Committed, History, StreamId};
+use magasin::reports::{HOUR_MS, SalesFacts, SalesQuestion};
 
-const SALES: u64 = 1_000_000;
+const SALES: u64 = 100_000;
 const STORES: u32 = 5;
 const DAYS: i64 = 90;
 
-fn facts() -> (SalesFacts, Vec<StoreId>, i64) {
-    let facts = SalesFacts::default();
+fn facts(dir: &std::path::Path) -> (SalesFacts, Vec<StoreId>, i64) {
+    let history = Arc::new(History::open(dir).expect("the history opens"));
     let stores: Vec<StoreId> = (1..=STORES)
         .map(|s| StoreId::new(s).expect("valid store"))
         .collect();
@@ -23,6 +29,7 @@ fn facts() -> (SalesFacts, Vec<StoreId>, i64) {
     let cashier = Username::parse("caissier1").expect("valid name");
     let end = 1_800_000_000_000_i64;
     let span = DAYS * 24 * HOUR_MS;
+    let mut batch = Vec::with_capacity(1_000);
     for n in 0..SALES {
         let at = end - span + (n as i64 * span) / SALES as i64;
         let lines: Vec<SoldLine> = (0..3)
@@ -34,54 +41,80 @@ fn facts() -> (SalesFacts, Vec<StoreId>, i64) {
             })
             .collect();
         let total = lines.iter().map(|l| l.unit_price * l.quantity).sum();
+        let store = stores[(n % u64::from(STORES)) as usize];
+        let seq = n / u64::from(STORES) + 1;
         let sale = Sale {
-            id: SaleId(n + 1),
+            id: SaleId(seq),
             lines,
             total,
             at: Timestamp(at),
             by: cashier.clone(),
         };
-        facts.record_sale(stores[(n % u64::from(STORES)) as usize], &sale);
+        batch.push(Committed {
+            stream: StreamId::store(store),
+            seq,
+            event: DomainEvent::Store(
+                store,
+                StoreEvent::SaleRecorded(SaleRecorded { sale, key: None }),
+            ),
+        });
+        if batch.len() == 1_000 {
+            history.record(&batch).expect("recorded");
+            batch.clear();
+        }
     }
-    (facts, stores, end)
+    history.record(&batch).expect("recorded");
+    (SalesFacts::new(history), stores, end)
+}
+
+fn question(from: i64, to: i64, products: bool, first_hour: Option<i64>) -> SalesQuestion {
+    SalesQuestion {
+        from: Timestamp(from),
+        to: Timestamp(to),
+        products,
+        first_hour,
+    }
 }
 
 fn bench_reports(c: &mut Criterion) {
-    let (facts, stores, end) = facts();
-    let quarter = (Timestamp(end - DAYS * 24 * HOUR_MS), Timestamp(end));
-    let today = (Timestamp(end - 24 * HOUR_MS), Timestamp(end));
-    c.bench_function("sales_report/1M_sales/5_stores_90_days", |b| {
-        b.iter(|| {
-            stores
-                .iter()
-                .map(|s| {
-                    facts
-                        .figures(*s, black_box(quarter.0), black_box(quarter.1))
-                        .revenue
-                })
-                .sum::<i64>()
-        })
-    });
-    c.bench_function("top_products/1M_sales/90_days", |b| {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (facts, stores, end) = facts(dir.path());
+    let quarter_start = end - DAYS * 24 * HOUR_MS;
+    let whole = facts
+        .part(&stores, &question(quarter_start, end, false, None))
+        .expect("reads");
+    let sales: u64 = whole.stores.iter().map(|(_, f)| f.sales).sum();
+    assert_eq!(sales, SALES, "every sale is in the report");
+    c.bench_function("sales_report/100k_sales/5_stores_90_days", |b| {
         b.iter(|| {
             facts
-                .products(black_box(&stores), quarter.0, quarter.1)
+                .part(
+                    black_box(&stores),
+                    &question(quarter_start, end, false, None),
+                )
+                .expect("reads")
+                .stores
                 .len()
         })
     });
-    c.bench_function("dashboard/1M_sales/today_hourly_top", |b| {
+    c.bench_function("top_products/100k_sales/90_days", |b| {
+        b.iter(|| {
+            facts
+                .part(
+                    black_box(&stores),
+                    &question(quarter_start, end, true, None),
+                )
+                .expect("reads")
+                .products
+                .len()
+        })
+    });
+    c.bench_function("dashboard/100k_sales/today_hourly_top", |b| {
         b.iter(|| {
             let first_hour = end / HOUR_MS - 23;
-            let revenue: i64 = stores
-                .iter()
-                .map(|s| facts.figures(*s, today.0, today.1).revenue)
-                .sum();
-            let hourly: usize = stores
-                .iter()
-                .map(|s| facts.hourly(*s, first_hour, 24).len())
-                .sum();
-            let top = facts.products(&stores, today.0, today.1).len();
-            (revenue, hourly, top)
+            let today = question(end - 24 * HOUR_MS, end, true, Some(first_hour));
+            let part = facts.part(black_box(&stores), &today).expect("reads");
+            (part.stores.len(), part.hourly.len(), part.products.len())
         })
     });
 }

@@ -1,8 +1,8 @@
 //! One `StoreActor` recording sales, answered only once durable: with the journal in
-//! memory (the actor, the writer thread and the read-model listeners, no disk), then on
-//! real sled and SQLite files with group commit. One till waits for each sale before the
-//! next (its latency); 64 tills keep 64 sales in flight (what group commit is for).
-//! `cargo bench --bench store_actor`
+//! memory (the actor, the writer thread and the history it fills, which is always an
+//! SQLite file, written without fsync), then on real sled and SQLite journals with group
+//! commit. One till waits for each sale before the next (its latency); 64 tills keep 64
+//! sales in flight (what group commit is for). `cargo bench --bench store_actor`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 mod support;
 use support::{FlatPrices, sku};
 
-use magasin::actors::{ActorSettings, RecoveryHooks, Registry, StoreHandle};
+use magasin::actors::{ActorSettings, Clock, RecoveryHooks, Registry, StoreHandle};
 use magasin::domain::{
     AdjustmentLine, AdjustmentRequest, IdempotencyKey, MAX_ON_HAND, NewStore, Quantity,
     RequestedLine, SaleRequest, Username,
 };
-use magasin::persistence::{self, Backend, Journal, JournalBackend, WriterSettings};
+use magasin::persistence::{self, Backend, History, Journal, JournalBackend, WriterSettings};
 
 const PRODUCTS: usize = 200;
 
@@ -33,18 +33,20 @@ struct Bench {
     store: StoreHandle,
     journal: Journal,
     next_key: AtomicU64,
-    _dir: Option<tempfile::TempDir>,
+    _dir: tempfile::TempDir,
 }
 
 impl Bench {
     fn new(backend: Option<Backend>) -> Self {
-        let dir = backend.map(|_| tempfile::tempdir().expect("temp dir"));
-        let storage: Arc<dyn JournalBackend> = match (backend, &dir) {
-            (Some(backend), Some(dir)) => persistence::open(backend, dir.path()).expect("opens"),
-            _ => persistence::in_memory(),
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage: Arc<dyn JournalBackend> = match backend {
+            Some(backend) => persistence::open(backend, dir.path()).expect("opens"),
+            None => persistence::in_memory(),
         };
+        let history = Arc::new(History::open(dir.path()).expect("history opens"));
         let journal = Journal::start(
             storage,
+            history,
             Vec::new(),
             WriterSettings {
                 max_batch_events: 4096,
@@ -56,6 +58,7 @@ impl Bench {
             snapshot_every: 1000,
             mailbox_capacity: 4096,
             ask_timeout: Duration::from_secs(30),
+            clock: Clock::wall(),
         };
         let hooks = RecoveryHooks {
             store: Arc::new(|_, _| {}),
