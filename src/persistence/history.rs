@@ -575,10 +575,24 @@ impl History {
     }
 
     pub fn sale(&self, store: StoreId, id: SaleId) -> Result<Option<Sale>, JournalError> {
+        self.row_by_id(
+            "SELECT body FROM sales WHERE store = ?1 AND id = ?2",
+            store,
+            id.0,
+        )
+    }
+
+    /// One row's body, found by store and id, decoded.
+    fn row_by_id<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        store: StoreId,
+        id: u64,
+    ) -> Result<Option<T>, JournalError> {
         self.read(|conn| {
             let body: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT body FROM sales WHERE store = ?1 AND id = ?2")?
-                .query_row(params![store_sql(store), to_sql(id.0, "sale id")?], |row| {
+                .prepare_cached(sql)?
+                .query_row(params![store_sql(store), to_sql(id, "id")?], |row| {
                     row.get(0)
                 })
                 .optional()?;
@@ -605,16 +619,11 @@ impl History {
         store: StoreId,
         id: ReturnId,
     ) -> Result<Option<Return>, JournalError> {
-        self.read(|conn| {
-            let body: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT body FROM returns WHERE store = ?1 AND id = ?2")?
-                .query_row(
-                    params![store_sql(store), to_sql(id.0, "return id")?],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            Ok(body.map(|b| codec::decode(&b)).transpose()?)
-        })
+        self.row_by_id(
+            "SELECT body FROM returns WHERE store = ?1 AND id = ?2",
+            store,
+            id.0,
+        )
     }
 
     pub fn adjustment(
@@ -622,16 +631,11 @@ impl History {
         store: StoreId,
         id: AdjustmentId,
     ) -> Result<Option<Adjustment>, JournalError> {
-        self.read(|conn| {
-            let body: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT body FROM adjustments WHERE store = ?1 AND id = ?2")?
-                .query_row(
-                    params![store_sql(store), to_sql(id.0, "adjustment id")?],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            Ok(body.map(|b| codec::decode(&b)).transpose()?)
-        })
+        self.row_by_id(
+            "SELECT body FROM adjustments WHERE store = ?1 AND id = ?2",
+            store,
+            id.0,
+        )
     }
 
     /// How many sales the store has made: the sum of its hours' sale counts (written in
