@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 use super::{Committed, Journal, JournalError, StreamId, codec};
@@ -30,7 +30,7 @@ use crate::domain::{
 const FILE_NAME: &str = "history.sqlite3";
 
 /// Bump it whenever [`SCHEMA`] changes: a file of another version is dropped and rebuilt.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Events read from the journal per transaction when catching up.
 const CATCH_UP_PAGE: usize = 10_000;
@@ -69,17 +69,20 @@ const SCHEMA: &str = "
         PRIMARY KEY (store, id)
     ) WITHOUT ROWID;
 
-    -- The last use of each idempotency key; kind: 0 sale, 1 return, 2 adjustment, 3 restock.
+    -- Each use of an idempotency key; kind: 0 sale, 1 return, 2 adjustment, 3 restock.
+    -- Ordered by time, not by key: a batch appends at the end of one B-tree instead of
+    -- touching a random page per key, and the only reads are by time (a store's window at
+    -- recovery, the sweep of old keys). A key used again once the window let it go has
+    -- two rows; the reader keeps the last.
     CREATE TABLE keys (
         store       INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
         key         TEXT    NOT NULL,
         fingerprint BLOB    NOT NULL,
         kind        INTEGER NOT NULL,
         outcome     INTEGER NOT NULL,
-        at          INTEGER NOT NULL,
-        PRIMARY KEY (store, key)
+        PRIMARY KEY (store, at, key)
     ) WITHOUT ROWID;
-    CREATE INDEX keys_by_time ON keys (store, at);
 
     -- Figures of each UTC hour (hours since the epoch).
     CREATE TABLE sale_hours (
@@ -138,6 +141,7 @@ pub struct History {
     writer: Mutex<Writer>,
     /// Idle read-only connections; WAL lets them read the last commit while one is under way.
     readers: Mutex<Vec<Connection>>,
+    _checkpointer: Checkpointer,
 }
 
 struct Writer {
@@ -186,7 +190,58 @@ fn connect_writer(path: &Path) -> Result<Connection, JournalError> {
     // NORMAL: no fsync per commit. A power cut may lose the last commits, never corrupt the
     // file; the watermarks go back with them and `catch_up` reads those events again.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // No checkpoint on the writer: its commits are on the path of every acknowledgement,
+    // and a checkpoint syncs the file. The checkpointer thread runs them beside it.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
+}
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies the WAL into the database file on its own thread and connection, so the
+/// writer's commits never wait for it (PASSIVE: it neither blocks the writer nor readers).
+/// Stops when dropped.
+struct Checkpointer {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Self, JournalError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("history-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                        row.get::<_, i64>(0)
+                    });
+                    if let Err(e) = done {
+                        tracing::warn!(error = %e, "history checkpoint failed; retried later");
+                    }
+                }
+            })?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the history checkpoint thread panicked");
+        }
+    }
 }
 
 fn connect_reader(path: &Path) -> Result<Connection, JournalError> {
@@ -292,7 +347,9 @@ impl History {
         let path = data_dir.join(FILE_NAME);
         let mut conn = connect_writer(&path)?;
         prepare_schema(&mut conn)?;
+        let checkpointer = Checkpointer::start(&path)?;
         Ok(Self {
+            _checkpointer: checkpointer,
             path,
             writer: Mutex::new(Writer {
                 conn,
@@ -690,7 +747,10 @@ impl History {
                     row.get::<_, i64>(4)?,
                 ))
             })?;
-            rows.map(|row| {
+            // Oldest first, one entry per key: its last use (a key used again once the
+            // window let it go has a row per use).
+            let mut uses: Vec<(KeyUse, Outcome, Timestamp)> = Vec::new();
+            for row in rows {
                 let (key, fingerprint, kind, outcome, at) = row?;
                 let key = IdempotencyKey::parse(&key).map_err(|_| {
                     JournalError::Corrupt(format!("history: invalid idempotency key {key:?}"))
@@ -699,9 +759,23 @@ impl History {
                     key,
                     fingerprint: codec::decode::<Fingerprint>(&fingerprint)?,
                 };
-                Ok((used, outcome_from_sql(kind, outcome)?, Timestamp(at)))
-            })
-            .collect()
+                uses.push((used, outcome_from_sql(kind, outcome)?, Timestamp(at)));
+            }
+            let last: HashMap<&IdempotencyKey, usize> = uses
+                .iter()
+                .enumerate()
+                .map(|(index, (used, _, _))| (&used.key, index))
+                .collect();
+            let keep: Vec<bool> = (0..uses.len())
+                .map(|index| last.get(&uses[index].0.key) == Some(&index))
+                .collect();
+            drop(last);
+            let window = uses
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(used, kept)| kept.then_some(used))
+                .collect();
+            Ok(window)
         })
     }
 
@@ -919,7 +993,7 @@ fn record_event<'a>(
     Ok(())
 }
 
-/// Keeps a key's last use: a key may come back once the store's window has let it go.
+/// Keeps a key's use: a key may come back once the store's window has let it go.
 fn record_key(
     tx: &Transaction<'_>,
     store: StoreId,
@@ -932,17 +1006,17 @@ fn record_key(
     };
     let (kind, id) = outcome_to_sql(outcome)?;
     tx.prepare_cached(
-        "INSERT INTO keys (store, key, fingerprint, kind, outcome, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (store, key) DO UPDATE SET fingerprint = excluded.fingerprint,
-             kind = excluded.kind, outcome = excluded.outcome, at = excluded.at",
+        "INSERT INTO keys (store, at, key, fingerprint, kind, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (store, at, key) DO UPDATE SET fingerprint = excluded.fingerprint,
+             kind = excluded.kind, outcome = excluded.outcome",
     )?
     .execute(params![
         store_sql(store),
+        at.0,
         used.key.as_str(),
         codec::encode(&used.fingerprint)?,
         kind,
-        id,
-        at.0
+        id
     ])?;
     Ok(())
 }
