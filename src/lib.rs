@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod persistence;
 pub mod reports;
 pub mod request_id;
+mod wiring;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};

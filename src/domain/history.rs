@@ -16,6 +16,11 @@ pub fn hour_of(at: Timestamp) -> i64 {
     at.0.div_euclid(HOUR_MS)
 }
 
+/// The hours a `[from, to)` period covers: from rounded down, to rounded up.
+pub fn hours(from: Timestamp, to: Timestamp) -> std::ops::Range<i64> {
+    hour_of(from)..(to.0 + HOUR_MS - 1).div_euclid(HOUR_MS)
+}
+
 /// Sums over a period: what the ledgers say, added up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {

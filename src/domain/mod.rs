@@ -17,7 +17,7 @@ pub use chain::{
     CATEGORY_MAX, ChainError, ChainEvent, ChainState, NewStore, PRODUCT_NAME_MAX, Product,
     ProductChange, Store, parse_label,
 };
-pub use history::{Figures, HOUR_MS, ProductFigures, SalesHistory, hour_of};
+pub use history::{Figures, HOUR_MS, ProductFigures, SalesHistory, hour_of, hours};
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
 pub use money::Cents;
 pub use restock::{

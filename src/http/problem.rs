@@ -134,6 +134,8 @@ pub enum ApiError {
     Store(StoreError),
     Chain(ChainActorError),
     Registry(RegistryError),
+    /// A read model on disk could not be read.
+    Figures(crate::reports::ReadError),
     Auth(AuthError),
     /// A fault of ours (a blocking task failed, state missing); logged, never shown.
     Internal(String),
@@ -186,6 +188,12 @@ impl From<RegistryError> for ApiError {
 impl From<crate::persistence::JournalError> for ApiError {
     fn from(e: crate::persistence::JournalError) -> Self {
         ApiError::Registry(RegistryError::Journal(e))
+    }
+}
+
+impl From<crate::reports::ReadError> for ApiError {
+    fn from(e: crate::reports::ReadError) -> Self {
+        ApiError::Figures(e)
     }
 }
 
@@ -430,6 +438,7 @@ impl ApiError {
             ApiError::Auth(e) => auth_problem(e),
             ApiError::Internal(cause) => internal(cause),
             ApiError::Chain(e) => chain_problem(e),
+            ApiError::Figures(cause) => journal_unavailable(cause),
             ApiError::Registry(e) => match e {
                 RegistryError::UnknownStore(id) => ApiError::StoreNotFound(*id).problem(),
                 RegistryError::Journal(cause) => journal_unavailable(cause),

@@ -780,7 +780,7 @@ impl History {
     }
 
     /// A store's figures over `hours` (UTC hours since the epoch, as
-    /// [`crate::reports::hours`] gives them for a period).
+    /// [`crate::domain::hours`] gives them for a period).
     pub fn figures(
         &self,
         store: StoreId,
@@ -1072,7 +1072,7 @@ mod tests {
         StoreState, Username,
     };
     use crate::persistence::{Backend, WriterSettings};
-    use crate::reports::hours;
+    use crate::domain::hours;
 
     /// What the figures are by definition: every sale and return of the hours asked,
     /// added up one by one.

@@ -15,12 +15,14 @@ mod users;
 use std::sync::Arc;
 
 use crate::domain::DomainEvent;
-use crate::persistence::{CommitListener, CommitStats, Committed};
 
 pub use catalog::{CatalogView, ProductQuery, fold};
 pub use events::{Audience, EventHub, LiveEvent};
 pub use logistics::{CentralLine, CentralView, RestockView};
-pub use sales::{Figures, HOUR_MS, ProductFigures, SalesFacts, SalesPart, SalesQuestion, hours};
+pub use sales::{
+    Figures, HOUR_MS, HourlyFigures, ProductFigures, ReadError, SalesFacts, SalesPart,
+    SalesQuestion, hours,
+};
 pub use stock::StockView;
 pub use users::UsersView;
 
@@ -34,11 +36,12 @@ pub struct Projector {
     pub events: Arc<EventHub>,
 }
 
-impl CommitListener for Projector {
-    fn committed(&self, events: &[Committed], _stats: &CommitStats) {
+impl Projector {
+    /// Applies a durable batch, `(event, its stream's sequence)` in journal order.
+    pub fn project<'a>(&self, events: impl Iterator<Item = (&'a DomainEvent, u64)> + Clone) {
         let chain: Vec<_> = events
-            .iter()
-            .filter_map(|c| match &c.event {
+            .clone()
+            .filter_map(|(event, _)| match event {
                 DomainEvent::Chain(e) => Some(e),
                 DomainEvent::Store(..) | DomainEvent::Central(..) => None,
             })
@@ -47,9 +50,9 @@ impl CommitListener for Projector {
         for event in &chain {
             self.users.apply(event);
         }
-        for committed in events {
-            self.events.publish(&committed.event, committed.seq);
-            match &committed.event {
+        for (event, seq) in events {
+            self.events.publish(event, seq);
+            match event {
                 DomainEvent::Store(store, event) => {
                     self.stock.apply(*store, event);
                     self.restocks.apply(*store, event);

@@ -7,17 +7,34 @@
 //! callers run it on a blocking thread.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
-use crate::domain::{Sku, StoreId, Timestamp, hour_of};
-use crate::persistence::{History, JournalError};
+use crate::domain::{Sku, StoreId, Timestamp};
 
-pub use crate::domain::{Figures, HOUR_MS, ProductFigures};
+pub use crate::domain::{Figures, HOUR_MS, ProductFigures, hours};
 
-/// The hours a `[from, to)` period covers: from rounded down, to rounded up.
-pub fn hours(from: Timestamp, to: Timestamp) -> std::ops::Range<i64> {
-    hour_of(from)..(to.0 + HOUR_MS - 1).div_euclid(HOUR_MS)
+/// Where the hourly figures are kept (the history on disk, filled by the journal writer).
+/// Reports read through this and know nothing of how it is stored. Every method blocks.
+pub trait HourlyFigures: Send + Sync {
+    /// A store's figures summed over `hours` (hours since the epoch, UTC).
+    fn figures(&self, store: StoreId, hours: Range<i64>) -> Result<Figures, ReadError>;
+    /// A store's figures of `count` consecutive hours from `first_hour`, one per hour.
+    fn hourly(&self, store: StoreId, first_hour: i64, count: usize)
+    -> Result<Vec<Figures>, ReadError>;
+    /// The figures of every product sold by `stores` over `hours`.
+    fn products(
+        &self,
+        stores: &[StoreId],
+        hours: Range<i64>,
+    ) -> Result<HashMap<Sku, ProductFigures>, ReadError>;
 }
+
+/// The figures could not be read (the store of the history is unavailable).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReadError(pub String);
 
 /// What a sales report asks of the stores one instance owns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,11 +56,11 @@ pub struct SalesPart {
 }
 
 pub struct SalesFacts {
-    history: Arc<History>,
+    history: Arc<dyn HourlyFigures>,
 }
 
 impl SalesFacts {
-    pub fn new(history: Arc<History>) -> Self {
+    pub fn new(history: Arc<dyn HourlyFigures>) -> Self {
         Self { history }
     }
 
@@ -52,7 +69,7 @@ impl SalesFacts {
         &self,
         stores: &[StoreId],
         question: &SalesQuestion,
-    ) -> Result<SalesPart, JournalError> {
+    ) -> Result<SalesPart, ReadError> {
         let hours = hours(question.from, question.to);
         let mut part = SalesPart::default();
         for store in stores {
