@@ -77,7 +77,7 @@ if wants lint; then
     echo "== deployment kit (compose, GitLab CI, Dockerfile, Kubernetes)"
     scripts/check-deploy.sh
     echo "== architecture documents"
-    scripts/check-architecture.sh
+    scripts/check-architecture.sh --self-test
 fi
 if wants tests; then
     echo "== tests"

@@ -3,15 +3,34 @@
 //!
 //! # Layout
 //!
-//! - [`domain`]: pure types and rules (ids, money, catalog, stock, sales, returns, events).
-//! - [`actors`]: one actor per store and one for the chain's reference data, the only
-//!   writers of their state, under one durability protocol; the registry that recovers
-//!   and finds them.
-//! - [`persistence`]: the journal and snapshots (SQLite or sled), the group-commit writer,
-//!   and the history of sales on disk that it fills.
-//! - [`reports`]: read models fed by committed events (catalog search, stock levels) and
-//!   the sales figures read from the history.
-//! - [`http`]: the actix-web API v1, thin handlers, problem+json errors.
+//! Layers, lowest first (each may use only the ones its row names: ADR 0022, checked by
+//! `scripts/check-architecture.sh`):
+//!
+//! - [`domain`]: pure types and rules (ids, money, catalog, stock, sales, returns, restock
+//!   requests, events, validation). Uses nothing of ours.
+//! - [`persistence`]: the journal and snapshots (SQLite or sled), the codec with its version
+//!   byte, the group-commit writer, and the history of sales on disk that it fills. Uses
+//!   domain.
+//! - [`auth`]: password hashes, tokens, roles and permissions, the login throttle. Uses domain.
+//! - [`reports`]: read models fed by committed events (catalog search, stock levels, users,
+//!   the logistics center, the live feed) and every report and the dashboard assembled from
+//!   them. Uses domain.
+//! - [`actors`]: one actor per store, per product of the central stock and one for the
+//!   chain's reference data, the only writers of their state, under one durability
+//!   protocol; the registry that recovers and finds them. Uses domain and persistence.
+//! - [`cluster`]: what spans instances: who owns a store, a product and the reference data,
+//!   the signed internal API, the fan-out of chain-wide reads, the reference-data feed and
+//!   forwarding a write to its owner. Uses domain, actors, reports.
+//! - [`http`]: the actix-web API v1 and the web application's files: thin handlers,
+//!   extractors, problem+json errors, OpenAPI. Uses everything above but persistence.
+//! - [`metrics`]: Prometheus metrics, fed by the writer and the HTTP layer.
+//! - [`request_id`]: the id of the request being served, for the logs.
+//!
+//! The composition root builds and joins them: this file ([`Application`]),
+//! `main.rs` (the command line), [`config`] (the settings of every layer), `wiring` (the
+//! adapters that let persistence serve reports without either naming the other),
+//! [`bootstrap`] (the first administrator), [`demo`] (the demo chain) and [`compaction`]
+//! (`magasin compact`).
 //!
 //! A sale flows: HTTP handler → `StoreHandle::record_sale` → `StoreActor` decides and
 //! applies in memory → journal writer commits the batch (fsync) → history and read models
