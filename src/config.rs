@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::actors::{ActorSettings, Clock};
 use crate::auth::ThrottleSettings;
+pub use crate::cluster::ClusterSettings;
 use crate::persistence::{Backend, WriterSettings};
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -23,23 +24,6 @@ pub struct Settings {
     pub reports: ReportSettings,
     pub demo: DemoSettings,
     pub cluster: ClusterSettings,
-}
-
-/// The instances of a chain and which one this is (ADR 0014).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterSettings {
-    /// This instance's name, in every response's `X-Magasin-Instance` header.
-    pub instance: String,
-    /// Every instance's name, this one included; empty: this instance owns every store.
-    pub instances: Vec<String>,
-    /// The internal base URL (`http://host:port`) of every other instance, by name.
-    #[serde(default)]
-    pub addresses: std::collections::BTreeMap<String, String>,
-    /// Only from the environment (`MAGASIN_CLUSTER_SECRET`), never from a file: signs the
-    /// instances' internal calls to each other.
-    #[serde(skip)]
-    pub secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

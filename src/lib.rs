@@ -127,7 +127,7 @@ impl Application {
             settings.cluster.secret.as_deref(),
         ));
         let placement = Placement {
-            cluster: cluster.clone(),
+            owner: cluster.clone(),
             remote: cluster
                 .has_peers()
                 .then(|| peers.clone() as Arc<dyn RemoteCentral>),

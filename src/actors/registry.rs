@@ -14,7 +14,6 @@ use super::chain::{ChainActor, ChainActorError, ChainHandle};
 use super::product::{CentralOp, ProductHandle, ProductStockActor, RemoteCentral};
 use super::restock::FlowError;
 use super::store::{ActorSettings, Prices, StoreActor, StoreError, StoreHandle};
-use crate::cluster::Cluster;
 use crate::domain::{
     CentralEvent, CentralStock, ChainEvent, ChainState, KEY_RETENTION_MS, NewStore, Sku, Store,
     StoreEvent, StoreId, StoreState, Timestamp,
@@ -57,7 +56,7 @@ pub struct Registry {
     products: DashMap<Sku, ProductHandle>,
     mailbox_pending: Gauge,
     /// Which stores and products are this instance's (the others' are never started here).
-    cluster: Arc<Cluster>,
+    cluster: Arc<dyn Ownership>,
     /// The central stock actors of other instances.
     remote: Option<Arc<dyn RemoteCentral>>,
     /// On a follower: the last chain event whose effects are in place here (a replicated
@@ -65,11 +64,44 @@ pub struct Registry {
     applied: tokio::sync::watch::Sender<u64>,
 }
 
+/// Which actors are this instance's: told by the composition root (in a cluster, from
+/// the instances' rendezvous hashing), so the actors never need to know how it is decided.
+pub trait Ownership: Send + Sync {
+    /// This instance's name.
+    fn me(&self) -> &str;
+    fn owns_store(&self, id: StoreId) -> bool;
+    /// The instance holding the product's central stock actor.
+    fn product_owner(&self, sku: &Sku) -> &str;
+    /// The instance that writes the reference data.
+    fn chain_owner(&self) -> &str;
+}
+
+/// One instance holding every actor.
+struct AllHere;
+
+impl Ownership for AllHere {
+    fn me(&self) -> &str {
+        SINGLE_INSTANCE
+    }
+    fn owns_store(&self, _: StoreId) -> bool {
+        true
+    }
+    fn product_owner(&self, _: &Sku) -> &str {
+        SINGLE_INSTANCE
+    }
+    fn chain_owner(&self) -> &str {
+        SINGLE_INSTANCE
+    }
+}
+
+/// The name of an instance that is the whole chain.
+const SINGLE_INSTANCE: &str = "magasin";
+
 /// Where a registry's actors live: this instance's share of a cluster, and how to reach
 /// the central stock actors of the other instances.
 #[derive(Clone)]
 pub struct Placement {
-    pub cluster: Arc<Cluster>,
+    pub owner: Arc<dyn Ownership>,
     pub remote: Option<Arc<dyn RemoteCentral>>,
 }
 
@@ -77,7 +109,7 @@ impl Placement {
     /// One instance holding every actor.
     pub fn single() -> Self {
         Self {
-            cluster: Arc::new(Cluster::single("magasin")),
+            owner: Arc::new(AllHere),
             remote: None,
         }
     }
@@ -121,8 +153,9 @@ impl Registry {
         );
         let chain_durable = chain_actor.durable();
         let chain_addr = chain_actor.start();
-        let cluster = placement.cluster;
-        let owner_elsewhere = (!cluster.owns_chain()).then(|| cluster.chain_owner().to_owned());
+        let cluster = placement.owner;
+        let owner_elsewhere =
+            (cluster.chain_owner() != cluster.me()).then(|| cluster.chain_owner().to_owned());
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(1, 4);
@@ -157,7 +190,7 @@ impl Registry {
         for sku in streams
             .iter()
             .filter_map(StreamId::product_sku)
-            .filter(|sku| registry.cluster.product_owner(sku) == registry.cluster.name())
+            .filter(|sku| registry.cluster.product_owner(sku) == registry.cluster.me())
         {
             registry.recover_product(sku).await?;
         }
@@ -306,7 +339,7 @@ impl Registry {
     /// Runs `op` on the product's central stock actor, here or at its owner.
     pub async fn central(&self, sku: &Sku, op: CentralOp) -> Result<u32, FlowError> {
         let owner = self.cluster.product_owner(sku);
-        if owner == self.cluster.name() {
+        if owner == self.cluster.me() {
             return Ok(self.product(sku).await?.run(op).await?);
         }
         match &self.remote {

@@ -13,10 +13,28 @@ mod peers;
 pub use internal::{CLUSTER_HEADER, Call, InternalKeys};
 pub use peers::{FeedPage, PeerError, Peers, chain_digest};
 
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
-use crate::config::ClusterSettings;
+use crate::actors::Ownership;
 use crate::domain::{Sku, StoreId};
+
+/// The instances of a chain and which one this is (ADR 0014).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// This instance's name, in every response's `X-Magasin-Instance` header.
+    pub instance: String,
+    /// Every instance's name, this one included; empty: this instance owns every store.
+    pub instances: Vec<String>,
+    /// The internal base URL (`http://host:port`) of every other instance, by name.
+    #[serde(default)]
+    pub addresses: std::collections::BTreeMap<String, String>,
+    /// Only from the environment (`MAGASIN_CLUSTER_SECRET`), never from a file: signs the
+    /// instances' internal calls to each other.
+    #[serde(skip)]
+    pub secret: Option<String>,
+}
 
 /// The key of the chain's reference data (catalog, stores, users): one owner writes it.
 pub const CHAIN_KEY: &str = "chain";
@@ -178,6 +196,21 @@ impl Cluster {
             .parse::<u32>()
             .ok()
             .and_then(|id| StoreId::new(id).ok())
+    }
+}
+
+impl Ownership for Cluster {
+    fn me(&self) -> &str {
+        &self.me
+    }
+    fn owns_store(&self, id: StoreId) -> bool {
+        Cluster::owns_store(self, id)
+    }
+    fn product_owner(&self, sku: &Sku) -> &str {
+        Cluster::product_owner(self, sku)
+    }
+    fn chain_owner(&self) -> &str {
+        Cluster::chain_owner(self)
     }
 }
 
