@@ -232,7 +232,7 @@ impl Application {
             cluster,
             peers,
             seeded,
-            chain_diverged: std::sync::atomic::AtomicBool::new(false),
+            chain_diverged: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             registry,
             catalog,
             stock,
@@ -242,7 +242,6 @@ impl Application {
             sales,
             events,
             metrics,
-            journal: journal.clone(),
             time_zone,
             tokens: TokenKeys::new(&signing_key, settings.token_ttl()),
             throttle: LoginThrottle::new(settings.throttle_settings()),
@@ -269,7 +268,12 @@ impl Application {
         }
         if state.cluster.has_peers() {
             if !state.cluster.owns_chain() {
-                http::follow_chain(state.clone());
+                cluster::feed::follow(
+                    state.clone().into_inner(),
+                    state.peers.clone(),
+                    state.cluster.clone(),
+                    state.chain_diverged.clone(),
+                );
             }
             if seed_later {
                 actix_rt::spawn(seed_in_background(state.clone()));

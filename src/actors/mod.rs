@@ -19,7 +19,8 @@ pub use chain::{Added, ChainActorError, ChainHandle};
 pub use clock::{Clock, now};
 pub use product::{CentralOp, ProductHandle, RemoteCentral};
 pub use registry::{
-    OnProductRecovered, OnStoreRecovered, Ownership, Placement, RecoveryHooks, Registry, RegistryError,
+    OnProductRecovered, OnStoreRecovered, Ownership, Placement, RecoveryHooks, Registry,
+    RegistryError,
 };
 pub use restock::FlowError;
 pub use store::{ActorSettings, Prices, Recorded, SaleView, StoreError, StoreHandle};

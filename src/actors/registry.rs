@@ -309,6 +309,29 @@ impl Registry {
         &self.chain
     }
 
+    /// Up to `limit` durable events of the reference data after `after`, in order (the
+    /// change feed the other instances copy).
+    pub async fn chain_events(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, ChainEvent)>, RegistryError> {
+        let journal = self.journal.clone();
+        blocking(move || journal.read(&StreamId::chain(), after, limit)).await
+    }
+
+    /// Event `seq` of the reference data, if it is in the journal.
+    pub async fn chain_event(&self, seq: u64) -> Result<Option<ChainEvent>, RegistryError> {
+        let events = self.chain_events(seq.saturating_sub(1), 1).await?;
+        Ok(events.into_iter().find(|(s, _)| *s == seq).map(|(_, e)| e))
+    }
+
+    /// Whether the journal takes writes: its last commit succeeded, or, after a failure,
+    /// an empty commit does now (the disk is back).
+    pub async fn journal_writable(&self) -> bool {
+        self.journal.is_writable() || self.journal.probe().await
+    }
+
     pub fn store_ids(&self) -> Vec<StoreId> {
         let mut ids: Vec<StoreId> = self.stores.iter().map(|e| *e.key()).collect();
         ids.sort();

@@ -13,7 +13,7 @@
 //! - `GET events?after=N`: this instance's live events, for the `/events` clients of the
 //!   others ([`super::events`]).
 //!
-//! [`follow_chain`] is the other side of the feed: the loop of a follower.
+//! The feed's rules and the follower's loop are in [`crate::cluster::feed`].
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
@@ -32,16 +32,7 @@ use super::problem::ApiError;
 use super::reports::{SalesAsk, StockAsk};
 use super::restock::RestocksAsk;
 use crate::actors::CentralOp;
-use crate::cluster::{CLUSTER_HEADER, Call, FeedPage, PeerError, chain_digest};
-use crate::domain::ChainEvent;
-use crate::persistence::StreamId;
-
-/// Events per feed page.
-const FEED_PAGE: usize = 1_000;
-/// The longest a feed request waits for news.
-const MAX_WAIT: Duration = Duration::from_secs(25);
-/// How long a follower waits for news per request.
-const FOLLOW_WAIT: Duration = Duration::from_secs(10);
+use crate::cluster::{CLUSTER_HEADER, Call, FeedPage, feed};
 
 /// A call from another instance of the chain: its name, and the body it signed.
 pub struct Peer {
@@ -107,18 +98,9 @@ impl FromRequest for Peer {
 #[serde(deny_unknown_fields)]
 struct FeedQuery {
     after: u64,
-    /// The follower's [`chain_digest`] of its event `after`.
+    /// The follower's [`crate::cluster::chain_digest`] of its event `after`.
     digest: Option<String>,
     wait_ms: Option<u64>,
-}
-
-/// Event `seq` of the reference data (compacted ones from the archive). Blocking.
-fn chain_event(app: &AppState, seq: u64) -> Result<Option<ChainEvent>, ApiError> {
-    let events: Vec<(u64, ChainEvent)> = app
-        .journal
-        .read(&StreamId::chain(), seq.saturating_sub(1), 1)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(events.into_iter().find(|(s, _)| *s == seq).map(|(_, e)| e))
 }
 
 #[get("/chain/events")]
@@ -127,46 +109,9 @@ async fn chain_events(
     _peer: Peer,
     query: web::Query<FeedQuery>,
 ) -> Result<web::Json<FeedPage>, ApiError> {
-    let chain = app.registry.chain();
-    // A copy is a prefix of this journal, or it is not a copy of it: a follower ahead of
-    // its owner, or whose last event differs, was written elsewhere (it once ran alone, or
-    // the owner changed) and must not go on as if it were.
-    if query.after > chain.seq() {
-        return Err(ApiError::ChainDiverged(format!(
-            "the copy has {} events, the owner {}",
-            query.after,
-            chain.seq()
-        )));
-    }
-    if let Some(theirs) = &query.digest {
-        let state = app.clone();
-        let after = query.after;
-        let ours = web::block(move || chain_event(&state, after))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??
-            .map(|e| chain_digest(&e))
-            .transpose()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        if ours.as_deref() != Some(theirs.as_str()) {
-            return Err(ApiError::ChainDiverged(format!(
-                "event {after} differs from the owner's"
-            )));
-        }
-    }
-    let wait = Duration::from_millis(query.wait_ms.unwrap_or(0)).min(MAX_WAIT);
-    // Only what is durable here: a follower must never hold an event the owner could lose.
-    let durable = chain.wait_after(query.after, wait).await;
-    if durable <= query.after {
-        return Ok(web::Json(FeedPage { events: Vec::new() }));
-    }
-    let journal = app.journal.clone();
-    let after = query.after;
-    let limit = FEED_PAGE.min(usize::try_from(durable - after).unwrap_or(FEED_PAGE));
-    let events = web::block(move || journal.read(&StreamId::chain(), after, limit))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(web::Json(FeedPage { events }))
+    let wait = Duration::from_millis(query.wait_ms.unwrap_or(0));
+    let page = feed::page(&app.registry, query.after, query.digest.as_deref(), wait).await?;
+    Ok(web::Json(page))
 }
 
 #[derive(Deserialize)]
@@ -236,87 +181,4 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(central)
         .service(part)
         .service(super::events::internal_events);
-}
-
-/// A follower's copy of the reference data: asks the owner's feed for what follows its
-/// last durable event, journals it, and asks again; after an error, waits and resumes
-/// from the same point (nothing is skipped, nothing applied twice).
-pub fn follow_chain(app: web::Data<AppState>) {
-    actix_rt::spawn(async move {
-        let mut failures = 0_u32;
-        loop {
-            let after = app.registry.chain().seq();
-            let digest = match after {
-                0 => None,
-                _ => {
-                    let state = app.clone();
-                    web::block(move || chain_event(&state, after))
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .flatten()
-                        .and_then(|e| chain_digest(&e).ok())
-                }
-            };
-            let page = app
-                .peers
-                .chain_feed(after, digest.as_deref(), FOLLOW_WAIT)
-                .await;
-            if let Err(PeerError::Refused { code, .. }) = &page
-                && code == "chain_diverged"
-            {
-                if !app
-                    .chain_diverged
-                    .swap(true, std::sync::atomic::Ordering::AcqRel)
-                {
-                    tracing::error!(
-                        after,
-                        owner = %app.cluster.chain_owner(),
-                        "this instance's reference data is not the owner's: not ready until \
-                         its data directory is restored or rebuilt from the owner"
-                    );
-                }
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
-            }
-            if let Err(PeerError::Undecodable { reason, .. }) = &page {
-                if failures.is_multiple_of(120) {
-                    tracing::error!(
-                        after,
-                        owner = %app.cluster.chain_owner(),
-                        reason = %reason,
-                        "the owner's reference data holds events this version cannot read: \
-                         upgrade this instance (its copy stays as it is until then)"
-                    );
-                }
-                failures += 1;
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
-            }
-            let result = match page {
-                Ok(page) if page.events.is_empty() => Ok(after),
-                Ok(page) => app
-                    .registry
-                    .replicate_chain(page.events)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match result {
-                Ok(_) => {
-                    if failures > 0 {
-                        tracing::info!("reference data feed resumed");
-                    }
-                    failures = 0;
-                }
-                Err(e) => {
-                    if failures == 0 {
-                        tracing::warn!(error = %e, after, "reference data feed interrupted; retrying");
-                    }
-                    failures += 1;
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }
-    });
 }

@@ -32,12 +32,10 @@ use crate::auth::{LoginThrottle, TokenKeys};
 use crate::cluster::{Cluster, Peers};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
-use crate::persistence::Journal;
 use crate::reports::{
     CatalogView, CentralView, EventHub, RestockView, SalesFacts, StockView, UsersView,
 };
 
-pub use internal::follow_chain;
 pub use observe::observe;
 pub use problem::ApiError;
 
@@ -50,7 +48,7 @@ pub struct AppState {
     /// Demo data in place (false while a cluster instance still seeds: not ready).
     pub seeded: Arc<std::sync::atomic::AtomicBool>,
     /// This follower's reference data is not the owner's (not ready).
-    pub chain_diverged: std::sync::atomic::AtomicBool,
+    pub chain_diverged: Arc<std::sync::atomic::AtomicBool>,
     pub registry: Registry,
     pub catalog: Arc<CatalogView>,
     pub stock: Arc<StockView>,
@@ -60,12 +58,16 @@ pub struct AppState {
     pub sales: Arc<SalesFacts>,
     pub events: Arc<EventHub>,
     pub metrics: Arc<Metrics>,
-    /// For the readiness check (is it still writable?).
-    pub journal: Journal,
     /// Where the chain's days begin and end.
     pub time_zone: jiff::tz::TimeZone,
     pub tokens: TokenKeys,
     pub throttle: LoginThrottle,
+}
+
+impl AsRef<Registry> for AppState {
+    fn as_ref(&self) -> &Registry {
+        &self.registry
+    }
 }
 
 /// `2026-11-24T14:05:00.123Z`.

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
 use super::AppState;
+use crate::cluster::health::{self, Readiness};
 
 /// The process is up and serving HTTP.
 #[get("/health/live")]
@@ -17,37 +18,40 @@ async fn live() -> HttpResponse {
 /// tried now does: a disk that came back makes the instance ready again).
 #[get("/health/ready")]
 async fn ready(app: web::Data<AppState>) -> HttpResponse {
-    if app
-        .chain_diverged
-        .load(std::sync::atomic::Ordering::Acquire)
-    {
-        not_ready(
+    let readiness = health::readiness(
+        &app.registry,
+        &app.cluster,
+        &app.seeded,
+        &app.chain_diverged,
+    );
+    match readiness.await {
+        Readiness::Diverged => not_ready(
             "chain_diverged",
             None,
             "Le référentiel de cette instance n'est pas celui de son propriétaire ; \
              restaurez ou reconstruisez son répertoire de données.",
-        )
-    } else if !app.seeded.load(std::sync::atomic::Ordering::Acquire) {
-        not_ready(
+        ),
+        Readiness::Seeding => not_ready(
             "not_ready",
             Some(1),
             "Les données de démonstration se mettent en place avec les autres instances.",
-        )
-    } else if app.journal.is_writable() || app.journal.probe().await {
-        // Which instance writes the reference data: upgraded last in a cluster.
-        let reference_data = if app.cluster.owns_chain() {
-            "owner"
-        } else {
-            "follower"
-        };
-        HttpResponse::Ok().json(json!({"status": "ready", "reference_data": reference_data}))
-    } else {
-        not_ready(
+        ),
+        Readiness::DiskFailing => not_ready(
             "not_ready",
             Some(5),
             "Le journal n'accepte pas d'écriture pour le moment (disque en défaut) ; \
              l'instance redevient prête quand il en accepte de nouveau.",
-        )
+        ),
+        Readiness::Ready {
+            owns_reference_data,
+        } => {
+            let reference_data = if owns_reference_data {
+                "owner"
+            } else {
+                "follower"
+            };
+            HttpResponse::Ok().json(json!({"status": "ready", "reference_data": reference_data}))
+        }
     }
 }
 

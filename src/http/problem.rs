@@ -185,9 +185,13 @@ impl From<RegistryError> for ApiError {
     }
 }
 
-impl From<crate::persistence::JournalError> for ApiError {
-    fn from(e: crate::persistence::JournalError) -> Self {
-        ApiError::Registry(RegistryError::Journal(e))
+impl From<crate::cluster::feed::FeedError> for ApiError {
+    fn from(e: crate::cluster::feed::FeedError) -> Self {
+        use crate::cluster::feed::FeedError;
+        match e {
+            FeedError::Diverged(why) => ApiError::ChainDiverged(why),
+            FeedError::Unavailable(cause) => ApiError::Internal(cause),
+        }
     }
 }
 

@@ -1066,13 +1066,13 @@ fn write_sums(tx: &Transaction<'_>, sums: &Sums<'_>) -> Result<(), JournalError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::hours;
     use crate::domain::{
         AdjustmentLine, AdjustmentRequest, Cents, ChainEvent, HOUR_MS, PriceLookup, Quantity,
         RequestedLine, RestockAsk, RestockStep, ReturnRequest, SaleRequest, Stamp, StockLevelsSet,
         StoreState, Username,
     };
     use crate::persistence::{Backend, WriterSettings};
-    use crate::domain::hours;
 
     /// What the figures are by definition: every sale and return of the hours asked,
     /// added up one by one.

@@ -21,8 +21,12 @@ pub trait HourlyFigures: Send + Sync {
     /// A store's figures summed over `hours` (hours since the epoch, UTC).
     fn figures(&self, store: StoreId, hours: Range<i64>) -> Result<Figures, ReadError>;
     /// A store's figures of `count` consecutive hours from `first_hour`, one per hour.
-    fn hourly(&self, store: StoreId, first_hour: i64, count: usize)
-    -> Result<Vec<Figures>, ReadError>;
+    fn hourly(
+        &self,
+        store: StoreId,
+        first_hour: i64,
+        count: usize,
+    ) -> Result<Vec<Figures>, ReadError>;
     /// The figures of every product sold by `stores` over `hours`.
     fn products(
         &self,
