@@ -24,7 +24,12 @@ async fn ready(app: web::Data<AppState>) -> HttpResponse {
         &app.seeded,
         &app.chain_diverged,
     );
-    match readiness.await {
+    answer(readiness.await)
+}
+
+/// 200 with the instance's part in the reference data, or 503 saying why not.
+fn answer(readiness: Readiness) -> HttpResponse {
+    match readiness {
         Readiness::Diverged => not_ready(
             "chain_diverged",
             None,
