@@ -7,6 +7,7 @@
 //! key (unsigned comparison), a tie goes to the name that sorts first. Adding or removing
 //! an instance moves only the keys it wins or held.
 
+pub mod fanout;
 pub mod feed;
 pub mod health;
 mod internal;

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::Authenticated;
 use super::extract::{Page, Pagination, sku};
-use super::fanout::{self, Ask, Coverage, Pairs};
 use super::problem::{ApiError, FieldError};
 use crate::actors::Added;
 use crate::auth::Permission;
+use crate::cluster::fanout::{self, Ask, Coverage, Pairs};
 use crate::domain::{
     CATEGORY_MAX, Cents, PRODUCT_NAME_MAX, Product, ProductChange, Sku, StockLine, StoreId,
     parse_label,
@@ -240,8 +240,9 @@ pub(super) struct AvailabilityAsk {
     sku: Sku,
 }
 
-impl Ask for AvailabilityAsk {
+impl Ask<AppState> for AvailabilityAsk {
     type Part = Pairs<StoreId, StockLine>;
+    type Error = ApiError;
     const NAME: &'static str = "availability";
 
     fn local(&self, app: &AppState) -> impl Future<Output = Result<Self::Part, ApiError>> {
@@ -273,7 +274,7 @@ async fn availability(
         .product(&sku)
         .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
     let chain = app.catalog.stores();
-    let gathered = fanout::gather(&app, &AvailabilityAsk { sku: sku.clone() }).await?;
+    let gathered = fanout::gather(app.get_ref(), &AvailabilityAsk { sku: sku.clone() }).await?;
     let ids: Vec<StoreId> = chain.iter().map(|s| s.id).collect();
     let coverage = gathered.coverage(&app.cluster, &ids);
     let lines: std::collections::HashMap<StoreId, StockLine> =

@@ -27,11 +27,11 @@ use std::time::Duration;
 use super::AppState;
 use super::catalog::AvailabilityAsk;
 use super::extract::sku;
-use super::fanout::{self, Ask};
 use super::problem::ApiError;
 use super::reports::{SalesAsk, StockAsk};
 use super::restock::RestocksAsk;
 use crate::actors::CentralOp;
+use crate::cluster::fanout::Ask;
 use crate::cluster::{CLUSTER_HEADER, Call, FeedPage, feed};
 
 /// A call from another instance of the chain: its name, and the body it signed.
@@ -167,12 +167,22 @@ async fn part(
 ) -> Result<HttpResponse, ApiError> {
     let body = peer.body;
     match path.as_str() {
-        SalesAsk::NAME => fanout::serve::<SalesAsk>(&app, &body).await,
-        StockAsk::NAME => fanout::serve::<StockAsk>(&app, &body).await,
-        RestocksAsk::NAME => fanout::serve::<RestocksAsk>(&app, &body).await,
-        AvailabilityAsk::NAME => fanout::serve::<AvailabilityAsk>(&app, &body).await,
+        SalesAsk::NAME => serve::<SalesAsk>(&app, &body).await,
+        StockAsk::NAME => serve::<StockAsk>(&app, &body).await,
+        RestocksAsk::NAME => serve::<RestocksAsk>(&app, &body).await,
+        AvailabilityAsk::NAME => serve::<AvailabilityAsk>(&app, &body).await,
         _ => Err(ApiError::RouteNotFound),
     }
+}
+
+/// This instance's part of the question in `body`.
+async fn serve<Q: Ask<AppState, Error = ApiError>>(
+    app: &AppState,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let ask: Q =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(ask.local(app).await?))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

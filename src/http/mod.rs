@@ -8,7 +8,6 @@ mod auth;
 mod catalog;
 mod events;
 mod extract;
-mod fanout;
 mod forward;
 mod internal;
 mod ledger;
@@ -62,6 +61,15 @@ pub struct AppState {
     pub time_zone: jiff::tz::TimeZone,
     pub tokens: TokenKeys,
     pub throttle: LoginThrottle,
+}
+
+impl crate::cluster::fanout::Instance for AppState {
+    fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+    fn peers(&self) -> &Peers {
+        &self.peers
+    }
 }
 
 impl AsRef<Registry> for AppState {

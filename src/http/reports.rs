@@ -14,14 +14,22 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
 use super::extract::store_id;
-use super::fanout::{self, Ask, Coverage, Pairs, Reach};
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
 use crate::actors::now;
 use crate::auth::{AuthError, Permission, Principal};
+use crate::cluster::fanout::{self, Ask, Coverage, Pairs, Reach};
 use crate::domain::{Sku, StockLine, StoreId, Timestamp};
 use crate::reports::{Figures, HOUR_MS, ProductFigures, SalesPart, SalesQuestion, hours};
 use std::collections::HashMap;
+
+fn invalid_scope() -> ApiError {
+    ApiError::Validation(vec![FieldError {
+        field: "scope".into(),
+        code: "invalid_scope",
+        detail: "scope vaut chain (toute la chaîne) ou instance (cette instance).".into(),
+    }])
+}
 
 fn invalid(field: &str, detail: &str) -> ApiError {
     ApiError::Validation(vec![FieldError {
@@ -114,12 +122,13 @@ pub(super) struct SalesAsk {
     question: SalesQuestion,
 }
 
-impl Ask for SalesAsk {
+impl Ask<AppState> for SalesAsk {
     type Part = SalesPart;
+    type Error = ApiError;
     const NAME: &'static str = "sales";
 
     fn local(&self, app: &AppState) -> impl Future<Output = Result<SalesPart, ApiError>> {
-        let mine = fanout::owned(app, &self.stores);
+        let mine = fanout::owned(&app.cluster, &self.stores);
         let (sales, question) = (app.sales.clone(), self.question.clone());
         async move { Ok(web::block(move || sales.part(&mine, &question)).await??) }
     }
@@ -234,10 +243,10 @@ async fn sales_report(
     user: Authenticated,
     query: web::Query<PeriodQuery>,
 ) -> Result<web::Json<SalesReport>, ApiError> {
-    let reach = Reach::parse(query.scope.as_deref())?;
+    let reach = Reach::parse(query.scope.as_deref()).ok_or_else(invalid_scope)?;
     let mut stores = scope(&app, &user, query.store_id)?;
     if reach == Reach::Instance {
-        stores = fanout::owned(&app, &stores);
+        stores = fanout::owned(&app.cluster, &stores);
     }
     let (from, to) = period(query.from.as_deref(), query.to.as_deref(), &app.time_zone)?;
     let ask = SalesAsk {
@@ -467,12 +476,13 @@ impl CentralTotals {
     }
 }
 
-impl Ask for StockAsk {
+impl Ask<AppState> for StockAsk {
     type Part = StockPart;
+    type Error = ApiError;
     const NAME: &'static str = "stock";
 
     fn local(&self, app: &AppState) -> impl Future<Output = Result<StockPart, ApiError>> {
-        let mine = fanout::owned(app, &self.stores);
+        let mine = fanout::owned(&app.cluster, &self.stores);
         let products = if mine.is_empty() {
             Vec::new()
         } else {
@@ -547,7 +557,7 @@ async fn stock_report(
         stores: stores.clone(),
         central: with_central,
     };
-    let gathered = fanout::gather(&app, &ask).await?;
+    let gathered = fanout::gather(app.get_ref(), &ask).await?;
     let coverage = gathered.coverage(&app.cluster, &stores);
     let mut by_store: HashMap<StoreId, StoreStockPart> = HashMap::new();
     let mut totals = CentralTotals::default();
@@ -666,7 +676,7 @@ async fn dashboard(
     };
     let (sales, stock) = futures_util::join!(
         chain_sales(&app, sales_ask, Reach::Chain),
-        fanout::gather(&app, &stock_ask)
+        fanout::gather(app.get_ref(), &stock_ask)
     );
     let (sales, stock) = (sales?, stock?);
     let mut coverage = sales.coverage;

@@ -11,12 +11,12 @@ use super::auth::Authenticated;
 use super::extract::{
     IdemKey, LedgerQuery, LineBody, Page, Pagination, next_after, parse_lines, sku, store_id,
 };
-use super::fanout::{self, Ask, Coverage};
 use super::problem::{ApiError, FieldError, lines_error};
 use super::reports::{CentralTotals, StockAsk};
 use super::{AppState, rfc3339};
 use crate::actors::{FlowError, Recorded};
 use crate::auth::Permission;
+use crate::cluster::fanout::{self, Ask, Coverage};
 use crate::domain::{
     CentralEvent, Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, Sku, StoreId,
     parse_label,
@@ -304,7 +304,7 @@ async fn central_stock(
         stores: Vec::new(),
         central: true,
     };
-    let gathered = fanout::gather(&app, &ask).await?;
+    let gathered = fanout::gather(app.get_ref(), &ask).await?;
     let coverage = gathered.coverage(&app.cluster, &[]);
     let mut totals = CentralTotals::default();
     for part in &gathered.parts {
@@ -411,7 +411,7 @@ async fn list_restocks(
     let ask = RestocksAsk {
         status: query.status()?,
     };
-    let gathered = fanout::gather(&app, &ask).await?;
+    let gathered = fanout::gather(app.get_ref(), &ask).await?;
     let stores: Vec<StoreId> = app.catalog.stores().into_iter().map(|s| s.id).collect();
     let coverage = gathered.coverage(&app.cluster, &stores);
     let mut found: Vec<RestockRequest> = gathered.parts.into_iter().flatten().collect();
@@ -426,8 +426,9 @@ pub(super) struct RestocksAsk {
     status: Option<RestockStatus>,
 }
 
-impl Ask for RestocksAsk {
+impl Ask<AppState> for RestocksAsk {
     type Part = Vec<RestockRequest>;
+    type Error = ApiError;
     const NAME: &'static str = "restocks";
 
     fn local(&self, app: &AppState) -> impl Future<Output = Result<Self::Part, ApiError>> {

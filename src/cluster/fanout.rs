@@ -5,31 +5,38 @@
 //! stores it lacks ([`Coverage`]).
 //!
 //! One [`Ask`] per kind of part; the instance that coordinates computes its own part with
-//! the same code as the others.
+//! the same code as the others. The parts themselves are computed by the layer that knows
+//! them (the reports, the actors): an [`Ask`] names that computation for a context `C`,
+//! whatever holds this instance's read models and its place in the cluster ([`Instance`]).
 
-use actix_web::HttpResponse;
 use futures_util::future::join_all;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::time::Duration;
 
-use super::AppState;
-use super::problem::ApiError;
-use crate::cluster::Cluster;
+use super::{Cluster, Peers};
 use crate::domain::StoreId;
 
 /// How long a chain-wide read waits for the other instances.
 pub const DEADLINE: Duration = Duration::from_secs(2);
 
-/// A question every instance answers for what it owns.
-pub trait Ask: Serialize + DeserializeOwned + Sync {
+/// Where a chain-wide read starts: this instance's place in the cluster and its pool to
+/// the others.
+pub trait Instance {
+    fn cluster(&self) -> &Cluster;
+    fn peers(&self) -> &Peers;
+}
+
+/// A question every instance answers for what it owns, computed from a context `C`.
+pub trait Ask<C>: Serialize + DeserializeOwned + Sync {
     type Part: Serialize + DeserializeOwned;
+    type Error;
     /// Its name in `/internal/v1/parts/{name}`.
     const NAME: &'static str;
     /// This instance's part: its own stores and products only. A part read from disk is
     /// read on a blocking thread, never on the server's.
-    fn local(&self, app: &AppState) -> impl Future<Output = Result<Self::Part, ApiError>>;
+    fn local(&self, ctx: &C) -> impl Future<Output = Result<Self::Part, Self::Error>>;
 }
 
 /// The parts that came back in time, and the instances that did not answer.
@@ -81,8 +88,11 @@ impl<P> Gathered<P> {
 }
 
 /// This instance's part and every other instance's, within [`DEADLINE`].
-pub async fn gather<Q: Ask>(app: &AppState, ask: &Q) -> Result<Gathered<Q::Part>, ApiError> {
-    gather_in(app, ask, Reach::Chain).await
+pub async fn gather<C: Instance, Q: Ask<C>>(
+    ctx: &C,
+    ask: &Q,
+) -> Result<Gathered<Q::Part>, Q::Error> {
+    gather_in(ctx, ask, Reach::Chain).await
 }
 
 /// How far a read goes: the whole chain, or what this instance holds (an operator's view
@@ -94,39 +104,36 @@ pub enum Reach {
 }
 
 impl Reach {
-    /// `?scope=chain` (the default) or `?scope=instance`.
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    /// `?scope=chain` (the default) or `?scope=instance`; `None` for anything else.
+    pub fn parse(raw: Option<&str>) -> Option<Self> {
         match raw {
-            None | Some("chain") => Ok(Reach::Chain),
-            Some("instance") => Ok(Reach::Instance),
-            Some(_) => Err(ApiError::Validation(vec![super::problem::FieldError {
-                field: "scope".into(),
-                code: "invalid_scope",
-                detail: "scope vaut chain (toute la chaîne) ou instance (cette instance).".into(),
-            }])),
+            None | Some("chain") => Some(Reach::Chain),
+            Some("instance") => Some(Reach::Instance),
+            Some(_) => None,
         }
     }
 }
 
 /// This instance's part, and with [`Reach::Chain`] every other instance's.
-pub async fn gather_in<Q: Ask>(
-    app: &AppState,
+pub async fn gather_in<C: Instance, Q: Ask<C>>(
+    ctx: &C,
     ask: &Q,
     reach: Reach,
-) -> Result<Gathered<Q::Part>, ApiError> {
-    let mut parts = vec![ask.local(app).await?];
+) -> Result<Gathered<Q::Part>, Q::Error> {
+    let mut parts = vec![ask.local(ctx).await?];
     let mut missing = Vec::new();
     if reach == Reach::Instance {
         return Ok(Gathered { parts, missing });
     }
     let path = format!("/internal/v1/parts/{}", Q::NAME);
-    let calls = app.cluster.peers().map(|peer| {
+    let peers = ctx.peers();
+    let calls = ctx.cluster().peers().map(|peer| {
         let path = path.as_str();
         async move {
-            let answer = match app.peers.post_json(peer, path, ask) {
+            let answer = match peers.post_json(peer, path, ask) {
                 Ok(builder) => {
                     let builder = builder.timeout(DEADLINE);
-                    app.peers.json::<Q::Part>(peer, builder).await
+                    peers.json::<Q::Part>(peer, builder).await
                 }
                 Err(e) => Err(e),
             };
@@ -145,19 +152,12 @@ pub async fn gather_in<Q: Ask>(
     Ok(Gathered { parts, missing })
 }
 
-/// The internal side: this instance's part of `body`'s question.
-pub async fn serve<Q: Ask>(app: &AppState, body: &[u8]) -> Result<HttpResponse, ApiError> {
-    let ask: Q =
-        serde_json::from_slice(body).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
-    Ok(HttpResponse::Ok().json(ask.local(app).await?))
-}
-
 /// The stores of `stores` this instance owns.
-pub fn owned(app: &AppState, stores: &[StoreId]) -> Vec<StoreId> {
+pub fn owned(cluster: &Cluster, stores: &[StoreId]) -> Vec<StoreId> {
     stores
         .iter()
         .copied()
-        .filter(|id| app.cluster.owns_store(*id))
+        .filter(|id| cluster.owns_store(*id))
         .collect()
 }
 
