@@ -97,7 +97,7 @@ source = "\n".join(p.read_text() for p in pathlib.Path("src").rglob("*.rs"))
 routes = set()
 for path in pathlib.Path("src/http").glob("*.rs"):
     prefix = "" if path.name in ("ops.rs", "openapi.rs", "ui.rs") else "/api/v1"
-    for m in re.finditer(r'#\[(?:get|post|put|delete)\("([^"]+)"\)\]', path.read_text()):
+    for m in re.finditer(r'#\[(?:get|post|put|patch|delete)\("([^"]+)"', path.read_text()):
         routes.add(prefix + m.group(1))
 
 problems = []

@@ -6,9 +6,12 @@ use std::future::Future;
 use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 
+use actix_web::middleware::from_fn;
+
 use super::AppState;
 use super::auth::Authenticated;
 use super::extract::{Page, Pagination, sku};
+use super::forward;
 use super::problem::{ApiError, FieldError};
 use crate::actors::Added;
 use crate::auth::Permission;
@@ -115,7 +118,7 @@ struct NewProductBody {
         (status = 200, description = "Ce produit existait déjà, identique", body = ProductBody),
     )
 )]
-#[post("/products")]
+#[post("/products", wrap = "from_fn(forward::reference_data)")]
 async fn add_product(
     app: web::Data<AppState>,
     user: Authenticated,
@@ -161,7 +164,7 @@ struct ProductChangeBody {
     request_body = ProductChangeBody,
     responses((status = 200, description = "Le produit modifié", body = ProductBody))
 )]
-#[patch("/products/{sku}")]
+#[patch("/products/{sku}", wrap = "from_fn(forward::reference_data)")]
 async fn change_product(
     app: web::Data<AppState>,
     user: Authenticated,
@@ -212,7 +215,14 @@ const COPY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// [`COPY_WAIT`] each), so that a new product or price is in effect in every store when
 /// the answer goes out.
 async fn in_effect_everywhere(app: &AppState) {
-    super::forward::in_effect_on(app, app.cluster.peers(), COPY_WAIT, "catalog change").await;
+    crate::cluster::forward::in_effect_on(
+        &app.registry,
+        &app.peers,
+        app.cluster.peers(),
+        COPY_WAIT,
+        "catalog change",
+    )
+    .await;
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -311,11 +321,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The OpenAPI description of this module's routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    search_products,
-    add_product,
-    get_product,
-    change_product,
-    availability
-))]
+#[openapi(paths(search_products, add_product, get_product, change_product, availability))]
 pub(super) struct Docs;

@@ -17,6 +17,7 @@ mod ops;
 mod problem;
 mod reports;
 mod restock;
+mod route;
 mod sales;
 mod stock;
 mod stores;

@@ -9,8 +9,9 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use std::time::Instant;
 
+use super::AppState;
 use super::problem::ApiError;
-use super::{AppState, forward};
+use super::route::store_in_path;
 use crate::auth::Principal;
 use crate::cluster::Cluster;
 use crate::request_id::REQUEST_ID;
@@ -46,28 +47,11 @@ pub async fn observe<B: MessageBody + 'static>(
     let misdirected = app
         .as_ref()
         .and_then(|app| not_owned(&app.cluster, req.path()));
-    let chain_write = forward::is_chain_write(req.method(), req.path());
-    // A request another instance forwarded is never forwarded again (two instances that
-    // disagree on the owner would pass it back and forth): its handler answers.
-    let from_peer = super::internal::Peer::forwarder(req.request()).is_some();
-    let forward_to = app.as_ref().filter(|_| !from_peer).and_then(|app| {
-        let owner = if chain_write {
-            app.cluster.chain_owner()
-        } else {
-            let sku = forward::central_ledger_sku(req.path())?;
-            app.cluster.product_owner(&sku)
-        };
-        (owner != app.cluster.name()).then(|| owner.to_owned())
-    });
-    let forwarder = app.clone();
     let result = REQUEST_ID
         .scope(request_id.clone(), async move {
-            match (misdirected, forward_to, forwarder) {
-                (Some(error), _, _) => Ok(req.error_response(error).map_into_right_body()),
-                (None, Some(owner), Some(app)) => Ok(forward::to_owner(&app, &owner, req)
-                    .await
-                    .map_into_right_body()),
-                _ => next
+            match misdirected {
+                Some(error) => Ok(req.error_response(error).map_into_right_body()),
+                None => next
                     .call(req)
                     .await
                     .map(ServiceResponse::map_into_left_body),
@@ -110,17 +94,6 @@ pub async fn observe<B: MessageBody + 'static>(
             .headers_mut()
             .insert(HeaderName::from_static("x-request-id"), value);
     }
-    if chain_write
-        && response.status().is_success()
-        && let Some(seq) = app
-            .as_ref()
-            .filter(|app| app.cluster.owns_chain())
-            .and_then(|app| HeaderValue::from_str(&app.registry.chain().seq().to_string()).ok())
-    {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(forward::CHAIN_SEQ_HEADER), seq);
-    }
     // A forwarded answer keeps the name of the instance that made it.
     let instance = HeaderName::from_static("x-magasin-instance");
     if !response.headers().contains_key(&instance)
@@ -135,7 +108,7 @@ pub async fn observe<B: MessageBody + 'static>(
 /// never from this instance's copy (HAProxy routes by owner; a client that bypasses it
 /// learns where to go).
 fn not_owned(cluster: &Cluster, path: &str) -> Option<ApiError> {
-    let store = Cluster::store_in_path(path)?;
+    let store = store_in_path(path)?;
     let owner = cluster.store_owner(store);
     (owner != cluster.name()).then(|| ApiError::NotOwner {
         store,

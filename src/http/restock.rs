@@ -7,10 +7,13 @@ use std::future::Future;
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
+use actix_web::middleware::from_fn;
+
 use super::auth::Authenticated;
 use super::extract::{
     IdemKey, LedgerQuery, LineBody, Page, Pagination, next_after, parse_lines, sku, store_id,
 };
+use super::forward;
 use super::problem::{ApiError, FieldError, lines_error};
 use super::reports::{CentralTotals, StockAsk};
 use super::{AppState, rfc3339};
@@ -609,7 +612,7 @@ struct CentralLedger {
     tag = "réapprovisionnement",
     responses((status = 200, description = "Grand livre central du produit", body = CentralLedger))
 )]
-#[get("/logistics/stock/{sku}/ledger")]
+#[get("/logistics/stock/{sku}/ledger", wrap = "from_fn(forward::product_owner)")]
 async fn central_ledger(
     app: web::Data<AppState>,
     user: Authenticated,

@@ -3,8 +3,11 @@
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
+use actix_web::middleware::from_fn;
+
 use super::auth::Authenticated;
 use super::extract::store_id;
+use super::forward;
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
 use crate::auth::Permission;
@@ -90,7 +93,7 @@ async fn get_store(
     request_body = NewStoreBody,
     responses((status = 201, description = "Magasin ouvert", body = StoreBody))
 )]
-#[post("/stores")]
+#[post("/stores", wrap = "from_fn(forward::reference_data)")]
 async fn create_store(
     app: web::Data<AppState>,
     user: Authenticated,
@@ -108,7 +111,14 @@ async fn create_store(
     // that, so the store takes requests as soon as this answers.
     let owner = app.cluster.store_owner(store.id);
     if owner != app.cluster.name() {
-        super::forward::in_effect_on(&app, std::iter::once(owner), OWNER_WAIT, "new store").await;
+        crate::cluster::forward::in_effect_on(
+            &app.registry,
+            &app.peers,
+            std::iter::once(owner),
+            OWNER_WAIT,
+            "new store",
+        )
+        .await;
     }
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/stores/{}", store.id)))

@@ -3,9 +3,12 @@
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
+use actix_web::middleware::from_fn;
+
 use super::AppState;
 use super::auth::Authenticated;
 use super::extract::store_id;
+use super::forward;
 use super::problem::{ApiError, FieldError};
 use crate::auth::{Permission, hash_in_turn};
 use crate::domain::{Role, User, Username, check_new_password};
@@ -64,7 +67,7 @@ struct NewUserBody {
     request_body = NewUserBody,
     responses((status = 201, description = "Utilisateur créé", body = UserBody))
 )]
-#[post("/users")]
+#[post("/users", wrap = "from_fn(forward::reference_data)")]
 async fn create_user(
     app: web::Data<AppState>,
     user: Authenticated,
@@ -125,7 +128,7 @@ async fn create_user(
     tag = "utilisateurs",
     responses((status = 200, description = "Utilisateur désactivé", body = UserBody))
 )]
-#[post("/users/{username}/deactivate")]
+#[post("/users/{username}/deactivate", wrap = "from_fn(forward::reference_data)")]
 async fn deactivate_user(
     app: web::Data<AppState>,
     user: Authenticated,
