@@ -49,3 +49,41 @@ fn thirty_two_tills_buying_the_last_ten_units_sell_exactly_ten() {
         .collect();
     assert_eq!(balances, (0..10).rev().collect::<Vec<i64>>());
 }
+
+/// Two tills (or one till's retry racing its first try) send the same sale with the same
+/// Idempotency-Key at the same instant: one sale is recorded, and both get its answer.
+#[test]
+fn two_requests_with_the_same_key_at_once_record_one_sale_and_get_the_same_answer() {
+    let app = Arc::new(spawn_app());
+    let [(sku, _), _] = two_products(&app, 1, [10, 0]);
+    let before = app.sales(1).body["total"].as_i64().expect("total");
+    let start = Arc::new(Barrier::new(2));
+    let body = json!({"lines": [{"sku": sku, "quantity": 3}]});
+    let racers: Vec<_> = (0..2)
+        .map(|_| {
+            let (app, start, body) = (app.clone(), start.clone(), body.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                app.sell(1, "course-meme-cle", &body)
+            })
+        })
+        .collect();
+    let replies: Vec<_> = racers
+        .into_iter()
+        .map(|r| r.join().expect("racer thread"))
+        .collect();
+    let (first, second) = (&replies[0], &replies[1]);
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(
+        (first.status, &first.body),
+        (second.status, &second.body),
+        "both answers are the one sale's"
+    );
+    assert_eq!(
+        replies.iter().filter(|r| r.replayed).count(),
+        1,
+        "one answer is the sale, the other its replay"
+    );
+    assert_eq!(app.sales(1).body["total"].as_i64(), Some(before + 1));
+    assert_eq!(app.on_hand(1, &sku), 7, "the units left once");
+}

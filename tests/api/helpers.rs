@@ -263,6 +263,16 @@ impl TestApp {
         )
     }
 
+    /// `POST /api/v1/stores/{store}/sales` with an Idempotency-Key.
+    pub fn sell(&self, store: u32, key: &str, body: &Value) -> Reply {
+        self.post_with_key(&format!("/api/v1/stores/{store}/sales"), key, body)
+    }
+
+    /// `GET /api/v1/stores/{store}/sales`: the first page of the store's sales.
+    pub fn sales(&self, store: u32) -> Reply {
+        self.get(&format!("/api/v1/stores/{store}/sales"))
+    }
+
     pub fn on_hand(&self, store: u32, sku: &str) -> i64 {
         let r = self.get(&format!("/api/v1/stores/{store}/stock/{sku}"));
         assert_eq!(r.status, 200, "stock line {store}/{sku}: {:?}", r.body);
