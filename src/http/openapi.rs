@@ -57,7 +57,7 @@ const COMMON_ERRORS: &[(&str, &str)] = &[
 const MISDIRECTED: &str = "Magasin servi par une autre instance (misdirected_request) : \
                            errors[0].owner la nomme ; HAProxy y envoie directement";
 
-/// A path that only its store's owner serves (the same rule as `Cluster::store_in_path`).
+/// A path that only its store's owner serves (the same rule as `route::store_in_path`).
 fn owned_by_one_instance(path: &str) -> bool {
     path.starts_with("/api/v1/stores/{store_id}")
         || path.starts_with("/api/v1/logistics/restock-requests/{request_id}")
