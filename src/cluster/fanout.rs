@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::{Cluster, Peers};
 use crate::domain::StoreId;
+use crate::reports::report::Coverage;
 
 /// How long a chain-wide read waits for the other instances.
 pub const DEADLINE: Duration = Duration::from_secs(2);
@@ -43,32 +44,6 @@ pub trait Ask<C>: Serialize + DeserializeOwned + Sync {
 pub struct Gathered<P> {
     pub parts: Vec<P>,
     pub missing: Vec<String>,
-}
-
-/// Whether a chain-wide answer is whole; `missing_stores` are in the scope asked but held
-/// by an instance that did not answer in time.
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
-pub struct Coverage {
-    pub partial: bool,
-    pub missing_stores: Vec<u32>,
-    pub missing_instances: Vec<String>,
-}
-
-impl Coverage {
-    /// Adds what another read of the same answer missed.
-    pub fn add(&mut self, other: Coverage) {
-        self.partial |= other.partial;
-        for id in other.missing_stores {
-            if !self.missing_stores.contains(&id) {
-                self.missing_stores.push(id);
-            }
-        }
-        for name in other.missing_instances {
-            if !self.missing_instances.contains(&name) {
-                self.missing_instances.push(name);
-            }
-        }
-    }
 }
 
 impl<P> Gathered<P> {
@@ -160,6 +135,3 @@ pub fn owned(cluster: &Cluster, stores: &[StoreId]) -> Vec<StoreId> {
         .filter(|id| cluster.owns_store(*id))
         .collect()
 }
-
-/// A part's list of `(key, value)`, as JSON carries a map with non-string keys.
-pub type Pairs<K, V> = Vec<(K, V)>;

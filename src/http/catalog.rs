@@ -15,12 +15,13 @@ use super::forward;
 use super::problem::{ApiError, FieldError};
 use crate::actors::Added;
 use crate::auth::Permission;
-use crate::cluster::fanout::{self, Ask, Coverage, Pairs};
+use crate::cluster::fanout::{self, Ask};
 use crate::domain::{
     CATEGORY_MAX, Cents, PRODUCT_NAME_MAX, Product, ProductChange, Sku, StockLine, StoreId,
     parse_label,
 };
 use crate::reports::ProductQuery;
+use crate::reports::report::{Coverage, Pairs};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ProductBody {

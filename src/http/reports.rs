@@ -12,16 +12,19 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
+use super::AppState;
 use super::auth::Authenticated;
 use super::extract::store_id;
 use super::problem::{ApiError, FieldError};
-use super::{AppState, rfc3339};
 use crate::actors::now;
 use crate::auth::{AuthError, Permission, Principal};
-use crate::cluster::fanout::{self, Ask, Coverage, Pairs, Reach};
-use crate::domain::{Sku, StockLine, StoreId, Timestamp};
-use crate::reports::{Figures, HOUR_MS, ProductFigures, SalesPart, SalesQuestion, hours};
-use std::collections::HashMap;
+use crate::cluster::fanout::{self, Ask, Reach};
+use crate::domain::{StoreId, Timestamp};
+use crate::reports::report::{
+    self, Coverage, Dashboard, DashboardClock, RankBy, SalesReport, SalesSum, StockPart,
+    StockReport, StockSources, TOP_LIMITS, TopProducts,
+};
+use crate::reports::{HOUR_MS, SalesPart, SalesQuestion, hours};
 
 fn invalid_scope() -> ApiError {
     ApiError::Validation(vec![FieldError {
@@ -134,83 +137,26 @@ impl Ask<AppState> for SalesAsk {
     }
 }
 
-/// Every instance's sales part, added up.
-struct ChainSales {
-    stores: HashMap<StoreId, Figures>,
-    products: HashMap<Sku, ProductFigures>,
-    hourly: Vec<Figures>,
-    coverage: Coverage,
-}
-
-async fn chain_sales(app: &AppState, ask: SalesAsk, reach: Reach) -> Result<ChainSales, ApiError> {
+/// Every instance's sales figures for `ask`, added up, and what is missing.
+async fn chain_sales(
+    app: &AppState,
+    ask: SalesAsk,
+    reach: Reach,
+) -> Result<(SalesSum, Coverage), ApiError> {
     let gathered = fanout::gather_in(app, &ask, reach).await?;
     let coverage = gathered.coverage(&app.cluster, &ask.stores);
-    let mut sum = ChainSales {
-        stores: HashMap::new(),
-        products: HashMap::new(),
-        hourly: Vec::new(),
-        coverage,
+    Ok((SalesSum::of(gathered.parts), coverage))
+}
+
+/// The sales question of a period.
+fn sales_ask(stores: Vec<StoreId>, (from, to): (Timestamp, Timestamp), products: bool) -> SalesAsk {
+    let question = SalesQuestion {
+        from,
+        to,
+        products,
+        first_hour: None,
     };
-    for part in gathered.parts {
-        sum.stores.extend(part.stores);
-        for (sku, f) in part.products {
-            let entry = sum.products.entry(sku).or_default();
-            entry.units += f.units;
-            entry.revenue += f.revenue;
-        }
-        if sum.hourly.len() < part.hourly.len() {
-            sum.hourly.resize(part.hourly.len(), Figures::default());
-        }
-        for (slot, f) in sum.hourly.iter_mut().zip(part.hourly) {
-            *slot += f;
-        }
-    }
-    Ok(sum)
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct FiguresBody {
-    sales_count: u64,
-    units: u64,
-    revenue_cents: i64,
-    returns_count: u64,
-    returned_units: u64,
-    refunds_cents: i64,
-    net_revenue_cents: i64,
-    average_basket_cents: i64,
-}
-
-impl From<Figures> for FiguresBody {
-    fn from(f: Figures) -> Self {
-        Self {
-            sales_count: f.sales,
-            units: f.units,
-            revenue_cents: f.revenue,
-            returns_count: f.returns,
-            returned_units: f.returned_units,
-            refunds_cents: f.refunds,
-            net_revenue_cents: f.net_revenue(),
-            average_basket_cents: f.average_basket(),
-        }
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct StoreFigures {
-    store_id: u32,
-    store_code: String,
-    #[serde(flatten)]
-    figures: FiguresBody,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct SalesReport {
-    from: String,
-    to: String,
-    stores: Vec<StoreFigures>,
-    totals: FiguresBody,
-    #[serde(flatten)]
-    coverage: Coverage,
+    SalesAsk { stores, question }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -222,14 +168,6 @@ struct PeriodQuery {
     store_id: Option<u32>,
     /// `chain` (default) or `instance`: only the stores the answering instance owns.
     scope: Option<String>,
-}
-
-fn code_of(app: &AppState, id: StoreId) -> String {
-    app.catalog.store(id).map(|s| s.code).unwrap_or_default()
-}
-
-fn name_of(app: &AppState, sku: &Sku) -> String {
-    app.catalog.product(sku).map(|p| p.name).unwrap_or_default()
 }
 
 /// Per store: sales, units, revenue, returns, net revenue, average basket; chain totals.
@@ -248,37 +186,11 @@ async fn sales_report(
     if reach == Reach::Instance {
         stores = fanout::owned(&app.cluster, &stores);
     }
-    let (from, to) = period(query.from.as_deref(), query.to.as_deref(), &app.time_zone)?;
-    let ask = SalesAsk {
-        stores: stores.clone(),
-        question: SalesQuestion {
-            from,
-            to,
-            products: false,
-            first_hour: None,
-        },
-    };
-    let sales = chain_sales(&app, ask, reach).await?;
-    let mut totals = Figures::default();
-    let per_store = stores
-        .into_iter()
-        .filter_map(|id| {
-            let figures = *sales.stores.get(&id)?;
-            totals += figures;
-            Some(StoreFigures {
-                store_id: id.get(),
-                store_code: code_of(&app, id),
-                figures: figures.into(),
-            })
-        })
-        .collect();
-    Ok(web::Json(SalesReport {
-        from: rfc3339(from),
-        to: rfc3339(to),
-        stores: per_store,
-        totals: totals.into(),
-        coverage: sales.coverage,
-    }))
+    let period = period(query.from.as_deref(), query.to.as_deref(), &app.time_zone)?;
+    let ask = sales_ask(stores.clone(), period, false);
+    let (sales, coverage) = chain_sales(&app, ask, reach).await?;
+    let report = report::sales_report(&app.catalog, stores, period, sales, coverage);
+    Ok(web::Json(report))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -292,49 +204,24 @@ struct TopQuery {
     by: Option<String>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct TopProduct {
-    sku: String,
-    name: String,
-    units: u64,
-    revenue_cents: i64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct TopProducts {
-    from: String,
-    to: String,
-    by: &'static str,
-    items: Vec<TopProduct>,
-    #[serde(flatten)]
-    coverage: Coverage,
-}
-
-fn top_products(
-    app: &AppState,
-    sold: HashMap<Sku, ProductFigures>,
-    by_revenue: bool,
-    limit: usize,
-) -> Vec<TopProduct> {
-    let mut products: Vec<_> = sold.into_iter().collect();
-    products.sort_by(|(a_sku, a), (b_sku, b)| {
-        let (a_key, b_key) = if by_revenue {
-            (a.revenue, b.revenue)
-        } else {
-            (a.units as i64, b.units as i64)
-        };
-        b_key.cmp(&a_key).then_with(|| a_sku.cmp(b_sku))
-    });
-    products
-        .into_iter()
-        .take(limit)
-        .map(|(sku, f)| TopProduct {
-            name: name_of(app, &sku),
-            sku: sku.to_string(),
-            units: f.units,
-            revenue_cents: f.revenue,
-        })
-        .collect()
+/// `limit` (1 to 100, default 10) and `by` (units or revenue) of a best-sellers query.
+fn ranking(query: &TopQuery) -> Result<(RankBy, usize), ApiError> {
+    let limit = Some(query.limit.unwrap_or(10)).filter(|l| TOP_LIMITS.contains(l));
+    let limit = limit.ok_or_else(|| {
+        ApiError::Validation(vec![FieldError {
+            field: "limit".into(),
+            code: "invalid_limit",
+            detail: "limit va de 1 à 100.".into(),
+        }])
+    })?;
+    let by = RankBy::parse(query.by.as_deref()).ok_or_else(|| {
+        ApiError::Validation(vec![FieldError {
+            field: "by".into(),
+            code: "invalid_order",
+            detail: "by vaut units ou revenue.".into(),
+        }])
+    })?;
+    Ok((by, limit))
 }
 
 /// Best sellers by units or revenue (gross sales).
@@ -349,78 +236,12 @@ async fn top_products_report(
     query: web::Query<TopQuery>,
 ) -> Result<web::Json<TopProducts>, ApiError> {
     let stores = scope(&app, &user, query.store_id)?;
-    let (from, to) = period(query.from.as_deref(), query.to.as_deref(), &app.time_zone)?;
-    let limit = query.limit.unwrap_or(10);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::Validation(vec![FieldError {
-            field: "limit".into(),
-            code: "invalid_limit",
-            detail: "limit va de 1 à 100.".into(),
-        }]));
-    }
-    let by_revenue = match query.by.as_deref() {
-        None | Some("units") => false,
-        Some("revenue") => true,
-        Some(_) => {
-            return Err(ApiError::Validation(vec![FieldError {
-                field: "by".into(),
-                code: "invalid_order",
-                detail: "by vaut units ou revenue.".into(),
-            }]));
-        }
-    };
-    let ask = SalesAsk {
-        stores,
-        question: SalesQuestion {
-            from,
-            to,
-            products: true,
-            first_hour: None,
-        },
-    };
-    let sales = chain_sales(&app, ask, Reach::Chain).await?;
-    Ok(web::Json(TopProducts {
-        from: rfc3339(from),
-        to: rfc3339(to),
-        by: if by_revenue { "revenue" } else { "units" },
-        items: top_products(&app, sales.products, by_revenue, limit),
-        coverage: sales.coverage,
-    }))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct LowLine {
-    sku: String,
-    name: String,
-    on_hand: u32,
-    reorder_point: u32,
-    target_level: u32,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct StoreStock {
-    store_id: u32,
-    store_code: String,
-    units: u64,
-    stock_value_cents: i64,
-    in_transit_units: u64,
-    low_stock: Vec<LowLine>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct CentralStock {
-    units: u64,
-    allocated_units: u64,
-    stock_value_cents: i64,
-    in_transit_units: u64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct StockReport {
-    stores: Vec<StoreStock>,
-    central: Option<CentralStock>,
-    #[serde(flatten)]
-    coverage: Coverage,
+    let period = period(query.from.as_deref(), query.to.as_deref(), &app.time_zone)?;
+    let ranking = ranking(&query)?;
+    let (sales, coverage) =
+        chain_sales(&app, sales_ask(stores, period, true), Reach::Chain).await?;
+    let report = report::top_products(&app.catalog, period, sales, ranking, coverage);
+    Ok(web::Json(report))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -438,106 +259,22 @@ pub(super) struct StockAsk {
     pub(super) central: bool,
 }
 
-#[derive(Serialize, Deserialize)]
-pub(super) struct StoreStockPart {
-    store: StoreId,
-    units: u64,
-    value_cents: i64,
-    in_transit_units: u64,
-    low: Pairs<Sku, StockLine>,
-    pending_restocks: usize,
-}
-
-#[derive(Default, Serialize, Deserialize)]
-pub(super) struct StockPart {
-    stores: Vec<StoreStockPart>,
-    pub(super) central: Pairs<Sku, crate::reports::CentralLine>,
-    pub(super) in_transit: Pairs<Sku, u32>,
-}
-
-/// The logistics center's stock of each product, and its units on the road to stores,
-/// added up over every instance's part.
-#[derive(Default)]
-pub(super) struct CentralTotals {
-    pub(super) on_hand: HashMap<Sku, u64>,
-    pub(super) allocated: HashMap<Sku, u64>,
-    pub(super) in_transit: HashMap<Sku, u64>,
-}
-
-impl CentralTotals {
-    pub(super) fn add(&mut self, part: &StockPart) {
-        for (sku, line) in &part.central {
-            *self.on_hand.entry(sku.clone()).or_default() += u64::from(line.on_hand);
-            *self.allocated.entry(sku.clone()).or_default() += u64::from(line.allocated);
-        }
-        for (sku, units) in &part.in_transit {
-            *self.in_transit.entry(sku.clone()).or_default() += u64::from(*units);
-        }
-    }
-}
-
 impl Ask<AppState> for StockAsk {
     type Part = StockPart;
     type Error = ApiError;
     const NAME: &'static str = "stock";
 
     fn local(&self, app: &AppState) -> impl Future<Output = Result<StockPart, ApiError>> {
+        let sources = StockSources {
+            catalog: &app.catalog,
+            stock: &app.stock,
+            restocks: &app.restocks,
+            central: &app.central,
+        };
         let mine = fanout::owned(&app.cluster, &self.stores);
-        let products = if mine.is_empty() {
-            Vec::new()
-        } else {
-            app.catalog.search(&Default::default())
-        };
-        let stores = mine
-            .into_iter()
-            .map(|id| {
-                let mut part = StoreStockPart {
-                    store: id,
-                    units: 0,
-                    value_cents: 0,
-                    in_transit_units: app
-                        .restocks
-                        .in_transit(Some(id))
-                        .values()
-                        .map(|u| u64::from(*u))
-                        .sum(),
-                    low: Vec::new(),
-                    pending_restocks: app
-                        .restocks
-                        .list(Some(id), None)
-                        .iter()
-                        .filter(|r| r.status.is_open())
-                        .count(),
-                };
-                for product in &products {
-                    let line = app.stock.line(id, &product.sku);
-                    part.units += u64::from(line.on_hand);
-                    part.value_cents += (product.price * line.on_hand).0;
-                    if line.is_low() {
-                        part.low.push((product.sku.clone(), line));
-                    }
-                }
-                part
-            })
-            .collect();
-        let (central, in_transit) = if self.central {
-            let me = app.cluster.name();
-            (
-                app.central
-                    .lines()
-                    .into_iter()
-                    .filter(|(sku, _)| app.cluster.product_owner(sku) == me)
-                    .collect(),
-                app.restocks.in_transit(None).into_iter().collect(),
-            )
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        std::future::ready(Ok(StockPart {
-            stores,
-            central,
-            in_transit,
-        }))
+        let me = app.cluster.name();
+        let owns = |sku: &_| app.cluster.product_owner(sku) == me;
+        std::future::ready(Ok(sources.part(mine, self.central, owns)))
     }
 }
 
@@ -552,90 +289,15 @@ async fn stock_report(
     query: web::Query<StockQuery>,
 ) -> Result<web::Json<StockReport>, ApiError> {
     let stores = scope(&app, &user, query.store_id)?;
-    let with_central = !user.role.is_store_role();
+    let central = !user.role.is_store_role();
     let ask = StockAsk {
         stores: stores.clone(),
-        central: with_central,
+        central,
     };
     let gathered = fanout::gather(app.get_ref(), &ask).await?;
     let coverage = gathered.coverage(&app.cluster, &stores);
-    let mut by_store: HashMap<StoreId, StoreStockPart> = HashMap::new();
-    let mut totals = CentralTotals::default();
-    for part in gathered.parts {
-        totals.add(&part);
-        by_store.extend(part.stores.into_iter().map(|s| (s.store, s)));
-    }
-    let central = with_central.then(|| CentralStock {
-        units: totals.on_hand.values().sum(),
-        allocated_units: totals.allocated.values().sum(),
-        stock_value_cents: totals
-            .on_hand
-            .iter()
-            .map(|(sku, units)| {
-                let price = app.catalog.product(sku).map_or(0, |p| p.price.0);
-                price.saturating_mul(i64::try_from(*units).unwrap_or(i64::MAX))
-            })
-            .sum(),
-        in_transit_units: totals.in_transit.values().sum(),
-    });
-    let stores = stores
-        .into_iter()
-        .filter_map(|id| by_store.remove(&id))
-        .map(|part| StoreStock {
-            store_id: part.store.get(),
-            store_code: code_of(&app, part.store),
-            units: part.units,
-            stock_value_cents: part.value_cents,
-            in_transit_units: part.in_transit_units,
-            low_stock: part
-                .low
-                .into_iter()
-                .map(|(sku, line)| LowLine {
-                    name: name_of(&app, &sku),
-                    sku: sku.to_string(),
-                    on_hand: line.on_hand,
-                    reorder_point: line.reorder_point,
-                    target_level: line.target_level,
-                })
-                .collect(),
-        })
-        .collect();
-    Ok(web::Json(StockReport {
-        stores,
-        central,
-        coverage,
-    }))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct HourPoint {
-    hour: String,
-    sales_count: u64,
-    revenue_cents: i64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct StoreToday {
-    store_id: u32,
-    store_code: String,
-    sales_count: u64,
-    revenue_cents: i64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct Dashboard {
-    generated_at: String,
-    today_from: String,
-    revenue_today_cents: i64,
-    sales_today: u64,
-    stores: Vec<StoreToday>,
-    /// The last 24 hours, oldest first, the current hour last.
-    hourly: Vec<HourPoint>,
-    top_products_today: Vec<TopProduct>,
-    low_stock_count: usize,
-    pending_restocks: usize,
-    #[serde(flatten)]
-    coverage: Coverage,
+    let report = report::stock_report(&app.catalog, stores, gathered.parts, central, coverage);
+    Ok(web::Json(report))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -657,19 +319,12 @@ async fn dashboard(
     query: web::Query<DashboardQuery>,
 ) -> Result<web::Json<Dashboard>, ApiError> {
     let stores = scope(&app, &user, query.store_id)?;
-    let now = now();
-    let today = start_of_today(&app.time_zone);
-    let tomorrow = Timestamp(today.0 + 24 * HOUR_MS);
-    let first_hour = now.0.div_euclid(HOUR_MS) - 23;
-    let sales_ask = SalesAsk {
-        stores: stores.clone(),
-        question: SalesQuestion {
-            from: today,
-            to: tomorrow,
-            products: true,
-            first_hour: Some(first_hour),
-        },
+    let clock = DashboardClock {
+        now: now(),
+        today: start_of_today(&app.time_zone),
     };
+    let mut sales_ask = sales_ask(stores.clone(), (clock.today, clock.tomorrow()), true);
+    sales_ask.question.first_hour = Some(clock.first_hour());
     let stock_ask = StockAsk {
         stores: stores.clone(),
         central: false,
@@ -678,48 +333,16 @@ async fn dashboard(
         chain_sales(&app, sales_ask, Reach::Chain),
         fanout::gather(app.get_ref(), &stock_ask)
     );
-    let (sales, stock) = (sales?, stock?);
-    let mut coverage = sales.coverage;
+    let ((sales, mut coverage), stock) = (sales?, stock?);
     coverage.add(stock.coverage(&app.cluster, &stores));
-    let mut total = Figures::default();
-    let per_store = stores
-        .iter()
-        .filter_map(|id| {
-            let figures = *sales.stores.get(id)?;
-            total += figures;
-            Some(StoreToday {
-                store_id: id.get(),
-                store_code: code_of(&app, *id),
-                sales_count: figures.sales,
-                revenue_cents: figures.revenue,
-            })
-        })
-        .collect();
-    let store_parts = stock.parts.iter().flat_map(|p| &p.stores);
-    let (low_stock_count, pending_restocks) = store_parts.fold((0, 0), |(low, pending), s| {
-        (low + s.low.len(), pending + s.pending_restocks)
-    });
-    Ok(web::Json(Dashboard {
-        generated_at: rfc3339(now),
-        today_from: rfc3339(today),
-        revenue_today_cents: total.revenue,
-        sales_today: total.sales,
-        stores: per_store,
-        hourly: sales
-            .hourly
-            .into_iter()
-            .enumerate()
-            .map(|(i, f)| HourPoint {
-                hour: rfc3339(Timestamp((first_hour + i as i64) * HOUR_MS)),
-                sales_count: f.sales,
-                revenue_cents: f.revenue,
-            })
-            .collect(),
-        top_products_today: top_products(&app, sales.products, true, 5),
-        low_stock_count,
-        pending_restocks,
+    let parts = (sales, stock.parts);
+    Ok(web::Json(report::dashboard(
+        &app.catalog,
+        &stores,
+        clock,
+        parts,
         coverage,
-    }))
+    )))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -15,16 +15,17 @@ use super::extract::{
 };
 use super::forward;
 use super::problem::{ApiError, FieldError, lines_error};
-use super::reports::{CentralTotals, StockAsk};
+use super::reports::StockAsk;
 use super::{AppState, rfc3339};
 use crate::actors::{FlowError, Recorded};
 use crate::auth::Permission;
-use crate::cluster::fanout::{self, Ask, Coverage};
+use crate::cluster::fanout::{self, Ask};
 use crate::domain::{
     CentralEvent, Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, Sku, StoreId,
     parse_label,
 };
 use crate::reports::ProductQuery;
+use crate::reports::report::{CentralTotals, Coverage};
 use std::collections::HashMap;
 
 impl From<FlowError> for ApiError {

@@ -8,6 +8,7 @@
 mod catalog;
 mod events;
 mod logistics;
+pub mod report;
 mod sales;
 mod stock;
 mod users;
