@@ -66,6 +66,22 @@ pub async fn in_effect_on<'a>(
     }
 }
 
+/// After a store was opened here: once the store's owner (when it is another instance)
+/// has it in its copy of the reference data, so the store takes requests as soon as the
+/// client is answered (at most `wait`).
+pub async fn store_in_effect(
+    registry: &Registry,
+    peers: &Peers,
+    cluster: &super::Cluster,
+    store: crate::domain::StoreId,
+    wait: std::time::Duration,
+) {
+    let owner = cluster.store_owner(store);
+    if owner != cluster.name() {
+        in_effect_on(registry, peers, std::iter::once(owner), wait, "new store").await;
+    }
+}
+
 /// Sends the request (`http` and its `body`) to `owner` and gives back the owner's answer,
 /// once this instance's copy of the reference data holds what the owner wrote.
 pub async fn relay(

@@ -307,6 +307,18 @@ struct DashboardQuery {
     store_id: Option<u32>,
 }
 
+/// What a dashboard asks every instance: today's sales with the last 24 hours, and the
+/// stock of its stores.
+fn dashboard_asks(stores: &[StoreId], clock: DashboardClock) -> (SalesAsk, StockAsk) {
+    let mut sales = sales_ask(stores.to_vec(), (clock.today, clock.tomorrow()), true);
+    sales.question.first_hour = Some(clock.first_hour());
+    let stock = StockAsk {
+        stores: stores.to_vec(),
+        central: false,
+    };
+    (sales, stock)
+}
+
 /// Head-office KPIs (or a manager's store): today, the last 24 hours, alerts.
 #[utoipa::path(
     tag = "rapports",
@@ -323,12 +335,7 @@ async fn dashboard(
         now: now(),
         today: start_of_today(&app.time_zone),
     };
-    let mut sales_ask = sales_ask(stores.clone(), (clock.today, clock.tomorrow()), true);
-    sales_ask.question.first_hour = Some(clock.first_hour());
-    let stock_ask = StockAsk {
-        stores: stores.clone(),
-        central: false,
-    };
+    let (sales_ask, stock_ask) = dashboard_asks(&stores, clock);
     let (sales, stock) = futures_util::join!(
         chain_sales(&app, sales_ask, Reach::Chain),
         fanout::gather(app.get_ref(), &stock_ask)

@@ -107,19 +107,9 @@ async fn create_store(
             .collect::<Vec<_>>()
     })?;
     let store = app.registry.open_store(new).await?;
-    // The store's owner starts its actor when its copy of the chain has the store: wait for
-    // that, so the store takes requests as soon as this answers.
-    let owner = app.cluster.store_owner(store.id);
-    if owner != app.cluster.name() {
-        crate::cluster::forward::in_effect_on(
-            &app.registry,
-            &app.peers,
-            std::iter::once(owner),
-            OWNER_WAIT,
-            "new store",
-        )
-        .await;
-    }
+    // The store's owner starts its actor when its copy of the chain has the store.
+    let (registry, peers, cluster) = (&app.registry, &app.peers, &app.cluster);
+    crate::cluster::forward::store_in_effect(registry, peers, cluster, store.id, OWNER_WAIT).await;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/stores/{}", store.id)))
         .json(StoreBody::from(store)))
