@@ -93,6 +93,73 @@ struct Feed {
 }
 
 impl Feed {
+    /// A client's feed: the events replayed from its cursor (or a reset when they are no
+    /// longer kept), then this instance's and the others' as they come.
+    fn open(
+        app: &AppState,
+        user: Principal,
+        cursor: Cursor,
+        (live, remote): (broadcast::Receiver<LiveEvent>, mpsc::Receiver<Relayed>),
+        replay: Option<Vec<LiveEvent>>,
+    ) -> Self {
+        let me = cursor.me;
+        let mut feed = Feed {
+            user,
+            pending: VecDeque::new(),
+            live,
+            remote,
+            cursor,
+            ticker: tokio::time::interval(KEEP_ALIVE),
+            closed: Box::pin(app.events.closed()),
+        };
+        match replay {
+            Some(replayed) => {
+                for event in &replayed {
+                    feed.take(me, event);
+                }
+            }
+            None => feed.pending.push_back(Bytes::from_static(RESET.as_bytes())),
+        }
+        // A first comment makes the response start at once (clients see the stream open).
+        feed.pending
+            .push_front(Bytes::from_static(b": magasin\n\n"));
+        feed.ticker.reset();
+        feed
+    }
+
+    /// The server-sent events' bytes: what is pending, then each event, reset and
+    /// keep-alive as it comes, until the client or the server goes.
+    fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+        futures_util::stream::unfold(self, |mut feed| async move {
+            loop {
+                if let Some(bytes) = feed.pending.pop_front() {
+                    return Some((Ok::<_, actix_web::Error>(bytes), feed));
+                }
+                tokio::select! {
+                    received = feed.live.recv() => match received {
+                        Ok(event) => {
+                            let me = feed.cursor.me;
+                            feed.take(me, &event);
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            feed.pending.push_back(Bytes::from_static(RESET.as_bytes()));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    Some(relayed) = feed.remote.recv() => match relayed {
+                        Relayed::Event(instance, event) => feed.take(instance, &event),
+                        Relayed::Reset(instance) => {
+                            feed.cursor.positions[instance] = 0;
+                            feed.pending.push_back(Bytes::from_static(RESET.as_bytes()));
+                        }
+                    },
+                    _ = feed.ticker.tick() => feed.pending.push_back(Bytes::from_static(b": keep-alive\n\n")),
+                    () = &mut feed.closed => return None,
+                }
+            }
+        })
+    }
+
     fn take(&mut self, instance: usize, event: &LiveEvent) {
         if event.position > self.cursor.positions[instance] {
             self.cursor.positions[instance] = event.position;
@@ -122,17 +189,38 @@ async fn events(
         .iter()
         .position(|n| n == app.cluster.name())
         .unwrap_or(0);
-    let resume = Cursor::parse(
-        req.headers()
-            .get("Last-Event-ID")
-            .and_then(|v| v.to_str().ok()),
-        instances.len(),
-    );
+    let last = req
+        .headers()
+        .get("Last-Event-ID")
+        .and_then(|v| v.to_str().ok());
+    let resume = Cursor::parse(last, instances.len());
     let (replay, live) = app.events.subscribe(resume.as_ref().map(|p| p[me]));
+    let remote = relay_others(&app, me, resume.as_deref()).await;
+    let cursor = Cursor {
+        positions: resume.unwrap_or_else(|| vec![0; instances.len().max(1)]),
+        me,
+    };
+    let feed = Feed::open(&app, (*user).clone(), cursor, (live, remote), replay);
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(feed.into_stream()))
+}
+
+/// Starts relaying every other instance's events (from `resume`'s positions) into one
+/// channel; returns once each relays, or could not within [`CONNECT`]: an event committed
+/// after the client sees the stream open reaches it.
+async fn relay_others(
+    app: &web::Data<AppState>,
+    me: usize,
+    resume: Option<&[u64]>,
+) -> mpsc::Receiver<Relayed> {
     let (relay, remote) = mpsc::channel(1024);
     let mut connected = Vec::new();
+    let instances = app.cluster.instances();
     for (index, name) in instances.iter().enumerate().filter(|(i, _)| *i != me) {
-        let after = resume.as_ref().map(|p| p[index]);
+        let after = resume.map(|p| p[index]);
         let (ready, is_ready) = tokio::sync::oneshot::channel();
         connected.push(is_ready);
         let relay = relay.clone();
@@ -145,67 +233,8 @@ async fn events(
             ready,
         ));
     }
-    // The stream opens once every other instance relays (or could not within a second):
-    // an event committed after the client sees the stream open reaches it.
     let _ = tokio::time::timeout(CONNECT, futures_util::future::join_all(connected)).await;
-    let cursor = Cursor {
-        positions: resume.unwrap_or_else(|| vec![0; instances.len().max(1)]),
-        me,
-    };
-    let mut feed = Feed {
-        user: (*user).clone(),
-        pending: VecDeque::new(),
-        live,
-        remote,
-        cursor,
-        ticker: tokio::time::interval(KEEP_ALIVE),
-        closed: Box::pin(app.events.closed()),
-    };
-    match replay {
-        Some(replayed) => {
-            for event in &replayed {
-                feed.take(me, event);
-            }
-        }
-        None => feed.pending.push_back(Bytes::from_static(RESET.as_bytes())),
-    }
-    // A first comment makes the response start at once (clients see the stream open).
-    feed.pending
-        .push_front(Bytes::from_static(b": magasin\n\n"));
-    feed.ticker.reset();
-    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
-        loop {
-            if let Some(bytes) = feed.pending.pop_front() {
-                return Some((Ok::<_, actix_web::Error>(bytes), feed));
-            }
-            tokio::select! {
-                received = feed.live.recv() => match received {
-                    Ok(event) => {
-                        let me = feed.cursor.me;
-                        feed.take(me, &event);
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        feed.pending.push_back(Bytes::from_static(RESET.as_bytes()));
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
-                Some(relayed) = feed.remote.recv() => match relayed {
-                    Relayed::Event(instance, event) => feed.take(instance, &event),
-                    Relayed::Reset(instance) => {
-                        feed.cursor.positions[instance] = 0;
-                        feed.pending.push_back(Bytes::from_static(RESET.as_bytes()));
-                    }
-                },
-                _ = feed.ticker.tick() => feed.pending.push_back(Bytes::from_static(b": keep-alive\n\n")),
-                () = &mut feed.closed => return None,
-            }
-        }
-    });
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(stream))
+    remote
 }
 
 /// Relays another instance's events to one client's stream until the client goes away;
