@@ -60,21 +60,9 @@ struct NewUserBody {
     store_id: Option<u32>,
 }
 
-/// Creates a user; the password is hashed (argon2id) off the arbiter and only the hash is
-/// journaled.
-#[utoipa::path(
-    tag = "utilisateurs",
-    request_body = NewUserBody,
-    responses((status = 201, description = "Utilisateur créé", body = UserBody))
-)]
-#[post("/users", wrap = "from_fn(forward::reference_data)")]
-async fn create_user(
-    app: web::Data<AppState>,
-    user: Authenticated,
-    body: web::Json<NewUserBody>,
-) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::ManageUsers, None)?;
-    let body = body.into_inner();
+/// The user a creation body describes, checked field by field (every error named at
+/// once), its store known; its password is hashed by the caller.
+fn new_user(app: &AppState, body: &NewUserBody) -> Result<User, ApiError> {
     let mut errors = Vec::new();
     let username = Username::parse(&body.username)
         .map_err(|e| errors.push(FieldError::new("username", e)))
@@ -106,10 +94,26 @@ async fn create_user(
     {
         return Err(ApiError::StoreNotFound(id));
     }
-    let checked = User::new(username, String::new(), role, store)
-        .map_err(|e| ApiError::Validation(vec![FieldError::new("store_id", e)]))?;
-    let password = body.password;
-    let hash = hash_in_turn(password).await?;
+    User::new(username, String::new(), role, store)
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("store_id", e)]))
+}
+
+/// Creates a user; the password is hashed (argon2id) off the arbiter and only the hash is
+/// journaled.
+#[utoipa::path(
+    tag = "utilisateurs",
+    request_body = NewUserBody,
+    responses((status = 201, description = "Utilisateur créé", body = UserBody))
+)]
+#[post("/users", wrap = "from_fn(forward::reference_data)")]
+async fn create_user(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    body: web::Json<NewUserBody>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageUsers, None)?;
+    let checked = new_user(&app, &body)?;
+    let hash = hash_in_turn(body.into_inner().password).await?;
     let created = app
         .registry
         .chain()
