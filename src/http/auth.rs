@@ -91,6 +91,38 @@ struct LoginAnswer {
     user: UserSummary,
 }
 
+/// The active user whose password this is, or why not: the throttle refuses an address
+/// that failed too often for this name (before any hash is checked), and every failure is
+/// counted, logged and timed the same whether the name exists or not.
+async fn check_password(
+    app: &AppState,
+    username: &str,
+    password: String,
+    address: &str,
+) -> Result<crate::domain::User, ApiError> {
+    if let Some(wait) = app.throttle.locked_for(username, address, Instant::now()) {
+        app.metrics.login_failures.inc();
+        return Err(AuthError::TooManyAttempts(wait).into());
+    }
+    let user = Username::parse(username)
+        .ok()
+        .and_then(|name| app.users.get(&name))
+        .filter(|u| u.active);
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = verify_in_turn(password, hash)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let Some(user) = user.filter(|_| matches) else {
+        app.throttle
+            .record_failure(username, address, Instant::now());
+        app.metrics.login_failures.inc();
+        tracing::warn!(username = %username, address = %address, "failed login");
+        return Err(AuthError::InvalidCredentials.into());
+    };
+    app.throttle.record_success(username, address);
+    Ok(user)
+}
+
 /// Exchanges a username and password for a bearer token. Failed attempts are throttled
 /// per username and client address.
 #[utoipa::path(
@@ -109,30 +141,7 @@ async fn login(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    if let Some(wait) = app
-        .throttle
-        .locked_for(&body.username, &address, Instant::now())
-    {
-        app.metrics.login_failures.inc();
-        return Err(AuthError::TooManyAttempts(wait).into());
-    }
-    let user = Username::parse(&body.username)
-        .ok()
-        .and_then(|name| app.users.get(&name))
-        .filter(|u| u.active);
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password = body.password;
-    let matches = verify_in_turn(password, hash)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let Some(user) = user.filter(|_| matches) else {
-        app.throttle
-            .record_failure(&body.username, &address, Instant::now());
-        app.metrics.login_failures.inc();
-        tracing::warn!(username = %body.username, address = %address, "failed login");
-        return Err(AuthError::InvalidCredentials.into());
-    };
-    app.throttle.record_success(&body.username, &address);
+    let user = check_password(&app, &body.username, body.password, &address).await?;
     let (token, expires_at) = app.tokens.issue(&user, now())?;
     tracing::info!(username = %user.username, "login");
     Ok(web::Json(LoginAnswer {

@@ -354,57 +354,70 @@ pub(super) async fn internal_events(
     _peer: Peer,
     query: web::Query<InternalQuery>,
 ) -> HttpResponse {
-    let (replay, live) = app.events.subscribe(query.after);
-    let mut pending: VecDeque<Bytes> = VecDeque::new();
-    let mut last = query.after.unwrap_or(0);
-    match replay {
-        Some(replayed) => {
-            for event in replayed.into_iter().filter(|e| !e.chain) {
-                last = last.max(event.position);
-                pending.push_back(json_line(&Line::Event(event)));
-            }
-        }
-        None => pending.push_back(json_line(&Line::Reset { reset: true })),
-    }
-    // A first empty line: the caller knows at once that the stream is open.
-    pending.push_front(Bytes::from_static(b"\n"));
-    let mut ticker = tokio::time::interval(KEEP_ALIVE);
-    ticker.reset();
-    let outbound = Outbound {
-        pending,
-        live,
-        last,
-        ticker,
-        closed: Box::pin(app.events.closed()),
-    };
-    let stream = futures_util::stream::unfold(outbound, |mut out| async move {
-        loop {
-            if let Some(bytes) = out.pending.pop_front() {
-                return Some((Ok::<_, actix_web::Error>(bytes), out));
-            }
-            tokio::select! {
-                received = out.live.recv() => match received {
-                    Ok(event) => {
-                        if event.position > out.last {
-                            out.last = event.position;
-                            if !event.chain {
-                                out.pending.push_back(json_line(&Line::Event(event)));
-                            }
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        out.pending.push_back(json_line(&Line::Reset { reset: true }));
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
-                _ = out.ticker.tick() => out.pending.push_back(Bytes::from_static(b"\n")),
-                () = &mut out.closed => return None,
-            }
-        }
-    });
+    let outbound = Outbound::open(&app, query.after);
     HttpResponse::Ok()
         .content_type("application/x-ndjson")
-        .streaming(stream)
+        .streaming(outbound.into_stream())
+}
+
+impl Outbound {
+    /// This instance's events after `after` for another instance (reference-data events
+    /// left out: every instance has them), or a reset when they are no longer kept.
+    fn open(app: &AppState, after: Option<u64>) -> Self {
+        let (replay, live) = app.events.subscribe(after);
+        let mut pending: VecDeque<Bytes> = VecDeque::new();
+        let mut last = after.unwrap_or(0);
+        match replay {
+            Some(replayed) => {
+                for event in replayed.into_iter().filter(|e| !e.chain) {
+                    last = last.max(event.position);
+                    pending.push_back(json_line(&Line::Event(event)));
+                }
+            }
+            None => pending.push_back(json_line(&Line::Reset { reset: true })),
+        }
+        // A first empty line: the caller knows at once that the stream is open.
+        pending.push_front(Bytes::from_static(b"\n"));
+        let mut ticker = tokio::time::interval(KEEP_ALIVE);
+        ticker.reset();
+        Outbound {
+            pending,
+            live,
+            last,
+            ticker,
+            closed: Box::pin(app.events.closed()),
+        }
+    }
+
+    /// One JSON line per event, a reset line when events were missed, an empty line to
+    /// keep the connection alive.
+    fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+        futures_util::stream::unfold(self, |mut out| async move {
+            loop {
+                if let Some(bytes) = out.pending.pop_front() {
+                    return Some((Ok::<_, actix_web::Error>(bytes), out));
+                }
+                tokio::select! {
+                    received = out.live.recv() => match received {
+                        Ok(event) => {
+                            if event.position > out.last {
+                                out.last = event.position;
+                                if !event.chain {
+                                    out.pending.push_back(json_line(&Line::Event(event)));
+                                }
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            out.pending.push_back(json_line(&Line::Reset { reset: true }));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    _ = out.ticker.tick() => out.pending.push_back(Bytes::from_static(b"\n")),
+                    () = &mut out.closed => return None,
+                }
+            }
+        })
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
