@@ -26,7 +26,6 @@ use crate::domain::{
 };
 use crate::reports::ProductQuery;
 use crate::reports::report::{CentralTotals, Coverage};
-use std::collections::HashMap;
 
 impl From<FlowError> for ApiError {
     fn from(e: FlowError) -> Self {
@@ -310,21 +309,17 @@ async fn central_stock(
     };
     let gathered = fanout::gather(app.get_ref(), &ask).await?;
     let coverage = gathered.coverage(&app.cluster, &[]);
-    let mut totals = CentralTotals::default();
-    for part in &gathered.parts {
-        totals.add(part);
-    }
-    let units = |map: &HashMap<Sku, u64>, sku: &Sku| {
-        map.get(sku)
-            .map_or(0, |u| u32::try_from(*u).unwrap_or(u32::MAX))
-    };
-    let page = pagination.slice(products, |p| CentralBody {
-        in_transit: units(&totals.in_transit, &p.sku),
-        on_hand: units(&totals.on_hand, &p.sku),
-        allocated: units(&totals.allocated, &p.sku),
-        sku: p.sku.to_string(),
-        name: p.name,
-        category: p.category,
+    let totals = CentralTotals::of(&gathered.parts);
+    let page = pagination.slice(products, |p| {
+        let (on_hand, allocated, in_transit) = totals.units(&p.sku);
+        CentralBody {
+            in_transit,
+            on_hand,
+            allocated,
+            sku: p.sku.to_string(),
+            name: p.name,
+            category: p.category,
+        }
     });
     Ok(web::Json(ChainPage { page, coverage }))
 }
@@ -348,6 +343,45 @@ struct ReceiptAnswer {
     lines: Vec<ReceivedBody>,
 }
 
+impl ReceiptAnswer {
+    fn new(
+        receipt: String,
+        lines: &[crate::domain::RequestedLine],
+        on_hand: Vec<(Sku, u32)>,
+    ) -> Self {
+        let lines = lines
+            .iter()
+            .zip(on_hand)
+            .map(|(line, (_, after))| ReceivedBody {
+                sku: line.sku.to_string(),
+                quantity: i64::from(line.quantity.get()),
+                on_hand: after,
+            })
+            .collect();
+        Self { receipt, lines }
+    }
+}
+
+/// 422 naming every SKU of `skus` the catalog does not have.
+fn known_skus<'a>(app: &AppState, skus: impl IntoIterator<Item = &'a Sku>) -> Result<(), ApiError> {
+    let unknown = app.catalog.unknown(skus);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let named = unknown
+        .into_iter()
+        .map(|sku| serde_json::json!({"sku": sku.as_str()}));
+    Err(ApiError::UnknownSkus(named.collect()))
+}
+
+/// A receipt's id: from its Idempotency-Key (a retry is the same receipt), else new.
+fn receipt_id(key: &IdemKey) -> String {
+    match &key.0 {
+        Some(key) => format!("key:{}", key.as_str()),
+        None => format!("receipt:{}", uuid::Uuid::new_v4()),
+    }
+}
+
 /// Goods arriving from suppliers. With an `Idempotency-Key`, a retried receipt is counted
 /// once (each product remembers the receipt).
 #[utoipa::path(
@@ -365,18 +399,8 @@ async fn receive_goods(
     user.require(Permission::ManageCentral, None)?;
     let lines = parse_lines(&body.lines)?;
     RestockAsk::lines(lines.clone()).map_err(lines_error)?;
-    let unknown: Vec<serde_json::Value> = lines
-        .iter()
-        .filter(|l| app.catalog.product(&l.sku).is_none())
-        .map(|l| serde_json::json!({"sku": l.sku.as_str()}))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::UnknownSkus(unknown));
-    }
-    let receipt = match &key.0 {
-        Some(key) => format!("key:{}", key.as_str()),
-        None => format!("receipt:{}", uuid::Uuid::new_v4()),
-    };
+    known_skus(&app, lines.iter().map(|l| &l.sku))?;
+    let receipt = receipt_id(&key);
     let quantities: Vec<(crate::domain::Sku, u32)> = lines
         .iter()
         .map(|l| (l.sku.clone(), Quantity::get(l.quantity)))
@@ -385,19 +409,7 @@ async fn receive_goods(
         .registry
         .receive_goods(&receipt, quantities, user.username.clone())
         .await?;
-    let answer = ReceiptAnswer {
-        receipt,
-        lines: lines
-            .iter()
-            .zip(on_hand)
-            .map(|(line, (_, after))| ReceivedBody {
-                sku: line.sku.to_string(),
-                quantity: i64::from(line.quantity.get()),
-                on_hand: after,
-            })
-            .collect(),
-    };
-    Ok(HttpResponse::Created().json(answer))
+    Ok(HttpResponse::Created().json(ReceiptAnswer::new(receipt, &lines, on_hand)))
 }
 
 #[utoipa::path(

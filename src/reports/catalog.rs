@@ -100,6 +100,13 @@ impl CatalogView {
         self.index.store(Arc::new(index));
     }
 
+    /// The SKUs of `skus` that are not in the catalog, in their order.
+    pub fn unknown<'a>(&self, skus: impl IntoIterator<Item = &'a Sku>) -> Vec<&'a Sku> {
+        skus.into_iter()
+            .filter(|sku| self.product(sku).is_none())
+            .collect()
+    }
+
     pub fn product(&self, sku: &Sku) -> Option<Product> {
         self.index
             .load()

@@ -343,6 +343,24 @@ pub struct CentralTotals {
 }
 
 impl CentralTotals {
+    /// Every part's central lines and units on the road, added up.
+    pub fn of(parts: &[StockPart]) -> Self {
+        let mut totals = CentralTotals::default();
+        for part in parts {
+            totals.add(part);
+        }
+        totals
+    }
+
+    /// A product's units `(on hand, allocated, in transit)`, each at most `u32::MAX`.
+    pub fn units(&self, sku: &Sku) -> (u32, u32, u32) {
+        let of = |map: &HashMap<Sku, u64>| {
+            map.get(sku)
+                .map_or(0, |u| u32::try_from(*u).unwrap_or(u32::MAX))
+        };
+        (of(&self.on_hand), of(&self.allocated), of(&self.in_transit))
+    }
+
     pub fn add(&mut self, part: &StockPart) {
         for (sku, line) in &part.central {
             *self.on_hand.entry(sku.clone()).or_default() += u64::from(line.on_hand);
