@@ -259,6 +259,16 @@ pub(super) struct StockAsk {
     pub(super) central: bool,
 }
 
+impl StockAsk {
+    /// The central stock of every product, and what every store has on the road.
+    pub(super) fn central() -> Self {
+        StockAsk {
+            stores: Vec::new(),
+            central: true,
+        }
+    }
+}
+
 impl Ask<AppState> for StockAsk {
     type Part = StockPart;
     type Error = ApiError;

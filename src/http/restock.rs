@@ -283,6 +283,20 @@ struct CentralQuery {
     per_page: Option<u32>,
 }
 
+impl CentralBody {
+    fn of(product: crate::domain::Product, totals: &CentralTotals) -> Self {
+        let (on_hand, allocated, in_transit) = totals.units(&product.sku);
+        CentralBody {
+            in_transit,
+            on_hand,
+            allocated,
+            sku: product.sku.to_string(),
+            name: product.name,
+            category: product.category,
+        }
+    }
+}
+
 /// The logistics center's stock: available, allocated to requests, and on the road.
 #[utoipa::path(
     tag = "réapprovisionnement",
@@ -303,24 +317,11 @@ async fn central_stock(
     });
     // Each product's central stock is held by its owner, and each store's deliveries on
     // the road by the store's: every instance's part, added up.
-    let ask = StockAsk {
-        stores: Vec::new(),
-        central: true,
-    };
+    let ask = StockAsk::central();
     let gathered = fanout::gather(app.get_ref(), &ask).await?;
     let coverage = gathered.coverage(&app.cluster, &[]);
     let totals = CentralTotals::of(&gathered.parts);
-    let page = pagination.slice(products, |p| {
-        let (on_hand, allocated, in_transit) = totals.units(&p.sku);
-        CentralBody {
-            in_transit,
-            on_hand,
-            allocated,
-            sku: p.sku.to_string(),
-            name: p.name,
-            category: p.category,
-        }
-    });
+    let page = pagination.slice(products, |p| CentralBody::of(p, &totals));
     Ok(web::Json(ChainPage { page, coverage }))
 }
 
