@@ -78,6 +78,13 @@ pub struct ProductChange {
     pub price: Option<Cents>,
 }
 
+impl ProductChange {
+    /// Keeps every value: a change that changes nothing is refused, not journaled.
+    pub fn changes_nothing(&self) -> bool {
+        self.name.is_none() && self.category.is_none() && self.price.is_none()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
     pub id: StoreId,

@@ -141,12 +141,17 @@ async fn add_product(
     })?;
     let added = app.registry.chain().add_product(product).await?;
     in_effect_everywhere(&app).await;
-    Ok(match added {
+    Ok(added_answer(added))
+}
+
+/// 201 with its location for a new product, 200 for a retry of the same product.
+fn added_answer(added: Added) -> HttpResponse {
+    match added {
         Added::Created(product) => HttpResponse::Created()
             .insert_header(("Location", format!("/api/v1/products/{}", product.sku)))
             .json(ProductBody::from(product)),
         Added::Existing(product) => HttpResponse::Ok().json(ProductBody::from(product)),
-    })
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -158,28 +163,8 @@ struct ProductChangeBody {
     price_cents: Option<i64>,
 }
 
-/// Changes a product's name, category or price (its SKU and barcode never change). Fields
-/// left out keep their value; the same change again changes nothing.
-#[utoipa::path(
-    tag = "catalogue",
-    request_body = ProductChangeBody,
-    responses((status = 200, description = "Le produit modifié", body = ProductBody))
-)]
-#[patch("/products/{sku}", wrap = "from_fn(forward::reference_data)")]
-async fn change_product(
-    app: web::Data<AppState>,
-    user: Authenticated,
-    path: web::Path<String>,
-    body: web::Json<ProductChangeBody>,
-) -> Result<web::Json<ProductBody>, ApiError> {
-    user.require(Permission::ManageCatalog, None)?;
-    let sku = sku(&path)?;
-    let body = body.into_inner();
-    if body.name.is_none() && body.category.is_none() && body.price_cents.is_none() {
-        return Err(ApiError::MalformedBody(
-            "nothing to change: give name, category or price_cents".into(),
-        ));
-    }
+/// The change a body asks for, every field checked (each error named).
+fn product_change(body: ProductChangeBody) -> Result<ProductChange, ApiError> {
     let mut errors = Vec::new();
     let mut checked = |field: &'static str, value: Result<String, _>| {
         value
@@ -204,6 +189,31 @@ async fn change_product(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    if change.changes_nothing() {
+        return Err(ApiError::MalformedBody(
+            "nothing to change: give name, category or price_cents".into(),
+        ));
+    }
+    Ok(change)
+}
+
+/// Changes a product's name, category or price (its SKU and barcode never change). Fields
+/// left out keep their value; the same change again changes nothing.
+#[utoipa::path(
+    tag = "catalogue",
+    request_body = ProductChangeBody,
+    responses((status = 200, description = "Le produit modifié", body = ProductBody))
+)]
+#[patch("/products/{sku}", wrap = "from_fn(forward::reference_data)")]
+async fn change_product(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<ProductChangeBody>,
+) -> Result<web::Json<ProductBody>, ApiError> {
+    user.require(Permission::ManageCatalog, None)?;
+    let sku = sku(&path)?;
+    let change = product_change(body.into_inner())?;
     let product = app.registry.chain().change_product(sku, change).await?;
     in_effect_everywhere(&app).await;
     Ok(web::Json(product.into()))
@@ -284,32 +294,45 @@ async fn availability(
         .catalog
         .product(&sku)
         .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
-    let chain = app.catalog.stores();
     let gathered = fanout::gather(app.get_ref(), &AvailabilityAsk { sku: sku.clone() }).await?;
+    let chain = app.catalog.stores();
     let ids: Vec<StoreId> = chain.iter().map(|s| s.id).collect();
     let coverage = gathered.coverage(&app.cluster, &ids);
-    let lines: std::collections::HashMap<StoreId, StockLine> =
-        gathered.parts.into_iter().flatten().collect();
-    let stores: Vec<StoreAvailability> = chain
-        .into_iter()
-        .filter_map(|store| {
-            let line = lines.get(&store.id)?;
-            Some(StoreAvailability {
-                store_id: store.id.get(),
-                store_code: store.code,
-                store_name: store.name,
-                on_hand: line.on_hand,
-                low: line.is_low(),
+    let lines = gathered.parts.into_iter().flatten().collect();
+    Ok(web::Json(Availability::new(
+        product, chain, lines, coverage,
+    )))
+}
+
+impl Availability {
+    /// A product's stock in every store of `chain` that has a line for it.
+    fn new(
+        product: Product,
+        chain: Vec<crate::domain::Store>,
+        lines: std::collections::HashMap<StoreId, StockLine>,
+        coverage: Coverage,
+    ) -> Self {
+        let stores: Vec<StoreAvailability> = chain
+            .into_iter()
+            .filter_map(|store| {
+                let line = lines.get(&store.id)?;
+                Some(StoreAvailability {
+                    store_id: store.id.get(),
+                    store_code: store.code,
+                    store_name: store.name,
+                    on_hand: line.on_hand,
+                    low: line.is_low(),
+                })
             })
-        })
-        .collect();
-    Ok(web::Json(Availability {
-        sku: sku.to_string(),
-        name: product.name,
-        total_on_hand: stores.iter().map(|s| u64::from(s.on_hand)).sum(),
-        stores,
-        coverage,
-    }))
+            .collect();
+        Availability {
+            sku: product.sku.to_string(),
+            name: product.name,
+            total_on_hand: stores.iter().map(|s| u64::from(s.on_hand)).sum(),
+            stores,
+            coverage,
+        }
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
