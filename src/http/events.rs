@@ -185,15 +185,9 @@ async fn events(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ReadChain, None)?;
     let instances = app.cluster.instances();
-    let me = instances
-        .iter()
-        .position(|n| n == app.cluster.name())
-        .unwrap_or(0);
-    let last = req
-        .headers()
-        .get("Last-Event-ID")
-        .and_then(|v| v.to_str().ok());
-    let resume = Cursor::parse(last, instances.len());
+    let me = instances.iter().position(|n| n == app.cluster.name());
+    let me = me.unwrap_or(0);
+    let resume = Cursor::parse(last_event_id(&req), instances.len());
     let (replay, live) = app.events.subscribe(resume.as_ref().map(|p| p[me]));
     let remote = relay_others(&app, me, resume.as_deref()).await;
     let cursor = Cursor {
@@ -206,6 +200,13 @@ async fn events(
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(feed.into_stream()))
+}
+
+/// The `Last-Event-ID` a client resumes from, if it sent one.
+fn last_event_id(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get("Last-Event-ID")
+        .and_then(|v| v.to_str().ok())
 }
 
 /// Starts relaying every other instance's events (from `resume`'s positions) into one

@@ -352,13 +352,9 @@ async fn dashboard(
     );
     let ((sales, mut coverage), stock) = (sales?, stock?);
     coverage.add(stock.coverage(&app.cluster, &stores));
-    let parts = (sales, stock.parts);
+    let (catalog, parts) = (&app.catalog, (sales, stock.parts));
     Ok(web::Json(report::dashboard(
-        &app.catalog,
-        &stores,
-        clock,
-        parts,
-        coverage,
+        catalog, &stores, clock, parts, coverage,
     )))
 }
 

@@ -202,6 +202,17 @@ struct NewReturnBody {
     reason: Option<String>,
 }
 
+/// The return a body asks for against `sale`: its lines and its reason checked.
+fn return_request(sale: SaleId, body: NewReturnBody) -> Result<ReturnRequest, ApiError> {
+    let reason = body
+        .reason
+        .as_deref()
+        .map(|r| parse_label(r, 200))
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("reason", e)]))?;
+    ReturnRequest::new(sale, parse_lines(&body.lines)?, reason).map_err(lines_error)
+}
+
 /// Returns some lines of a sale (partial returns allowed, never beyond what was sold).
 #[utoipa::path(
     tag = "ventes",
@@ -219,15 +230,7 @@ async fn create_return(
     let (raw_store, sale_id) = path.into_inner();
     let id = store_id(raw_store)?;
     user.require(Permission::Return, Some(id))?;
-    let body = body.into_inner();
-    let reason = body
-        .reason
-        .as_deref()
-        .map(|r| parse_label(r, 200))
-        .transpose()
-        .map_err(|e| ApiError::Validation(vec![FieldError::new("reason", e)]))?;
-    let request = ReturnRequest::new(SaleId(sale_id), parse_lines(&body.lines)?, reason)
-        .map_err(lines_error)?;
+    let request = return_request(SaleId(sale_id), body.into_inner())?;
     let store = app.registry.store(id).await?;
     let Recorded {
         value: ret,

@@ -147,15 +147,8 @@ async fn set_levels(
         .catalog
         .product(&sku)
         .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))?;
-    app.registry
-        .store(id)
-        .await?
-        .set_levels(vec![(
-            sku.clone(),
-            levels.reorder_point,
-            levels.target_level,
-        )])
-        .await?;
+    let line = (sku.clone(), levels.reorder_point, levels.target_level);
+    app.registry.store(id).await?.set_levels(vec![line]).await?;
     Ok(web::Json(body(product, app.stock.line(id, &sku))))
 }
 
