@@ -66,6 +66,20 @@ pub async fn page(
     Ok(FeedPage { events })
 }
 
+/// How long an owner waits for a copy to hold a new event before saying it does not.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
+
+/// Answers once this copy holds the reference data's event `seq` (its effects in place:
+/// a new store's actor started); the sequence reached, or `Err` with it when `seq` was not
+/// reached in time.
+pub async fn caught_up(registry: &Registry, seq: u64) -> Result<u64, u64> {
+    let reached = registry.wait_applied(seq, CATCH_UP_WAIT).await;
+    if reached < seq {
+        return Err(reached);
+    }
+    Ok(reached)
+}
+
 /// The digest of this instance's reference-data event `seq` (none when it has no such event).
 async fn digest_of(registry: &Registry, seq: u64) -> Result<Option<String>, FeedError> {
     let event = registry

@@ -166,6 +166,16 @@ impl Cluster {
         self.owner_of(&product_key(sku))
     }
 
+    /// Whether this instance holds the product's central stock; `Err` names the one that
+    /// does (a call sent here by an instance that disagrees is not passed on again).
+    pub fn holds_product(&self, sku: &Sku) -> Result<(), &str> {
+        let owner = self.product_owner(sku);
+        if owner != self.me {
+            return Err(owner);
+        }
+        Ok(())
+    }
+
     /// This instance's name.
     pub fn name(&self) -> &str {
         &self.me

@@ -126,16 +126,14 @@ async fn chain_caught_up(
     _peer: Peer,
     query: web::Query<SeqQuery>,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
-    let reached = app
-        .registry
-        .wait_applied(query.seq, Duration::from_secs(5))
-        .await;
-    if reached < query.seq {
-        return Err(ApiError::PeerUnavailable(format!(
-            "reference data copy at {reached}, waiting for {}",
-            query.seq
-        )));
-    }
+    let reached = feed::caught_up(&app.registry, query.seq)
+        .await
+        .map_err(|reached| {
+            ApiError::PeerUnavailable(format!(
+                "reference data copy at {reached}, waiting for {}",
+                query.seq
+            ))
+        })?;
     Ok(web::Json(json!({ "seq": reached })))
 }
 
@@ -149,12 +147,9 @@ async fn central(
     let op: CentralOp =
         serde_json::from_slice(&peer.body).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
     tracing::debug!(from = %peer.name, sku = %sku, op = ?op, "central stock call");
-    let owner = app.cluster.product_owner(&sku);
-    if owner != app.cluster.name() {
-        return Err(ApiError::PeerUnavailable(format!(
-            "central stock of {sku} is held by {owner}"
-        )));
-    }
+    app.cluster.holds_product(&sku).map_err(|owner| {
+        ApiError::PeerUnavailable(format!("central stock of {sku} is held by {owner}"))
+    })?;
     let value = app.registry.central(&sku, op).await?;
     Ok(web::Json(json!({ "value": value })))
 }
