@@ -34,8 +34,8 @@ fn back_up_destroy_restore(backend: Backend) {
     app.count(3, sku, 80);
     let mut sales = Vec::new();
     for i in 0..12 {
-        let r = app.post_with_key(
-            "/api/v1/stores/3/sales",
+        let r = app.sell(
+            3,
             &format!("sauvegarde-{i}"),
             &json!({"lines": [{"sku": sku, "quantity": 1 + i % 3}]}),
         );
@@ -84,8 +84,8 @@ fn back_up_destroy_restore(backend: Backend) {
     // The ledger reads its archived part back: the same entries, from the first.
     assert_eq!(app.get("/api/v1/stores/3/ledger?limit=1000").body, ledger);
     // A till's retry after the restore is still recognised.
-    let retry = app.post_with_key(
-        "/api/v1/stores/3/sales",
+    let retry = app.sell(
+        3,
         "sauvegarde-4",
         &json!({"lines": [{"sku": sku, "quantity": 2}]}),
     );

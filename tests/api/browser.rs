@@ -96,15 +96,7 @@ async fn screenshot(client: &Client, name: &str) {
 }
 
 async fn login(client: &Client, app: &TestApp, username: &str) {
-    client
-        .goto(&format!("{}/#/connexion", app.base))
-        .await
-        .expect("the login page");
-    let form = client
-        .wait()
-        .for_element(Locator::Css("form.connexion"))
-        .await
-        .expect("the login form");
+    let form = screen(&client, app, "connexion", "form.connexion").await;
     form.find(Locator::Css("input[name=username]"))
         .await
         .expect("username")
@@ -169,15 +161,7 @@ async fn a_cashier_scans_two_barcodes_and_a_double_click_sells_once_in_browser(a
         .collect();
     let (_driver, client) = browser().await;
 
-    client
-        .goto(&format!("{}/#/connexion", app.base))
-        .await
-        .expect("the login page");
-    client
-        .wait()
-        .for_element(Locator::Css("form.connexion"))
-        .await
-        .expect("the form");
+    screen(&client, app, "connexion", "form.connexion").await;
     screenshot(&client, "connexion").await;
     login(&client, app, "caissier1").await;
     let code = client
@@ -216,7 +200,7 @@ async fn a_cashier_scans_two_barcodes_and_a_double_click_sells_once_in_browser(a
         .expect("a receipt");
     screenshot(&client, "recu").await;
 
-    let sales = app.get("/api/v1/stores/1/sales").body;
+    let sales = app.sales(1).body;
     assert_eq!(sales["total"], 1, "one sale for a double click");
     assert_eq!(sales["items"][0]["total_cents"], expected);
     assert_eq!(sales["items"][0]["by"], "caissier1");
@@ -241,15 +225,7 @@ async fn the_stock_screen_searches_and_shows_chain_availability_in_browser(app: 
         .for_element(Locator::Css("#code"))
         .await
         .expect("the till first");
-    client
-        .goto(&format!("{}/#/stock", app.base))
-        .await
-        .expect("the stock page");
-    let search = client
-        .wait()
-        .for_element(Locator::Css("#recherche"))
-        .await
-        .expect("the search box");
+    let search = screen(&client, app, "stock", "#recherche").await;
     search.send_keys("erable").await.expect("typed");
     eventually("only maple syrup lines", async || {
         let rows = client
@@ -308,12 +284,7 @@ fn a_cashier_is_refused_screens_of_other_roles() {
 
 async fn a_cashier_is_refused_screens_of_other_roles_in_browser(app: &TestApp) {
     let (_driver, client) = browser().await;
-    login(&client, app, "caissier1").await;
-    client
-        .wait()
-        .for_element(Locator::Css("#menu a"))
-        .await
-        .expect("the menu");
+    signed_in(&client, app, "caissier1").await;
     let mut links = Vec::new();
     for link in client
         .find_all(Locator::Css("#menu a"))
@@ -350,12 +321,7 @@ async fn a_cashier_is_refused_screens_of_other_roles_in_browser(app: &TestApp) {
         .goto(&format!("{}/#/connexion", app.base))
         .await
         .expect("log out");
-    login(&client, app, "logistique").await;
-    client
-        .wait()
-        .for_element(Locator::Css("#menu a"))
-        .await
-        .expect("the menu");
+    signed_in(&client, app, "logistique").await;
     let links: Vec<String> = {
         let mut texts = Vec::new();
         for link in client
@@ -371,15 +337,7 @@ async fn a_cashier_is_refused_screens_of_other_roles_in_browser(app: &TestApp) {
         !links.iter().any(|l| l == "Caisse"),
         "logistics has no till: {links:?}"
     );
-    client
-        .goto(&format!("{}/#/caisse", app.base))
-        .await
-        .expect("a direct URL");
-    let refused = client
-        .wait()
-        .for_element(Locator::Css(".refus h1"))
-        .await
-        .expect("refused");
+    let refused = screen(&client, app, "caisse", ".refus h1").await;
     assert_eq!(refused.text().await.expect("text"), "Accès refusé");
     client.close().await.expect("the session closes");
 }
@@ -411,15 +369,8 @@ async fn the_restock_cycle_through_the_screens_in_browser(app: &TestApp) {
         .for_element(Locator::Css("#code"))
         .await
         .expect("the till");
-    client
-        .goto(&format!("{}/#/reappro", app.base))
+    screen(&client, app, "reappro", "#sku-demande")
         .await
-        .expect("restocking");
-    client
-        .wait()
-        .for_element(Locator::Css("#sku-demande"))
-        .await
-        .expect("the form")
         .send_keys("EPI-0002")
         .await
         .expect("typed");
@@ -452,12 +403,7 @@ async fn the_restock_cycle_through_the_screens_in_browser(app: &TestApp) {
         .goto(&format!("{}/#/connexion", app.base))
         .await
         .expect("log out");
-    login(&client, app, "logistique").await;
-    client
-        .wait()
-        .for_element(Locator::Css("#menu a"))
-        .await
-        .expect("the menu");
+    signed_in(&client, app, "logistique").await;
     client
         .goto(&format!("{}/#/reappro", app.base))
         .await
@@ -539,15 +485,7 @@ async fn the_dashboard_shows_a_new_sale_live_in_browser(app: &TestApp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     screenshot(&client, "tableau").await;
-    client
-        .goto(&format!("{}/#/utilisateurs", app.base))
-        .await
-        .expect("users");
-    let form = client
-        .wait()
-        .for_element(Locator::Css("#nouvel-utilisateur"))
-        .await
-        .expect("the form");
+    let form = screen(&client, app, "utilisateurs", "#nouvel-utilisateur").await;
     form.find(Locator::Css("input[name=username]"))
         .await
         .expect("name")

@@ -176,8 +176,8 @@ fn a_new_store_is_usable_at_once_with_every_product_at_zero() {
 fn unknown_stores_are_404() {
     let app = spawn_app();
     assert_problem(&app.get("/api/v1/stores/99"), 404, "store_not_found");
-    assert_problem(&app.get("/api/v1/stores/99/stock"), 404, "store_not_found");
-    assert_problem(&app.get("/api/v1/stores/99/sales"), 404, "store_not_found");
+    assert_problem(&app.stock(99), 404, "store_not_found");
+    assert_problem(&app.sales(99), 404, "store_not_found");
     assert_problem(&app.get("/api/v1/stores/99/ledger"), 404, "store_not_found");
     let sale = app.post(
         "/api/v1/stores/99/sales",

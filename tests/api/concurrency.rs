@@ -17,8 +17,8 @@ fn thirty_two_tills_buying_the_last_ten_units_sell_exactly_ten() {
             let sku = sku.clone();
             std::thread::spawn(move || {
                 start.wait();
-                let r = app.post_with_key(
-                    "/api/v1/stores/1/sales",
+                let r = app.sell(
+                    1,
                     &format!("till-{till}"),
                     &json!({"lines": [{"sku": sku, "quantity": 1}]}),
                 );
@@ -34,7 +34,7 @@ fn thirty_two_tills_buying_the_last_ten_units_sell_exactly_ten() {
     let refused = statuses.iter().filter(|s| **s == 409).count();
     assert_eq!((sold, refused), (10, 22), "statuses: {statuses:?}");
     assert_eq!(app.on_hand(1, &sku), 0);
-    assert_eq!(app.get("/api/v1/stores/1/sales").body["total"], 10);
+    assert_eq!(app.sales(1).body["total"], 10);
     let ledger = app.get("/api/v1/stores/1/ledger?limit=1000");
     let balances: Vec<i64> = ledger.body["items"]
         .as_array()

@@ -12,8 +12,8 @@ use magasin::persistence::{self, Backend};
 use serde_json::json;
 
 fn sell(app: &crate::helpers::TestApp, key: &str) -> crate::helpers::Reply {
-    app.post_with_key(
-        "/api/v1/stores/2/sales",
+    app.sell(
+        2,
         key,
         &json!({"lines": [{"sku": "EPI-0001", "quantity": 1}]}),
     )

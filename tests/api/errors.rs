@@ -56,7 +56,7 @@ fn malformed_bodies_are_400_oversized_are_413_and_nothing_changes() {
     );
 
     assert_eq!(app.on_hand(1, &a), 10);
-    assert_eq!(app.get("/api/v1/stores/1/sales").body["total"], 0);
+    assert_eq!(app.sales(1).body["total"], 0);
 }
 
 #[test]

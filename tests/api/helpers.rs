@@ -273,6 +273,11 @@ impl TestApp {
         self.get(&format!("/api/v1/stores/{store}/sales"))
     }
 
+    /// `GET /api/v1/stores/{store}/stock`: the first page of the store's stock lines.
+    pub fn stock(&self, store: u32) -> Reply {
+        self.get(&format!("/api/v1/stores/{store}/stock"))
+    }
+
     pub fn on_hand(&self, store: u32, sku: &str) -> i64 {
         let r = self.get(&format!("/api/v1/stores/{store}/stock/{sku}"));
         assert_eq!(r.status, 200, "stock line {store}/{sku}: {:?}", r.body);

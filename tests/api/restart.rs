@@ -17,8 +17,8 @@ fn everything_survives_a_restart(backend: Backend, snapshot_every: u64) {
     app.count(2, &sku, 50);
     let mut sales = Vec::new();
     for i in 0..7 {
-        let r = app.post_with_key(
-            "/api/v1/stores/2/sales",
+        let r = app.sell(
+            2,
             &format!("k-{i}"),
             &json!({"lines": [{"sku": sku, "quantity": 2}]}),
         );
@@ -52,11 +52,7 @@ fn everything_survives_a_restart(backend: Backend, snapshot_every: u64) {
     let first: Value = app.get(&format!("/api/v1/stores/2/sales/{sale_id}")).body;
     assert_eq!(first["returns"].as_array().expect("returns").len(), 1);
     // Keys survive the restart: a retry is answered with the original sale.
-    let replay = app.post_with_key(
-        "/api/v1/stores/2/sales",
-        "k-3",
-        &json!({"lines": [{"sku": sku, "quantity": 2}]}),
-    );
+    let replay = app.sell(2, "k-3", &json!({"lines": [{"sku": sku, "quantity": 2}]}));
     assert!(replay.replayed);
     assert_eq!(replay.body, sales[3]);
     assert_eq!(app.on_hand(2, &sku), 37);

@@ -78,7 +78,7 @@ fn a_short_line_fails_the_whole_sale_and_every_short_line_is_listed() {
     assert_problem(&r, 409, "insufficient_stock");
     assert_eq!(r.body["errors"].as_array().expect("errors").len(), 1);
     assert_eq!(app.on_hand(1, &a), 2);
-    assert_eq!(app.get("/api/v1/stores/1/sales").body["total"], 0);
+    assert_eq!(app.sales(1).body["total"], 0);
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn invalid_lines_are_400_with_the_field_named() {
     assert_problem(&unknown, 422, "unknown_sku");
     assert_eq!(unknown.body["errors"][0]["sku"], "NOPE-0000");
     assert_eq!(app.on_hand(1, &a), 10);
-    assert_eq!(app.get("/api/v1/stores/1/sales").body["total"], 0);
+    assert_eq!(app.sales(1).body["total"], 0);
 }
 
 #[test]
@@ -134,17 +134,17 @@ fn the_same_key_and_body_answers_the_original_sale_once() {
     let app = spawn_app();
     let [(a, _), (b, _)] = two_products(&app, 1, [10, 10]);
     let body = json!({"lines": [{"sku": a, "quantity": 2}]});
-    let first = app.post_with_key("/api/v1/stores/1/sales", "caisse-3-000042", &body);
+    let first = app.sell(1, "caisse-3-000042", &body);
     assert_eq!(first.status, 201);
     assert!(!first.replayed);
-    let again = app.post_with_key("/api/v1/stores/1/sales", "caisse-3-000042", &body);
+    let again = app.sell(1, "caisse-3-000042", &body);
     assert_eq!(again.status, 201);
     assert!(again.replayed);
     assert_eq!(again.body, first.body);
     assert_eq!(app.on_hand(1, &a), 8);
 
-    let other = app.post_with_key(
-        "/api/v1/stores/1/sales",
+    let other = app.sell(
+        1,
         "caisse-3-000042",
         &json!({"lines": [{"sku": b, "quantity": 1}]}),
     );
@@ -153,12 +153,12 @@ fn the_same_key_and_body_answers_the_original_sale_once() {
 
     // Keys belong to a store: the same key in another store is another sale.
     app.count(2, &a, 5);
-    let elsewhere = app.post_with_key("/api/v1/stores/2/sales", "caisse-3-000042", &body);
+    let elsewhere = app.sell(2, "caisse-3-000042", &body);
     assert_eq!(elsewhere.status, 201);
     assert!(!elsewhere.replayed);
     assert_eq!(app.on_hand(2, &a), 3);
 
-    let bad_key = app.post_with_key("/api/v1/stores/1/sales", "cle avec espaces", &body);
+    let bad_key = app.sell(1, "cle avec espaces", &body);
     assert_problem(&bad_key, 400, "validation_failed");
     assert_eq!(bad_key.body["errors"][0]["field"], "Idempotency-Key");
 }
