@@ -96,7 +96,7 @@ async fn screenshot(client: &Client, name: &str) {
 }
 
 async fn login(client: &Client, app: &TestApp, username: &str) {
-    let form = screen(&client, app, "connexion", "form.connexion").await;
+    let form = screen(client, app, "connexion", "form.connexion").await;
     form.find(Locator::Css("input[name=username]"))
         .await
         .expect("username")
