@@ -11,6 +11,7 @@ pub mod legacy;
 mod money;
 mod restock;
 mod store;
+mod tax;
 mod user;
 
 pub use chain::{
@@ -32,6 +33,7 @@ pub use store::{
     SaleError, SaleRecorded, SaleRequest, SaleReturned, Shortage, SoldLine, Stamp, StockAdjusted,
     StockLevelsSet, StockLine, StoreEvent, StoreState,
 };
+pub use tax::{Rate, TaxClass, TaxCode, TaxLine, cash_rounding, receipt_taxes, share};
 pub use user::{Role, User, Username, check_new_password};
 
 /// A value that failed its constructor's checks. The HTTP layer names the field.
