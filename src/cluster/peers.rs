@@ -227,7 +227,7 @@ impl Peers {
 
 /// What identifies one event of the reference data on every instance: the first 16 bytes
 /// of the SHA-256 of its encoding, in hexadecimal.
-pub fn chain_digest(event: &ChainEvent) -> Result<String, crate::persistence::CodecError> {
+pub fn chain_digest(event: &ChainEvent) -> Result<String, crate::persistence::codec::CodecError> {
     use sha2::Digest;
     let bytes = crate::persistence::codec::encode(event)?;
     Ok(hex::encode(&sha2::Sha256::digest(&bytes)[..16]))
