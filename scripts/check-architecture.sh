@@ -23,7 +23,7 @@ MAY_USE = {
     "reports": {"domain"},
     "actors": {"domain", "persistence"},
     "cluster": {"domain", "actors", "reports", "request_id",
-                "persistence::codec", "persistence::CodecError"},
+                "persistence::codec"},
     "http": {"domain", "actors", "reports", "auth", "cluster", "metrics", "request_id"},
     "metrics": {"domain", "persistence"},
     "request_id": set(),
