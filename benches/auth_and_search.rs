@@ -71,6 +71,7 @@ fn catalog(size: u64) -> CatalogView {
                 ),
                 category: CATEGORIES[(n % 10) as usize].to_owned(),
                 price: Cents(199 + (n % 500) as i64),
+                tax_class: magasin::domain::TaxClass::Taxable,
             })
         })
         .collect();

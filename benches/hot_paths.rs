@@ -13,6 +13,10 @@ use magasin::domain::{
 };
 use magasin::persistence::codec;
 
+fn store_one() -> magasin::domain::StoreId {
+    magasin::domain::StoreId::new(1).expect("store 1")
+}
+
 fn stamp() -> Stamp {
     Stamp {
         at: Timestamp(1),
@@ -50,7 +54,15 @@ fn bench_sale_decision(c: &mut Criterion) {
     for lines in [1, 5, 20] {
         let request = sale_of(lines);
         c.bench_function(&format!("decide_sale/{lines}_lines"), |b| {
-            b.iter(|| state.decide_sale(black_box(&request), &FlatPrices, &stamp(), None))
+            b.iter(|| {
+                state.decide_sale(
+                    store_one(),
+                    black_box(&request),
+                    &FlatPrices,
+                    &stamp(),
+                    None,
+                )
+            })
         });
     }
 }
@@ -59,15 +71,15 @@ fn bench_codec(c: &mut Criterion) {
     let state = stocked_store(1000);
     let event = StoreEvent::SaleRecorded(
         state
-            .decide_sale(&sale_of(5), &FlatPrices, &stamp(), None)
+            .decide_sale(store_one(), &sale_of(5), &FlatPrices, &stamp(), None)
             .expect("in stock"),
     );
-    let bytes = codec::encode(&event).expect("encodes");
+    let bytes = codec::encode_event(&event).expect("encodes");
     c.bench_function("codec/encode_sale_event", |b| {
-        b.iter(|| codec::encode(black_box(&event)))
+        b.iter(|| codec::encode_event(black_box(&event)))
     });
     c.bench_function("codec/decode_sale_event", |b| {
-        b.iter(|| codec::decode::<StoreEvent>(black_box(&bytes)))
+        b.iter(|| codec::decode_event::<StoreEvent>(black_box(&bytes)))
     });
 }
 

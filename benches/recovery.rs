@@ -91,11 +91,17 @@ fn prepare(backend: Backend, dir: &Path, shape: Shape) {
         name: "Bench".into(),
         city: "Montréal".into(),
         opened_at: Timestamp(FIRST_EVENT_AT),
+        address: "1 rue".into(),
+        jurisdiction: "QC".into(),
+        time_zone: "America/Toronto".into(),
+        registrations: Vec::new(),
+        tills: 2,
+        approval_percent: 20,
     };
     let opened = StoredEvent {
         stream: StreamId::chain(),
         seq: 1,
-        payload: codec::encode(&ChainEvent::StoreOpened(store)).expect("encodes"),
+        payload: codec::encode_event(&ChainEvent::StoreOpened(store)).expect("encodes"),
     };
     journal.commit(&[opened], &[]).expect("chain written");
 
@@ -140,7 +146,7 @@ fn prepare(backend: Backend, dir: &Path, shape: Shape) {
             };
             StoreEvent::SaleRecorded(
                 state
-                    .decide_sale(&request, &FlatPrices, &stamp, Some(key))
+                    .decide_sale(store_id(), &request, &FlatPrices, &stamp, Some(key))
                     .expect("in stock"),
             )
         };
@@ -148,7 +154,7 @@ fn prepare(backend: Backend, dir: &Path, shape: Shape) {
         batch.push(StoredEvent {
             stream: stream.clone(),
             seq,
-            payload: codec::encode(&event).expect("encodes"),
+            payload: codec::encode_event(&event).expect("encodes"),
         });
         if shape.snapshot_at(seq, last) {
             let snapshot = StoredSnapshot {

@@ -33,23 +33,18 @@ fn facts(dir: &std::path::Path) -> (SalesFacts, Vec<StoreId>, i64) {
     for n in 0..SALES {
         let at = end - span + (n as i64 * span) / SALES as i64;
         let lines: Vec<SoldLine> = (0..3)
-            .map(|k| SoldLine {
-                sku: skus[((n * 7 + k * 31) % 240) as usize].clone(),
-                quantity: 1 + (n % 3) as u32,
-                unit_price: Cents(199 + (k as i64) * 100),
-                on_hand_after: 0,
+            .map(|k| {
+                SoldLine::untaxed(
+                    skus[((n * 7 + k * 31) % 240) as usize].clone(),
+                    1 + (n % 3) as u32,
+                    Cents(199 + (k as i64) * 100),
+                    0,
+                )
             })
             .collect();
-        let total = lines.iter().map(|l| l.unit_price * l.quantity).sum();
         let store = stores[(n % u64::from(STORES)) as usize];
         let seq = n / u64::from(STORES) + 1;
-        let sale = Sale {
-            id: SaleId(seq),
-            lines,
-            total,
-            at: Timestamp(at),
-            by: cashier.clone(),
-        };
+        let sale = Sale::untaxed(SaleId(seq), lines, Timestamp(at), cashier.clone());
         batch.push(Committed {
             stream: StreamId::store(store),
             seq,

@@ -75,11 +75,19 @@ impl Bench {
             )
             .await
             .expect("registry starts");
+            for jurisdiction in magasin::bootstrap::standard_jurisdictions() {
+                registry
+                    .chain()
+                    .set_jurisdiction(jurisdiction)
+                    .await
+                    .expect("jurisdiction set");
+            }
             let opened = registry
                 .open_store(NewStore {
                     code: "BENCH".into(),
                     name: "Bench".into(),
                     city: "Montréal".into(),
+                    details: magasin::domain::StoreDetails::quebec("1 rue"),
                 })
                 .await
                 .expect("store opens");

@@ -34,9 +34,8 @@ use magasin::actors::{
     ActorSettings, Clock, OnStoreRecovered, Placement, RecoveryHooks, Registry, StoreHandle,
 };
 use magasin::domain::{
-    AdjustmentLine, AdjustmentRequest, Cents, HOUR_MS, IdempotencyKey, MAX_LINES, NewStore,
-    PriceLookup, Quantity, RequestedLine, SaleRequest, Sku, StoreId, StoreState, Timestamp,
-    Username,
+    AdjustmentLine, AdjustmentRequest, HOUR_MS, IdempotencyKey, MAX_LINES, NewStore, Quantity,
+    RequestedLine, SaleRequest, Sku, StoreId, StoreState, Timestamp, Username,
 };
 use magasin::persistence::{
     self, Backend, History, Journal, JournalBackend, StreamId, WriterSettings,
@@ -67,13 +66,10 @@ const MAX_BYTES_PER_SALE: f64 = 100.0;
 const MAX_SNAPSHOT_GROWTH: f64 = 0.10;
 const MAX_RECOVERY: Duration = Duration::from_secs(1);
 
-struct FlatPrices;
-
-impl PriceLookup for FlatPrices {
-    fn price(&self, _sku: &Sku) -> Option<Cents> {
-        Some(Cents(349))
-    }
-}
+#[path = "../benches/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+use support::FlatPrices;
 
 fn sku(i: usize) -> Sku {
     Sku::parse(&format!("MEM-{i:04}")).expect("valid SKU")
@@ -200,6 +196,14 @@ impl Chain {
     /// Opens `count` stores and counts every product in each.
     async fn open_stores(&self, running: &Running, count: u32) -> Vec<StoreHandle> {
         let mut stores = Vec::new();
+        for jurisdiction in magasin::bootstrap::standard_jurisdictions() {
+            running
+                .registry
+                .chain()
+                .set_jurisdiction(jurisdiction)
+                .await
+                .expect("jurisdiction set");
+        }
         for i in 0..count {
             let opened = running
                 .registry
@@ -207,6 +211,7 @@ impl Chain {
                     code: format!("MEM{i:03}"),
                     name: format!("Magasin {i}"),
                     city: "Montréal".into(),
+                    details: magasin::domain::StoreDetails::quebec("1 rue"),
                 })
                 .await
                 .expect("store opens");

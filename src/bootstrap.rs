@@ -7,8 +7,10 @@
 
 use crate::actors::{ChainActorError, Registry};
 use crate::auth::{AuthError, hash_in_turn};
-use crate::domain::{Role, User, Username, ValueError, check_new_password};
-use crate::reports::UsersView;
+use crate::domain::{
+    DatedRate, Jurisdiction, Rate, Role, TaxCode, User, Username, ValueError, check_new_password,
+};
+use crate::reports::{CatalogView, UsersView};
 
 /// The environment variable holding the first administrator's password.
 pub const PASSWORD_ENV: &str = "MAGASIN_BOOTSTRAP_ADMIN_PASSWORD";
@@ -64,4 +66,84 @@ pub async fn first_admin(
     })?;
     let created = registry.chain().create_user(user).await?;
     Ok(Bootstrap::Created(created.username))
+}
+
+/// The jurisdictions a chain starts with, as data (ADR 0023): Quebec (GST 5 % since
+/// 2008-01-01, QST 9.975 % since 2013-01-01) and Ontario (HST 13 % since 2010-07-01).
+/// Others, and any later rate, are added through `PUT /api/v1/jurisdictions/{code}`.
+pub fn standard_jurisdictions() -> Vec<Jurisdiction> {
+    let dated = |code, percent: &str, from_date: &str| -> Option<DatedRate> {
+        Some(DatedRate {
+            code,
+            rate: Rate::parse_percent(percent)?,
+            from: start_of_day(from_date, "America/Toronto")?,
+            from_date: from_date.to_owned(),
+        })
+    };
+    let quebec = [
+        dated(TaxCode::Gst, "5", "2008-01-01"),
+        dated(TaxCode::Qst, "9.975", "2013-01-01"),
+    ];
+    let ontario = [dated(TaxCode::Hst, "13", "2010-07-01")];
+    vec![
+        Jurisdiction {
+            code: "QC".into(),
+            name: "Québec".into(),
+            time_zone: "America/Toronto".into(),
+            rates: quebec.into_iter().flatten().collect(),
+        },
+        Jurisdiction {
+            code: "ON".into(),
+            name: "Ontario".into(),
+            time_zone: "America/Toronto".into(),
+            rates: ontario.into_iter().flatten().collect(),
+        },
+    ]
+}
+
+/// The first instant of `date` (`2013-01-01`) in `time_zone`, in ms since the epoch.
+pub fn start_of_day(date: &str, time_zone: &str) -> Option<i64> {
+    let day: jiff::civil::Date = date.parse().ok()?;
+    let zone = jiff::tz::TimeZone::get(time_zone).ok()?;
+    let zoned = day.to_zoned_datetime(zone).ok()?;
+    Some(zoned.timestamp().as_millisecond())
+}
+
+/// The migration of a chain that predates sales taxes, and the start of a new one: the
+/// standard jurisdictions journaled if the chain has none of that code yet. Only the owner
+/// of the reference data writes them.
+pub async fn tax_jurisdictions(
+    registry: &Registry,
+    catalog: &CatalogView,
+) -> Result<(), ChainActorError> {
+    if !registry.chain().is_owner() {
+        return Ok(());
+    }
+    for jurisdiction in standard_jurisdictions() {
+        if catalog.jurisdiction(&jurisdiction.code).is_none() {
+            tracing::info!(code = %jurisdiction.code, "adding a standard tax jurisdiction");
+            registry.chain().set_jurisdiction(jurisdiction).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_rates_start_on_their_day_in_eastern_time() {
+        let all = standard_jurisdictions();
+        let quebec = &all[0];
+        assert_eq!(quebec.rates.len(), 2);
+        // 2013-01-01 00:00 in Montreal is 05:00 UTC.
+        assert_eq!(quebec.rates[1].from, 1_357_016_400_000);
+        let before = quebec.rates_at(1_357_016_399_999);
+        assert_eq!(before, [(TaxCode::Gst, Rate(5_000))]);
+        assert_eq!(
+            all[1].rates_at(1_357_016_400_000),
+            [(TaxCode::Hst, Rate(13_000))]
+        );
+    }
 }

@@ -119,7 +119,7 @@ fn compact_stream<S, E>(
 ) -> Result<StreamCompaction, JournalError>
 where
     S: Snapshot,
-    E: serde::Serialize + serde::de::DeserializeOwned + ArchivedEvent,
+    E: codec::Event + ArchivedEvent,
 {
     let (state, seq, _) = recover_stream(journal, Some(archive), stream, apply)?;
     journal.commit(
@@ -151,7 +151,7 @@ where
                 if stored.seq >= seq {
                     break 'pages;
                 }
-                let event: E = codec::decode(&stored.payload)?;
+                let event: E = codec::decode_event(&stored.payload)?;
                 event.write_to(&mut segment, stored.seq)?;
                 after = stored.seq;
                 archived += 1;

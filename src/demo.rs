@@ -11,7 +11,7 @@ use crate::domain::{
     AdjustmentLine, AdjustmentRequest, Cents, Ean13, LinesError, MAX_LINES, NewStore, Product, Sku,
     ValueError, parse_label,
 };
-use crate::domain::{Role, StoreId, User, Username};
+use crate::domain::{Role, StoreDetails, StoreId, TaxCode, User, Username, parse_class};
 use crate::reports::{CatalogView, UsersView};
 
 const CATALOG: &str = include_str!("../config/demo/catalog.csv");
@@ -62,6 +62,7 @@ struct CatalogRow {
     name: String,
     category: String,
     price_cents: i64,
+    tax_class: String,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +71,35 @@ struct StoreRow {
     code: String,
     name: String,
     city: String,
+    address: String,
+    jurisdiction: String,
+    time_zone: String,
+    gst_number: String,
+    qst_number: String,
+}
+
+impl StoreRow {
+    /// Where the store is and what it collects: HST in Ontario (on the GST number),
+    /// GST and QST in Quebec.
+    fn details(&self) -> StoreDetails {
+        let mut details = StoreDetails::quebec(&self.address);
+        details.jurisdiction = self.jurisdiction.clone();
+        details.time_zone = self.time_zone.clone();
+        let federal = if self.jurisdiction == "ON" {
+            TaxCode::Hst
+        } else {
+            TaxCode::Gst
+        };
+        details
+            .registrations
+            .push((federal, self.gst_number.clone()));
+        if !self.qst_number.is_empty() {
+            details
+                .registrations
+                .push((TaxCode::Qst, self.qst_number.clone()));
+        }
+        details
+    }
 }
 
 #[derive(Deserialize)]
@@ -121,6 +151,7 @@ pub fn products() -> Result<Vec<Product>, DemoError> {
                 name: value(file, i + 2, parse_label(&row.name, 120))?,
                 category: value(file, i + 2, parse_label(&row.category, 60))?,
                 price: value(file, i + 2, Cents::price(row.price_cents))?,
+                tax_class: value(file, i + 2, parse_class(Some(&row.tax_class)))?,
             })
         })
         .collect()
@@ -153,13 +184,14 @@ pub async fn seed(
         let store = match existing {
             Some(store) => store,
             None => {
-                let new = NewStore::parse(&row.code, &row.name, &row.city).map_err(|errors| {
-                    DemoError::Value {
+                let details = row.details();
+                let new = NewStore::parse(&row.code, &row.name, &row.city, details).map_err(
+                    |errors| DemoError::Value {
                         file: "stores.csv",
                         row: i + 2,
                         error: errors.first().map_or(ValueError::StoreCode, |(_, e)| *e),
-                    }
-                })?;
+                    },
+                )?;
                 tracing::info!(code = %row.code, "opening a demo store");
                 registry.open_store(new).await?
             }

@@ -206,6 +206,9 @@ impl Application {
         // so it runs once listening, and the instance is not ready until it is done.
         let seeded = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let seed_later = settings.demo.enabled && cluster.has_peers();
+        bootstrap::tax_jurisdictions(&registry, &catalog)
+            .await
+            .map_err(bootstrap::BootstrapError::from)?;
         if settings.demo.enabled && !seed_later {
             demo::seed(&registry, &catalog, &users).await?;
         }

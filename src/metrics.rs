@@ -262,11 +262,11 @@ impl CommitListener for Metrics {
                     self.sales.inc();
                     self.sale_units
                         .inc_by(r.sale.lines.iter().map(|l| u64::from(l.quantity)).sum());
-                    self.revenue_cents.inc_by(positive(r.sale.total.0));
+                    self.revenue_cents.inc_by(positive(r.sale.subtotal.0));
                 }
                 StoreEvent::SaleReturned(r) => {
                     self.returns.inc();
-                    self.refunds_cents.inc_by(positive(r.ret.refund.0));
+                    self.refunds_cents.inc_by(positive(r.ret.subtotal.0));
                 }
                 StoreEvent::RestockRequested(_) => self.state("requested"),
                 StoreEvent::RestockStep(done) => self.state(match done.step {
@@ -278,7 +278,9 @@ impl CommitListener for Metrics {
                 }),
                 StoreEvent::StockAdjusted(_)
                 | StoreEvent::StockLevelsSet(_)
-                | StoreEvent::SalesLetGo { .. } => {}
+                | StoreEvent::SalesLetGo { .. }
+                | StoreEvent::SessionOpened(_)
+                | StoreEvent::SessionClosed(_) => {}
             }
         }
     }

@@ -15,8 +15,8 @@ use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use super::watermark;
 use crate::domain::{
-    ChainError, ChainEvent, ChainState, DomainEvent, NewStore, Product, ProductChange, Sku, Store,
-    User, Username,
+    ChainError, ChainEvent, ChainState, DomainEvent, Jurisdiction, NewStore, Product,
+    ProductChange, Sku, Store, StoreDetails, StoreId, User, Username,
 };
 use crate::persistence::{Journal, JournalError, StreamId};
 
@@ -209,6 +209,48 @@ impl Handler<OpenStore> for ChainActor {
     }
 }
 
+/// Defines a jurisdiction with every rate it ever had; answered once durable (at once when
+/// it is already exactly that).
+#[derive(Message)]
+#[rtype(result = "Result<Jurisdiction, ChainActorError>")]
+pub struct SetJurisdiction(pub Jurisdiction);
+
+impl Handler<SetJurisdiction> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<Jurisdiction, ChainActorError>>;
+
+    fn handle(&mut self, msg: SetJurisdiction, _ctx: &mut Self::Context) -> Self::Result {
+        let jurisdiction = msg.0;
+        match self.state().decide_set_jurisdiction(jurisdiction.clone()) {
+            None => self.once_durable(jurisdiction),
+            Some(event) => self.write(vec![event], jurisdiction),
+        }
+    }
+}
+
+/// Changes a store's details (address, jurisdiction, registrations, tills). Answered with
+/// the store as it is, once durable.
+#[derive(Message)]
+#[rtype(result = "Result<Store, ChainActorError>")]
+pub struct ChangeStore(pub StoreId, pub StoreDetails);
+
+impl Handler<ChangeStore> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<Store, ChainActorError>>;
+
+    fn handle(&mut self, msg: ChangeStore, _ctx: &mut Self::Context) -> Self::Result {
+        let ChangeStore(id, details) = msg;
+        match self.state().decide_change_store(id, details) {
+            Err(e) => Box::pin(fut::ready(Err(e.into()))),
+            Ok(None) => match self.state().store(id).cloned() {
+                Some(current) => self.once_durable(current),
+                None => Box::pin(fut::ready(Err(ChainError::UnknownStore(id).into()))),
+            },
+            Ok(Some(changed)) => {
+                self.write(vec![ChainEvent::StoreChanged(changed.clone())], changed)
+            }
+        }
+    }
+}
+
 /// Creates a user (its password already hashed). Answered once durable.
 #[derive(Message)]
 #[rtype(result = "Result<User, ChainActorError>")]
@@ -391,6 +433,23 @@ impl ChainHandle {
     pub async fn open_store(&self, new: NewStore) -> Result<Store, ChainActorError> {
         self.writable()?;
         self.ask(OpenStore(new)).await?
+    }
+
+    pub async fn set_jurisdiction(
+        &self,
+        jurisdiction: Jurisdiction,
+    ) -> Result<Jurisdiction, ChainActorError> {
+        self.writable()?;
+        self.ask(SetJurisdiction(jurisdiction)).await?
+    }
+
+    pub async fn change_store(
+        &self,
+        id: StoreId,
+        details: StoreDetails,
+    ) -> Result<Store, ChainActorError> {
+        self.writable()?;
+        self.ask(ChangeStore(id, details)).await?
     }
 
     pub async fn create_user(&self, user: User) -> Result<User, ChainActorError> {

@@ -27,6 +27,7 @@ use crate::domain::{
     KeyCheck, KeyUse, Outcome, PriceLookup, Return, ReturnError, ReturnRequest, Sale, SaleError,
     SaleId, SaleRequest, Sku, Stamp, StoreEvent, StoreId, StoreState, Username,
 };
+use crate::domain::{Cents, Count, TillError, TillNumber, TillReport};
 use crate::domain::{RestockAsk, RestockError, RestockId, RestockRequest, RestockStep};
 use crate::persistence::{History, Journal, JournalError, SaleRecord, StreamId};
 
@@ -41,6 +42,8 @@ pub enum StoreError {
     Return(#[from] ReturnError),
     #[error(transparent)]
     Adjustment(#[from] AdjustmentError),
+    #[error(transparent)]
+    Till(#[from] TillError),
     #[error("idempotency key reused with another request")]
     KeyReused,
     #[error("sale {} not found", .0.0)]
@@ -285,6 +288,7 @@ impl Handler<RecordSale> for StoreActor {
             Err(e) => return refuse(e),
         };
         let recorded = match self.state().decide_sale(
+            self.id,
             &msg.request,
             self.prices.as_ref(),
             &self.stamp(msg.by),
@@ -327,9 +331,10 @@ impl Handler<ReturnLines> for StoreActor {
             ReturnCheck::Stale => return refuse(StoreError::StaleRead),
         };
         let returned = match self.state().decide_return(
+            self.id,
             &msg.request,
-            &msg.read.sale,
-            &earlier,
+            (&msg.read.sale, &earlier),
+            self.prices.till_rules(self.id),
             &self.stamp(msg.by),
             key,
         ) {
@@ -500,6 +505,114 @@ impl Handler<StepRestock> for StoreActor {
                 }
             }
         }
+    }
+}
+
+/// Opens a session on a till with a float; answers its X report (empty) once durable.
+/// With a key already used, answers the session if it is still open.
+#[derive(Message)]
+#[rtype(result = "Result<Recorded<TillReport>, StoreError>")]
+pub struct OpenSession {
+    pub till: TillNumber,
+    pub float: Cents,
+    pub key: Option<IdempotencyKey>,
+    pub by: Username,
+}
+
+fn session_fingerprint(kind: &str, till: TillNumber, amount: i64) -> Fingerprint {
+    let mut bytes = vec![till.get()];
+    bytes.extend_from_slice(&amount.to_le_bytes());
+    Fingerprint::of(kind, &bytes)
+}
+
+impl Handler<OpenSession> for StoreActor {
+    type Result = ResponseActFuture<Self, Result<Recorded<TillReport>, StoreError>>;
+
+    fn handle(&mut self, msg: OpenSession, _ctx: &mut Self::Context) -> Self::Result {
+        let rules = self.prices.till_rules(self.id);
+        let fingerprint = session_fingerprint("open", msg.till, msg.float.0);
+        let key = match self.check_key(msg.key, fingerprint) {
+            Ok(KeyStep::Fresh(key)) => key,
+            Ok(KeyStep::Replay(Outcome::SessionOpened(number))) => {
+                return match self.state().x_report(self.id, msg.till, rules) {
+                    Ok(report) if report.session == number => {
+                        let value = Recorded {
+                            value: report,
+                            replayed: true,
+                        };
+                        once_settled(self, value, StoreError::Unavailable)
+                    }
+                    _ => refuse(StoreError::KeyReused),
+                };
+            }
+            Ok(KeyStep::Replay(_)) => return refuse(StoreError::KeyReused),
+            Err(e) => return refuse(e),
+        };
+        let stamp = self.stamp(msg.by);
+        let opened = match self
+            .state()
+            .decide_open_session(msg.till, msg.float, rules, &stamp, key)
+        {
+            Ok(opened) => opened,
+            Err(e) => return refuse(e.into()),
+        };
+        let report = crate::domain::till_report(self.id, msg.till, &opened.session, None);
+        let ack = self.log.persist(vec![StoreEvent::SessionOpened(opened)]);
+        when_durable(
+            ack,
+            Recorded {
+                value: report,
+                replayed: false,
+            },
+        )
+    }
+}
+
+/// The X report of a till's open session: read at any time, changes nothing.
+#[derive(Message)]
+#[rtype(result = "Result<TillReport, StoreError>")]
+pub struct ReadSession(pub TillNumber);
+
+impl Handler<ReadSession> for StoreActor {
+    type Result = Result<TillReport, StoreError>;
+
+    fn handle(&mut self, msg: ReadSession, _ctx: &mut Self::Context) -> Self::Result {
+        let rules = self.prices.till_rules(self.id);
+        Ok(self.state().x_report(self.id, msg.0, rules)?)
+    }
+}
+
+/// Closes a till's session with the cash counted: its Z report, once durable.
+#[derive(Message)]
+#[rtype(result = "Result<Decided<TillReport>, StoreError>")]
+pub struct CloseSession {
+    pub till: TillNumber,
+    pub count: Count,
+    pub key: Option<IdempotencyKey>,
+    pub by: Username,
+}
+
+impl Handler<CloseSession> for StoreActor {
+    type Result = Answer<TillReport>;
+
+    fn handle(&mut self, msg: CloseSession, _ctx: &mut Self::Context) -> Self::Result {
+        let fingerprint = session_fingerprint("close", msg.till, msg.count.counted.0);
+        let key = match self.check_key(msg.key, fingerprint) {
+            Ok(KeyStep::Fresh(key)) => key,
+            Ok(KeyStep::Replay(outcome)) => return self.again(outcome),
+            Err(e) => return refuse(e),
+        };
+        let rules = self.prices.till_rules(self.id);
+        let stamp = self.stamp(msg.by);
+        let closed = match self
+            .state()
+            .decide_close_session(self.id, msg.till, msg.count, rules, &stamp, key)
+        {
+            Ok(closed) => closed,
+            Err(e) => return refuse(e.into()),
+        };
+        let report = closed.report.clone();
+        self.write(StoreEvent::SessionClosed(Box::new(closed)), report)
     }
 }
 
@@ -690,6 +803,66 @@ impl StoreHandle {
             _ => None,
         };
         Self::answer(decided, original)
+    }
+
+    pub async fn open_session(
+        &self,
+        till: TillNumber,
+        float: Cents,
+        key: Option<IdempotencyKey>,
+        by: Username,
+    ) -> Result<Recorded<TillReport>, StoreError> {
+        self.ask(OpenSession {
+            till,
+            float,
+            key,
+            by,
+        })
+        .await?
+    }
+
+    /// The X report of the till's open session.
+    pub async fn x_report(&self, till: TillNumber) -> Result<TillReport, StoreError> {
+        self.ask(ReadSession(till)).await?
+    }
+
+    pub async fn close_session(
+        &self,
+        till: TillNumber,
+        count: Count,
+        key: Option<IdempotencyKey>,
+        by: Username,
+    ) -> Result<Recorded<TillReport>, StoreError> {
+        let decided = self
+            .ask(CloseSession {
+                till,
+                count,
+                key,
+                by,
+            })
+            .await??;
+        let original = match &decided {
+            Decided::Again(Outcome::SessionClosed(z)) => {
+                let z = *z;
+                Some(self.read(move |h, store| h.z_report(store, z)).await)
+            }
+            _ => None,
+        };
+        Self::answer(decided, original)
+    }
+
+    /// Z reports newest first, with their count.
+    pub async fn z_reports(
+        &self,
+        skip: usize,
+        take: usize,
+    ) -> Result<(Vec<TillReport>, u64), StoreError> {
+        self.read(move |h, store| h.z_reports(store, take, skip))
+            .await
+    }
+
+    pub async fn z_report(&self, z: u64) -> Result<Option<TillReport>, StoreError> {
+        self.read(move |h, store| h.z_report(store, z)).await
     }
 
     pub async fn set_levels(&self, lines: Vec<(Sku, u32, u32)>) -> Result<(), StoreError> {

@@ -32,6 +32,10 @@ pub enum Permission {
     ManageCentral,
     /// Sales, stock and dashboard figures (a manager's own store; every store for admin).
     ReadReports,
+    /// Approve at a till a discount above the store's threshold or a price override.
+    ApproveDiscounts,
+    /// Jurisdictions, their tax rates, and stores' tax details: head office.
+    ManageTaxes,
 }
 
 /// The signed-in user a request acts as (from a verified token and the current user record).
@@ -52,7 +56,8 @@ fn role_allows(role: Role, permission: Permission) -> bool {
         ),
         Role::Manager => matches!(
             permission,
-            ReadChain
+            ApproveDiscounts
+                | ReadChain
                 | ReadAvailability
                 | ReadStock
                 | Sell
@@ -73,6 +78,15 @@ fn role_allows(role: Role, permission: Permission) -> bool {
 }
 
 impl Principal {
+    /// A user as the principal of a request.
+    pub fn of(user: &crate::domain::User) -> Self {
+        Self {
+            username: user.username.clone(),
+            role: user.role,
+            store: user.store,
+        }
+    }
+
     /// Allows `permission`, on `store` when the action targets one. A store role acting on
     /// another store gets [`AuthError::ForbiddenStore`].
     pub fn require(&self, permission: Permission, store: Option<StoreId>) -> Result<(), AuthError> {

@@ -16,7 +16,14 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// `approval` for a manager's approval at a till: never a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
+
+/// How long a manager's approval at a till stays valid: long enough to finish the sale.
+pub const APPROVAL_TTL_SECS: i64 = 120;
+const APPROVAL: &str = "approval";
 
 /// The HS256 key, from `MAGASIN_JWT_SECRET` or generated for a demo run.
 pub struct SigningKey(Vec<u8>);
@@ -66,6 +73,7 @@ impl TokenKeys {
             iat,
             exp,
             jti: uuid::Uuid::new_v4().to_string(),
+            scope: None,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
@@ -73,10 +81,53 @@ impl TokenKeys {
     }
 
     /// Checks signature, algorithm and expiry.
+    /// A bearer token: an approval is refused here.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = self.decode(token)?;
+        match claims.scope {
+            None => Ok(claims),
+            Some(_) => Err(AuthError::InvalidToken("not a bearer token".into())),
+        }
+    }
+
+    fn decode(&self, token: &str) -> Result<Claims, AuthError> {
         decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| AuthError::InvalidToken(e.to_string()))
+    }
+
+    /// A manager's approval for sales at `store`, valid [`APPROVAL_TTL_SECS`]: it names
+    /// the manager, never carries a password, and cannot be used as a bearer token.
+    pub fn issue_approval(
+        &self,
+        manager: &User,
+        store: u32,
+        now: Timestamp,
+    ) -> Result<(String, Timestamp), AuthError> {
+        let iat = now.0 / 1000;
+        let claims = Claims {
+            sub: manager.username.to_string(),
+            role: manager.role.as_str().to_owned(),
+            store_id: Some(store),
+            iat,
+            exp: iat + APPROVAL_TTL_SECS,
+            jti: uuid::Uuid::new_v4().to_string(),
+            scope: Some(APPROVAL.to_owned()),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
+        Ok((token, Timestamp(claims.exp * 1000)))
+    }
+
+    /// The approval's claims, if it is an approval for `store` still valid.
+    pub fn verify_approval(&self, token: &str, store: u32) -> Result<Claims, AuthError> {
+        let claims = self.decode(token)?;
+        if claims.scope.as_deref() != Some(APPROVAL) || claims.store_id != Some(store) {
+            return Err(AuthError::InvalidToken(
+                "not an approval for this store".into(),
+            ));
+        }
+        Ok(claims)
     }
 }
 

@@ -229,7 +229,7 @@ impl Peers {
 /// of the SHA-256 of its encoding, in hexadecimal.
 pub fn chain_digest(event: &ChainEvent) -> Result<String, crate::persistence::codec::CodecError> {
     use sha2::Digest;
-    let bytes = crate::persistence::codec::encode(event)?;
+    let bytes = crate::persistence::codec::encode_event(event)?;
     Ok(hex::encode(&sha2::Sha256::digest(&bytes)[..16]))
 }
 

@@ -7,7 +7,11 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::{Cents, Ean13, Sku, StoreId, Timestamp, User, Username, ValueError};
+use super::legacy::{DEFAULT_APPROVAL_PERCENT, DEFAULT_TILLS};
+use super::{
+    Cents, Ean13, Jurisdiction, Rate, Sku, StoreId, TaxClass, TaxCode, TillRules, Timestamp, User,
+    Username, ValueError,
+};
 
 /// A short human text (name, city, category, reason): trimmed, 1 to `max` characters.
 pub fn parse_label(raw: &str, max: usize) -> Result<String, ValueError> {
@@ -26,6 +30,7 @@ pub struct Product {
     pub name: String,
     pub category: String,
     pub price: Cents,
+    pub tax_class: TaxClass,
 }
 
 /// The value of a field, or its error noted under the field's name.
@@ -49,6 +54,7 @@ impl Product {
         name: &str,
         category: &str,
         price_cents: i64,
+        tax_class: Option<&str>,
     ) -> Result<Self, Vec<(&'static str, ValueError)>> {
         let mut errors = Vec::new();
         let sku = field(&mut errors, "sku", Sku::parse(sku));
@@ -56,32 +62,46 @@ impl Product {
         let name = field(&mut errors, "name", parse_label(name, PRODUCT_NAME_MAX));
         let category = field(&mut errors, "category", parse_label(category, CATEGORY_MAX));
         let price = field(&mut errors, "price_cents", Cents::price(price_cents));
-        match (sku, ean13, name, category, price) {
-            (Some(sku), Some(ean13), Some(name), Some(category), Some(price)) => Ok(Self {
-                sku,
-                ean13,
-                name,
-                category,
-                price,
-            }),
+        let class = field(&mut errors, "tax_class", parse_class(tax_class));
+        match (sku, ean13, name, category, price, class) {
+            (Some(sku), Some(ean13), Some(name), Some(category), Some(price), Some(tax_class)) => {
+                Ok(Self {
+                    sku,
+                    ean13,
+                    name,
+                    category,
+                    price,
+                    tax_class,
+                })
+            }
             _ => Err(errors),
         }
     }
 }
 
-/// What may change of a catalog product: its name, category and price (its SKU and
-/// barcode identify it, in sales and on shelves). `None` keeps the current value.
+/// A tax class as a client writes it: `taxable`, `zero_rated` or `exempt`; missing is an
+/// error too (every product says how it is taxed).
+pub fn parse_class(raw: Option<&str>) -> Result<TaxClass, ValueError> {
+    raw.and_then(TaxClass::parse).ok_or(ValueError::TaxClass)
+}
+
+/// What may change of a catalog product: its name, category, price and tax class (its SKU
+/// and barcode identify it, in sales and on shelves). `None` keeps the current value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductChange {
     pub name: Option<String>,
     pub category: Option<String>,
     pub price: Option<Cents>,
+    pub tax_class: Option<TaxClass>,
 }
 
 impl ProductChange {
     /// Keeps every value: a change that changes nothing is refused, not journaled.
     pub fn changes_nothing(&self) -> bool {
-        self.name.is_none() && self.category.is_none() && self.price.is_none()
+        self.name.is_none()
+            && self.category.is_none()
+            && self.price.is_none()
+            && self.tax_class.is_none()
     }
 }
 
@@ -93,6 +113,27 @@ pub struct Store {
     pub name: String,
     pub city: String,
     pub opened_at: Timestamp,
+    /// Street address, as printed on receipts.
+    pub address: String,
+    /// Where it collects sales taxes (`QC`, `ON`).
+    pub jurisdiction: String,
+    /// IANA time zone of its receipts and days (`America/Toronto`).
+    pub time_zone: String,
+    /// Its tax registration numbers, printed on receipts (GST/HST, QST).
+    pub registrations: Vec<(TaxCode, String)>,
+    /// Tills 1 to `tills`.
+    pub tills: u8,
+    /// A discount above this percentage needs a manager's approval.
+    pub approval_percent: u8,
+}
+
+impl Store {
+    pub fn till_rules(&self) -> TillRules {
+        TillRules {
+            tills: self.tills,
+            approval_percent: self.approval_percent,
+        }
+    }
 }
 
 /// A store about to be opened; the chain assigns its id.
@@ -101,6 +142,32 @@ pub struct NewStore {
     pub code: String,
     pub name: String,
     pub city: String,
+    pub details: StoreDetails,
+}
+
+/// What head office may set of a store after it opened: where it is, its taxes, its tills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreDetails {
+    pub address: String,
+    pub jurisdiction: String,
+    pub time_zone: String,
+    pub registrations: Vec<(TaxCode, String)>,
+    pub tills: u8,
+    pub approval_percent: u8,
+}
+
+impl StoreDetails {
+    /// A Quebec store with two tills, at `address`.
+    pub fn quebec(address: &str) -> Self {
+        Self {
+            address: address.to_owned(),
+            jurisdiction: "QC".to_owned(),
+            time_zone: "America/Toronto".to_owned(),
+            registrations: Vec::new(),
+            tills: DEFAULT_TILLS,
+            approval_percent: DEFAULT_APPROVAL_PERCENT,
+        }
+    }
 }
 
 impl NewStore {
@@ -108,6 +175,7 @@ impl NewStore {
         code: &str,
         name: &str,
         city: &str,
+        details: StoreDetails,
     ) -> Result<Self, Vec<(&'static str, ValueError)>> {
         let mut errors = Vec::new();
         let code = code.trim();
@@ -129,6 +197,7 @@ impl NewStore {
                 code: code.to_owned(),
                 name,
                 city,
+                details,
             }),
             _ => Err(errors),
         }
@@ -141,9 +210,12 @@ pub enum ChainEvent {
     StoreOpened(Store),
     UserCreated(User),
     UserDeactivated(Username),
-    /// A product's name, category or price changed: the product as it is now. (Added
-    /// last: the codec numbers variants in order.)
+    /// A product's name, category, price or tax class changed: the product as it is now.
     ProductChanged(Product),
+    /// A jurisdiction and every rate it ever had, whole.
+    JurisdictionSet(Jurisdiction),
+    /// A store's details changed: the store as it is now.
+    StoreChanged(Store),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,6 +234,8 @@ pub enum ChainError {
     UnknownStore(StoreId),
     #[error("no product {0} in the catalog")]
     UnknownProduct(Sku),
+    #[error("no jurisdiction {0}")]
+    UnknownJurisdiction(String),
 }
 
 /// The reference data as the chain actor holds it, rebuilt by replaying [`ChainEvent`]s.
@@ -170,9 +244,53 @@ pub struct ChainState {
     products: BTreeMap<Sku, Product>,
     stores: BTreeMap<StoreId, Store>,
     users: BTreeMap<Username, User>,
+    jurisdictions: BTreeMap<String, Jurisdiction>,
 }
 
 impl ChainState {
+    pub fn jurisdictions(&self) -> impl Iterator<Item = &Jurisdiction> {
+        self.jurisdictions.values()
+    }
+
+    pub fn jurisdiction(&self, code: &str) -> Option<&Jurisdiction> {
+        self.jurisdictions.get(code)
+    }
+
+    pub fn store(&self, id: StoreId) -> Option<&Store> {
+        self.stores.get(&id)
+    }
+
+    /// The rates a store collects at `at`: none for an unknown store or jurisdiction.
+    pub fn store_rates(&self, id: StoreId, at: Timestamp) -> Vec<(TaxCode, Rate)> {
+        self.stores
+            .get(&id)
+            .and_then(|s| self.jurisdictions.get(&s.jurisdiction))
+            .map(|j| j.rates_at(at.0))
+            .unwrap_or_default()
+    }
+
+    /// A jurisdiction to journal as [`ChainEvent::JurisdictionSet`]; `None` when it is
+    /// already exactly that.
+    pub fn decide_set_jurisdiction(&self, jurisdiction: Jurisdiction) -> Option<ChainEvent> {
+        (self.jurisdictions.get(&jurisdiction.code) != Some(&jurisdiction))
+            .then_some(ChainEvent::JurisdictionSet(jurisdiction))
+    }
+
+    /// The store with new details, to journal as [`ChainEvent::StoreChanged`]; `None` when
+    /// nothing would change.
+    pub fn decide_change_store(
+        &self,
+        id: StoreId,
+        details: StoreDetails,
+    ) -> Result<Option<Store>, ChainError> {
+        let current = self.stores.get(&id).ok_or(ChainError::UnknownStore(id))?;
+        if !self.jurisdictions.contains_key(&details.jurisdiction) {
+            return Err(ChainError::UnknownJurisdiction(details.jurisdiction));
+        }
+        let changed = with_details(current.clone(), details);
+        Ok((changed != *current).then_some(changed))
+    }
+
     pub fn products(&self) -> impl Iterator<Item = &Product> {
         self.products.values()
     }
@@ -242,6 +360,7 @@ impl ChainState {
             name: change.name.unwrap_or_else(|| current.name.clone()),
             category: change.category.unwrap_or_else(|| current.category.clone()),
             price: change.price.unwrap_or(current.price),
+            tax_class: change.tax_class.unwrap_or(current.tax_class),
             ..current.clone()
         };
         Ok((changed != *current).then_some(changed))
@@ -252,15 +371,25 @@ impl ChainState {
         if self.stores.values().any(|s| s.code == new.code) {
             return Err(ChainError::DuplicateStoreCode(new.code));
         }
+        if !self.jurisdictions.contains_key(&new.details.jurisdiction) {
+            return Err(ChainError::UnknownJurisdiction(new.details.jurisdiction));
+        }
         let next = self.stores.keys().next_back().map_or(1, |id| id.get() + 1);
         let id = StoreId::new(next).expect("next store id is at least 1");
-        Ok(Store {
+        let store = Store {
             id,
             code: new.code,
             name: new.name,
             city: new.city,
             opened_at: now,
-        })
+            address: String::new(),
+            jurisdiction: String::new(),
+            time_zone: String::new(),
+            registrations: Vec::new(),
+            tills: 0,
+            approval_percent: 0,
+        };
+        Ok(with_details(store, new.details))
     }
 
     pub fn apply(&mut self, event: &ChainEvent) {
@@ -268,8 +397,11 @@ impl ChainState {
             ChainEvent::ProductAdded(p) | ChainEvent::ProductChanged(p) => {
                 self.products.insert(p.sku.clone(), p.clone());
             }
-            ChainEvent::StoreOpened(s) => {
+            ChainEvent::StoreOpened(s) | ChainEvent::StoreChanged(s) => {
                 self.stores.insert(s.id, s.clone());
+            }
+            ChainEvent::JurisdictionSet(j) => {
+                self.jurisdictions.insert(j.code.clone(), j.clone());
             }
             ChainEvent::UserCreated(u) => {
                 self.users.insert(u.username.clone(), u.clone());
@@ -283,9 +415,71 @@ impl ChainState {
     }
 }
 
+fn with_details(store: Store, details: StoreDetails) -> Store {
+    Store {
+        address: details.address,
+        jurisdiction: details.jurisdiction,
+        time_zone: details.time_zone,
+        registrations: details.registrations,
+        tills: details.tills,
+        approval_percent: details.approval_percent,
+        ..store
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{DatedRate, Rate};
+
+    fn with_quebec() -> ChainState {
+        let mut chain = ChainState::default();
+        chain.apply(&ChainEvent::JurisdictionSet(Jurisdiction {
+            code: "QC".into(),
+            name: "Québec".into(),
+            time_zone: "America/Toronto".into(),
+            rates: vec![DatedRate {
+                code: TaxCode::Gst,
+                rate: Rate(5_000),
+                from_date: "2008-01-01".into(),
+                from: 0,
+            }],
+        }));
+        chain
+    }
+
+    #[test]
+    fn a_store_opens_only_in_a_known_jurisdiction_and_collects_its_rates() {
+        let mut chain = ChainState::default();
+        let new =
+            |code: &str| NewStore::parse(code, "Magasin", "Laval", StoreDetails::quebec("1 rue"));
+        assert_eq!(
+            chain.decide_open_store(new("A1").expect("valid"), Timestamp(0)),
+            Err(ChainError::UnknownJurisdiction("QC".into()))
+        );
+        chain = with_quebec();
+        let store = chain
+            .decide_open_store(new("A1").expect("valid"), Timestamp(0))
+            .expect("QC is known");
+        chain.apply(&ChainEvent::StoreOpened(store.clone()));
+        assert_eq!(
+            chain.store_rates(store.id, Timestamp(1)),
+            [(TaxCode::Gst, Rate(5_000))]
+        );
+        let mut elsewhere = StoreDetails::quebec("1 rue");
+        elsewhere.jurisdiction = "ZZ".into();
+        assert_eq!(
+            chain.decide_change_store(store.id, elsewhere),
+            Err(ChainError::UnknownJurisdiction("ZZ".into()))
+        );
+        let mut more_tills = StoreDetails::quebec("1 rue");
+        more_tills.tills = 4;
+        let changed = chain
+            .decide_change_store(store.id, more_tills)
+            .expect("known store")
+            .expect("a change");
+        assert_eq!(changed.tills, 4);
+    }
 
     fn product(sku: &str, ean: &str) -> Product {
         Product {
@@ -294,14 +488,16 @@ mod tests {
             name: "Lait 2 % 2 L".into(),
             category: "Produits laitiers".into(),
             price: Cents(499),
+            tax_class: TaxClass::ZeroRated,
         }
     }
 
     #[test]
     fn store_ids_follow_the_highest_one() {
-        let mut chain = ChainState::default();
+        let mut chain = with_quebec();
         for code in ["A1", "B2"] {
-            let new = NewStore::parse(code, "Magasin", "Laval").expect("valid store");
+            let new = NewStore::parse(code, "Magasin", "Laval", StoreDetails::quebec("1 rue"))
+                .expect("valid store");
             let store = chain
                 .decide_open_store(new, Timestamp(0))
                 .expect("new code");
@@ -309,7 +505,8 @@ mod tests {
         }
         let ids: Vec<u32> = chain.stores().map(|s| s.id.get()).collect();
         assert_eq!(ids, vec![1, 2]);
-        let again = NewStore::parse("A1", "Autre", "Laval").expect("valid store");
+        let again = NewStore::parse("A1", "Autre", "Laval", StoreDetails::quebec("2 rue"))
+            .expect("valid store");
         assert!(matches!(
             chain.decide_open_store(again, Timestamp(0)),
             Err(ChainError::DuplicateStoreCode(_))
@@ -373,18 +570,30 @@ mod tests {
 
     #[test]
     fn product_fields_are_checked_together() {
-        let errors =
-            Product::parse("lai 1", "4006381333931", " ", "Lait", -1).expect_err("invalid");
+        let errors = Product::parse("lai 1", "4006381333931", " ", "Lait", -1, Some("luxe"))
+            .expect_err("invalid");
         let fields: Vec<&str> = errors.iter().map(|(f, _)| *f).collect();
-        assert_eq!(fields, vec!["sku", "name", "price_cents"]);
-        let milk =
-            Product::parse("LAI-0001", "4006381333931", " Lait 2 % ", "Lait", 499).expect("valid");
+        assert_eq!(fields, vec!["sku", "name", "price_cents", "tax_class"]);
+        let missing = Product::parse("LAI-0001", "4006381333931", "Lait", "Lait", 499, None)
+            .expect_err("a class is required");
+        assert_eq!(missing[0].0, "tax_class");
+        let milk = Product::parse(
+            "LAI-0001",
+            "4006381333931",
+            " Lait 2 % ",
+            "Lait",
+            499,
+            Some("zero_rated"),
+        )
+        .expect("valid");
+        assert_eq!(milk.tax_class, TaxClass::ZeroRated);
         assert_eq!(milk.name, "Lait 2 %");
     }
 
     #[test]
     fn store_fields_are_checked_together() {
-        let errors = NewStore::parse("bad code", "", "Laval").expect_err("invalid");
+        let errors = NewStore::parse("bad code", "", "Laval", StoreDetails::quebec(""))
+            .expect_err("invalid");
         let fields: Vec<&str> = errors.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, vec!["code", "name"]);
     }

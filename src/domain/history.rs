@@ -61,7 +61,8 @@ impl Figures {
         Self {
             sales: 1,
             units: sale.lines.iter().map(|l| u64::from(l.quantity)).sum(),
-            revenue: sale.total.0,
+            // Before taxes: what the store sold, not what it collects for the governments.
+            revenue: sale.subtotal.0,
             ..Self::default()
         }
     }
@@ -71,13 +72,14 @@ impl Figures {
         Self {
             returns: 1,
             returned_units: ret.lines.iter().map(|l| u64::from(l.quantity)).sum(),
-            refunds: ret.refund.0,
+            refunds: ret.subtotal.0,
             ..Self::default()
         }
     }
 }
 
-/// Units and revenue of one product (gross sales; returns are in the store figures).
+/// Units and revenue of one product (sales after discounts, before taxes; returns are in
+/// the store figures).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductFigures {
     pub units: u64,
@@ -89,7 +91,7 @@ impl ProductFigures {
     pub fn of_line(line: &super::SoldLine) -> Self {
         Self {
             units: u64::from(line.quantity),
-            revenue: (line.unit_price * line.quantity).0,
+            revenue: line.net.0,
         }
     }
 }

@@ -12,11 +12,16 @@ mod money;
 mod restock;
 mod store;
 mod tax;
+#[cfg(test)]
+pub(crate) mod testing;
+mod till;
+#[cfg(test)]
+mod till_tests;
 mod user;
 
 pub use chain::{
     CATEGORY_MAX, ChainError, ChainEvent, ChainState, NewStore, PRODUCT_NAME_MAX, Product,
-    ProductChange, Store, parse_label,
+    ProductChange, Store, StoreDetails, parse_class, parse_label,
 };
 pub use history::{Figures, HOUR_MS, ProductFigures, SalesHistory, hour_of, hours};
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
@@ -30,10 +35,18 @@ pub use store::{
     Fingerprint, IdempotencyKey, KEY_RETENTION_MS, KeyCheck, KeyUse, KeyWindow, LinesError,
     MAX_LINES, MAX_ON_HAND, NegativeLine, Outcome, PriceLookup, RequestedLine, RestockAsk,
     RestockRequested, Return, ReturnError, ReturnExcess, ReturnRequest, ReturnedLine, Sale,
-    SaleError, SaleRecorded, SaleRequest, SaleReturned, Shortage, SoldLine, Stamp, StockAdjusted,
-    StockLevelsSet, StockLine, StoreEvent, StoreState,
+    SaleError, SaleLineRequest, SaleRecorded, SaleRequest, SaleReturned, SaleTerms, SessionClosed,
+    SessionOpened, Shortage, SoldLine, Stamp, StockAdjusted, StockLevelsSet, StockLine, StoreEvent,
+    StoreState, TillError, TillRules, TillState,
 };
-pub use tax::{Rate, TaxClass, TaxCode, TaxLine, cash_rounding, receipt_taxes, share};
+pub use tax::{
+    DatedRate, Jurisdiction, Rate, TaxClass, TaxCode, TaxLine, cash_rounding, receipt_taxes, share,
+};
+pub use till::{
+    AtTill, Closing, Count, Discount, OpenSession, ReceiptNumber, SessionTotals, TaxTotal, Tender,
+    TenderError, TenderKind, TenderRequest, TillNumber, TillReport, part, refund_tenders, settle,
+    till_report,
+};
 pub use user::{Role, User, Username, check_new_password};
 
 /// A value that failed its constructor's checks. The HTTP layer names the field.
@@ -71,6 +84,14 @@ pub enum ValueError {
     RestockId,
     #[error("a restock status is requested, allocated, shipped, received, rejected or cancelled")]
     RestockStatus,
+    #[error("a till is a number from 1 to 99")]
+    Till,
+    #[error("a discount is a percent from 1 to 100 or an amount in cents above 0")]
+    Discount,
+    #[error("a tax class is taxable, zero_rated or exempt")]
+    TaxClass,
+    #[error("an amount in cents from 0 to 100000000")]
+    Amount,
 }
 
 /// Any event of the system, tagged with the stream it belongs to.

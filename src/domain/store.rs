@@ -9,10 +9,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::legacy::StoreStateV1;
+use super::legacy::{StoreStateV1, StoreStateV2};
 use super::restock::{
     ReceivedLine, RestockError, RestockId, RestockLine, RestockRequest, RestockStatus, RestockStep,
     RestockStepDone, StepDecision, StepKind, decide_step,
+};
+use super::tax::{Rate, TaxClass, TaxCode, TaxLine};
+use super::till::{
+    AtTill, Closing, Count, Discount, LineToPrice, OpenSession, ReceiptNumber, SessionTotals,
+    Tender, TenderError, TenderKind, TenderRequest, TillNumber, TillReport, above_threshold,
+    discount_bytes, part, price, refund_tenders, settle, till_report,
 };
 use super::{
     AdjustmentId, Cents, HOUR_MS, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp, Username,
@@ -35,9 +41,23 @@ pub struct Stamp {
     pub by: Username,
 }
 
-/// What the store needs to know of the catalog: whether a SKU exists and its current price.
+/// What the store needs to know of the reference data: whether a SKU exists, its current
+/// price and tax class, the tax rates of the store's jurisdiction, the store's tills.
 pub trait PriceLookup {
     fn price(&self, sku: &Sku) -> Option<Cents>;
+    fn tax_class(&self, sku: &Sku) -> Option<TaxClass>;
+    /// The rates of the store's jurisdiction in force at `at`, in printing order.
+    fn tax_rates(&self, store: StoreId, at: Timestamp) -> Vec<(TaxCode, Rate)>;
+    fn till_rules(&self, store: StoreId) -> TillRules;
+}
+
+/// A store's tills and the discount above which a manager approves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TillRules {
+    /// Tills 1 to `tills`.
+    pub tills: u8,
+    /// A discount above this percentage of a line, or any price override, needs a manager.
+    pub approval_percent: u8,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +97,13 @@ impl IdempotencyKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint([u8; 32]);
 
+impl Fingerprint {
+    /// The fingerprint of a request of `kind` whose body is `bytes`.
+    pub fn of(kind: &str, bytes: &[u8]) -> Self {
+        fingerprint(kind, std::iter::once(bytes.to_vec()))
+    }
+}
+
 /// A key as journaled with the event it produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyUse {
@@ -90,6 +117,10 @@ pub enum Outcome {
     Return(ReturnId),
     Adjustment(AdjustmentId),
     Restock(u64),
+    /// A till session opened (its number).
+    SessionOpened(u64),
+    /// A till session closed (its Z report's number).
+    SessionClosed(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,19 +195,88 @@ fn line_bytes(line: &RequestedLine) -> Vec<u8> {
     bytes
 }
 
+/// A line of a sale as rung: a product, a quantity, its discount, and the price charged
+/// when it overrides the catalog's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleLineRequest {
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub discount: Option<Discount>,
+    pub unit_price: Option<Cents>,
+}
+
+impl From<RequestedLine> for SaleLineRequest {
+    fn from(line: RequestedLine) -> Self {
+        Self {
+            sku: line.sku,
+            quantity: line.quantity,
+            discount: None,
+            unit_price: None,
+        }
+    }
+}
+
+/// How a sale is rung beyond its lines: at a till with tenders (or outside any till,
+/// paid by `other`), with a discount on the whole sale, approved by a manager.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SaleTerms {
+    pub discount: Option<Discount>,
+    pub till: Option<TillNumber>,
+    pub tenders: Vec<TenderRequest>,
+    /// The manager whose approval came with the sale (checked by the caller). Not part of
+    /// the fingerprint: a retry may carry a fresh approval.
+    pub approved_by: Option<Username>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaleRequest {
-    lines: Vec<RequestedLine>,
+    lines: Vec<SaleLineRequest>,
+    terms: SaleTerms,
 }
 
 impl SaleRequest {
+    /// Lines at catalog prices, outside any till.
     pub fn new(lines: Vec<RequestedLine>) -> Result<Self, LinesError> {
+        Self::with_terms(
+            lines.into_iter().map(Into::into).collect(),
+            SaleTerms::default(),
+        )
+    }
+
+    pub fn with_terms(lines: Vec<SaleLineRequest>, terms: SaleTerms) -> Result<Self, LinesError> {
         check_lines(lines.iter().map(|l| &l.sku))?;
-        Ok(Self { lines })
+        Ok(Self { lines, terms })
+    }
+
+    pub fn till(&self) -> Option<TillNumber> {
+        self.terms.till
     }
 
     pub fn fingerprint(&self) -> Fingerprint {
-        fingerprint("sale", self.lines.iter().map(line_bytes))
+        let lines = self.lines.iter().map(|l| {
+            let mut bytes = line_bytes(&RequestedLine {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+            });
+            bytes.extend(discount_bytes(l.discount));
+            if let Some(price) = l.unit_price {
+                bytes.push(b'=');
+                bytes.extend_from_slice(&price.0.to_le_bytes());
+            }
+            bytes
+        });
+        let terms = [
+            discount_bytes(self.terms.discount),
+            self.terms.till.map(|t| vec![t.get()]).unwrap_or_default(),
+        ];
+        let tenders = self.terms.tenders.iter().map(TenderRequest::bytes);
+        fingerprint(
+            "sale",
+            lines
+                .chain(std::iter::once(b"|".to_vec()))
+                .chain(terms)
+                .chain(tenders),
+        )
     }
 }
 
@@ -185,6 +285,7 @@ pub struct ReturnRequest {
     sale_id: SaleId,
     lines: Vec<RequestedLine>,
     reason: Option<String>,
+    till: Option<TillNumber>,
 }
 
 impl ReturnRequest {
@@ -198,7 +299,14 @@ impl ReturnRequest {
             sale_id,
             lines,
             reason,
+            till: None,
         })
+    }
+
+    /// Refunded at a till: its cash comes out of the till's open session.
+    pub fn at_till(mut self, till: TillNumber) -> Self {
+        self.till = Some(till);
+        self
     }
 
     /// The sale the lines come back from.
@@ -210,6 +318,7 @@ impl ReturnRequest {
         let head = [
             self.sale_id.0.to_le_bytes().to_vec(),
             self.reason.clone().unwrap_or_default().into_bytes(),
+            self.till.map(|t| vec![t.get()]).unwrap_or_default(),
         ];
         fingerprint(
             "return",
@@ -290,19 +399,99 @@ impl AdjustmentRequest {
 pub struct SoldLine {
     pub sku: Sku,
     pub quantity: u32,
-    /// The shelf price when the sale was made; later price changes do not touch it.
+    /// The price charged per unit: the shelf price when the sale was made (later price
+    /// changes do not touch it), or the manager-approved override.
     pub unit_price: Cents,
+    /// The catalog's price at the time of the sale.
+    pub list_price: Cents,
+    pub tax_class: TaxClass,
+    /// Its own discount and its share of the sale's.
+    pub discount: Cents,
+    /// What the line costs before taxes: `unit_price × quantity − discount`.
+    pub net: Cents,
+    /// Its share of each tax of the receipt, to the cent.
+    pub taxes: Vec<(TaxCode, i64)>,
     pub on_hand_after: u32,
+}
+
+impl SoldLine {
+    /// A line at `unit_price`, taxable, with no discount and no tax collected (a sale of
+    /// before the till, or a test's).
+    pub fn untaxed(sku: Sku, quantity: u32, unit_price: Cents, on_hand_after: u32) -> Self {
+        Self {
+            net: unit_price * quantity,
+            sku,
+            quantity,
+            unit_price,
+            list_price: unit_price,
+            tax_class: TaxClass::Taxable,
+            discount: Cents(0),
+            taxes: Vec::new(),
+            on_hand_after,
+        }
+    }
+
+    /// What the customer paid for the line: its net and its taxes.
+    pub fn paid(&self) -> i64 {
+        self.net.0 + self.taxes.iter().map(|(_, t)| t).sum::<i64>()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sale {
     pub id: SaleId,
     pub lines: Vec<SoldLine>,
+    /// After discounts, before taxes.
+    pub subtotal: Cents,
+    /// Every discount of the sale, lines' and sale's.
+    pub discount: Cents,
+    pub taxes: Vec<TaxLine>,
+    /// Subtotal and taxes, before the cash rounding.
     pub total: Cents,
+    /// What rounding the cash part to 5 cents added (−2 to +2).
+    pub cash_rounding: Cents,
+    pub tenders: Vec<Tender>,
+    pub change: Cents,
+    /// The till, session and receipt number, for a till sale.
+    pub till: Option<AtTill>,
+    /// The manager who approved its discounts or price overrides.
+    pub approved_by: Option<Username>,
     pub at: Timestamp,
     /// Who rang it up.
     pub by: Username,
+}
+
+impl Sale {
+    /// A sale without tax, paid outside a till by `other` (a sale of before the till, or a
+    /// test's).
+    pub fn untaxed(id: SaleId, lines: Vec<SoldLine>, at: Timestamp, by: Username) -> Self {
+        let total: Cents = lines.iter().map(|l| l.net).sum();
+        Self {
+            id,
+            lines,
+            subtotal: total,
+            discount: Cents(0),
+            taxes: Vec::new(),
+            total,
+            cash_rounding: Cents(0),
+            tenders: vec![Tender {
+                kind: TenderKind::Other,
+                amount: total,
+                given: total,
+                reference: None,
+            }],
+            change: Cents(0),
+            till: None,
+            approved_by: None,
+            at,
+            by,
+        }
+    }
+
+    /// What the customer paid: the total and the cash rounding.
+    pub fn paid(&self) -> Cents {
+        Cents(self.total.0 + self.cash_rounding.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -310,6 +499,10 @@ pub struct ReturnedLine {
     pub sku: Sku,
     pub quantity: u32,
     pub unit_price: Cents,
+    /// The part of the line's net these units stand for.
+    pub net: Cents,
+    /// The part of each of the line's taxes.
+    pub taxes: Vec<(TaxCode, i64)>,
     pub on_hand_after: u32,
 }
 
@@ -318,7 +511,15 @@ pub struct Return {
     pub id: ReturnId,
     pub sale_id: SaleId,
     pub lines: Vec<ReturnedLine>,
+    /// The lines' nets, before taxes.
+    pub subtotal: Cents,
+    /// Each tax given back.
+    pub taxes: Vec<(TaxCode, i64)>,
+    /// What was given back, over every tender: subtotal, taxes and cash rounding.
     pub refund: Cents,
+    pub cash_rounding: Cents,
+    pub tenders: Vec<Tender>,
+    pub till: Option<AtTill>,
     pub reason: Option<String>,
     pub at: Timestamp,
     pub by: Username,
@@ -356,6 +557,37 @@ pub enum StoreEvent {
     SalesLetGo {
         before: Timestamp,
     },
+    SessionOpened(SessionOpened),
+    /// Boxed: a Z report is the largest event by far.
+    SessionClosed(Box<SessionClosed>),
+}
+
+/// A cashier opened a session on a till with a float.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionOpened {
+    pub till: TillNumber,
+    pub session: OpenSession,
+    pub key: Option<KeyUse>,
+}
+
+/// A session closed: its Z report, immutable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClosed {
+    pub report: TillReport,
+    pub key: Option<KeyUse>,
+}
+
+/// Why a till cannot do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TillError {
+    #[error("till {0} does not exist in this store")]
+    UnknownTill(TillNumber),
+    #[error("till {till} already has session {session} open")]
+    AlreadyOpen { till: TillNumber, session: u64 },
+    #[error("till {0} has no open session")]
+    Closed(TillNumber),
+    #[error("the count differs from what was expected by {over_short} cents: give a reason")]
+    ReasonRequired { over_short: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -425,6 +657,15 @@ pub enum SaleError {
     UnknownSkus(Vec<Sku>),
     #[error("insufficient stock on {} lines", .0.len())]
     InsufficientStock(Vec<Shortage>),
+    #[error(transparent)]
+    Till(#[from] TillError),
+    #[error(transparent)]
+    Tender(#[from] TenderError),
+    /// A discount above the store's threshold or a price override, without a manager.
+    #[error(
+        "a discount above {threshold_percent} % or a price override needs a manager's approval"
+    )]
+    ApprovalRequired { threshold_percent: u8 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -443,6 +684,8 @@ pub enum ReturnError {
     NotInSale(Vec<Sku>),
     #[error("return exceeds what was sold on {} lines", .0.len())]
     ExceedsSale(Vec<ReturnExcess>),
+    #[error(transparent)]
+    Till(#[from] TillError),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -558,8 +801,19 @@ pub struct StoreState {
     last_sale: u64,
     last_return: u64,
     last_adjustment: u64,
+    /// Each till's last receipt number and open session (bounded by the store's tills).
+    tills: BTreeMap<TillNumber, TillState>,
+    last_session: u64,
+    last_z: u64,
     #[serde(skip)]
     keys: KeyWindow,
+}
+
+/// A till as the store knows it: the last receipt number it printed, its open session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TillState {
+    pub last_receipt: u64,
+    pub session: Option<OpenSession>,
 }
 
 impl StoreState {
@@ -612,8 +866,124 @@ impl StoreState {
             last_adjustment: last(old.adjustments.keys().next_back().map(|id| id.0), 0),
             stock: old.stock,
             restocks: old.restocks,
-            keys: KeyWindow::default(),
+            ..Self::default()
         }
+    }
+
+    /// The state a version-2 snapshot stood for: no till had rung yet.
+    pub fn from_v2(old: StoreStateV2) -> Self {
+        Self {
+            stock: old.stock,
+            restocks: old.restocks,
+            last_sale: old.last_sale,
+            last_return: old.last_return,
+            last_adjustment: old.last_adjustment,
+            ..Self::default()
+        }
+    }
+
+    pub fn till(&self, till: TillNumber) -> Option<&TillState> {
+        self.tills.get(&till)
+    }
+
+    /// The session open on `till`, checked against the store's tills.
+    fn open_session(&self, till: TillNumber, rules: TillRules) -> Result<&OpenSession, TillError> {
+        if till.get() > rules.tills {
+            return Err(TillError::UnknownTill(till));
+        }
+        self.tills
+            .get(&till)
+            .and_then(|t| t.session.as_ref())
+            .ok_or(TillError::Closed(till))
+    }
+
+    /// The next receipt of `till`, in its open session.
+    fn next_receipt(
+        &self,
+        store: StoreId,
+        till: TillNumber,
+        rules: TillRules,
+    ) -> Result<AtTill, TillError> {
+        let session = self.open_session(till, rules)?.number;
+        let last = self.tills.get(&till).map_or(0, |t| t.last_receipt);
+        Ok(AtTill {
+            till,
+            session,
+            receipt: ReceiptNumber {
+                store,
+                till,
+                number: last + 1,
+            },
+        })
+    }
+
+    /// Opens a session on `till` with `float` in the drawer.
+    pub fn decide_open_session(
+        &self,
+        till: TillNumber,
+        float: Cents,
+        rules: TillRules,
+        stamp: &Stamp,
+        key: Option<KeyUse>,
+    ) -> Result<SessionOpened, TillError> {
+        match self.open_session(till, rules) {
+            Ok(open) => Err(TillError::AlreadyOpen {
+                till,
+                session: open.number,
+            }),
+            Err(TillError::Closed(_)) => Ok(SessionOpened {
+                till,
+                session: OpenSession {
+                    number: self.last_session + 1,
+                    float,
+                    opened_at: stamp.at,
+                    opened_by: stamp.by.clone(),
+                    totals: SessionTotals::default(),
+                },
+                key,
+            }),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The X report of `till`'s open session.
+    pub fn x_report(
+        &self,
+        store: StoreId,
+        till: TillNumber,
+        rules: TillRules,
+    ) -> Result<TillReport, TillError> {
+        let session = self.open_session(till, rules)?;
+        Ok(till_report(store, till, session, None))
+    }
+
+    /// Closes `till`'s session with the cash counted: its Z report. Never touches stock
+    /// (each sale moved it) and never fails on it.
+    pub fn decide_close_session(
+        &self,
+        store: StoreId,
+        till: TillNumber,
+        count: Count,
+        rules: TillRules,
+        stamp: &Stamp,
+        key: Option<KeyUse>,
+    ) -> Result<SessionClosed, TillError> {
+        let session = self.open_session(till, rules)?;
+        let over_short = count.counted.0 - session.totals.cash_expected(session.float);
+        if over_short != 0 && count.reason.is_none() {
+            return Err(TillError::ReasonRequired { over_short });
+        }
+        let closing = Closing {
+            z_number: self.last_z + 1,
+            closed_at: stamp.at,
+            closed_by: stamp.by.clone(),
+            count,
+            over_short,
+        };
+        Ok(SessionClosed {
+            report: till_report(store, till, session, Some(closing)),
+            key,
+        })
     }
 
     /// Units of `sku` asked for and not yet received, over every open request.
@@ -727,19 +1097,29 @@ impl StoreState {
         self.keys.check(key, fingerprint)
     }
 
-    /// All-or-nothing: every line is checked, and every failing line is reported.
+    /// All-or-nothing: every line is checked, and every failing line is reported; then
+    /// the discounts (a manager's approval above the store's threshold), the taxes of the
+    /// store's jurisdiction at the time of the sale, and the tenders.
     pub fn decide_sale(
         &self,
+        store: StoreId,
         request: &SaleRequest,
         prices: &dyn PriceLookup,
         stamp: &Stamp,
         key: Option<KeyUse>,
     ) -> Result<SaleRecorded, SaleError> {
+        let rules = prices.till_rules(store);
+        let at_till = match request.terms.till {
+            Some(till) => Some(self.next_receipt(store, till, rules)?),
+            None => None,
+        };
         let mut unknown = Vec::new();
         let mut short = Vec::new();
-        let mut lines = Vec::with_capacity(request.lines.len());
+        let mut found = Vec::with_capacity(request.lines.len());
         for line in &request.lines {
-            let Some(unit_price) = prices.price(&line.sku) else {
+            let (Some(list_price), Some(class)) =
+                (prices.price(&line.sku), prices.tax_class(&line.sku))
+            else {
                 unknown.push(line.sku.clone());
                 continue;
             };
@@ -753,12 +1133,7 @@ impl StoreState {
                 });
                 continue;
             }
-            lines.push(SoldLine {
-                sku: line.sku.clone(),
-                quantity: requested,
-                unit_price,
-                on_hand_after: available - requested,
-            });
+            found.push((line, list_price, class, available - requested));
         }
         if !unknown.is_empty() {
             return Err(SaleError::UnknownSkus(unknown));
@@ -766,13 +1141,66 @@ impl StoreState {
         if !short.is_empty() {
             return Err(SaleError::InsufficientStock(short));
         }
-        let total = lines.iter().map(|l| l.unit_price * l.quantity).sum();
-        let id = SaleId(self.last_sale + 1);
+        let to_price: Vec<LineToPrice> = found
+            .iter()
+            .map(|(line, list_price, class, _)| LineToPrice {
+                unit_price: line.unit_price.unwrap_or(*list_price),
+                quantity: line.quantity.get(),
+                class: *class,
+                discount: line.discount,
+            })
+            .collect();
+        let priced = price(
+            &to_price,
+            request.terms.discount,
+            &prices.tax_rates(store, stamp.at),
+        );
+        let overridden = found
+            .iter()
+            .any(|(line, list, _, _)| line.unit_price.is_some_and(|p| p != *list));
+        let above = priced
+            .lines
+            .iter()
+            .any(|l| above_threshold(l.discount, l.gross, rules.approval_percent));
+        if (overridden || above) && request.terms.approved_by.is_none() {
+            return Err(SaleError::ApprovalRequired {
+                threshold_percent: rules.approval_percent,
+            });
+        }
+        let settled = settle(Cents(priced.total), &request.terms.tenders)?;
+        let lines = found
+            .into_iter()
+            .zip(to_price)
+            .zip(priced.lines)
+            .map(
+                |(((line, list_price, class, after), priced_at), p)| SoldLine {
+                    sku: line.sku.clone(),
+                    quantity: priced_at.quantity,
+                    unit_price: priced_at.unit_price,
+                    list_price,
+                    tax_class: class,
+                    discount: Cents(p.discount),
+                    net: Cents(p.net),
+                    taxes: p.taxes,
+                    on_hand_after: after,
+                },
+            )
+            .collect();
         Ok(SaleRecorded {
             sale: Sale {
-                id,
+                id: SaleId(self.last_sale + 1),
                 lines,
-                total,
+                subtotal: Cents(priced.subtotal),
+                discount: Cents(priced.discount),
+                taxes: priced.taxes,
+                total: Cents(priced.total),
+                cash_rounding: settled.cash_rounding,
+                tenders: settled.tenders,
+                change: settled.change,
+                till: at_till,
+                approved_by: (overridden || above)
+                    .then(|| request.terms.approved_by.clone())
+                    .flatten(),
                 at: stamp.at,
                 by: stamp.by.clone(),
             },
@@ -785,21 +1213,25 @@ impl StoreState {
     /// and its returns from the history; a `sale` of another id is refused as not found.
     pub fn decide_return(
         &self,
+        store: StoreId,
         request: &ReturnRequest,
-        sale: &Sale,
-        earlier: &[Return],
+        (sale, earlier): (&Sale, &[Return]),
+        rules: TillRules,
         stamp: &Stamp,
         key: Option<KeyUse>,
     ) -> Result<SaleReturned, ReturnError> {
         if sale.id != request.sale_id {
             return Err(ReturnError::SaleNotFound(request.sale_id));
         }
-        let recorded = sale;
+        let at_till = match request.till {
+            Some(till) => Some(self.next_receipt(store, till, rules)?),
+            None => None,
+        };
         let mut not_in_sale = Vec::new();
         let mut excess = Vec::new();
         let mut lines = Vec::with_capacity(request.lines.len());
         for line in &request.lines {
-            let Some(sold) = recorded.lines.iter().find(|s| s.sku == line.sku) else {
+            let Some(sold) = sale.lines.iter().find(|s| s.sku == line.sku) else {
                 not_in_sale.push(line.sku.clone());
                 continue;
             };
@@ -814,6 +1246,12 @@ impl StoreState {
                 });
                 continue;
             }
+            // The units' part of the line: what the line's first `after` units stand for,
+            // less what the earlier units did, so the parts add up to the line exactly.
+            let after = already_returned + requested;
+            let portion = |amount: i64| {
+                part(amount, after, sold.quantity) - part(amount, already_returned, sold.quantity)
+            };
             // Returned units go back on the shelf; bounded by what was sold, so the sum
             // cannot realistically reach u32::MAX, and saturating keeps it a total function.
             let on_hand_after = self.stock_line(&line.sku).on_hand.saturating_add(requested);
@@ -821,6 +1259,8 @@ impl StoreState {
                 sku: line.sku.clone(),
                 quantity: requested,
                 unit_price: sold.unit_price,
+                net: Cents(portion(sold.net.0)),
+                taxes: sold.taxes.iter().map(|(c, t)| (*c, portion(*t))).collect(),
                 on_hand_after,
             });
         }
@@ -830,14 +1270,34 @@ impl StoreState {
         if !excess.is_empty() {
             return Err(ReturnError::ExceedsSale(excess));
         }
-        let refund = lines.iter().map(|l| l.unit_price * l.quantity).sum();
-        let id = ReturnId(self.last_return + 1);
+        let subtotal: i64 = lines.iter().map(|l| l.net.0).sum();
+        let mut taxes: Vec<(TaxCode, i64)> = sale.taxes.iter().map(|t| (t.code, 0)).collect();
+        for line in &lines {
+            for ((_, total), (_, part)) in taxes.iter_mut().zip(&line.taxes) {
+                *total += part;
+            }
+        }
+        let due = subtotal + taxes.iter().map(|(_, t)| t).sum::<i64>();
+        let units_back: u32 = earlier
+            .iter()
+            .flat_map(|r| &r.lines)
+            .chain(&lines)
+            .map(|l| l.quantity)
+            .sum();
+        let whole_sale_back = units_back == sale.lines.iter().map(|l| l.quantity).sum::<u32>();
+        let refunded: Vec<Tender> = earlier.iter().flat_map(|r| r.tenders.clone()).collect();
+        let (tenders, rounding) = refund_tenders(due, &sale.tenders, &refunded, whole_sale_back);
         Ok(SaleReturned {
             ret: Return {
-                id,
+                id: ReturnId(self.last_return + 1),
                 sale_id: request.sale_id,
                 lines,
-                refund,
+                subtotal: Cents(subtotal),
+                taxes,
+                refund: Cents(due + rounding),
+                cash_rounding: Cents(rounding),
+                tenders,
+                till: at_till,
                 reason: request.reason.clone(),
                 at: stamp.at,
                 by: stamp.by.clone(),
@@ -932,12 +1392,18 @@ impl StoreState {
                 for line in &sale.lines {
                     self.set_on_hand(&line.sku, line.on_hand_after);
                 }
+                if let Some(session) = self.rung_at(sale.till) {
+                    session.totals.add_sale(sale);
+                }
                 self.last_sale = self.last_sale.max(sale.id.0);
                 self.remember(key, Outcome::Sale(sale.id), sale.at);
             }
             StoreEvent::SaleReturned(SaleReturned { ret, key }) => {
                 for line in &ret.lines {
                     self.set_on_hand(&line.sku, line.on_hand_after);
+                }
+                if let Some(session) = self.rung_at(ret.till) {
+                    session.totals.add_return(ret);
                 }
                 self.last_return = self.last_return.max(ret.id.0);
                 self.remember(key, Outcome::Return(ret.id), ret.at);
@@ -970,6 +1436,34 @@ impl StoreState {
             // Written by compaction in format version 1, when the state held sales; the
             // state holds none now, so there is nothing to let go.
             StoreEvent::SalesLetGo { .. } => {}
+            StoreEvent::SessionOpened(SessionOpened { till, session, key }) => {
+                self.last_session = self.last_session.max(session.number);
+                self.remember(
+                    key,
+                    Outcome::SessionOpened(session.number),
+                    session.opened_at,
+                );
+                self.tills.entry(*till).or_default().session = Some(session.clone());
+            }
+            StoreEvent::SessionClosed(closed) => {
+                let SessionClosed { report, key } = closed.as_ref();
+                if let Some(closing) = &report.closing {
+                    self.last_z = self.last_z.max(closing.z_number);
+                    self.remember(
+                        key,
+                        Outcome::SessionClosed(closing.z_number),
+                        closing.closed_at,
+                    );
+                }
+                if let Some(till) = self.tills.get_mut(&report.till)
+                    && till
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.number == report.session)
+                {
+                    till.session = None;
+                }
+            }
             StoreEvent::StockLevelsSet(StockLevelsSet {
                 sku,
                 reorder_point,
@@ -985,6 +1479,14 @@ impl StoreState {
     /// [`StoreState::apply`] for recovery, which owns each event it decodes.
     pub fn apply_owned(&mut self, event: StoreEvent) {
         self.apply(&event);
+    }
+
+    /// The open session a till sale or refund was rung in, after taking its receipt number.
+    fn rung_at(&mut self, at: Option<AtTill>) -> Option<&mut OpenSession> {
+        let at = at?;
+        let till = self.tills.entry(at.till).or_default();
+        till.last_receipt = till.last_receipt.max(at.receipt.number);
+        till.session.as_mut().filter(|s| s.number == at.session)
     }
 
     /// Sets a line's on-hand, copying the SKU only for a line not yet in this store.
@@ -1025,11 +1527,20 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    struct Prices;
-    impl PriceLookup for Prices {
-        fn price(&self, sku: &Sku) -> Option<Cents> {
-            (sku.as_str() != "NOPE-1").then_some(Cents(250))
-        }
+    fn shelf(sku: &Sku) -> Option<Cents> {
+        (sku.as_str() != "NOPE-1").then_some(Cents(250))
+    }
+
+    #[allow(non_upper_case_globals)]
+    const Prices: crate::domain::testing::Catalog<fn(&Sku) -> Option<Cents>> =
+        crate::domain::testing::Catalog {
+            prices: shelf,
+            rates: Vec::new(),
+            zero_rated_prefix: "\u{0}",
+        };
+
+    fn store() -> StoreId {
+        StoreId::new(1).expect("store 1")
     }
 
     fn stamp(at: i64) -> Stamp {
@@ -1066,7 +1577,7 @@ mod tests {
 
     fn sell(state: &mut StoreState, lines: Vec<RequestedLine>) -> Result<Sale, SaleError> {
         let request = SaleRequest::new(lines).expect("valid lines");
-        let recorded = state.decide_sale(&request, &Prices, &stamp(1), None)?;
+        let recorded = state.decide_sale(store(), &request, &Prices, &stamp(1), None)?;
         let sale = recorded.sale.clone();
         state.apply(&StoreEvent::SaleRecorded(recorded));
         Ok(sale)
@@ -1079,7 +1590,14 @@ mod tests {
         lines: Vec<RequestedLine>,
     ) -> Result<Return, ReturnError> {
         let request = ReturnRequest::new(sale.id, lines, None).expect("valid lines");
-        let returned = state.decide_return(&request, sale, earlier, &stamp(2), None)?;
+        let returned = state.decide_return(
+            store(),
+            &request,
+            (sale, earlier),
+            Prices.till_rules(store()),
+            &stamp(2),
+            None,
+        )?;
         let ret = returned.ret.clone();
         state.apply(&StoreEvent::SaleReturned(returned));
         Ok(ret)
@@ -1126,7 +1644,14 @@ mod tests {
         // A sale read for another id than the one asked is not the sale of the return.
         let request = ReturnRequest::new(SaleId(99), vec![line("AAA-1", 1)], None).expect("valid");
         assert!(matches!(
-            state.decide_return(&request, &sale, &[], &stamp(3), None),
+            state.decide_return(
+                store(),
+                &request,
+                (&sale, &[]),
+                Prices.till_rules(store()),
+                &stamp(3),
+                None
+            ),
             Err(ReturnError::SaleNotFound(SaleId(99)))
         ));
     }
@@ -1157,7 +1682,7 @@ mod tests {
         };
         let sell_at = |state: &mut StoreState, at: i64, key: &str| {
             let recorded = state
-                .decide_sale(&request, &Prices, &stamp(at), Some(used(key)))
+                .decide_sale(store(), &request, &Prices, &stamp(at), Some(used(key)))
                 .expect("in stock");
             state.apply(&StoreEvent::SaleRecorded(recorded));
         };
@@ -1259,7 +1784,7 @@ mod tests {
             fingerprint: request.fingerprint(),
         };
         let event = state
-            .decide_sale(&request, &Prices, &stamp(0), Some(used))
+            .decide_sale(store(), &request, &Prices, &stamp(0), Some(used))
             .expect("in stock");
         state.apply(&StoreEvent::SaleRecorded(event));
         assert_eq!(

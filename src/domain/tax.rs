@@ -148,6 +148,109 @@ pub fn cash_rounding(total_cents: i64) -> i64 {
     if rest <= 2 { -rest } else { 5 - rest }
 }
 
+impl Rate {
+    /// A percentage written as a decimal (`5`, `9.975`, `13`): at most 3 decimals, from 0 to
+    /// 100 %. Never through a float: `9.975` is 9,975 hundred-thousandths exactly.
+    pub fn parse_percent(raw: &str) -> Option<Self> {
+        let (whole, fraction) = raw.trim().split_once('.').unwrap_or((raw.trim(), ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || whole.len() > 3
+            || fraction.len() > 3
+            || !digits(whole)
+            || !digits(fraction)
+        {
+            return None;
+        }
+        let whole: u32 = whole.parse().ok()?;
+        let fraction: u32 = format!("{fraction:0<3}").parse().ok()?;
+        let rate = whole * 1_000 + fraction;
+        (rate <= 100_000).then_some(Self(rate))
+    }
+
+    /// As a receipt prints it: `5`, `9,975`, `13` (decimal comma, no trailing zero).
+    pub fn percent_fr(self) -> String {
+        self.percent().replace('.', ",")
+    }
+
+    /// `5`, `9.975`, `13`.
+    pub fn percent(self) -> String {
+        let whole = self.0 / 1_000;
+        let fraction = self.0 % 1_000;
+        if fraction == 0 {
+            return whole.to_string();
+        }
+        let fraction = format!("{fraction:03}");
+        format!("{whole}.{}", fraction.trim_end_matches('0'))
+    }
+}
+
+impl TaxCode {
+    /// `GST`, `QST` or `HST`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "GST" => Some(TaxCode::Gst),
+            "QST" => Some(TaxCode::Qst),
+            "HST" => Some(TaxCode::Hst),
+            _ => None,
+        }
+    }
+}
+
+/// A tax rate of a jurisdiction from a date on: it applies to sales made from `from` (the
+/// first instant of that day in the jurisdiction's time zone) until the next rate of the
+/// same tax. A rate of 0 ends a tax.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatedRate {
+    pub code: TaxCode,
+    pub rate: Rate,
+    /// The day as written in law: `2013-01-01`.
+    pub from_date: String,
+    /// That day's first instant where the jurisdiction is, in ms since the epoch.
+    pub from: i64,
+}
+
+/// A place whose sales taxes a store collects (`QC`, `ON`): data, not code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jurisdiction {
+    /// `QC`, `ON`: 2 to 8 characters, A-Z and digits.
+    pub code: String,
+    pub name: String,
+    /// IANA time zone where its dates start (`America/Toronto`).
+    pub time_zone: String,
+    /// Every rate ever in force, in the order given.
+    pub rates: Vec<DatedRate>,
+}
+
+impl Jurisdiction {
+    /// The rates in force at `at` (ms since the epoch), in the order their taxes print
+    /// (GST, QST, HST), without the taxes at 0 %.
+    pub fn rates_at(&self, at: i64) -> Vec<(TaxCode, Rate)> {
+        let mut current: Vec<(TaxCode, i64, Rate)> = Vec::with_capacity(2);
+        for dated in self.rates.iter().filter(|r| r.from <= at) {
+            match current.iter_mut().find(|(code, _, _)| *code == dated.code) {
+                Some(slot) if slot.1 <= dated.from => *slot = (dated.code, dated.from, dated.rate),
+                Some(_) => {}
+                None => current.push((dated.code, dated.from, dated.rate)),
+            }
+        }
+        current.sort_by_key(|(code, _, _)| *code);
+        current
+            .into_iter()
+            .filter(|(_, _, rate)| rate.0 > 0)
+            .map(|(code, _, rate)| (code, rate))
+            .collect()
+    }
+
+    /// A jurisdiction code: 2 to 8 characters, A-Z and 0-9.
+    pub fn valid_code(code: &str) -> bool {
+        (2..=8).contains(&code.len())
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +326,43 @@ mod tests {
             assert_eq!(TaxClass::parse(class.as_str()), Some(class));
         }
         assert_eq!(TaxClass::parse("luxe"), None);
+    }
+
+    #[test]
+    fn percentages_parse_exactly_and_print_back() {
+        assert_eq!(Rate::parse_percent("9.975"), Some(QST.1));
+        assert_eq!(Rate::parse_percent("5"), Some(GST.1));
+        assert_eq!(Rate::parse_percent("13.0"), Some(HST.1));
+        for bad in ["", "-5", "9.9751", "101", "5,5", "a"] {
+            assert_eq!(Rate::parse_percent(bad), None, "{bad}");
+        }
+        assert_eq!(QST.1.percent_fr(), "9,975");
+        assert_eq!(HST.1.percent(), "13");
+    }
+
+    #[test]
+    fn a_rate_applies_from_its_date_and_past_rates_stay_in_the_past() {
+        let dated = |code, rate, from| DatedRate {
+            code,
+            rate: Rate(rate),
+            from_date: String::new(),
+            from,
+        };
+        let quebec = Jurisdiction {
+            code: "QC".into(),
+            name: "Québec".into(),
+            time_zone: "America/Toronto".into(),
+            rates: vec![
+                dated(TaxCode::Qst, 8_500, 0),
+                dated(TaxCode::Gst, 5_000, 0),
+                dated(TaxCode::Qst, 9_975, 1_000),
+                dated(TaxCode::Gst, 0, 5_000),
+            ],
+        };
+        assert_eq!(quebec.rates_at(999), [GST, (TaxCode::Qst, Rate(8_500))]);
+        assert_eq!(quebec.rates_at(1_000), [GST, QST]);
+        assert_eq!(quebec.rates_at(5_000), [QST]);
+        assert_eq!(quebec.rates_at(-1), []);
     }
 
     proptest! {

@@ -94,7 +94,7 @@ struct LoginAnswer {
 /// The active user whose password this is, or why not: the throttle refuses an address
 /// that failed too often for this name (before any hash is checked), and every failure is
 /// counted, logged and timed the same whether the name exists or not.
-async fn check_password(
+pub(super) async fn check_password(
     app: &AppState,
     username: &str,
     password: String,

@@ -18,7 +18,7 @@ use crate::auth::Permission;
 use crate::cluster::fanout::{self, Ask};
 use crate::domain::{
     CATEGORY_MAX, Cents, PRODUCT_NAME_MAX, Product, ProductChange, Sku, StockLine, StoreId,
-    parse_label,
+    parse_class, parse_label,
 };
 use crate::reports::ProductQuery;
 use crate::reports::report::{Coverage, Pairs};
@@ -30,6 +30,8 @@ pub struct ProductBody {
     name: String,
     category: String,
     price_cents: i64,
+    /// `taxable`, `zero_rated` (basic groceries) or `exempt`.
+    tax_class: &'static str,
 }
 
 impl From<Product> for ProductBody {
@@ -40,6 +42,7 @@ impl From<Product> for ProductBody {
             name: p.name,
             category: p.category,
             price_cents: p.price.0,
+            tax_class: p.tax_class.as_str(),
         }
     }
 }
@@ -104,6 +107,8 @@ struct NewProductBody {
     name: String,
     category: String,
     price_cents: i64,
+    /// `taxable`, `zero_rated` (basic groceries) or `exempt`: required.
+    tax_class: Option<String>,
 }
 
 /// Adds a product to the chain's catalog: every store can sell it once the answer is out
@@ -132,6 +137,7 @@ async fn add_product(
         &body.name,
         &body.category,
         body.price_cents,
+        body.tax_class.as_deref(),
     )
     .map_err(|errors| {
         errors
@@ -161,6 +167,8 @@ struct ProductChangeBody {
     category: Option<String>,
     /// The new shelf price: sales made from now on use it; recorded sales keep theirs.
     price_cents: Option<i64>,
+    /// `taxable`, `zero_rated` or `exempt`: sales from now on are taxed by it.
+    tax_class: Option<String>,
 }
 
 /// The change a body asks for, every field checked (each error named).
@@ -182,6 +190,18 @@ fn product_change(body: ProductChangeBody) -> Result<ProductChange, ApiError> {
             Ok(price) => price,
             Err(e) => {
                 errors.push(FieldError::new("price_cents", e));
+                None
+            }
+        },
+        tax_class: match body
+            .tax_class
+            .as_deref()
+            .map(|c| parse_class(Some(c)))
+            .transpose()
+        {
+            Ok(class) => class,
+            Err(e) => {
+                errors.push(FieldError::new("tax_class", e));
                 None
             }
         },

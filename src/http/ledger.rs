@@ -90,7 +90,7 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
             at: Some(rfc3339(sale.at)),
             by: Some(sale.by.to_string()),
             sale_id: Some(sale.id.0),
-            amount_cents: Some(sale.total.0),
+            amount_cents: Some(sale.paid().0),
             movements: sale
                 .lines
                 .into_iter()
@@ -172,6 +172,23 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
         StoreEvent::SalesLetGo { before } => LedgerEntry {
             at: Some(rfc3339(before)),
             ..entry(seq, "sales_let_go")
+        },
+        // No stock moves: a till session opened or closed (its Z report).
+        StoreEvent::SessionOpened(opened) => LedgerEntry {
+            at: Some(rfc3339(opened.session.opened_at)),
+            by: Some(opened.session.opened_by.to_string()),
+            amount_cents: Some(opened.session.float.0),
+            ..entry(seq, "till_session_opened")
+        },
+        StoreEvent::SessionClosed(closed) => LedgerEntry {
+            at: closed.report.closing.as_ref().map(|c| rfc3339(c.closed_at)),
+            by: closed
+                .report
+                .closing
+                .as_ref()
+                .map(|c| c.closed_by.to_string()),
+            amount_cents: closed.report.closing.as_ref().map(|c| c.count.counted.0),
+            ..entry(seq, "till_session_closed")
         },
     }
 }

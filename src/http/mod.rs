@@ -15,12 +15,14 @@ mod observe;
 mod openapi;
 mod ops;
 mod problem;
+mod receipt;
 mod reports;
 mod restock;
 mod route;
 mod sales;
 mod stock;
 mod stores;
+mod till;
 mod ui;
 mod users;
 
@@ -106,6 +108,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(catalog::routes)
                 .configure(stock::routes)
                 .configure(sales::routes)
+                .configure(till::routes)
                 .configure(ledger::routes)
                 .configure(restock::routes)
                 .configure(reports::routes)

@@ -72,6 +72,7 @@ fn build() -> utoipa::openapi::OpenApi {
         super::catalog::Docs::openapi(),
         super::stock::Docs::openapi(),
         super::sales::Docs::openapi(),
+        super::till::Docs::openapi(),
         super::ledger::Docs::openapi(),
         super::restock::Docs::openapi(),
         super::reports::Docs::openapi(),

@@ -14,7 +14,7 @@ use crate::auth::AuthError;
 use crate::domain::{
     AdjustmentError, ChainError, LinesError, ReturnError, SaleError, StoreId, ValueError,
 };
-use crate::domain::{RestockError, RestockStatus};
+use crate::domain::{RestockError, RestockStatus, TenderError, TillError};
 
 /// The RFC 9457 body of every error.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -74,6 +74,10 @@ fn value_code(error: ValueError) -> &'static str {
         ValueError::Password => "weak_password",
         ValueError::RestockId => "invalid_restock_id",
         ValueError::RestockStatus => "invalid_status",
+        ValueError::Till => "invalid_till",
+        ValueError::Discount => "invalid_discount",
+        ValueError::TaxClass => "invalid_tax_class",
+        ValueError::Amount => "invalid_amount",
     }
 }
 
@@ -115,6 +119,14 @@ fn value_detail(error: ValueError) -> String {
         ValueError::RestockStatus => {
             "Le statut est requested, allocated, shipped, received, rejected ou cancelled.".into()
         }
+        ValueError::Till => "Une caisse est un numéro de 1 à 99.".into(),
+        ValueError::Discount => {
+            "Un rabais est un pourcentage de 1 à 100 ou un montant en cents supérieur à 0.".into()
+        }
+        ValueError::TaxClass => {
+            "La catégorie de taxe est taxable, zero_rated (détaxé) ou exempt (exonéré).".into()
+        }
+        ValueError::Amount => "Un montant est un entier de cents de 0 à 100 000 000.".into(),
     }
 }
 
@@ -470,6 +482,18 @@ fn store_problem(error: &StoreError) -> Problem {
             ),
             to_values(short),
         ),
+        StoreError::Sale(SaleError::Till(e))
+        | StoreError::Return(ReturnError::Till(e))
+        | StoreError::Till(e) => till_problem(e),
+        StoreError::Sale(SaleError::Tender(e)) => tender_problem(e),
+        StoreError::Sale(SaleError::ApprovalRequired { threshold_percent }) => problem(
+            StatusCode::FORBIDDEN,
+            "approval_required",
+            "Manager approval required",
+            format!(
+                "Un rabais de plus de {threshold_percent} % ou un prix modifié demande l'approbation d'un gérant."
+            ),
+        ),
         StoreError::Return(ReturnError::SaleNotFound(id)) | StoreError::SaleNotFound(id) => {
             problem(
                 StatusCode::NOT_FOUND,
@@ -560,6 +584,70 @@ fn store_problem(error: &StoreError) -> Problem {
     }
 }
 
+fn till_problem(error: &TillError) -> Problem {
+    match error {
+        TillError::UnknownTill(till) => problem(
+            StatusCode::NOT_FOUND,
+            "till_not_found",
+            "Till not found",
+            format!("La caisse {till} n'existe pas dans ce magasin."),
+        ),
+        TillError::AlreadyOpen { till, session } => problem(
+            StatusCode::CONFLICT,
+            "till_open",
+            "Till already open",
+            format!("La caisse {till} a déjà la session {session} ouverte."),
+        ),
+        TillError::Closed(till) => problem(
+            StatusCode::CONFLICT,
+            "till_closed",
+            "Till closed",
+            format!(
+                "La caisse {till} n'a pas de session ouverte : ouvrez-la avec un fonds de caisse."
+            ),
+        ),
+        TillError::ReasonRequired { over_short } => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reason_required",
+                "Reason required",
+                format!(
+                    "Le comptage diffère de l'attendu de {over_short} cents : donnez une raison."
+                ),
+            ),
+            vec![serde_json::json!({ "field": "reason", "over_short_cents": over_short })],
+        ),
+    }
+}
+
+fn tender_problem(error: &TenderError) -> Problem {
+    match error {
+        TenderError::Short { due, short } => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "tenders_short",
+                "Tenders short of the total",
+                format!("Il manque {} cents pour payer {} cents.", short.0, due.0),
+            ),
+            vec![
+                serde_json::json!({ "field": "tenders", "due_cents": due.0, "short_cents": short.0 }),
+            ],
+        ),
+        TenderError::CardOver { over } => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "card_over_total",
+                "Card over the total",
+                format!(
+                    "Les paiements par carte dépassent le total de {} cents.",
+                    over.0
+                ),
+            ),
+            vec![serde_json::json!({ "field": "tenders", "over_cents": over.0 })],
+        ),
+    }
+}
+
 fn chain_problem(error: &ChainActorError) -> Problem {
     match error {
         ChainActorError::Rule(ChainError::DuplicateSku(sku)) => problem(
@@ -598,6 +686,15 @@ fn chain_problem(error: &ChainActorError) -> Problem {
         ChainActorError::Rule(ChainError::UnknownProduct(sku)) => {
             ApiError::ProductNotFound(sku.to_string()).problem()
         }
+        ChainActorError::Rule(ChainError::UnknownJurisdiction(code)) => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_jurisdiction",
+                "Unknown jurisdiction",
+                format!("La juridiction fiscale {code} n'est pas définie."),
+            ),
+            vec![serde_json::json!({ "field": "jurisdiction" })],
+        ),
         ChainActorError::Unavailable | ChainActorError::Gap { .. } => {
             unavailable("Le catalogue est occupé ; réessayez dans un instant.")
         }

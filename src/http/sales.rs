@@ -7,103 +7,14 @@ use serde::{Deserialize, Serialize};
 use super::auth::Authenticated;
 use super::extract::{IdemKey, LineBody, Page, Pagination, parse_lines, store_id};
 use super::problem::{ApiError, FieldError, lines_error};
+use super::receipt::{NewSaleBody, Printed, ReturnBody, SaleBody, sale_body, sale_request};
 use super::{AppState, rfc3339};
 use crate::actors::{Recorded, SaleView};
 use crate::auth::Permission;
 use crate::domain::{
-    AdjustedLine, Adjustment, AdjustmentKind, AdjustmentLine, AdjustmentRequest, Return,
-    ReturnRequest, SaleId, SaleRequest, Sku, parse_label,
+    AdjustedLine, Adjustment, AdjustmentKind, AdjustmentLine, AdjustmentRequest, ReturnRequest,
+    SaleId, Sku, TillNumber, parse_label,
 };
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewSaleBody {
-    lines: Vec<LineBody>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct SoldLineBody {
-    sku: String,
-    quantity: u32,
-    unit_price_cents: i64,
-    line_total_cents: i64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct SaleBody {
-    id: u64,
-    store_id: u32,
-    lines: Vec<SoldLineBody>,
-    total_cents: i64,
-    created_at: String,
-    /// Username of who rang it up.
-    by: String,
-    returns: Vec<ReturnBody>,
-}
-
-fn sale_body(store: u32, view: SaleView) -> SaleBody {
-    SaleBody {
-        id: view.sale.id.0,
-        store_id: store,
-        lines: view
-            .sale
-            .lines
-            .into_iter()
-            .map(|l| SoldLineBody {
-                sku: l.sku.to_string(),
-                quantity: l.quantity,
-                unit_price_cents: l.unit_price.0,
-                line_total_cents: (l.unit_price * l.quantity).0,
-            })
-            .collect(),
-        total_cents: view.sale.total.0,
-        created_at: rfc3339(view.sale.at),
-        by: view.sale.by.to_string(),
-        returns: view.returns.into_iter().map(ReturnBody::from).collect(),
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct ReturnedLineBody {
-    sku: String,
-    quantity: u32,
-    unit_price_cents: i64,
-    refund_cents: i64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct ReturnBody {
-    id: u64,
-    sale_id: u64,
-    lines: Vec<ReturnedLineBody>,
-    refund_cents: i64,
-    reason: Option<String>,
-    created_at: String,
-    by: String,
-}
-
-impl From<Return> for ReturnBody {
-    fn from(r: Return) -> Self {
-        Self {
-            id: r.id.0,
-            sale_id: r.sale_id.0,
-            lines: r
-                .lines
-                .into_iter()
-                .map(|l| ReturnedLineBody {
-                    sku: l.sku.to_string(),
-                    quantity: l.quantity,
-                    unit_price_cents: l.unit_price.0,
-                    refund_cents: (l.unit_price * l.quantity).0,
-                })
-                .collect(),
-            refund_cents: r.refund.0,
-            reason: r.reason,
-            created_at: rfc3339(r.at),
-            by: r.by.to_string(),
-        }
-    }
-}
 
 /// 201 with the resource; a replay (same key, same body) gets the original answer and
 /// `Idempotent-Replayed: true`.
@@ -132,7 +43,7 @@ async fn create_sale(
 ) -> Result<HttpResponse, ApiError> {
     let id = store_id(path.into_inner())?;
     user.require(Permission::Sell, Some(id))?;
-    let request = SaleRequest::new(parse_lines(&body.lines)?).map_err(lines_error)?;
+    let request = sale_request(&app, id, body.into_inner())?;
     let store = app.registry.store(id).await?;
     let Recorded {
         value: sale,
@@ -145,7 +56,8 @@ async fn create_sale(
         sale,
         returns: Vec::new(),
     };
-    Ok(created(location, replayed, sale_body(id.get(), view)))
+    let body = sale_body(&app.catalog, id, view, Printed::Original);
+    Ok(created(location, replayed, body))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -173,7 +85,10 @@ async fn list_sales(
     let pagination = Pagination::new(query.page, query.per_page)?;
     let store = app.registry.store(id).await?;
     let (views, total) = store.sales(pagination.skip(), pagination.take()).await?;
-    let items = views.into_iter().map(|v| sale_body(id.get(), v)).collect();
+    let items = views
+        .into_iter()
+        .map(|v| sale_body(&app.catalog, id, v, Printed::Copy))
+        .collect();
     Ok(web::Json(pagination.page_of(items, total)))
 }
 
@@ -192,7 +107,7 @@ async fn get_sale(
     user.require(Permission::ReadSales, Some(id))?;
     let store = app.registry.store(id).await?;
     let view = store.sale(SaleId(sale_id)).await?;
-    Ok(web::Json(sale_body(id.get(), view)))
+    Ok(web::Json(sale_body(&app.catalog, id, view, Printed::Copy)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -200,6 +115,8 @@ async fn get_sale(
 struct NewReturnBody {
     lines: Vec<LineBody>,
     reason: Option<String>,
+    /// The till it is refunded at: its cash comes out of that till's open session.
+    till: Option<i64>,
 }
 
 /// The return a body asks for against `sale`: its lines and its reason checked.
@@ -210,7 +127,17 @@ fn return_request(sale: SaleId, body: NewReturnBody) -> Result<ReturnRequest, Ap
         .map(|r| parse_label(r, 200))
         .transpose()
         .map_err(|e| ApiError::Validation(vec![FieldError::new("reason", e)]))?;
-    ReturnRequest::new(sale, parse_lines(&body.lines)?, reason).map_err(lines_error)
+    let till = body
+        .till
+        .map(TillNumber::new)
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("till", e)]))?;
+    let request =
+        ReturnRequest::new(sale, parse_lines(&body.lines)?, reason).map_err(lines_error)?;
+    Ok(match till {
+        Some(till) => request.at_till(till),
+        None => request,
+    })
 }
 
 /// Returns some lines of a sale (partial returns allowed, never beyond what was sold).

@@ -11,7 +11,7 @@ use super::forward;
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
 use crate::auth::Permission;
-use crate::domain::{NewStore, Store};
+use crate::domain::{NewStore, Store, StoreDetails, TaxCode, TillNumber, ValueError, parse_label};
 
 /// The longest `POST /stores` waits for the new store's owner to start it (the owner's
 /// own wait for its copy).
@@ -24,6 +24,24 @@ pub struct StoreBody {
     name: String,
     city: String,
     opened_at: String,
+    address: String,
+    /// Where it collects sales taxes: `QC`, `ON`.
+    jurisdiction: String,
+    time_zone: String,
+    /// Tax registration numbers printed on its receipts, by tax code.
+    registrations: Vec<RegistrationBody>,
+    /// Tills 1 to `tills`.
+    tills: u8,
+    /// A discount above this percentage needs a manager's approval.
+    approval_percent: u8,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationBody {
+    /// `GST`, `QST` or `HST`.
+    code: String,
+    number: String,
 }
 
 impl From<Store> for StoreBody {
@@ -34,6 +52,19 @@ impl From<Store> for StoreBody {
             name: s.name,
             city: s.city,
             opened_at: rfc3339(s.opened_at),
+            address: s.address,
+            jurisdiction: s.jurisdiction,
+            time_zone: s.time_zone,
+            registrations: s
+                .registrations
+                .into_iter()
+                .map(|(code, number)| RegistrationBody {
+                    code: code.as_str().to_owned(),
+                    number,
+                })
+                .collect(),
+            tills: s.tills,
+            approval_percent: s.approval_percent,
         }
     }
 }
@@ -44,6 +75,59 @@ struct NewStoreBody {
     code: String,
     name: String,
     city: String,
+    /// Street address for receipts; the city when absent.
+    address: Option<String>,
+    /// `QC` when absent.
+    jurisdiction: Option<String>,
+    /// `America/Toronto` when absent.
+    time_zone: Option<String>,
+    #[serde(default)]
+    registrations: Vec<RegistrationBody>,
+    /// 2 when absent.
+    tills: Option<i64>,
+    /// 20 when absent.
+    approval_percent: Option<i64>,
+}
+
+/// The details a new store's body gives, defaults filled and every field checked.
+fn store_details(body: &NewStoreBody) -> Result<StoreDetails, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut details = StoreDetails::quebec(body.address.as_deref().unwrap_or(&body.city));
+    if let Some(j) = &body.jurisdiction {
+        details.jurisdiction = j.clone();
+    }
+    if let Some(tz) = &body.time_zone {
+        match jiff::tz::TimeZone::get(tz) {
+            Ok(_) => details.time_zone = tz.clone(),
+            Err(_) => errors.push(FieldError::new("time_zone", ValueError::Label { max: 64 })),
+        }
+    }
+    for (i, r) in body.registrations.iter().enumerate() {
+        match (TaxCode::parse(&r.code), parse_label(&r.number, 32)) {
+            (Some(code), Ok(number)) => details.registrations.push((code, number)),
+            _ => errors.push(FieldError::new(
+                format!("registrations[{i}]"),
+                ValueError::Label { max: 32 },
+            )),
+        }
+    }
+    match body.tills.map(TillNumber::new).transpose() {
+        Ok(tills) => details.tills = tills.map_or(details.tills, TillNumber::get),
+        Err(e) => errors.push(FieldError::new("tills", e)),
+    }
+    match body
+        .approval_percent
+        .map(|p| u8::try_from(p).ok().filter(|p| *p <= 100))
+    {
+        None => {}
+        Some(Some(p)) => details.approval_percent = p,
+        Some(None) => errors.push(FieldError::new("approval_percent", ValueError::Discount)),
+    }
+    if errors.is_empty() {
+        Ok(details)
+    } else {
+        Err(errors)
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -100,7 +184,8 @@ async fn create_store(
     body: web::Json<NewStoreBody>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ManageStores, None)?;
-    let new = NewStore::parse(&body.code, &body.name, &body.city).map_err(|errors| {
+    let details = store_details(&body).map_err(ApiError::Validation)?;
+    let new = NewStore::parse(&body.code, &body.name, &body.city, details).map_err(|errors| {
         errors
             .into_iter()
             .map(|(f, e)| FieldError::new(f, e))

@@ -11,10 +11,10 @@
 //! directory is flushed: after a crash a segment is whole or absent, never half there (a
 //! leftover `.partial` file is overwritten by the next compaction).
 
+use super::codec::Event;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -24,7 +24,9 @@ use super::{JournalError, StreamId};
 use crate::domain::{StoreEvent, StoreId};
 
 /// The layout of a segment; a reader refuses another.
-const FORMAT: u32 = 1;
+/// 2 since the till (events of `codec::EVENT_VERSION` 2); segments of format 1 hold events
+/// in their version-1 layout, read through `codec::Event::V1`.
+const FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -322,7 +324,7 @@ fn sales_rows<W: Write>(
 
 impl Archive {
     /// Archived events of `stream` with `seq > after`, in order, at most `limit`.
-    pub fn read<E: DeserializeOwned>(
+    pub fn read<E: Event>(
         &self,
         stream: &StreamId,
         after: u64,
@@ -338,7 +340,7 @@ impl Archive {
 
     /// Calls `each` with every archived event of `stream` after `after`, in order, in one
     /// pass over the segments, until it answers `false`.
-    pub fn each<E: DeserializeOwned>(
+    pub fn each<E: Event>(
         &self,
         stream: &StreamId,
         after: u64,
@@ -356,7 +358,7 @@ impl Archive {
                 }
                 None => return Err(corrupt(&segment.path, "empty segment")),
             };
-            if header.format != FORMAT || header.stream != stream.as_str() {
+            if !(1..=FORMAT).contains(&header.format) || header.stream != stream.as_str() {
                 return Err(corrupt(&segment.path, "another format or stream"));
             }
             for line in lines {
@@ -368,9 +370,17 @@ impl Archive {
                 if seq <= after {
                     continue;
                 }
-                let line: Line<E> =
-                    serde_json::from_str(&line).map_err(|e| corrupt(&segment.path, e))?;
-                if !each(line.seq, line.event)? {
+                let event: E = if header.format == 1 {
+                    serde_json::from_str::<Line<E::V1>>(&line)
+                        .map_err(|e| corrupt(&segment.path, e))?
+                        .event
+                        .into()
+                } else {
+                    serde_json::from_str::<Line<E>>(&line)
+                        .map_err(|e| corrupt(&segment.path, e))?
+                        .event
+                };
+                if !each(seq, event)? {
                     return Ok(());
                 }
             }

@@ -24,13 +24,13 @@ use super::{Committed, Journal, JournalError, StreamId, codec};
 use crate::domain::{
     Adjustment, AdjustmentId, DomainEvent, Figures, Fingerprint, HOUR_MS, IdempotencyKey,
     KEY_RETENTION_MS, KeyUse, Outcome, ProductFigures, Return, ReturnId, Sale, SaleId, Sku,
-    StoreEvent, StoreId, Timestamp, hour_of,
+    StoreEvent, StoreId, TillReport, Timestamp, hour_of,
 };
 
 const FILE_NAME: &str = "history.sqlite3";
 
 /// Bump it whenever [`SCHEMA`] changes: a file of another version is dropped and rebuilt.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Events read from the journal per transaction when catching up.
 const CATCH_UP_PAGE: usize = 10_000;
@@ -60,6 +60,17 @@ const SCHEMA: &str = "
     ) WITHOUT ROWID;
     CREATE INDEX returns_by_sale ON returns (store, sale_id);
 
+    -- Z reports of closed till sessions, numbered per store.
+    CREATE TABLE z_reports (
+        store     INTEGER NOT NULL,
+        z         INTEGER NOT NULL,
+        till      INTEGER NOT NULL,
+        closed_at INTEGER NOT NULL,
+        seq       INTEGER NOT NULL,
+        body      BLOB    NOT NULL,
+        PRIMARY KEY (store, z)
+    ) WITHOUT ROWID;
+
     CREATE TABLE adjustments (
         store INTEGER NOT NULL,
         id    INTEGER NOT NULL,
@@ -69,7 +80,8 @@ const SCHEMA: &str = "
         PRIMARY KEY (store, id)
     ) WITHOUT ROWID;
 
-    -- Each use of an idempotency key; kind: 0 sale, 1 return, 2 adjustment, 3 restock.
+    -- Each use of an idempotency key; kind: 0 sale, 1 return, 2 adjustment, 3 restock,
+    -- 4 session opened, 5 session closed.
     -- Ordered by time, not by key: a batch appends at the end of one B-tree instead of
     -- touching a random page per key, and the only reads are by time (a store's window at
     -- recovery, the sweep of old keys). A key used again once the window let it go has
@@ -116,6 +128,8 @@ const KIND_SALE: i64 = 0;
 const KIND_RETURN: i64 = 1;
 const KIND_ADJUSTMENT: i64 = 2;
 const KIND_RESTOCK: i64 = 3;
+const KIND_SESSION_OPENED: i64 = 4;
+const KIND_SESSION_CLOSED: i64 = 5;
 
 /// The read model of the stores' history. Blocking: call it from blocking threads.
 /// What one [`History::record`] did.
@@ -164,6 +178,12 @@ fn key_time(event: &StoreEvent) -> Option<i64> {
         StoreEvent::SaleReturned(e) => e.key.as_ref().map(|_| e.ret.at.0),
         StoreEvent::StockAdjusted(e) => e.key.as_ref().map(|_| e.adjustment.at.0),
         StoreEvent::RestockRequested(e) => e.key.as_ref().map(|_| e.request.requested_at.0),
+        StoreEvent::SessionOpened(e) => e.key.as_ref().map(|_| e.session.opened_at.0),
+        StoreEvent::SessionClosed(e) => e
+            .key
+            .as_ref()
+            .and(e.report.closing.as_ref())
+            .map(|c| c.closed_at.0),
         StoreEvent::StockLevelsSet(_)
         | StoreEvent::RestockStep(_)
         | StoreEvent::SalesLetGo { .. } => None,
@@ -307,6 +327,8 @@ fn outcome_to_sql(outcome: Outcome) -> Result<(i64, i64), JournalError> {
         Outcome::Return(id) => (KIND_RETURN, id.0),
         Outcome::Adjustment(id) => (KIND_ADJUSTMENT, id.0),
         Outcome::Restock(number) => (KIND_RESTOCK, number),
+        Outcome::SessionOpened(number) => (KIND_SESSION_OPENED, number),
+        Outcome::SessionClosed(number) => (KIND_SESSION_CLOSED, number),
     };
     Ok((kind, to_sql(id, "outcome id")?))
 }
@@ -318,6 +340,8 @@ fn outcome_from_sql(kind: i64, id: i64) -> Result<Outcome, JournalError> {
         KIND_RETURN => Ok(Outcome::Return(ReturnId(id))),
         KIND_ADJUSTMENT => Ok(Outcome::Adjustment(AdjustmentId(id))),
         KIND_RESTOCK => Ok(Outcome::Restock(id)),
+        KIND_SESSION_OPENED => Ok(Outcome::SessionOpened(id)),
+        KIND_SESSION_CLOSED => Ok(Outcome::SessionClosed(id)),
         other => Err(JournalError::Corrupt(format!(
             "history: unknown key outcome kind {other}"
         ))),
@@ -657,6 +681,41 @@ impl History {
         })
     }
 
+    /// A Z report by its number.
+    pub fn z_report(&self, store: StoreId, z: u64) -> Result<Option<TillReport>, JournalError> {
+        self.row_by_id(
+            "SELECT body FROM z_reports WHERE store = ?1 AND z = ?2",
+            store,
+            z,
+        )
+    }
+
+    /// A store's Z reports, newest first, `limit` of them after skipping `offset`; with
+    /// their total count.
+    pub fn z_reports(
+        &self,
+        store: StoreId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<TillReport>, u64), JournalError> {
+        self.read(|conn| {
+            let total: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM z_reports WHERE store = ?1")?
+                .query_row(params![store_sql(store)], |row| row.get(0))?;
+            let mut query = conn.prepare_cached(
+                "SELECT body FROM z_reports WHERE store = ?1 ORDER BY z DESC LIMIT ?2 OFFSET ?3",
+            )?;
+            let rows = query.query_map(
+                params![store_sql(store), count_sql(limit), count_sql(offset)],
+                |row| row.get::<_, Vec<u8>>(0),
+            )?;
+            let reports = rows
+                .map(|body| Ok(codec::decode(&body?)?))
+                .collect::<Result<Vec<TillReport>, JournalError>>()?;
+            Ok((reports, from_sql(total, "count")?))
+        })
+    }
+
     /// The returns of a sale, by return id.
     pub fn returns_of(&self, store: StoreId, sale: SaleId) -> Result<Vec<Return>, JournalError> {
         self.read(|conn| {
@@ -984,6 +1043,29 @@ fn record_event<'a>(
             let outcome = Outcome::Restock(request.id.number);
             record_key(tx, store, &requested.key, outcome, request.requested_at)?;
         }
+        StoreEvent::SessionOpened(opened) => {
+            let session = &opened.session;
+            let outcome = Outcome::SessionOpened(session.number);
+            record_key(tx, store, &opened.key, outcome, session.opened_at)?;
+        }
+        StoreEvent::SessionClosed(closed) => {
+            let report = &closed.report;
+            if let Some(closing) = &report.closing {
+                tx.prepare_cached(
+                    "INSERT INTO z_reports (store, z, till, closed_at, seq, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    store_id,
+                    to_sql(closing.z_number, "z number")?,
+                    i64::from(report.till.get()),
+                    closing.closed_at.0,
+                    seq,
+                    codec::encode(report)?
+                ])?;
+                let outcome = Outcome::SessionClosed(closing.z_number);
+                record_key(tx, store, &closed.key, outcome, closing.closed_at)?;
+            }
+        }
         // Stock levels and restock steps are the actor's state; sales let go at compaction
         // stay here, where history belongs.
         StoreEvent::StockLevelsSet(_)
@@ -1147,18 +1229,23 @@ mod tests {
 
     const MINUTE_MS: i64 = 60_000;
 
-    struct Prices;
-    impl PriceLookup for Prices {
-        fn price(&self, sku: &Sku) -> Option<Cents> {
-            match sku.as_str() {
-                "LAI-0001" => Some(Cents(249)),
-                "PAI-0002" => Some(Cents(399)),
-                "CAF-0003" => Some(Cents(1_299)),
-                "THE-0004" => Some(Cents(575)),
-                _ => None,
-            }
+    fn shelf(sku: &Sku) -> Option<Cents> {
+        match sku.as_str() {
+            "LAI-0001" => Some(Cents(249)),
+            "PAI-0002" => Some(Cents(399)),
+            "CAF-0003" => Some(Cents(1_299)),
+            "THE-0004" => Some(Cents(575)),
+            _ => None,
         }
     }
+
+    #[allow(non_upper_case_globals)]
+    const Prices: crate::domain::testing::Catalog<fn(&Sku) -> Option<Cents>> =
+        crate::domain::testing::Catalog {
+            prices: shelf,
+            rates: Vec::new(),
+            zero_rated_prefix: "\u{0}",
+        };
 
     const SKUS: [&str; 4] = ["LAI-0001", "PAI-0002", "CAF-0003", "THE-0004"];
 
@@ -1243,7 +1330,7 @@ mod tests {
             let key = key.map(|k| key_use(k, request.fingerprint()));
             let recorded = self
                 .state
-                .decide_sale(&request, &Prices, &stamp(at), key)
+                .decide_sale(self.id, &request, &Prices, &stamp(at), key)
                 .expect("in stock");
             let sale = recorded.sale.clone();
             self.commit(StoreEvent::SaleRecorded(recorded));
@@ -1275,7 +1362,14 @@ mod tests {
                 .collect();
             let returned = self
                 .state
-                .decide_return(&request, &sold, &earlier, &stamp(at), key)
+                .decide_return(
+                    self.id,
+                    &request,
+                    (&sold, &earlier),
+                    Prices.till_rules(self.id),
+                    &stamp(at),
+                    key,
+                )
                 .expect("returnable");
             let ret = returned.ret.clone();
             self.commit(StoreEvent::SaleReturned(returned));

@@ -4,8 +4,10 @@
 //! Not to break: a version byte this build does not know is an error that stops start-up,
 //! never a state rebuilt from nothing.
 
-use super::codec::{self, CodecError, FORMAT_VERSION, STORE_SNAPSHOT_VERSION};
-use crate::domain::legacy::StoreStateV1;
+use super::codec::{
+    self, CHAIN_SNAPSHOT_VERSION, CodecError, FORMAT_VERSION, STORE_SNAPSHOT_VERSION,
+};
+use crate::domain::legacy::{ChainStateV1, StoreStateV1, StoreStateV2};
 use crate::domain::{CentralStock, ChainState, StoreState};
 
 /// A state a stream's snapshot holds.
@@ -35,11 +37,16 @@ fn decode_v1<T: serde::de::DeserializeOwned>(
 
 impl Snapshot for ChainState {
     fn encode_snapshot(&self) -> Result<Vec<u8>, CodecError> {
-        codec::encode(self)
+        codec::encode_as(CHAIN_SNAPSHOT_VERSION, self)
     }
 
+    /// Version 2 as it is; version 1 (no jurisdiction, no tax class) through `legacy`.
     fn decode_snapshot(bytes: &[u8]) -> Result<Self, CodecError> {
-        decode_v1(bytes, "chain snapshot")
+        match codec::split(bytes)? {
+            (CHAIN_SNAPSHOT_VERSION, body) => codec::decode_body(body),
+            (1, body) => Ok(codec::decode_body::<ChainStateV1>(body)?.into()),
+            (found, _) => Err(unknown("chain snapshot", found, "versions 1 and 2")),
+        }
     }
 }
 
@@ -58,14 +65,17 @@ impl Snapshot for StoreState {
         codec::encode_as(STORE_SNAPSHOT_VERSION, self)
     }
 
-    /// Version 2 as it is; version 1 (every sale held) through [`StoreState::from_v1`].
+    /// Version 3 as it is; version 2 (no till) and 1 (every sale held) converted.
     fn decode_snapshot(bytes: &[u8]) -> Result<Self, CodecError> {
         match codec::split(bytes)? {
             (STORE_SNAPSHOT_VERSION, body) => codec::decode_body(body),
+            (2, body) => Ok(StoreState::from_v2(codec::decode_body::<StoreStateV2>(
+                body,
+            )?)),
             (1, body) => Ok(StoreState::from_v1(codec::decode_body::<StoreStateV1>(
                 body,
             )?)),
-            (found, _) => Err(unknown("store snapshot", found, "versions 1 and 2")),
+            (found, _) => Err(unknown("store snapshot", found, "versions 1 to 3")),
         }
     }
 }
@@ -76,7 +86,7 @@ mod tests {
     use crate::domain::{Sku, StockLevelsSet, StoreEvent};
 
     #[test]
-    fn a_store_snapshot_round_trips_in_version_2() {
+    fn a_store_snapshot_round_trips_in_version_3() {
         let mut state = StoreState::default();
         state.apply(&StoreEvent::StockLevelsSet(StockLevelsSet {
             sku: Sku::parse("EPI-0001").expect("valid sku"),
@@ -91,13 +101,13 @@ mod tests {
     #[test]
     fn an_unknown_snapshot_version_is_refused() {
         let mut bytes = StoreState::default().encode_snapshot().expect("encodes");
-        bytes[0] = 3;
+        bytes[0] = 4;
         assert!(matches!(
             StoreState::decode_snapshot(&bytes),
-            Err(CodecError::UnknownVersion { found: 3, .. })
+            Err(CodecError::UnknownVersion { found: 4, .. })
         ));
         let mut chain = ChainState::default().encode_snapshot().expect("encodes");
-        chain[0] = 2;
+        chain[0] = 3;
         assert!(ChainState::decode_snapshot(&chain).is_err());
     }
 }

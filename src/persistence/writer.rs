@@ -20,7 +20,6 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
 use super::history::{History, Recorded};
@@ -199,7 +198,7 @@ impl Journal {
     ) -> Result<(S, u64, u64), JournalError>
     where
         S: Snapshot,
-        E: DeserializeOwned,
+        E: codec::Event,
     {
         recover_stream(
             self.backend.as_ref(),
@@ -217,7 +216,7 @@ impl Journal {
 
     /// Events of a stream after `after`, at most `limit`, from the archive for the part
     /// compaction moved there. Blocking (see [`Journal::recover`]).
-    pub fn read<E: DeserializeOwned>(
+    pub fn read<E: codec::Event>(
         &self,
         stream: &StreamId,
         after: u64,
@@ -240,7 +239,7 @@ impl Journal {
             .filter(|e| e.seq > archived_up_to)
             .take(rest)
         {
-            found.push((stored.seq, codec::decode(&stored.payload)?));
+            found.push((stored.seq, codec::decode_event(&stored.payload)?));
         }
         Ok(found)
     }
@@ -258,7 +257,7 @@ pub fn recover_stream<S, E>(
 ) -> Result<(S, u64, u64), JournalError>
 where
     S: Snapshot,
-    E: DeserializeOwned,
+    E: codec::Event,
 {
     let (base, mut state) = match backend.latest_snapshot(stream)? {
         None => (0, S::default()),
@@ -314,7 +313,7 @@ where
             )));
         }
         for stored in page {
-            apply(&mut state, codec::decode(&stored.payload)?);
+            apply(&mut state, codec::decode_event(&stored.payload)?);
             seq = stored.seq;
         }
     }
@@ -535,9 +534,9 @@ impl Writer {
                 });
             }
             let payload = match event {
-                DomainEvent::Chain(e) => codec::encode(e)?,
-                DomainEvent::Store(_, e) => codec::encode(e)?,
-                DomainEvent::Central(_, e) => codec::encode(e)?,
+                DomainEvent::Chain(e) => codec::encode_event(e)?,
+                DomainEvent::Store(_, e) => codec::encode_event(e)?,
+                DomainEvent::Central(_, e) => codec::encode_event(e)?,
             };
             events.push(StoredEvent {
                 stream: append.stream.clone(),
@@ -650,6 +649,10 @@ mod tests {
     use super::*;
     use crate::domain::StoreId;
     use crate::persistence::in_memory;
+
+    impl codec::Event for u32 {
+        type V1 = u32;
+    }
 
     /// A state that is the list of its events, snapshotted in version 1.
     #[derive(Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

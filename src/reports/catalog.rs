@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::domain::{
-    Cents, ChainEvent, ChainState, Ean13, PriceLookup, Product, Sku, Store, StoreId,
+    Cents, ChainEvent, ChainState, Ean13, Jurisdiction, PriceLookup, Product, Rate, Sku, Store,
+    StoreId, TaxClass, TaxCode, TillRules, Timestamp,
 };
 
 /// Lowercase, accents folded (`Érable` → `erable`): what users type on a till keyboard.
@@ -30,6 +31,7 @@ pub struct CatalogIndex {
     products: BTreeMap<Sku, Indexed>,
     by_barcode: HashMap<Ean13, Sku>,
     stores: BTreeMap<StoreId, Store>,
+    jurisdictions: BTreeMap<String, Jurisdiction>,
 }
 
 impl CatalogIndex {
@@ -52,8 +54,12 @@ impl CatalogIndex {
                     },
                 );
             }
-            ChainEvent::StoreOpened(store) => {
+            ChainEvent::StoreOpened(store) | ChainEvent::StoreChanged(store) => {
                 self.stores.insert(store.id, store.clone());
+            }
+            ChainEvent::JurisdictionSet(jurisdiction) => {
+                self.jurisdictions
+                    .insert(jurisdiction.code.clone(), jurisdiction.clone());
             }
             // Users have their own read model (`UsersView`).
             ChainEvent::UserCreated(_) | ChainEvent::UserDeactivated(_) => {}
@@ -84,6 +90,9 @@ impl CatalogView {
         }
         for store in state.stores() {
             index.add(&ChainEvent::StoreOpened(store.clone()));
+        }
+        for jurisdiction in state.jurisdictions() {
+            index.add(&ChainEvent::JurisdictionSet(jurisdiction.clone()));
         }
         self.index.store(Arc::new(index));
     }
@@ -117,6 +126,14 @@ impl CatalogView {
 
     pub fn store(&self, id: StoreId) -> Option<Store> {
         self.index.load().stores.get(&id).cloned()
+    }
+
+    pub fn jurisdictions(&self) -> Vec<Jurisdiction> {
+        self.index.load().jurisdictions.values().cloned().collect()
+    }
+
+    pub fn jurisdiction(&self, code: &str) -> Option<Jurisdiction> {
+        self.index.load().jurisdictions.get(code).cloned()
     }
 
     pub fn stores(&self) -> Vec<Store> {
@@ -160,6 +177,35 @@ impl PriceLookup for CatalogView {
     fn price(&self, sku: &Sku) -> Option<Cents> {
         self.index.load().products.get(sku).map(|i| i.product.price)
     }
+
+    fn tax_class(&self, sku: &Sku) -> Option<TaxClass> {
+        self.index
+            .load()
+            .products
+            .get(sku)
+            .map(|i| i.product.tax_class)
+    }
+
+    fn tax_rates(&self, store: StoreId, at: Timestamp) -> Vec<(TaxCode, Rate)> {
+        let index = self.index.load();
+        index
+            .stores
+            .get(&store)
+            .and_then(|s| index.jurisdictions.get(&s.jurisdiction))
+            .map(|j| j.rates_at(at.0))
+            .unwrap_or_default()
+    }
+
+    /// An unknown store has no till.
+    fn till_rules(&self, store: StoreId) -> TillRules {
+        self.index.load().stores.get(&store).map_or(
+            TillRules {
+                tills: 0,
+                approval_percent: 0,
+            },
+            Store::till_rules,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +220,7 @@ mod tests {
             name: name.into(),
             category: category.into(),
             price: Cents(999),
+            tax_class: TaxClass::Taxable,
         })
     }
 
@@ -198,6 +245,12 @@ mod tests {
                 name: "Montréal".into(),
                 city: "Montréal".into(),
                 opened_at: Timestamp(0),
+                address: "1 rue".into(),
+                jurisdiction: "QC".into(),
+                time_zone: "America/Toronto".into(),
+                registrations: Vec::new(),
+                tills: 2,
+                approval_percent: 20,
             }),
         ];
         view.apply(&events.iter().collect::<Vec<_>>());

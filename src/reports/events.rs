@@ -135,6 +135,7 @@ fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Val
                 StoreEvent::SaleRecorded(r) => base(
                     "sale_recorded",
                     json!({"sale_id": r.sale.id.0, "total_cents": r.sale.total.0,
+                           "subtotal_cents": r.sale.subtotal.0,
                            "units": r.sale.lines.iter().map(|l| u64::from(l.quantity)).sum::<u64>()}),
                     false,
                 ),
@@ -154,6 +155,17 @@ fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Val
                 StoreEvent::SalesLetGo { before } => {
                     base("sales_let_go", json!({"before": before.rfc3339()}), false)
                 }
+                StoreEvent::SessionOpened(o) => base(
+                    "till_session_opened",
+                    json!({"till": o.till.get(), "session": o.session.number}),
+                    false,
+                ),
+                StoreEvent::SessionClosed(c) => base(
+                    "till_session_closed",
+                    json!({"till": c.report.till.get(), "session": c.report.session,
+                           "z_number": c.report.closing.as_ref().map(|z| z.z_number)}),
+                    false,
+                ),
                 StoreEvent::RestockRequested(r) => base(
                     "restock_requested",
                     json!({"restock_id": r.request.id.to_string(), "status": "requested"}),
@@ -209,6 +221,18 @@ fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Val
                 false,
                 "store_opened",
                 json!({"store_id": s.id.get()}),
+            ),
+            ChainEvent::StoreChanged(s) => (
+                Audience::Everyone,
+                false,
+                "store_changed",
+                json!({"store_id": s.id.get()}),
+            ),
+            ChainEvent::JurisdictionSet(j) => (
+                Audience::HeadOffice,
+                false,
+                "jurisdiction_set",
+                json!({"code": j.code}),
             ),
             ChainEvent::UserCreated(u) => (
                 Audience::HeadOffice,

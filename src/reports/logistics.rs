@@ -100,7 +100,9 @@ impl RestockView {
             | StoreEvent::SaleReturned(_)
             | StoreEvent::StockAdjusted(_)
             | StoreEvent::StockLevelsSet(_)
-            | StoreEvent::SalesLetGo { .. } => {}
+            | StoreEvent::SalesLetGo { .. }
+            | StoreEvent::SessionOpened(_)
+            | StoreEvent::SessionClosed(_) => {}
         }
     }
 

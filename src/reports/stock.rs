@@ -58,7 +58,10 @@ impl StockView {
                         .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
                 }
             }
-            StoreEvent::RestockRequested(_) | StoreEvent::SalesLetGo { .. } => {}
+            StoreEvent::RestockRequested(_)
+            | StoreEvent::SalesLetGo { .. }
+            | StoreEvent::SessionOpened(_)
+            | StoreEvent::SessionClosed(_) => {}
             StoreEvent::StockLevelsSet(StockLevelsSet {
                 sku,
                 reorder_point,

@@ -29,7 +29,9 @@ impl UsersView {
             }
             ChainEvent::ProductAdded(_)
             | ChainEvent::ProductChanged(_)
-            | ChainEvent::StoreOpened(_) => {}
+            | ChainEvent::StoreOpened(_)
+            | ChainEvent::StoreChanged(_)
+            | ChainEvent::JurisdictionSet(_) => {}
         }
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::helpers::{assert_problem, settings, start};
 use magasin::domain::{
     CentralEvent, CentralStock, ChainEvent, ChainState, RestockStatus, SaleId, Sku, StepKind,
-    StoreEvent, StoreState,
+    StoreEvent, StoreState, TaxClass, TenderKind,
 };
 use magasin::persistence::codec::{self, STORE_SNAPSHOT_VERSION};
 use magasin::persistence::{Backend, Snapshot};
@@ -23,7 +23,7 @@ fn record(name: &str) -> Vec<u8> {
 }
 
 fn store_event(seq: u32) -> StoreEvent {
-    codec::decode(&record(&format!("store-1-event-{seq:05}.bin"))).expect("a v1 store event")
+    codec::decode_event(&record(&format!("store-1-event-{seq:05}.bin"))).expect("a v1 store event")
 }
 
 fn sku(s: &str) -> Sku {
@@ -36,6 +36,10 @@ fn every_version_1_record_decodes_to_what_was_written() {
         panic!("243 is sale 1");
     };
     assert_eq!((sale.sale.id, sale.sale.total.0), (SaleId(1), 2957));
+    // A sale of version 1 collected no tax and was paid outside a till.
+    assert!(sale.sale.taxes.is_empty() && sale.sale.till.is_none());
+    assert_eq!(sale.sale.subtotal.0, 2957);
+    assert_eq!(sale.sale.tenders[0].kind, TenderKind::Other);
     assert_eq!(sale.sale.lines[0].sku, sku("EPI-0001"));
     assert_eq!(sale.sale.lines[0].quantity, 2);
     assert_eq!(sale.sale.by.to_string(), "caissier1");
@@ -95,7 +99,7 @@ fn every_version_1_record_decodes_to_what_was_written() {
         state.restock(1).map(|r| r.status),
         Some(RestockStatus::Received)
     );
-    // Its next snapshot is version 2, and reads back the same.
+    // Its next snapshot is of the current version, and reads back the same.
     let again = state.encode_snapshot().expect("encodes");
     assert_eq!(again[0], STORE_SNAPSHOT_VERSION);
     assert_eq!(StoreState::decode_snapshot(&again).expect("v2"), state);
@@ -104,16 +108,24 @@ fn every_version_1_record_decodes_to_what_was_written() {
         .expect("a v1 chain snapshot");
     assert_eq!(chain.stores().count(), 5);
     assert_eq!(chain.products().count(), 240);
+    // The documented migration: a product of version 1 is taxable, a store is in Quebec
+    // with two tills, until head office says otherwise.
+    assert!(chain.products().all(|p| p.tax_class == TaxClass::Taxable));
+    assert!(
+        chain
+            .stores()
+            .all(|s| s.jurisdiction == "QC" && s.tills == 2)
+    );
     for seq in 248..=250 {
-        let _: ChainEvent =
-            codec::decode(&record(&format!("chain-event-{seq:05}.bin"))).expect("a v1 chain event");
+        let _: ChainEvent = codec::decode_event(&record(&format!("chain-event-{seq:05}.bin")))
+            .expect("a v1 chain event");
     }
     let central = CentralStock::decode_snapshot(&record("product-EPI-0001-snapshot-00004.bin"))
         .expect("a v1 product snapshot");
     let mut replayed = CentralStock::default();
     for seq in 1..=4 {
         let event: CentralEvent =
-            codec::decode(&record(&format!("product-EPI-0001-event-{seq:05}.bin")))
+            codec::decode_event(&record(&format!("product-EPI-0001-event-{seq:05}.bin")))
                 .expect("a v1 central event");
         replayed.apply(&event);
     }

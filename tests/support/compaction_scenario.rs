@@ -28,8 +28,9 @@ use magasin::actors::{
 use magasin::compaction::{self, Compaction};
 use magasin::domain::{
     AdjustmentLine, AdjustmentRequest, Cents, HOUR_MS, IdempotencyKey, MAX_ON_HAND, NewStore,
-    PriceLookup, Quantity, RequestedLine, ReturnError, ReturnRequest, SaleId, SaleRequest, Sku,
-    StoreEvent, StoreId, StoreState, Timestamp, Username,
+    PriceLookup, Quantity, Rate, RequestedLine, ReturnError, ReturnRequest, SaleId, SaleRequest,
+    Sku, StoreDetails, StoreEvent, StoreId, StoreState, TaxClass, TaxCode, TillRules, Timestamp,
+    Username,
 };
 use magasin::persistence::archive::{Archive, dir_size};
 use magasin::persistence::{self, Backend, History, Journal, StreamId, WriterSettings, codec};
@@ -50,6 +51,21 @@ struct FlatPrices;
 impl PriceLookup for FlatPrices {
     fn price(&self, _sku: &Sku) -> Option<Cents> {
         Some(Cents(499))
+    }
+
+    fn tax_class(&self, _sku: &Sku) -> Option<TaxClass> {
+        Some(TaxClass::Taxable)
+    }
+
+    fn tax_rates(&self, _store: StoreId, _at: Timestamp) -> Vec<(TaxCode, Rate)> {
+        Vec::new()
+    }
+
+    fn till_rules(&self, _store: StoreId) -> TillRules {
+        TillRules {
+            tills: 2,
+            approval_percent: 20,
+        }
     }
 }
 
@@ -389,11 +405,19 @@ impl StateSeen {
 }
 
 async fn open_and_stock(registry: &Registry) {
+    for jurisdiction in magasin::bootstrap::standard_jurisdictions() {
+        registry
+            .chain()
+            .set_jurisdiction(jurisdiction)
+            .await
+            .expect("jurisdiction set");
+    }
     let opened = registry
         .open_store(NewStore {
             code: "COMPACT".into(),
             name: "Compaction".into(),
             city: "Montréal".into(),
+            details: StoreDetails::quebec("1 rue Principale"),
         })
         .await
         .expect("store opens");
