@@ -503,7 +503,8 @@ async function catalogue() {
     const price = cents(data.get("prix"));
     if (price === null) return say("Prix invalide : un montant en dollars, par exemple 12,99.");
     const body = { sku: data.get("sku").trim().toUpperCase(), ean13: data.get("ean13").trim(),
-      name: data.get("name"), category: data.get("category"), price_cents: price };
+      name: data.get("name"), category: data.get("category"), price_cents: price,
+      tax_class: data.get("tax_class") };
     try {
       const added = await api("/products", { method: "POST", body });
       say(`Produit ${added.sku} ajouté : vendable dans chaque magasin dès que son stock est compté.`, "succes");
@@ -519,6 +520,11 @@ async function catalogue() {
   el("input", { name: "name", placeholder: "nom", required: true }),
   el("input", { name: "category", placeholder: "catégorie", required: true }),
   el("input", { name: "prix", placeholder: "prix ($)", inputmode: "decimal", required: true }),
+  el("select", { name: "tax_class", required: true, "aria-label": "Taxes" },
+    el("option", { value: "" }, "taxes…"),
+    el("option", { value: "taxable" }, "taxable (TPS et TVQ)"),
+    el("option", { value: "zero_rated" }, "détaxé (épicerie de base)"),
+    el("option", { value: "exempt" }, "exonéré")),
   el("button", { type: "submit" }, "Ajouter"));
   find();
   return el("section", { class: "carte" }, el("h1", {}, "Catalogue"), form, search,

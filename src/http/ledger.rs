@@ -90,7 +90,8 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
             at: Some(rfc3339(sale.at)),
             by: Some(sale.by.to_string()),
             sale_id: Some(sale.id.0),
-            amount_cents: Some(sale.paid().0),
+            // Before taxes, as the reports count it.
+            amount_cents: Some(sale.subtotal.0),
             movements: sale
                 .lines
                 .into_iter()
@@ -108,7 +109,7 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
             by: Some(ret.by.to_string()),
             sale_id: Some(ret.sale_id.0),
             return_id: Some(ret.id.0),
-            amount_cents: Some(-ret.refund.0),
+            amount_cents: Some(-ret.subtotal.0),
             reason: ret.reason,
             movements: ret
                 .lines

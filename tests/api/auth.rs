@@ -56,6 +56,11 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/stores/{store_id}/sales", allowed: STORE_STAFF, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/sales/{sale_id}", allowed: STORE_STAFF, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/sales/{sale_id}/returns", allowed: STORE_STAFF, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/tills/{till}/sessions", allowed: STORE_STAFF, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/tills/{till}/sessions/current", allowed: STORE_STAFF, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/tills/{till}/sessions/current/close", allowed: STORE_STAFF, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/z-reports", allowed: STORE_STAFF, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/approvals", allowed: STORE_STAFF, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/adjustments", allowed: MANAGERS, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/ledger", allowed: MANAGERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests", allowed: MANAGERS, scoped: true },
@@ -194,6 +199,12 @@ impl Fixture {
             _ => &self.to_read[at],
         };
         path = path.replace("{request_id}", request);
+        if path.contains("{till}") {
+            // Till 1 of the store, closed before an opening, open before anything else.
+            let opening = row.method == "POST" && row.template.ends_with("/sessions");
+            till_state(app, store, !opening);
+            path = path.replace("{till}", "1");
+        }
         if path.contains("{username}") {
             let victim = format!("victime{n}");
             let created = app.post(
@@ -213,7 +224,8 @@ impl Fixture {
             }
             ("POST", "/api/v1/products") => json!({
                 "sku": format!("MAT-{n:04}"), "ean13": ean13(&format!("2100000{n:05}")),
-                "name": "Produit de la matrice", "category": "Matrice", "price_cents": 100
+                "name": "Produit de la matrice", "category": "Matrice", "price_cents": 100,
+                "tax_class": "taxable"
             }),
             ("PATCH", "/api/v1/products/{sku}") => json!({"price_cents": 300 + n}),
             ("PUT", t) if t.ends_with("/levels") => {
@@ -229,12 +241,35 @@ impl Fixture {
                 json!({"lines": [{"sku": self.sku, "quantity": 1}]})
             }
             ("POST", t) if t.ends_with("/reject") => json!({"reason": "matrice"}),
+            ("POST", t) if t.ends_with("/sessions") => json!({"float_cents": 10_000}),
+            ("POST", t) if t.ends_with("/close") => json!({"counted_cash_cents": 10_000}),
+            ("POST", t) if t.ends_with("/approvals") => {
+                json!({"username": "admin", "password": "demo"})
+            }
             ("POST", t) if t.ends_with("/adjustments") => {
                 json!({"reason": "matrice", "lines": [{"sku": self.sku, "delta": 1}]})
             }
             _ => Value::Null,
         };
         (path, body)
+    }
+}
+
+/// Puts till 1 of `store` in the state asked (open with a float of 100.00 $ and nothing
+/// sold, or closed), as the admin.
+fn till_state(app: &TestApp, store: u32, open: bool) {
+    let base = format!("/api/v1/stores/{store}/tills/1/sessions");
+    let is_open = app.get(&format!("{base}/current")).status == 200;
+    if is_open && !open {
+        let closed = app.post(
+            &format!("{base}/current/close"),
+            &json!({"counted_cash_cents": 10_000}),
+        );
+        assert_eq!(closed.status, 201, "{:?}", closed.body);
+    }
+    if !is_open && open {
+        let opened = app.post(&base, &json!({"float_cents": 10_000}));
+        assert_eq!(opened.status, 201, "{:?}", opened.body);
     }
 }
 

@@ -251,7 +251,7 @@ async fn the_stock_screen_searches_and_shows_chain_availability_in_browser(app: 
         .find_all(Locator::Css("#disponibilite tbody tr"))
         .await
         .expect("rows");
-    assert_eq!(rows.len(), 5, "one row per store");
+    assert_eq!(rows.len(), 6, "one row per store");
     // The manager sets the line's levels for their store.
     let sku = text_of(&client, "table.stock tbody tr td:nth-child(2)").await;
     let levels = client
@@ -591,6 +591,12 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
     ] {
         fill(&form, field, text).await;
     }
+    form.find(Locator::Css("select[name=tax_class]"))
+        .await
+        .expect("the tax class")
+        .select_by_value("zero_rated")
+        .await
+        .expect("chosen");
     press(&form, "button[type=submit]").await;
     let row = client
         .wait()
@@ -599,6 +605,8 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
         .expect("the new product's row");
     assert!(row.text().await.expect("text").contains("12,99"));
     assert_eq!(price_of(), json!(1299));
+    let class = app.get("/api/v1/products/ERA-0077").body["tax_class"].clone();
+    assert_eq!(class, json!("zero_rated"));
 
     // A price that is not one is refused on the screen, and nothing changes.
     let change = row
@@ -636,10 +644,10 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
     press(&form, "button[type=submit]").await;
     client
         .wait()
-        .for_element(Locator::Css("tr[data-magasin='6']"))
+        .for_element(Locator::Css("tr[data-magasin='7']"))
         .await
         .expect("the new store's row");
-    let store = app.get("/api/v1/stores/6").body;
+    let store = app.get("/api/v1/stores/7").body;
     assert_eq!(
         (&store["code"], &store["city"]),
         (&json!("TR-CENTRE"), &json!("Trois-Rivières"))

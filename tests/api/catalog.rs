@@ -4,12 +4,14 @@ use crate::helpers::{assert_problem, ean13, error_fields, spawn_app};
 use serde_json::json;
 
 #[test]
-fn the_demo_chain_has_five_stores_and_a_searchable_catalog() {
+fn the_demo_chain_has_six_stores_one_in_ontario_and_a_searchable_catalog() {
     let app = spawn_app();
     let stores = app.get("/api/v1/stores");
     assert_eq!(stores.status, 200);
     let items = stores.body["items"].as_array().expect("a list");
-    assert_eq!(items.len(), 5);
+    assert_eq!(items.len(), 6);
+    assert_eq!(items[5]["jurisdiction"], "ON");
+    assert_eq!(items[0]["jurisdiction"], "QC");
     assert_eq!(items[0]["id"], 1);
     assert!(
         items
@@ -132,11 +134,17 @@ fn a_new_store_is_usable_at_once_with_every_product_at_zero() {
     );
     assert_eq!(created.status, 201, "{:?}", created.body);
     let id = created.body["id"].as_u64().expect("an id");
-    assert_eq!(id, 6);
-    assert_eq!(created.location.as_deref(), Some("/api/v1/stores/6"));
-    assert_eq!(app.get("/api/v1/stores/6").body["city"], "Trois-Rivières");
+    assert_eq!(id, 7);
+    assert_eq!(created.location.as_deref(), Some("/api/v1/stores/7"));
+    let opened = app.get("/api/v1/stores/7").body;
+    assert_eq!(opened["city"], "Trois-Rivières");
+    // Defaults: in Quebec, two tills, approval above 20 %.
+    assert_eq!(
+        (opened["jurisdiction"].clone(), opened["tills"].clone()),
+        (json!("QC"), json!(2))
+    );
 
-    let stock = app.get("/api/v1/stores/6/stock?per_page=200");
+    let stock = app.get("/api/v1/stores/7/stock?per_page=200");
     assert_eq!(stock.status, 200);
     let items = stock.body["items"].as_array().expect("items");
     assert!(!items.is_empty());
@@ -144,13 +152,13 @@ fn a_new_store_is_usable_at_once_with_every_product_at_zero() {
 
     // It sells as soon as it has stock.
     let sku = items[0]["sku"].as_str().expect("sku");
-    app.count(6, sku, 3);
+    app.count(7, sku, 3);
     let sale = app.post(
-        "/api/v1/stores/6/sales",
+        "/api/v1/stores/7/sales",
         &json!({"lines": [{"sku": sku, "quantity": 2}]}),
     );
     assert_eq!(sale.status, 201, "{:?}", sale.body);
-    assert_eq!(app.on_hand(6, sku), 1);
+    assert_eq!(app.on_hand(7, sku), 1);
 
     let again = app.post(
         "/api/v1/stores",
@@ -168,7 +176,7 @@ fn a_new_store_is_usable_at_once_with_every_product_at_zero() {
             .as_array()
             .expect("items")
             .len(),
-        6
+        7
     );
 }
 
@@ -195,7 +203,7 @@ fn availability_lists_every_store() {
         .as_str()
         .expect("sku")
         .to_owned();
-    for (store, n) in [(1, 4), (2, 0), (3, 7), (4, 1), (5, 2)] {
+    for (store, n) in [(1, 4), (2, 0), (3, 7), (4, 1), (5, 2), (6, 3)] {
         app.count(store, &sku, n);
     }
     let r = app.get(&format!("/api/v1/availability/{sku}"));
@@ -206,8 +214,8 @@ fn availability_lists_every_store() {
         .iter()
         .map(|s| s["on_hand"].as_i64().expect("on_hand"))
         .collect();
-    assert_eq!(per_store, vec![4, 0, 7, 1, 2]);
-    assert_eq!(r.body["total_on_hand"], 14);
+    assert_eq!(per_store, vec![4, 0, 7, 1, 2, 3]);
+    assert_eq!(r.body["total_on_hand"], 17);
     assert_problem(
         &app.get("/api/v1/availability/NOPE-0000"),
         404,
@@ -232,7 +240,7 @@ fn head_office_adds_a_product_that_sells_at_once_and_changes_its_price() {
     let barcode = ean13("200000000042");
     let new = json!({
         "sku": "ERA-0042", "ean13": barcode, "name": "Sirop d'érable ambré 540 ml",
-        "category": "Épicerie fine", "price_cents": 1299
+        "category": "Épicerie fine", "price_cents": 1299, "tax_class": "zero_rated"
     });
     // Only head office manages the catalog; bad fields are all named; nothing is added.
     let cashier = app.login("caissier1");
@@ -244,10 +252,13 @@ fn head_office_adds_a_product_that_sells_at_once_and_changes_its_price() {
     let bad = app.post(
         "/api/v1/products",
         &json!({"sku": "era 42", "ean13": "2000000000420", "name": "Sirop",
-                "category": "Épicerie", "price_cents": -5}),
+                "category": "Épicerie", "price_cents": -5, "tax_class": "luxe"}),
     );
     assert_problem(&bad, 400, "validation_failed");
-    assert_eq!(error_fields(&bad), vec!["sku", "ean13", "price_cents"]);
+    assert_eq!(
+        error_fields(&bad),
+        vec!["sku", "ean13", "price_cents", "tax_class"]
+    );
     assert_eq!(total(&app), before);
 
     let created = app.post("/api/v1/products", &new);

@@ -540,7 +540,7 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         &token,
         "/api/v1/products",
         json!({"sku": "GRP-0001", "ean13": "2000000000015", "name": "Café de la grappe",
-               "category": "Épicerie", "price_cents": 899}),
+               "category": "Épicerie", "price_cents": 899, "tax_class": "zero_rated"}),
     );
     assert_eq!((status, instance.as_str()), (201, chain_owner), "{product}");
     let priced = |base: &str, cents: i64| {
@@ -712,7 +712,7 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         }
     }
     assert_eq!(
-        stores_seen, 6,
+        stores_seen, 7,
         "every store reported by exactly one instance"
     );
     for (field, total) in sum {

@@ -24,3 +24,4 @@ mod restock;
 mod returns;
 mod sales;
 mod stock;
+mod till;

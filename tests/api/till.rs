@@ -1,0 +1,334 @@
+//! The till over HTTP: taxes of Quebec and Ontario, tenders, sessions with their X and Z
+//! reports, discounts with a manager's approval, receipts.
+
+use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app};
+use serde_json::{Value, json};
+
+/// Half up to the cent of `base × rate / 100 000` (rate in hundred-thousandths).
+fn tax(base: i64, rate: i64) -> i64 {
+    (base * rate + 50_000) / 100_000
+}
+
+fn price(app: &TestApp, sku: &str) -> i64 {
+    let product = app.get(&format!("/api/v1/products/{sku}"));
+    assert_eq!(product.status, 200, "{sku}: {:?}", product.body);
+    product.body["price_cents"].as_i64().expect("a price")
+}
+
+fn cents(value: &Value) -> i64 {
+    value
+        .as_i64()
+        .unwrap_or_else(|| panic!("cents expected, got {value}"))
+}
+
+struct Till<'a> {
+    app: &'a TestApp,
+    token: String,
+    store: u32,
+    till: u32,
+}
+
+impl<'a> Till<'a> {
+    fn open(app: &'a TestApp, user: &str, store: u32, till: u32, float: i64) -> Self {
+        let token = app.login(user);
+        let path = format!("/api/v1/stores/{store}/tills/{till}/sessions");
+        let opened = app.post_as(Some(&token), &path, &json!({"float_cents": float}));
+        assert_eq!(opened.status, 201, "open: {:?}", opened.body);
+        assert_eq!(opened.body["report"], "X");
+        Self {
+            app,
+            token,
+            store,
+            till,
+        }
+    }
+
+    fn sell(&self, key: &str, mut body: Value) -> crate::helpers::Reply {
+        body["till"] = json!(self.till);
+        let path = format!("/api/v1/stores/{}/sales", self.store);
+        self.app
+            .post_as_with_key(Some(&self.token), &path, key, &body)
+    }
+
+    fn x(&self) -> Value {
+        let path = format!(
+            "/api/v1/stores/{}/tills/{}/sessions/current",
+            self.store, self.till
+        );
+        let x = self.app.get_as(Some(&self.token), &path);
+        assert_eq!(x.status, 200, "X: {:?}", x.body);
+        x.body
+    }
+
+    fn close(&self, body: &Value) -> crate::helpers::Reply {
+        let path = format!(
+            "/api/v1/stores/{}/tills/{}/sessions/current/close",
+            self.store, self.till
+        );
+        self.app.post_as(Some(&self.token), &path, body)
+    }
+}
+
+#[test]
+fn a_quebec_sale_collects_gst_and_qst_on_the_taxable_line_only() {
+    let app = spawn_app();
+    let (milk, chips) = (price(&app, "LAI-0001"), price(&app, "EPI-0024"));
+    let till = Till::open(&app, "caissier1", 1, 1, 10_000);
+    let body = json!({
+        "lines": [{"sku": "LAI-0001", "quantity": 1}, {"sku": "EPI-0024", "quantity": 2}],
+        "tenders": [{"type": "cash", "amount_cents": 10_000}],
+    });
+    let sale = till.sell("qc-1", body.clone());
+    assert_eq!(sale.status, 201, "{:?}", sale.body);
+    let base = 2 * chips;
+    let (gst, qst) = (tax(base, 5_000), tax(base, 9_975));
+    let taxes = &sale.body["taxes"];
+    assert_eq!(
+        taxes[0],
+        json!({"code": "GST", "rate": "5", "base_cents": base, "amount_cents": gst})
+    );
+    assert_eq!(
+        taxes[1],
+        json!({"code": "QST", "rate": "9.975", "base_cents": base, "amount_cents": qst})
+    );
+    let total = milk + base + gst + qst;
+    assert_eq!(cents(&sale.body["total_cents"]), total);
+    assert_eq!(sale.body["lines"][0]["tax_class"], "zero_rated");
+    assert_eq!(sale.body["lines"][0]["tax_codes"], json!([]));
+    assert_eq!(sale.body["lines"][1]["tax_codes"], json!(["GST", "QST"]));
+    // Cash: rounded to 5 cents, the change handed back.
+    let paid = cents(&sale.body["paid_cents"]);
+    assert_eq!(paid % 5, 0);
+    assert!((paid - total).abs() <= 2);
+    assert_eq!(cents(&sale.body["change_cents"]), 10_000 - paid);
+    let receipt = &sale.body["receipt"];
+    assert_eq!(receipt["receipt_number"], "1-01-000001");
+    assert_eq!(receipt["copy"], false);
+    assert_eq!(receipt["registrations"][0]["code"], "GST");
+    assert_eq!(receipt["registrations"][1]["code"], "QST");
+    assert_eq!(receipt["cashier"], "caissier1");
+    assert!(
+        receipt["address"]
+            .as_str()
+            .is_some_and(|a| a.contains("Montréal"))
+    );
+    // The same key again: the same sale, the same receipt number.
+    let again = till.sell("qc-1", body);
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body["receipt_number"], "1-01-000001");
+    let id = sale.body["id"].as_u64().expect("an id");
+    let reprint = app.get_as(Some(&till.token), &format!("/api/v1/stores/1/sales/{id}"));
+    assert_eq!(reprint.body["receipt"]["copy"], true);
+    assert_eq!(reprint.body["taxes"], sale.body["taxes"]);
+}
+
+#[test]
+fn an_ontario_sale_collects_hst_and_split_tenders_round_only_the_cash() {
+    let app = spawn_app();
+    let chips = price(&app, "EPI-0024");
+    let till = Till::open(&app, "caissier6", 6, 1, 0);
+    let body = json!({
+        "lines": [{"sku": "EPI-0024", "quantity": 3}],
+        "tenders": [{"type": "card", "amount_cents": 500, "reference": "TERM-42"}, {"type": "cash", "amount_cents": 5_000}],
+    });
+    let sale = till.sell("on-1", body);
+    assert_eq!(sale.status, 201, "{:?}", sale.body);
+    let hst = tax(3 * chips, 13_000);
+    assert_eq!(
+        sale.body["taxes"],
+        json!([{"code": "HST", "rate": "13", "base_cents": 3 * chips, "amount_cents": hst}])
+    );
+    let total = 3 * chips + hst;
+    let tenders = sale.body["tenders"].as_array().expect("tenders");
+    assert_eq!(
+        tenders[0],
+        json!({"type": "card", "amount_cents": 500, "given_cents": 500, "reference": "TERM-42"})
+    );
+    let cash_due = cents(&tenders[1]["amount_cents"]);
+    assert_eq!(cash_due % 5, 0);
+    assert_eq!(
+        cash_due - (total - 500),
+        cents(&sale.body["cash_rounding_cents"])
+    );
+    assert_eq!(cents(&sale.body["change_cents"]), 5_000 - cash_due);
+    assert_eq!(sale.body["receipt"]["registrations"][0]["code"], "HST");
+}
+
+#[test]
+fn tenders_short_of_the_total_and_a_closed_till_are_refused_and_change_nothing() {
+    let app = spawn_app();
+    let before = app.on_hand(1, "EPI-0024");
+    let till = Till::open(&app, "caissier1", 1, 1, 0);
+    let short = till.sell(
+        "short-1",
+        json!({
+            "lines": [{"sku": "EPI-0024", "quantity": 1}],
+            "tenders": [{"type": "cash", "amount_cents": 100}],
+        }),
+    );
+    assert_problem(&short, 422, "tenders_short");
+    assert!(cents(&short.body["errors"][0]["short_cents"]) > 0);
+    let closed = Till { till: 2, ..till };
+    let refused = closed.sell(
+        "closed-1",
+        json!({
+            "lines": [{"sku": "EPI-0024", "quantity": 1}],
+            "tenders": [{"type": "cash", "amount_cents": 10_000}],
+        }),
+    );
+    assert_problem(&refused, 409, "till_closed");
+    assert_eq!(app.on_hand(1, "EPI-0024"), before);
+    let no_class = app.post(
+        "/api/v1/products",
+        &json!({
+            "sku": "TST-0001", "ean13": crate::helpers::ean13("062700000001"), "name": "Essai",
+            "category": "Épicerie", "price_cents": 100,
+        }),
+    );
+    assert_problem(&no_class, 400, "validation_failed");
+    assert_eq!(error_fields(&no_class), ["tax_class"]);
+}
+
+#[test]
+fn a_sale_outside_a_till_keeps_working_with_taxes_paid_by_other() {
+    let app = spawn_app();
+    let chips = price(&app, "EPI-0024");
+    let sale = app.sell(
+        1,
+        "plain-1",
+        &json!({"lines": [{"sku": "EPI-0024", "quantity": 1}]}),
+    );
+    assert_eq!(sale.status, 201, "{:?}", sale.body);
+    let total = chips + tax(chips, 5_000) + tax(chips, 9_975);
+    assert_eq!(cents(&sale.body["total_cents"]), total);
+    assert_eq!(
+        sale.body["tenders"],
+        json!([{"type": "other", "amount_cents": total, "given_cents": total, "reference": null}])
+    );
+    assert_eq!(sale.body["receipt_number"], Value::Null);
+}
+
+#[test]
+fn discounts_above_the_threshold_need_a_manager_who_is_recorded() {
+    let app = spawn_app();
+    let till = Till::open(&app, "caissier1", 1, 1, 0);
+    let sale = |key: &str, percent: i64, approval: Option<&str>| {
+        let mut body = json!({
+            "lines": [{"sku": "EPI-0024", "quantity": 1, "discount": {"percent": percent}}],
+            "tenders": [{"type": "cash", "amount_cents": 10_000}],
+        });
+        if let Some(approval) = approval {
+            body["approval"] = json!(approval);
+        }
+        till.sell(key, body)
+    };
+    let ten = sale("d-10", 10, None);
+    assert_eq!(ten.status, 201, "{:?}", ten.body);
+    assert_eq!(ten.body["approved_by"], Value::Null);
+    assert_problem(&sale("d-30", 30, None), 403, "approval_required");
+    let by_cashier = app.post_as(
+        Some(&till.token),
+        "/api/v1/stores/1/approvals",
+        &json!({"username": "caissier1", "password": "demo"}),
+    );
+    assert_eq!(
+        by_cashier.status, 403,
+        "a cashier cannot approve: {:?}",
+        by_cashier.body
+    );
+    let approval = app.post_as(
+        Some(&till.token),
+        "/api/v1/stores/1/approvals",
+        &json!({"username": "gestionnaire1", "password": "demo"}),
+    );
+    assert_eq!(approval.status, 201, "{:?}", approval.body);
+    let token = approval.body["approval"].as_str().expect("an approval");
+    assert_eq!(
+        app.get_as(Some(token), "/api/v1/stores").status,
+        401,
+        "never a bearer token"
+    );
+    let thirty = sale("d-30b", 30, Some(token));
+    assert_eq!(thirty.status, 201, "{:?}", thirty.body);
+    assert_eq!(thirty.body["approved_by"], "gestionnaire1");
+    let chips = price(&app, "EPI-0024");
+    let net = chips - (chips * 30 + 50) / 100;
+    assert_eq!(cents(&thirty.body["subtotal_cents"]), net);
+    assert_eq!(
+        cents(&thirty.body["taxes"][0]["base_cents"]),
+        net,
+        "taxes apply after discounts"
+    );
+}
+
+#[test]
+fn a_session_closed_five_cents_short_says_so_and_every_total_is_the_sum_of_its_sales() {
+    let app = spawn_app();
+    let till = Till::open(&app, "caissier1", 1, 2, 20_000);
+    let bodies = [
+        json!({"lines": [{"sku": "EPI-0024", "quantity": 2}, {"sku": "LAI-0001", "quantity": 1}], "tenders": [{"type": "cash", "amount_cents": 5_000}]}),
+        json!({"lines": [{"sku": "EPI-0024", "quantity": 1}], "tenders": [{"type": "cash", "amount_cents": 2_000}]}),
+    ];
+    let mut sales: Vec<Value> = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let sold = till.sell(&format!("z-{i}"), body.clone());
+        assert_eq!(sold.status, 201, "{:?}", sold.body);
+        sales.push(sold.body);
+    }
+    // A card sale of the exact total, read from the X report's point of view.
+    let probe = app.sell(
+        1,
+        "z-probe",
+        &json!({"lines": [{"sku": "LAI-0001", "quantity": 2}]}),
+    );
+    let card_total = cents(&probe.body["total_cents"]);
+    let card = till.sell("z-card", json!({"lines": [{"sku": "LAI-0001", "quantity": 2}], "tenders": [{"type": "card", "amount_cents": card_total}]}));
+    assert_eq!(card.status, 201, "{:?}", card.body);
+    sales.push(card.body);
+    // A cash refund of one bag of chips from the first sale, out of this session.
+    let first = sales[0]["id"].as_u64().expect("an id");
+    let back = app.post_as(
+        Some(&till.token),
+        &format!("/api/v1/stores/1/sales/{first}/returns"),
+        &json!({"lines": [{"sku": "EPI-0024", "quantity": 1}], "till": 2}),
+    );
+    assert_eq!(back.status, 201, "{:?}", back.body);
+    assert_eq!(back.body["tenders"][0]["type"], "cash");
+    let refunded = cents(&back.body["refund_cents"]);
+
+    let x = till.x();
+    let sum = |field: &str| sales.iter().map(|s| cents(&s[field])).sum::<i64>();
+    assert_eq!(cents(&x["sales_count"]), 3);
+    assert_eq!(cents(&x["total_cents"]), sum("total_cents"));
+    assert_eq!(cents(&x["net_cents"]), sum("subtotal_cents"));
+    for (i, code) in ["GST", "QST"].iter().enumerate() {
+        let of_sales: i64 = sales
+            .iter()
+            .map(|s| cents(&s["taxes"][i]["amount_cents"]))
+            .sum();
+        assert_eq!(x["taxes"][i]["code"], *code);
+        assert_eq!(cents(&x["taxes"][i]["amount_cents"]), of_sales);
+    }
+    let cash_in: i64 = sales
+        .iter()
+        .flat_map(|s| s["tenders"].as_array().cloned().unwrap_or_default())
+        .filter(|t| t["type"] == "cash")
+        .map(|t| cents(&t["amount_cents"]))
+        .sum();
+    let expected = 20_000 + cash_in - refunded;
+    assert_eq!(cents(&x["cash_expected_cents"]), expected);
+    assert_eq!(cents(&x["refunds_cents"]), refunded);
+
+    let short = json!({"counted_cash_cents": expected - 5});
+    assert_problem(&till.close(&short), 422, "reason_required");
+    let z = till.close(&json!({"counted_cash_cents": expected - 5, "reason": "erreur de monnaie"}));
+    assert_eq!(z.status, 201, "{:?}", z.body);
+    assert_eq!(z.body["report"], "Z");
+    assert_eq!(z.body["over_short_cents"], -5);
+    assert_eq!(z.body["z_number"], 1);
+    assert_eq!(z.body["total_cents"], x["total_cents"]);
+    let listed = app.get_as(Some(&till.token), "/api/v1/stores/1/z-reports");
+    assert_eq!(listed.body["items"][0]["over_short_cents"], -5);
+    let after = till.sell("z-after", bodies[1].clone());
+    assert_problem(&after, 409, "till_closed");
+}
