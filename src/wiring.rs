@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::domain::{Figures, ProductFigures, Sku, StoreId};
+use crate::domain::{Figures, MoneyRow, ProductFigures, Sku, StoreId, TillReport, Timestamp};
 use crate::persistence::{CommitListener, CommitStats, Committed, History, JournalError};
 use crate::reports::{HourlyFigures, Projector, ReadError};
 
@@ -34,6 +34,19 @@ impl HourlyFigures for History {
         hours: Range<i64>,
     ) -> Result<HashMap<Sku, ProductFigures>, ReadError> {
         History::products(self, stores, hours).map_err(read_error)
+    }
+
+    fn money(&self, stores: &[StoreId], hours: Range<i64>) -> Result<Vec<MoneyRow>, ReadError> {
+        History::money(self, stores, hours).map_err(read_error)
+    }
+
+    fn sessions(
+        &self,
+        stores: &[StoreId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<TillReport>, ReadError> {
+        History::z_reports_closed(self, stores, from, to).map_err(read_error)
     }
 }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::{Return, Sale, Sku, Timestamp};
+use super::{Rate, Return, Sale, Sku, TaxClass, TaxCode, TaxLine, TenderKind, Timestamp};
 
 pub const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -101,6 +101,111 @@ impl std::ops::AddAssign for ProductFigures {
         self.units += other.units;
         self.revenue += other.revenue;
     }
+}
+
+/// Where the money of a sale or a return goes, as the tax, tender and session reports
+/// count it: per hour and per store, sold and refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Account {
+    /// The taxable amount a tax was computed on, at its rate.
+    TaxBase(TaxCode, Rate),
+    /// The tax itself.
+    Tax(TaxCode, Rate),
+    /// Sales after discounts, before taxes, of a tax class (zero-rated and exempt sales are
+    /// reported apart from taxable ones).
+    Class(TaxClass),
+    /// What a tender took in (sales) or gave back (refunds).
+    Tender(TenderKind),
+    /// What rounding cash totals to 5 cents added.
+    CashRounding,
+}
+
+impl Account {
+    /// A stable key, `tax/GST/5000`, `base/QST/9975`, `class/zero_rated`, `tender/cash`,
+    /// `rounding`: how the history stores it.
+    pub fn key(self) -> String {
+        match self {
+            Account::TaxBase(code, rate) => format!("base/{}/{}", code.as_str(), rate.0),
+            Account::Tax(code, rate) => format!("tax/{}/{}", code.as_str(), rate.0),
+            Account::Class(class) => format!("class/{}", class.as_str()),
+            Account::Tender(kind) => format!("tender/{}", kind.as_str()),
+            Account::CashRounding => "rounding".to_owned(),
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        let parts: Vec<&str> = key.split('/').collect();
+        let tax = |code: &str, rate: &str| Some((TaxCode::parse(code)?, Rate(rate.parse().ok()?)));
+        match parts.as_slice() {
+            ["base", code, rate] => tax(code, rate).map(|(c, r)| Account::TaxBase(c, r)),
+            ["tax", code, rate] => tax(code, rate).map(|(c, r)| Account::Tax(c, r)),
+            ["class", class] => TaxClass::parse(class).map(Account::Class),
+            ["tender", "cash"] => Some(Account::Tender(TenderKind::Cash)),
+            ["tender", "card"] => Some(Account::Tender(TenderKind::Card)),
+            ["tender", "other"] => Some(Account::Tender(TenderKind::Other)),
+            ["rounding"] => Some(Account::CashRounding),
+            _ => None,
+        }
+    }
+}
+
+fn tax_accounts(taxes: &[TaxLine]) -> impl Iterator<Item = (Account, i64)> + '_ {
+    taxes.iter().flat_map(|t| {
+        [
+            (Account::TaxBase(t.code, t.rate), t.base_cents),
+            (Account::Tax(t.code, t.rate), t.amount_cents),
+        ]
+    })
+}
+
+/// One store's money of one hour on one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyRow {
+    pub store: super::StoreId,
+    pub hour: i64,
+    pub account: Account,
+    pub sold: i64,
+    pub refunded: i64,
+}
+
+/// Where a sale's money goes.
+pub fn accounts_of_sale(sale: &Sale) -> Vec<(Account, i64)> {
+    let classes = sale
+        .lines
+        .iter()
+        .map(|l| (Account::Class(l.tax_class), l.net.0));
+    let tenders = sale
+        .tenders
+        .iter()
+        .map(|t| (Account::Tender(t.kind), t.amount.0));
+    tax_accounts(&sale.taxes)
+        .chain(classes)
+        .chain(tenders)
+        .chain(std::iter::once((
+            Account::CashRounding,
+            sale.cash_rounding.0,
+        )))
+        .collect()
+}
+
+/// Where a refund's money comes from.
+pub fn accounts_of_return(ret: &Return) -> Vec<(Account, i64)> {
+    let classes = ret
+        .lines
+        .iter()
+        .map(|l| (Account::Class(l.tax_class), l.net.0));
+    let tenders = ret
+        .tenders
+        .iter()
+        .map(|t| (Account::Tender(t.kind), t.amount.0));
+    tax_accounts(&ret.taxes)
+        .chain(classes)
+        .chain(tenders)
+        .chain(std::iter::once((
+            Account::CashRounding,
+            ret.cash_rounding.0,
+        )))
+        .collect()
 }
 
 /// What a store keeps of the sales and returns it no longer holds one by one.

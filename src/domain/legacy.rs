@@ -124,6 +124,7 @@ impl From<ReturnV1> for Return {
                     sku: l.sku,
                     quantity: l.quantity,
                     unit_price: l.unit_price,
+                    tax_class: TaxClass::Taxable,
                     taxes: Vec::new(),
                     on_hand_after: l.on_hand_after,
                 })

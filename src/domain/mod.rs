@@ -23,7 +23,10 @@ pub use chain::{
     CATEGORY_MAX, ChainError, ChainEvent, ChainState, NewStore, PRODUCT_NAME_MAX, Product,
     ProductChange, Store, StoreDetails, parse_class, parse_label,
 };
-pub use history::{Figures, HOUR_MS, ProductFigures, SalesHistory, hour_of, hours};
+pub use history::{
+    Account, Figures, HOUR_MS, MoneyRow, ProductFigures, SalesHistory, accounts_of_return,
+    accounts_of_sale, hour_of, hours,
+};
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
 pub use money::Cents;
 pub use restock::{

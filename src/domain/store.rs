@@ -499,6 +499,7 @@ pub struct ReturnedLine {
     pub sku: Sku,
     pub quantity: u32,
     pub unit_price: Cents,
+    pub tax_class: TaxClass,
     /// The part of the line's net these units stand for.
     pub net: Cents,
     /// The part of each of the line's taxes.
@@ -513,8 +514,8 @@ pub struct Return {
     pub lines: Vec<ReturnedLine>,
     /// The lines' nets, before taxes.
     pub subtotal: Cents,
-    /// Each tax given back.
-    pub taxes: Vec<(TaxCode, i64)>,
+    /// Each tax given back, at the sale's rate, with the taxable amount returned.
+    pub taxes: Vec<TaxLine>,
     /// What was given back, over every tender: subtotal, taxes and cash rounding.
     pub refund: Cents,
     pub cash_rounding: Cents,
@@ -1259,6 +1260,7 @@ impl StoreState {
                 sku: line.sku.clone(),
                 quantity: requested,
                 unit_price: sold.unit_price,
+                tax_class: sold.tax_class,
                 net: Cents(portion(sold.net.0)),
                 taxes: sold.taxes.iter().map(|(c, t)| (*c, portion(*t))).collect(),
                 on_hand_after,
@@ -1271,13 +1273,27 @@ impl StoreState {
             return Err(ReturnError::ExceedsSale(excess));
         }
         let subtotal: i64 = lines.iter().map(|l| l.net.0).sum();
-        let mut taxes: Vec<(TaxCode, i64)> = sale.taxes.iter().map(|t| (t.code, 0)).collect();
-        for line in &lines {
-            for ((_, total), (_, part)) in taxes.iter_mut().zip(&line.taxes) {
-                *total += part;
-            }
-        }
-        let due = subtotal + taxes.iter().map(|(_, t)| t).sum::<i64>();
+        let taxable: i64 = lines
+            .iter()
+            .filter(|l| l.tax_class == TaxClass::Taxable)
+            .map(|l| l.net.0)
+            .sum();
+        let taxes: Vec<TaxLine> = sale
+            .taxes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TaxLine {
+                code: t.code,
+                rate: t.rate,
+                base_cents: taxable,
+                amount_cents: lines
+                    .iter()
+                    .filter_map(|l| l.taxes.get(i))
+                    .map(|(_, a)| a)
+                    .sum(),
+            })
+            .collect();
+        let due = subtotal + taxes.iter().map(|t| t.amount_cents).sum::<i64>();
         let units_back: u32 = earlier
             .iter()
             .flat_map(|r| &r.lines)

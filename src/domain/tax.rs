@@ -33,7 +33,7 @@ impl TaxCode {
 }
 
 /// How a product is taxed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum TaxClass {
     /// Taxed at every rate of the store's jurisdiction.
     Taxable,
@@ -64,7 +64,7 @@ impl TaxClass {
 }
 
 /// A tax rate in hundred-thousandths: 5 % is 5,000, 9.975 % is 9,975, 13 % is 13,000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Rate(pub u32);
 
 const RATE_SCALE: i128 = 100_000;

@@ -487,8 +487,8 @@ impl SessionTotals {
     pub fn add_return(&mut self, ret: &super::Return) {
         self.refunds += 1;
         self.refunded += ret.tenders.iter().map(|t| t.amount.0).sum::<i64>();
-        for (code, amount) in &ret.taxes {
-            add_to(&mut self.refunded_taxes, *code, *amount);
+        for tax in &ret.taxes {
+            add_to(&mut self.refunded_taxes, tax.code, tax.amount_cents);
         }
         for tender in &ret.tenders {
             add_to(&mut self.refund_tenders, tender.kind, tender.amount.0);

@@ -25,6 +25,7 @@ use std::future::ready;
 use std::time::Duration;
 
 use super::AppState;
+use super::accounting::TillAsk;
 use super::catalog::AvailabilityAsk;
 use super::extract::sku;
 use super::problem::ApiError;
@@ -164,6 +165,7 @@ async fn part(
     match path.as_str() {
         SalesAsk::NAME => serve::<SalesAsk>(&app, &body).await,
         StockAsk::NAME => serve::<StockAsk>(&app, &body).await,
+        TillAsk::NAME => serve::<TillAsk>(&app, &body).await,
         RestocksAsk::NAME => serve::<RestocksAsk>(&app, &body).await,
         AvailabilityAsk::NAME => serve::<AvailabilityAsk>(&app, &body).await,
         _ => Err(ApiError::RouteNotFound),

@@ -4,6 +4,7 @@
 //! business rule lives here; if a handler grows an `if` about stock, it belongs in
 //! `domain`.
 
+mod accounting;
 mod auth;
 mod catalog;
 mod events;
@@ -109,6 +110,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(stock::routes)
                 .configure(sales::routes)
                 .configure(till::routes)
+                .configure(accounting::routes)
                 .configure(ledger::routes)
                 .configure(restock::routes)
                 .configure(reports::routes)

@@ -76,6 +76,7 @@ fn build() -> utoipa::openapi::OpenApi {
         super::ledger::Docs::openapi(),
         super::restock::Docs::openapi(),
         super::reports::Docs::openapi(),
+        super::accounting::Docs::openapi(),
         super::events::Docs::openapi(),
     ] {
         doc.merge(part);

@@ -10,7 +10,7 @@ use super::till::approver;
 use crate::actors::SaleView;
 use crate::domain::{
     Cents, Discount, Quantity, Return, SaleLineRequest, SaleRequest, SaleTerms, Sku, Store,
-    StoreId, TaxCode, Tender, TenderRequest, TillNumber, Timestamp, ValueError,
+    StoreId, TaxCode, TaxLine, Tender, TenderRequest, TillNumber, Timestamp, ValueError,
 };
 use crate::reports::CatalogView;
 
@@ -376,16 +376,7 @@ pub fn sale_body(
         lines,
         subtotal_cents: sale.subtotal.0,
         discount_cents: sale.discount.0,
-        taxes: sale
-            .taxes
-            .iter()
-            .map(|t| TaxBody {
-                code: t.code.as_str(),
-                rate: t.rate.percent(),
-                base_cents: t.base_cents,
-                amount_cents: t.amount_cents,
-            })
-            .collect(),
+        taxes: tax_bodies(&sale.taxes),
         total_cents: sale.total.0,
         cash_rounding_cents: sale.cash_rounding.0,
         paid_cents: sale.total.0 + sale.cash_rounding.0,
@@ -400,6 +391,18 @@ pub fn sale_body(
         receipt,
         returns: view.returns.into_iter().map(ReturnBody::from).collect(),
     }
+}
+
+fn tax_bodies(taxes: &[TaxLine]) -> Vec<TaxBody> {
+    taxes
+        .iter()
+        .map(|t| TaxBody {
+            code: t.code.as_str(),
+            rate: t.rate.percent(),
+            base_cents: t.base_cents,
+            amount_cents: t.amount_cents,
+        })
+        .collect()
 }
 
 fn line_taxes(taxes: &[(TaxCode, i64)]) -> Vec<LineTaxBody> {
@@ -430,7 +433,7 @@ pub struct ReturnBody {
     sale_id: u64,
     lines: Vec<ReturnedLineBody>,
     subtotal_cents: i64,
-    taxes: Vec<LineTaxBody>,
+    taxes: Vec<TaxBody>,
     /// What was given back, over every tender (cash rounding included).
     refund_cents: i64,
     cash_rounding_cents: i64,
@@ -460,7 +463,7 @@ impl From<Return> for ReturnBody {
                 })
                 .collect(),
             subtotal_cents: r.subtotal.0,
-            taxes: line_taxes(&r.taxes),
+            taxes: tax_bodies(&r.taxes),
             refund_cents: r.refund.0,
             cash_rounding_cents: r.cash_rounding.0,
             tenders: tender_lines(r.tenders),

@@ -26,7 +26,7 @@ use crate::reports::report::{
 };
 use crate::reports::{HOUR_MS, SalesPart, SalesQuestion, hours};
 
-fn invalid_scope() -> ApiError {
+pub(super) fn invalid_scope() -> ApiError {
     ApiError::Validation(vec![FieldError {
         field: "scope".into(),
         code: "invalid_scope",
@@ -72,7 +72,7 @@ fn start_of_today(tz: &TimeZone) -> Timestamp {
     Timestamp(today)
 }
 
-fn period(
+pub(super) fn period(
     from: Option<&str>,
     to: Option<&str>,
     tz: &TimeZone,
@@ -98,7 +98,11 @@ fn period(
 
 /// The stores a report covers: the one asked for, else every store for head office and
 /// the manager's own store for a manager.
-fn scope(app: &AppState, user: &Principal, asked: Option<u32>) -> Result<Vec<StoreId>, ApiError> {
+pub(super) fn scope(
+    app: &AppState,
+    user: &Principal,
+    asked: Option<u32>,
+) -> Result<Vec<StoreId>, ApiError> {
     match asked {
         Some(raw) => {
             let id = store_id(raw)?;
@@ -162,12 +166,12 @@ fn sales_ask(stores: Vec<StoreId>, (from, to): (Timestamp, Timestamp), products:
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct PeriodQuery {
-    from: Option<String>,
-    to: Option<String>,
-    store_id: Option<u32>,
+pub(super) struct PeriodQuery {
+    pub(super) from: Option<String>,
+    pub(super) to: Option<String>,
+    pub(super) store_id: Option<u32>,
     /// `chain` (default) or `instance`: only the stores the answering instance owns.
-    scope: Option<String>,
+    pub(super) scope: Option<String>,
 }
 
 /// Per store: sales, units, revenue, returns, net revenue, average basket; chain totals.
@@ -179,8 +183,9 @@ struct PeriodQuery {
 async fn sales_report(
     app: web::Data<AppState>,
     user: Authenticated,
+    req: actix_web::HttpRequest,
     query: web::Query<PeriodQuery>,
-) -> Result<web::Json<SalesReport>, ApiError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let reach = Reach::parse(query.scope.as_deref()).ok_or_else(invalid_scope)?;
     let mut stores = scope(&app, &user, query.store_id)?;
     if reach == Reach::Instance {
@@ -190,7 +195,7 @@ async fn sales_report(
     let ask = sales_ask(stores.clone(), period, false);
     let (sales, coverage) = chain_sales(&app, ask, reach).await?;
     let report = report::sales_report(&app.catalog, stores, period, sales, coverage);
-    Ok(web::Json(report))
+    super::accounting::answer(&req, &report, "ventes")
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use super::{Committed, Journal, JournalError, StreamId, codec};
 use crate::domain::{
-    Adjustment, AdjustmentId, DomainEvent, Figures, Fingerprint, HOUR_MS, IdempotencyKey,
-    KEY_RETENTION_MS, KeyUse, Outcome, ProductFigures, Return, ReturnId, Sale, SaleId, Sku,
-    StoreEvent, StoreId, TillReport, Timestamp, hour_of,
+    Account, Adjustment, AdjustmentId, DomainEvent, Figures, Fingerprint, HOUR_MS, IdempotencyKey,
+    KEY_RETENTION_MS, KeyUse, MoneyRow, Outcome, ProductFigures, Return, ReturnId, Sale, SaleId,
+    Sku, StoreEvent, StoreId, TillReport, Timestamp, accounts_of_return, accounts_of_sale, hour_of,
 };
 
 const FILE_NAME: &str = "history.sqlite3";
@@ -108,6 +108,19 @@ const SCHEMA: &str = "
         refunds        INTEGER NOT NULL,
         PRIMARY KEY (store, hour)
     ) WITHOUT ROWID;
+
+    -- Money per hour and account (domain::Account: tax bases and taxes per rate, sales per
+    -- tax class, tenders, cash rounding): sold, and refunded.
+    CREATE TABLE money_hours (
+        store    INTEGER NOT NULL,
+        hour     INTEGER NOT NULL,
+        account  TEXT    NOT NULL,
+        sold     INTEGER NOT NULL,
+        refunded INTEGER NOT NULL,
+        PRIMARY KEY (store, hour, account)
+    ) WITHOUT ROWID;
+
+    CREATE INDEX z_reports_by_time ON z_reports (store, closed_at);
 
     CREATE TABLE product_hours (
         store   INTEGER NOT NULL,
@@ -354,6 +367,27 @@ fn outcome_from_sql(kind: i64, id: i64) -> Result<Outcome, JournalError> {
 struct Sums<'a> {
     hours: BTreeMap<(StoreId, i64), Figures>,
     products: BTreeMap<(StoreId, i64, &'a Sku), ProductFigures>,
+    /// (sold, refunded) per store, hour and account.
+    money: BTreeMap<(StoreId, i64, Account), (i64, i64)>,
+}
+
+impl Sums<'_> {
+    fn add_money(
+        &mut self,
+        store: StoreId,
+        hour: i64,
+        accounts: Vec<(Account, i64)>,
+        refund: bool,
+    ) {
+        for (account, amount) in accounts {
+            let slot = self.money.entry((store, hour, account)).or_default();
+            if refund {
+                slot.1 += amount;
+            } else {
+                slot.0 += amount;
+            }
+        }
+    }
 }
 
 /// A store's position during one `record`.
@@ -681,6 +715,72 @@ impl History {
         })
     }
 
+    /// Money per store, hour and account over `hours`: `(store, hour, account, sold,
+    /// refunded)`, in that order.
+    pub fn money(
+        &self,
+        stores: &[StoreId],
+        hours: std::ops::Range<i64>,
+    ) -> Result<Vec<MoneyRow>, JournalError> {
+        self.read(|conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT hour, account, sold, refunded FROM money_hours
+                 WHERE store = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour, account",
+            )?;
+            let mut rows = Vec::new();
+            for store in stores {
+                let found =
+                    query.query_map(params![store_sql(*store), hours.start, hours.end], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                        ))
+                    })?;
+                for row in found {
+                    let (hour, key, sold, refunded) = row?;
+                    let account = Account::parse(&key).ok_or_else(|| {
+                        JournalError::Corrupt(format!("history: unknown account {key}"))
+                    })?;
+                    rows.push(MoneyRow {
+                        store: *store,
+                        hour,
+                        account,
+                        sold,
+                        refunded,
+                    });
+                }
+            }
+            Ok(rows)
+        })
+    }
+
+    /// The Z reports of `stores` closed in `[from, to)`, by store and number.
+    pub fn z_reports_closed(
+        &self,
+        stores: &[StoreId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<TillReport>, JournalError> {
+        self.read(|conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT body FROM z_reports WHERE store = ?1 AND closed_at >= ?2 AND closed_at < ?3
+                 ORDER BY z",
+            )?;
+            let mut reports = Vec::new();
+            for store in stores {
+                let rows = query.query_map(params![store_sql(*store), from.0, to.0], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                })?;
+                for body in rows {
+                    reports.push(codec::decode(&body?)?);
+                }
+            }
+            Ok(reports)
+        })
+    }
+
     /// A Z report by its number.
     pub fn z_report(&self, store: StoreId, z: u64) -> Result<Option<TillReport>, JournalError> {
         self.row_by_id(
@@ -1005,6 +1105,7 @@ fn record_event<'a>(
                 *sums.products.entry((store, hour, &line.sku)).or_default() +=
                     ProductFigures::of_line(line);
             }
+            sums.add_money(store, hour, accounts_of_sale(sale), false);
             record_key(tx, store, &recorded.key, Outcome::Sale(sale.id), sale.at)?;
         }
         StoreEvent::SaleReturned(returned) => {
@@ -1021,6 +1122,7 @@ fn record_event<'a>(
                 codec::encode(ret)?
             ])?;
             *sums.hours.entry((store, hour_of(ret.at))).or_default() += Figures::of_return(ret);
+            sums.add_money(store, hour_of(ret.at), accounts_of_return(ret), true);
             record_key(tx, store, &returned.key, Outcome::Return(ret.id), ret.at)?;
         }
         StoreEvent::StockAdjusted(adjusted) => {
@@ -1125,6 +1227,21 @@ fn write_sums(tx: &Transaction<'_>, sums: &Sums<'_>) -> Result<(), JournalError>
             to_sql(figures.returns, "return count")?,
             to_sql(figures.returned_units, "returned units")?,
             figures.refunds
+        ])?;
+    }
+    let mut money = tx.prepare_cached(
+        "INSERT INTO money_hours (store, hour, account, sold, refunded) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (store, hour, account) DO UPDATE SET
+             sold = sold + excluded.sold,
+             refunded = refunded + excluded.refunded",
+    )?;
+    for ((store, hour, account), (sold, refunded)) in &sums.money {
+        money.execute(params![
+            store_sql(*store),
+            hour,
+            account.key(),
+            sold,
+            refunded
         ])?;
     }
     let mut products = tx.prepare_cached(

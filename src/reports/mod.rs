@@ -11,6 +11,7 @@ mod logistics;
 pub mod report;
 mod sales;
 mod stock;
+pub mod till;
 mod users;
 
 use std::sync::Arc;

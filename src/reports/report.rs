@@ -112,6 +112,40 @@ pub struct SalesReport {
     coverage: Coverage,
 }
 
+impl super::till::CsvRows for SalesReport {
+    fn header(&self) -> Vec<&'static str> {
+        vec![
+            "store_id",
+            "store_code",
+            "sales_count",
+            "units",
+            "revenue_cents",
+            "returns_count",
+            "refunds_cents",
+            "net_revenue_cents",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.stores
+            .iter()
+            .map(|s| {
+                let f = &s.figures;
+                vec![
+                    s.store_id.to_string(),
+                    s.store_code.clone(),
+                    f.sales_count.to_string(),
+                    f.units.to_string(),
+                    f.revenue_cents.to_string(),
+                    f.returns_count.to_string(),
+                    f.refunds_cents.to_string(),
+                    f.net_revenue_cents.to_string(),
+                ]
+            })
+            .collect()
+    }
+}
+
 fn code_of(catalog: &CatalogView, id: StoreId) -> String {
     catalog.store(id).map(|s| s.code).unwrap_or_default()
 }

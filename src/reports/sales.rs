@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::domain::{Sku, StoreId, Timestamp};
+use crate::domain::{MoneyRow, Sku, StoreId, TillReport, Timestamp};
 
 pub use crate::domain::{Figures, HOUR_MS, ProductFigures, hours};
 
@@ -33,6 +33,15 @@ pub trait HourlyFigures: Send + Sync {
         stores: &[StoreId],
         hours: Range<i64>,
     ) -> Result<HashMap<Sku, ProductFigures>, ReadError>;
+    /// Money per store, hour and account of `stores` over `hours`.
+    fn money(&self, stores: &[StoreId], hours: Range<i64>) -> Result<Vec<MoneyRow>, ReadError>;
+    /// The Z reports of `stores` closed in `[from, to)`.
+    fn sessions(
+        &self,
+        stores: &[StoreId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<TillReport>, ReadError>;
 }
 
 /// The figures could not be read (the store of the history is unavailable).
@@ -66,6 +75,19 @@ pub struct SalesFacts {
 impl SalesFacts {
     pub fn new(history: Arc<dyn HourlyFigures>) -> Self {
         Self { history }
+    }
+
+    /// What the tills of `stores` (this instance's) took in over `[from, to)`. Blocking.
+    pub fn till_part(
+        &self,
+        stores: &[StoreId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<super::till::TillPart, ReadError> {
+        Ok(super::till::TillPart {
+            money: self.history.money(stores, hours(from, to))?,
+            sessions: self.history.sessions(stores, from, to)?,
+        })
     }
 
     /// The figures of `stores` (this instance's) for `question`. Blocking.

@@ -332,3 +332,125 @@ fn a_session_closed_five_cents_short_says_so_and_every_total_is_the_sum_of_its_s
     let after = till.sell("z-after", bodies[1].clone());
     assert_problem(&after, 409, "till_closed");
 }
+
+#[test]
+fn taxes_tenders_and_sessions_are_reported_per_jurisdiction_day_and_session_also_as_csv() {
+    let app = spawn_app();
+    let quebec = Till::open(&app, "caissier1", 1, 1, 5_000);
+    let ottawa = Till::open(&app, "caissier6", 6, 1, 5_000);
+    let chips = json!({"lines": [{"sku": "EPI-0024", "quantity": 2}, {"sku": "LAI-0001", "quantity": 1}],
+                       "tenders": [{"type": "cash", "amount_cents": 5_000}]});
+    let qc = quebec.sell("r-qc", chips.clone());
+    let on = ottawa.sell("r-on", chips);
+    assert_eq!((qc.status, on.status), (201, 201));
+    let id = qc.body["id"].as_u64().expect("an id");
+    let back = app.post_as(
+        Some(&quebec.token),
+        &format!("/api/v1/stores/1/sales/{id}/returns"),
+        &json!({"lines": [{"sku": "EPI-0024", "quantity": 1}], "till": 1}),
+    );
+    assert_eq!(back.status, 201, "{:?}", back.body);
+    let z = quebec.close(&json!({"counted_cash_cents": cents(&quebec.x()["cash_expected_cents"])}));
+    assert_eq!(z.status, 201, "{:?}", z.body);
+
+    let taxes = app.get("/api/v1/reports/taxes?store_id=1");
+    assert_eq!(taxes.status, 200, "{:?}", taxes.body);
+    let qc_taxes = &taxes.body["jurisdictions"][0];
+    assert_eq!(qc_taxes["code"], "QC");
+    for (i, line) in qc_taxes["taxes"]
+        .as_array()
+        .expect("taxes")
+        .iter()
+        .enumerate()
+    {
+        let collected = cents(&qc.body["taxes"][i]["amount_cents"]);
+        let refunded = cents(&back.body["taxes"][i]["amount_cents"]);
+        assert_eq!(line["code"], qc.body["taxes"][i]["code"]);
+        assert_eq!(
+            (
+                cents(&line["collected_cents"]),
+                cents(&line["refunded_cents"])
+            ),
+            (collected, refunded)
+        );
+        assert_eq!(cents(&line["net_cents"]), collected - refunded);
+    }
+    let zero_rated = &qc_taxes["sales_by_class"][1];
+    assert_eq!(zero_rated["class"], "zero_rated");
+    assert_eq!(cents(&zero_rated["sold_cents"]), price(&app, "LAI-0001"));
+    let chain = app.get("/api/v1/reports/taxes").body;
+    let places: Vec<&str> = chain["jurisdictions"]
+        .as_array()
+        .expect("places")
+        .iter()
+        .filter_map(|j| j["code"].as_str())
+        .collect();
+    assert!(
+        places.contains(&"ON") && places.contains(&"QC"),
+        "{places:?}"
+    );
+    let hst = chain["jurisdictions"]
+        .as_array()
+        .expect("places")
+        .iter()
+        .find(|j| j["code"] == "ON")
+        .expect("Ontario");
+    assert_eq!(hst["taxes"][0]["code"], "HST");
+    assert_eq!(
+        cents(&hst["taxes"][0]["collected_cents"]),
+        cents(&on.body["taxes"][0]["amount_cents"])
+    );
+
+    let tenders = app.get("/api/v1/reports/tenders?store_id=1").body;
+    let cash = &tenders["totals"][0];
+    assert_eq!(cash["type"], "cash");
+    assert_eq!(
+        cents(&cash["taken_cents"]),
+        cents(&qc.body["tenders"][0]["amount_cents"])
+    );
+    assert_eq!(
+        cents(&cash["refunded_cents"]),
+        cents(&back.body["refund_cents"])
+    );
+    let sessions = app.get("/api/v1/reports/sessions?store_id=1").body;
+    assert_eq!(sessions["sessions"][0]["z_number"], 1);
+    assert_eq!(sessions["over_short_total_cents"], 0);
+
+    let admin = app.admin.clone().expect("an admin token");
+    let csv = app.get_with_headers(
+        "/api/v1/reports/taxes?store_id=1",
+        &[
+            ("Authorization", &format!("Bearer {admin}")),
+            ("Accept", "text/csv"),
+        ],
+    );
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.content_type.starts_with("text/csv"),
+        "{}",
+        csv.content_type
+    );
+    let text = csv.body.as_str().expect("CSV text");
+    let mut rows = text.lines();
+    assert_eq!(
+        rows.next(),
+        Some("jurisdiction,tax,rate,taxable_cents,collected_cents,refunded_cents,net_cents")
+    );
+    assert!(
+        rows.next().is_some_and(|r| r.starts_with("QC,GST,5,")),
+        "{text}"
+    );
+    let sales_csv = app.get_with_headers(
+        "/api/v1/reports/sales",
+        &[
+            ("Authorization", &format!("Bearer {admin}")),
+            ("Accept", "text/csv"),
+        ],
+    );
+    assert!(
+        sales_csv
+            .body
+            .as_str()
+            .is_some_and(|t| t.starts_with("store_id,store_code,"))
+    );
+}
