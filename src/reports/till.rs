@@ -80,6 +80,9 @@ pub struct TaxReport {
     coverage: Coverage,
 }
 
+/// (sold, refunded) per account.
+type Balances = BTreeMap<Account, (i64, i64)>;
+
 fn jurisdiction_of(catalog: &CatalogView, store: StoreId) -> String {
     catalog
         .store(store)
@@ -95,7 +98,7 @@ pub fn tax_report(
     coverage: Coverage,
 ) -> TaxReport {
     // (jurisdiction) → (account) → (sold, refunded), and its stores.
-    let mut by_place: BTreeMap<String, (BTreeMap<Account, (i64, i64)>, Vec<u32>)> = BTreeMap::new();
+    let mut by_place: BTreeMap<String, (Balances, Vec<u32>)> = BTreeMap::new();
     for row in &sum.money {
         let place = by_place
             .entry(jurisdiction_of(catalog, row.store))
@@ -125,7 +128,7 @@ pub fn tax_report(
 fn jurisdiction_taxes(
     catalog: &CatalogView,
     code: String,
-    accounts: &BTreeMap<Account, (i64, i64)>,
+    accounts: &Balances,
     stores: Vec<u32>,
 ) -> JurisdictionTaxes {
     let get = |account: Account| accounts.get(&account).copied().unwrap_or_default();
