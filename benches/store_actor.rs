@@ -2,7 +2,8 @@
 //! memory (the actor, the writer thread and the history it fills, which is always an
 //! SQLite file, written without fsync), then on real sled and SQLite journals with group
 //! commit. One till waits for each sale before the next (its latency); 64 tills keep 64
-//! sales in flight (what group commit is for). `cargo bench --bench store_actor`
+//! sales in flight (what group commit is for). Then a till session of 5,000 sales closed:
+//! its Z report, journaled on SQLite. `cargo bench --bench store_actor`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
@@ -16,12 +17,17 @@ use support::{FlatPrices, sku};
 
 use magasin::actors::{ActorSettings, Clock, RecoveryHooks, Registry, StoreHandle};
 use magasin::domain::{
-    AdjustmentLine, AdjustmentRequest, IdempotencyKey, MAX_ON_HAND, NewStore, Quantity,
-    RequestedLine, SaleRequest, Username,
+    AdjustmentLine, AdjustmentRequest, Cents, Count, IdempotencyKey, MAX_ON_HAND, NewStore,
+    Quantity, RequestedLine, SaleLineRequest, SaleRequest, SaleTerms, TenderRequest, TillNumber,
+    Username,
 };
 use magasin::persistence::{self, Backend, History, Journal, JournalBackend, WriterSettings};
 
 const PRODUCTS: usize = 200;
+
+fn till() -> TillNumber {
+    TillNumber::new(1).expect("till 1")
+}
 
 fn cashier() -> Username {
     Username::parse("caissier1").expect("valid bench user")
@@ -127,6 +133,59 @@ impl Bench {
             .expect("sale recorded");
     }
 
+    /// A 3-line sale at till 1, paid in cash.
+    async fn sell_at_till(&self) {
+        let n = self.next_key.fetch_add(1, Ordering::Relaxed) as usize;
+        let lines = (0..3)
+            .map(|k| {
+                SaleLineRequest::from(RequestedLine {
+                    sku: sku((n * 7 + k * 13) % PRODUCTS),
+                    quantity: Quantity::new(1).expect("valid quantity"),
+                })
+            })
+            .collect();
+        let terms = SaleTerms {
+            till: Some(till()),
+            tenders: vec![TenderRequest::Cash {
+                given: Cents(100_000),
+            }],
+            ..SaleTerms::default()
+        };
+        let request = SaleRequest::with_terms(lines, terms).expect("distinct lines");
+        let key = IdempotencyKey::parse(&format!("bench-{n}")).expect("valid key");
+        self.store
+            .record_sale(request, Some(key), cashier())
+            .await
+            .expect("sale recorded");
+    }
+
+    /// Opens till 1, rings `sales` sales on it (64 in flight), then times its closing.
+    fn close_after(&self, sales: u64) -> Duration {
+        self.system.block_on(async {
+            self.store
+                .open_session(till(), Cents(20_000), None, cashier())
+                .await
+                .expect("opens");
+            futures_util::stream::iter(0..sales)
+                .for_each_concurrent(64, |_| self.sell_at_till())
+                .await;
+            let count = Count {
+                counted: Cents(0),
+                denominations: Vec::new(),
+                reason: Some("banc d'essai".into()),
+            };
+            let started = Instant::now();
+            let z = self
+                .store
+                .close_session(till(), count, None, cashier())
+                .await
+                .expect("closes");
+            let elapsed = started.elapsed();
+            assert_eq!(u64::from(z.value.totals.sales), sales);
+            elapsed
+        })
+    }
+
     /// Time of `sales` sales with `tills` of them in flight at once.
     fn run(&self, sales: u64, tills: usize) -> Duration {
         self.system.block_on(async {
@@ -163,9 +222,27 @@ fn bench_store_actor(c: &mut Criterion) {
     group.finish();
 }
 
+/// Closing a session of 5,000 sales: the Z report, durable on SQLite. (Each sample rings
+/// its 5,000 sales first; only the closing is timed.)
+fn bench_z_report(c: &mut Criterion) {
+    let bench = Bench::new(Some(Backend::Sqlite));
+    let mut group = c.benchmark_group("till");
+    group.sample_size(10);
+    group.bench_function("close_session_of_5000_sales", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| bench.close_after(5_000)).sum())
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(8));
     targets = bench_store_actor
 }
-criterion_main!(benches);
+
+criterion_group! {
+    name = till_benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5));
+    targets = bench_z_report
+}
+criterion_main!(benches, till_benches);

@@ -18,6 +18,7 @@ mod ledger;
 mod openapi;
 mod ops;
 mod process;
+mod receipts;
 mod reports;
 mod restart;
 mod restock;
