@@ -9,6 +9,7 @@ use crate::actors::{ChainActorError, Registry};
 use crate::auth::{AuthError, hash_in_turn};
 use crate::domain::{
     DatedRate, Jurisdiction, Rate, Role, TaxCode, User, Username, ValueError, check_new_password,
+    start_of_day,
 };
 use crate::reports::{CatalogView, UsersView};
 
@@ -99,14 +100,6 @@ pub fn standard_jurisdictions() -> Vec<Jurisdiction> {
             rates: ontario.into_iter().flatten().collect(),
         },
     ]
-}
-
-/// The first instant of `date` (`2013-01-01`) in `time_zone`, in ms since the epoch.
-pub fn start_of_day(date: &str, time_zone: &str) -> Option<i64> {
-    let day: jiff::civil::Date = date.parse().ok()?;
-    let zone = jiff::tz::TimeZone::get(time_zone).ok()?;
-    let zoned = day.to_zoned_datetime(zone).ok()?;
-    Some(zoned.timestamp().as_millisecond())
 }
 
 /// The migration of a chain that predates sales taxes, and the start of a new one: the

@@ -44,6 +44,7 @@ pub use store::{
 };
 pub use tax::{
     DatedRate, Jurisdiction, Rate, TaxClass, TaxCode, TaxLine, cash_rounding, receipt_taxes, share,
+    start_of_day,
 };
 pub use till::{
     AtTill, Closing, Count, Discount, OpenSession, ReceiptNumber, SessionTotals, TaxTotal, Tender,

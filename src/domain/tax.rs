@@ -197,6 +197,15 @@ impl TaxCode {
     }
 }
 
+/// The first instant of `date` (`2013-01-01`) in `time_zone`, in ms since the epoch; `None`
+/// for a date or a zone that is not one. (The zone database is data built into the binary.)
+pub fn start_of_day(date: &str, time_zone: &str) -> Option<i64> {
+    let day: jiff::civil::Date = date.parse().ok()?;
+    let zone = jiff::tz::TimeZone::get(time_zone).ok()?;
+    let zoned = day.to_zoned_datetime(zone).ok()?;
+    Some(zoned.timestamp().as_millisecond())
+}
+
 /// A tax rate of a jurisdiction from a date on: it applies to sales made from `from` (the
 /// first instant of that day in the jurisdiction's time zone) until the next rate of the
 /// same tax. A rate of 0 ends a tax.

@@ -11,6 +11,7 @@ mod events;
 mod extract;
 mod forward;
 mod internal;
+mod jurisdictions;
 mod ledger;
 mod observe;
 mod openapi;
@@ -111,6 +112,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(sales::routes)
                 .configure(till::routes)
                 .configure(accounting::routes)
+                .configure(jurisdictions::routes)
                 .configure(ledger::routes)
                 .configure(restock::routes)
                 .configure(reports::routes)

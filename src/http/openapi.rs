@@ -77,6 +77,7 @@ fn build() -> utoipa::openapi::OpenApi {
         super::restock::Docs::openapi(),
         super::reports::Docs::openapi(),
         super::accounting::Docs::openapi(),
+        super::jurisdictions::Docs::openapi(),
         super::events::Docs::openapi(),
     ] {
         doc.merge(part);

@@ -1,6 +1,6 @@
 //! `/stores`: the chain's stores.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 
 use actix_web::middleware::from_fn;
@@ -200,13 +200,72 @@ async fn create_store(
         .json(StoreBody::from(store)))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct StoreChangeBody {
+    address: Option<String>,
+    jurisdiction: Option<String>,
+    time_zone: Option<String>,
+    /// Replaces every registration number when given.
+    registrations: Option<Vec<RegistrationBody>>,
+    tills: Option<i64>,
+    approval_percent: Option<i64>,
+}
+
+/// The store's details with the body's changes, each field checked.
+fn changed_details(store: Store, body: StoreChangeBody) -> Result<StoreDetails, ApiError> {
+    let replaced = body.registrations.is_some();
+    let as_new = NewStoreBody {
+        code: store.code,
+        name: store.name,
+        city: store.city,
+        address: Some(body.address.unwrap_or(store.address)),
+        jurisdiction: Some(body.jurisdiction.unwrap_or(store.jurisdiction)),
+        time_zone: Some(body.time_zone.unwrap_or(store.time_zone)),
+        registrations: body.registrations.unwrap_or_default(),
+        tills: Some(body.tills.unwrap_or(i64::from(store.tills))),
+        approval_percent: Some(
+            body.approval_percent
+                .unwrap_or(i64::from(store.approval_percent)),
+        ),
+    };
+    let mut details = store_details(&as_new).map_err(ApiError::Validation)?;
+    if !replaced {
+        details.registrations = store.registrations;
+    }
+    Ok(details)
+}
+
+/// Changes a store's address, tax jurisdiction, registration numbers, tills or approval
+/// threshold (head office). Sales from now on use them; recorded sales keep theirs.
+#[utoipa::path(
+    tag = "magasins",
+    request_body = StoreChangeBody,
+    responses((status = 200, description = "Le magasin modifié", body = StoreBody))
+)]
+#[patch("/stores/{store_id}", wrap = "from_fn(forward::reference_data)")]
+async fn change_store(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<u32>,
+    body: web::Json<StoreChangeBody>,
+) -> Result<web::Json<StoreBody>, ApiError> {
+    let id = store_id(path.into_inner())?;
+    user.require(Permission::ManageStores, None)?;
+    let store = app.catalog.store(id).ok_or(ApiError::StoreNotFound(id))?;
+    let details = changed_details(store, body.into_inner())?;
+    let changed = app.registry.chain().change_store(id, details).await?;
+    Ok(web::Json(changed.into()))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list_stores)
         .service(get_store)
-        .service(create_store);
+        .service(create_store)
+        .service(change_store);
 }
 
 /// The OpenAPI description of this module's routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list_stores, get_store, create_store))]
+#[openapi(paths(list_stores, get_store, create_store, change_store))]
 pub(super) struct Docs;

@@ -44,6 +44,9 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/stores", allowed: ALL, scoped: false },
     Row { method: "GET", template: "/api/v1/stores/{store_id}", allowed: ALL, scoped: false },
     Row { method: "POST", template: "/api/v1/stores", allowed: ADMIN, scoped: false },
+    Row { method: "PATCH", template: "/api/v1/stores/{store_id}", allowed: ADMIN, scoped: false },
+    Row { method: "GET", template: "/api/v1/jurisdictions", allowed: ALL, scoped: false },
+    Row { method: "PUT", template: "/api/v1/jurisdictions/{code}", allowed: ADMIN, scoped: false },
     Row { method: "GET", template: "/api/v1/products", allowed: ALL, scoped: false },
     Row { method: "GET", template: "/api/v1/products/{sku}", allowed: ALL, scoped: false },
     Row { method: "POST", template: "/api/v1/products", allowed: ADMIN, scoped: false },
@@ -191,7 +194,8 @@ impl Fixture {
             .replace("{store_id}", &store.to_string())
             .replace("{sku}", &self.sku)
             .replace("{sale_id}", &sale.to_string())
-            .replace("{file}", "app.js");
+            .replace("{file}", "app.js")
+            .replace("{code}", "QC");
         let at = if store == 1 { 0 } else { 1 };
         let request = match row.template {
             t if t.ends_with("/receive") => &self.to_receive[at],
@@ -231,6 +235,12 @@ impl Fixture {
                 "tax_class": "taxable"
             }),
             ("PATCH", "/api/v1/products/{sku}") => json!({"price_cents": 300 + n}),
+            ("PATCH", "/api/v1/stores/{store_id}") => json!({"approval_percent": 20 + n % 5}),
+            ("PUT", "/api/v1/jurisdictions/{code}") => json!({
+                "name": "Québec", "time_zone": "America/Toronto",
+                "rates": [{"code": "GST", "rate": "5", "from": "2008-01-01"},
+                          {"code": "QST", "rate": "9.975", "from": "2013-01-01"}],
+            }),
             ("PUT", t) if t.ends_with("/levels") => {
                 json!({"reorder_point": n, "target_level": 2 * n})
             }

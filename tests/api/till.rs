@@ -454,3 +454,63 @@ fn taxes_tenders_and_sessions_are_reported_per_jurisdiction_day_and_session_also
             .is_some_and(|t| t.starts_with("store_id,store_code,"))
     );
 }
+
+#[test]
+fn a_new_rate_applies_from_its_day_and_recorded_sales_keep_theirs() {
+    let app = spawn_app();
+    let before = app.sell(
+        1,
+        "rate-before",
+        &json!({"lines": [{"sku": "EPI-0024", "quantity": 1}]}),
+    );
+    assert_eq!(before.body["taxes"][1]["rate"], "9.975");
+    let zone = jiff::tz::TimeZone::get("America/Toronto").expect("a zone");
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(zone)
+        .date()
+        .to_string();
+    let quebec = json!({"name": "Québec", "time_zone": "America/Toronto", "rates": [
+        {"code": "GST", "rate": "5", "from": "2008-01-01"},
+        {"code": "QST", "rate": "9.975", "from": "2013-01-01"},
+        {"code": "QST", "rate": "10", "from": today},
+    ]});
+    let cashier = app.login("caissier1");
+    assert_eq!(
+        app.send_as("PUT", Some(&cashier), "/api/v1/jurisdictions/QC", &quebec)
+            .status,
+        403
+    );
+    let bad = json!({"name": "Québec", "time_zone": "America/Toronto", "rates": [{"code": "VAT", "rate": "9,975", "from": "hier"}]});
+    let refused = app.send_as("PUT", None, "/api/v1/jurisdictions/QC", &bad);
+    assert_problem(&refused, 400, "validation_failed");
+    assert_eq!(error_fields(&refused), ["rates[0].code"]);
+    let set = app.send_as("PUT", None, "/api/v1/jurisdictions/QC", &quebec);
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    let after = app.sell(
+        1,
+        "rate-after",
+        &json!({"lines": [{"sku": "EPI-0024", "quantity": 1}]}),
+    );
+    assert_eq!(after.body["taxes"][1]["rate"], "10");
+    let id = before.body["id"].as_u64().expect("an id");
+    let reprint = app.get(&format!("/api/v1/stores/1/sales/{id}"));
+    assert_eq!(
+        reprint.body["taxes"], before.body["taxes"],
+        "a recorded sale keeps its taxes"
+    );
+    let listed = app.get("/api/v1/jurisdictions").body;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(2));
+
+    // Head office gives store 1 a third till and its registration numbers.
+    let changed = app.patch_as(
+        None,
+        "/api/v1/stores/1",
+        &json!({"tills": 3, "registrations": [{"code": "GST", "number": "987654321 RT0001"}]}),
+    );
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(changed.body["tills"], 3);
+    let third = Till::open(&app, "caissier1", 1, 3, 0);
+    assert_eq!(third.x()["till"], 3);
+    let elsewhere = app.patch_as(None, "/api/v1/stores/1", &json!({"jurisdiction": "ZZ"}));
+    assert_problem(&elsewhere, 422, "unknown_jurisdiction");
+}
