@@ -51,10 +51,10 @@ export async function api(path, { method = "GET", body, key } = {}) {
   return data;
 }
 
-/** `12,34 $` */
+/** `1 234,56 $`: French Canadian, no-break spaces between digit groups and before `$`. */
 export function money(cents) {
   const value = (cents / 100).toLocaleString("fr-CA", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  return `${value} $`;
+  return `${value.replace(/\s/g, "\u00a0")}\u00a0$`;
 }
 
 /** `2026-11-24 14:05`, local time. */

@@ -2,6 +2,7 @@
 // that may use it (the API refuses the others anyway).
 
 import { api, session, saveSession, clearSession, money, when, ApiError } from "/ui/api.js";
+import { TAX_LABELS, priceBasket, ratesAt, settle } from "/ui/till.js";
 
 const ecran = document.getElementById("ecran");
 const message = document.getElementById("message");
@@ -98,36 +99,126 @@ function connexion(params) {
   return form;
 }
 
+/** The till chosen on this device (1 by default). */
+function currentTill() {
+  return Number(localStorage.getItem("magasin.caisse") || 1);
+}
+
+/** `TPS 5 %`, `TVQ 9,975 %`. */
+function taxLabel(tax) {
+  return `${TAX_LABELS[tax.code] || tax.code} ${String(tax.rate).replace(".", ",")} %`;
+}
+
+/** The X report of a till's open session, or null when it has none. */
+async function openSession(store, till) {
+  try {
+    return await api(`/stores/${store}/tills/${till}/sessions/current`);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) return null;
+    throw error;
+  }
+}
+
 async function caisse() {
   const store = currentStore();
+  const [shop, places] = await Promise.all([api(`/stores/${store}`), api("/jurisdictions")]);
+  const till = Math.min(currentTill(), shop.tills);
+  const tills = el("select", { id: "choix-caisse", "aria-label": "Caisse", onchange: (e) => {
+    localStorage.setItem("magasin.caisse", e.target.value);
+    route();
+  } }, Array.from({ length: shop.tills }, (_, i) => el("option", { value: i + 1, selected: i + 1 === till }, `Caisse ${i + 1}`)));
+  const x = await openSession(store, till);
+  const header = el("div", { class: "saisie" }, await storePicker(), tills);
+  if (!x) return ouvrirCaisse(store, till, header);
+  const jurisdiction = places.items.find((j) => j.code === shop.jurisdiction);
+  return vendre({ store, till, shop, jurisdiction, x, header });
+}
+
+function ouvrirCaisse(store, till, header) {
+  const float = el("input", { id: "fonds", inputmode: "decimal", required: true, value: "200,00", "aria-label": "Fonds de caisse ($)" });
+  const form = el("form", { class: "carte", id: "ouverture", onsubmit: async (e) => {
+    e.preventDefault();
+    const cents_ = cents(float.value);
+    if (cents_ === null) return say("Fonds de caisse invalide : un montant en dollars, par exemple 200,00.");
+    try {
+      const opened = await api(`/stores/${store}/tills/${till}/sessions`, { method: "POST", key: crypto.randomUUID(), body: { float_cents: cents_ } });
+      say(`Caisse ${till} ouverte (session ${opened.session}) avec ${money(opened.float_cents)}.`, "succes");
+      route();
+    } catch (error) {
+      fail(error);
+    }
+  } }, el("h1", {}, `Caisse ${till} fermée`), header,
+  el("p", {}, "Comptez le fonds de caisse, puis ouvrez la caisse."),
+  el("label", {}, "Fonds de caisse ($)", float),
+  el("button", { type: "submit", id: "ouvrir" }, "Ouvrir la caisse"));
+  return form;
+}
+
+function vendre({ store, till, shop, jurisdiction, x, header }) {
   // One key per cart: a double click or a network retry sends the same sale again, and the
   // API answers the first one instead of selling twice.
   let cart = { key: crypto.randomUUID(), lines: [] };
+  let approval = null;
   const lines = el("tbody");
+  const summary = el("tbody", { id: "sommaire" });
   const total = el("strong", { id: "total" }, money(0));
-  const validate = el("button", { id: "valider", type: "button", onclick: () => submit() }, "Valider la vente");
-  const scan = el("input", { id: "code", placeholder: "Code-barres ou nom du produit", autocomplete: "off", autofocus: true });
+  const saleDiscount = el("input", { id: "rabais-vente", type: "number", min: 0, max: 100, value: 0, class: "qte", "aria-label": "Rabais sur la vente (%)", oninput: () => draw() });
+  const cashIn = el("input", { id: "especes", inputmode: "decimal", placeholder: "0,00", "aria-label": "Espèces reçues ($)", oninput: () => draw() });
+  const cardIn = el("input", { id: "carte", inputmode: "decimal", placeholder: "0,00", "aria-label": "Montant par carte ($)", oninput: () => draw() });
+  const reference = el("input", { id: "reference", placeholder: "réf. terminal", "aria-label": "Référence du terminal" });
+  const due = el("p", { id: "a-rendre", class: "total", "aria-live": "polite" });
+  const validate = el("button", { id: "valider", type: "button", onclick: () => submit() }, "Encaisser");
+  const scan = el("input", { id: "code", placeholder: "Code-barres ou nom du produit", autocomplete: "off", autofocus: true, "aria-label": "Code-barres ou nom du produit" });
   const results = el("ul", { class: "resultats" });
-  const receipt = el("section", { id: "recu", hidden: true });
+  const receipt = el("section", { id: "recu", class: "ticket", hidden: true, "aria-live": "polite" });
+  const approve = el("form", { id: "approbation", class: "carte", hidden: true });
+  const rates = ratesAt(jurisdiction, Date.now());
+
+  function priced() {
+    return priceBasket(cart.lines, Number(saleDiscount.value) || 0, rates);
+  }
+
+  /** What the tenders typed pay: card exact, cash rounded; nothing typed is a card for the total. */
+  function tenders(totalCents) {
+    const cash = cents(cashIn.value || "0") ?? 0;
+    let card = cents(cardIn.value || "0") ?? 0;
+    if (cash === 0 && card === 0) card = totalCents;
+    return { cash, card, ...settle(totalCents, card, cash) };
+  }
 
   function draw() {
+    const p = priced();
     lines.replaceChildren(...cart.lines.map((line, i) => el("tr", {},
-      el("td", {}, line.name), el("td", {}, line.sku),
-      el("td", {}, el("input", { type: "number", min: 1, max: 10000, value: line.quantity, class: "qte", onchange: (e) => {
+      el("td", {}, line.name), el("td", {}, line.tax_class === "taxable" ? rates.map((r) => TAX_LABELS[r.code]).join(" ") : "détaxé"),
+      el("td", {}, el("input", { type: "number", min: 1, max: 10000, value: line.quantity, class: "qte", "aria-label": `Quantité de ${line.name}`, onchange: (e) => {
         line.quantity = Math.max(1, Number(e.target.value) || 1);
         draw();
       } })),
       el("td", { class: "nombre" }, money(line.price_cents)),
-      el("td", { class: "nombre" }, money(line.price_cents * line.quantity)),
+      el("td", {}, el("input", { type: "number", min: 0, max: 100, value: line.discount_percent, class: "qte rabais", "aria-label": `Rabais sur ${line.name} (%)`, onchange: (e) => {
+        line.discount_percent = Math.min(100, Math.max(0, Number(e.target.value) || 0));
+        draw();
+      } })),
+      el("td", { class: "nombre" }, money(p.net[i] ?? 0)),
       el("td", {}, el("button", { type: "button", class: "petit", onclick: () => { cart.lines.splice(i, 1); draw(); } }, "Retirer")))));
-    total.textContent = money(cart.lines.reduce((sum, l) => sum + l.price_cents * l.quantity, 0));
-    validate.disabled = cart.lines.length === 0;
+    summary.replaceChildren(
+      el("tr", {}, el("td", {}, "Sous-total"), el("td", { class: "nombre", id: "sous-total" }, money(p.subtotal))),
+      ...(p.discounts ? [el("tr", {}, el("td", {}, "Rabais"), el("td", { class: "nombre" }, `−${money(p.discounts)}`))] : []),
+      ...p.taxes.map((t) => el("tr", {}, el("td", {}, taxLabel(t)), el("td", { class: "nombre" }, money(t.amount_cents)))));
+    total.textContent = money(p.total);
+    const t = tenders(p.total);
+    due.replaceChildren(...(cart.lines.length === 0 ? [] : t.short > 0
+      ? [`Manque ${money(t.short)}`]
+      : t.cashDue > 0
+        ? [`Espèces dues ${money(t.cashDue)} (arrondi ${money(t.rounding)}) — monnaie `, el("strong", { id: "monnaie" }, money(t.change))]
+        : [`Carte ${money(t.card)}`]));
+    validate.disabled = cart.lines.length === 0 || t.short > 0;
   }
 
   function add(product) {
     const existing = cart.lines.find((l) => l.sku === product.sku);
     if (existing) existing.quantity += 1;
-    else cart.lines.push({ sku: product.sku, name: product.name, price_cents: product.price_cents, quantity: 1 });
+    else cart.lines.push({ sku: product.sku, name: product.name, price_cents: product.price_cents, tax_class: product.tax_class, quantity: 1, discount_percent: 0 });
     results.replaceChildren();
     scan.value = "";
     scan.focus();
@@ -136,7 +227,11 @@ async function caisse() {
 
   async function lookup() {
     const text = scan.value.trim();
-    if (!text) return;
+    if (!text) {
+      // Enter on an empty scan field: on to the payment.
+      if (cart.lines.length > 0) cashIn.focus();
+      return;
+    }
     try {
       const found = await api(`/products?q=${encodeURIComponent(text)}&per_page=10`);
       if (/^\d{13}$/.test(text) || found.items.length === 1) {
@@ -151,19 +246,40 @@ async function caisse() {
     }
   }
 
+  function body() {
+    const p = priced();
+    const t = tenders(p.total);
+    const paid = [];
+    if (t.card > 0) paid.push({ type: "card", amount_cents: t.card, ...(reference.value.trim() ? { reference: reference.value.trim() } : {}) });
+    if (t.cash > 0) paid.push({ type: "cash", amount_cents: t.cash });
+    const discount = Number(saleDiscount.value) || 0;
+    return {
+      till,
+      lines: cart.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, ...(l.discount_percent ? { discount: { percent: l.discount_percent } } : {}) })),
+      ...(discount ? { discount: { percent: discount } } : {}),
+      tenders: paid,
+      ...(approval ? { approval } : {}),
+    };
+  }
+
   let sending = false;
   async function submit() {
     if (sending || cart.lines.length === 0) return;
     sending = true;
     validate.disabled = true;
     try {
-      const sale = await api(`/stores/${store}/sales`, { method: "POST", key: cart.key,
-        body: { lines: cart.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })) } });
-      showReceipt(sale);
+      const sale = await api(`/stores/${store}/sales`, { method: "POST", key: cart.key, body: body() });
+      showReceipt(receipt, sale, shop, false);
       cart = { key: crypto.randomUUID(), lines: [] };
-      say(`Vente n° ${sale.id} enregistrée.`, "succes");
+      approval = null;
+      cashIn.value = "";
+      cardIn.value = "";
+      reference.value = "";
+      saleDiscount.value = 0;
+      say(`Vente ${sale.receipt_number} enregistrée${sale.change_cents ? ` : rendre ${money(sale.change_cents)}` : ""}.`, "succes");
       draw();
     } catch (error) {
+      if (error instanceof ApiError && error.problem.code === "approval_required") askApproval();
       fail(error);
       validate.disabled = false;
     } finally {
@@ -172,16 +288,27 @@ async function caisse() {
     }
   }
 
-  function showReceipt(sale) {
-    const names = new Map(cart.lines.map((l) => [l.sku, l.name]));
-    receipt.hidden = false;
-    receipt.replaceChildren(el("h2", {}, `Reçu — vente n° ${sale.id}`),
-      el("p", {}, `Magasin ${sale.store_id} · ${when(sale.created_at)} · caisse de ${sale.by}`),
-      el("table", {}, el("tbody", {}, sale.lines.map((l) => el("tr", {},
-        el("td", {}, names.get(l.sku) || l.sku), el("td", {}, `${l.quantity} × ${money(l.unit_price_cents)}`),
-        el("td", { class: "nombre" }, money(l.line_total_cents)))))),
-      el("p", { class: "total" }, "Total ", el("strong", {}, money(sale.total_cents))),
-      el("button", { type: "button", class: "non-imprime", onclick: () => window.print() }, "Imprimer le reçu"));
+  function askApproval() {
+    const who = el("input", { name: "username", autocomplete: "off", required: true });
+    const secret = el("input", { name: "password", type: "password", autocomplete: "off", required: true });
+    approve.hidden = false;
+    approve.onsubmit = async (e) => {
+      e.preventDefault();
+      try {
+        const given = await api(`/stores/${store}/approvals`, { method: "POST", body: { username: who.value, password: secret.value } });
+        approval = given.approval;
+        approve.hidden = true;
+        say(`Rabais approuvé par ${given.approver}.`, "succes");
+        submit();
+      } catch (error) {
+        fail(error);
+      }
+    };
+    approve.replaceChildren(el("h2", {}, "Approbation du gérant"),
+      el("p", {}, "Ce rabais ou ce prix demande l'approbation d'un gérant."),
+      el("label", {}, "Gérant", who), el("label", {}, "Mot de passe", secret),
+      el("button", { type: "submit", id: "approuver" }, "Approuver"));
+    who.focus();
   }
 
   scan.addEventListener("keydown", (e) => {
@@ -190,16 +317,110 @@ async function caisse() {
       lookup();
     }
   });
+  for (const input of [cashIn, cardIn, reference]) {
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        submit();
+      }
+    });
+  }
   draw();
   return el("div", { class: "grille" },
-    el("section", { class: "carte" }, el("h1", {}, "Caisse"), await storePicker(),
+    el("section", { class: "carte" }, el("h1", {}, `Caisse ${till} — session ${x.session}`), header,
       el("div", { class: "saisie" }, scan, el("button", { type: "button", onclick: lookup }, "Ajouter")), results,
-      el("table", { class: "panier" }, el("thead", {}, el("tr", {}, ["Produit", "SKU", "Qté", "Prix", "Montant", ""].map((h) => el("th", {}, h)))), lines),
-      el("p", { class: "total" }, "Total ", total), validate),
-    el("div", {}, receipt, await returns(store)));
+      el("table", { class: "panier" }, el("thead", {}, el("tr", {}, ["Produit", "Taxes", "Qté", "Prix", "Rabais %", "Montant", ""].map((h) => el("th", {}, h)))), lines),
+      el("div", { class: "saisie" }, el("label", {}, "Rabais sur la vente (%)", saleDiscount)),
+      el("table", { class: "sommaire" }, summary),
+      el("p", { class: "total" }, "Total ", total),
+      el("div", { class: "saisie paiement" }, el("label", {}, "Espèces reçues ($)", cashIn), el("label", {}, "Carte ($)", cardIn), el("label", {}, "Référence", reference)),
+      due, validate, approve),
+    el("div", {}, receipt, fermeture(store, till), returns(store, till)));
 }
 
-async function returns(store) {
+/** An 80 mm receipt from the sale as the API gives it; a reprint says « COPIE ». */
+function showReceipt(zone, sale, shop, copy) {
+  const r = sale.receipt;
+  zone.hidden = false;
+  zone.className = "ticket a-imprimer";
+  const row = (label, amount, id) => el("tr", {}, el("td", {}, label), el("td", { class: "nombre", ...(id ? { id } : {}) }, amount));
+  const codes = (l) => l.tax_codes.map((c) => TAX_LABELS[c] || c).join(" ") || "détaxé";
+  zone.replaceChildren(
+    el("h2", {}, r.store_name || shop.name),
+    el("p", {}, r.address),
+    ...r.registrations.map((g) => el("p", {}, `No ${TAX_LABELS[g.code] || g.code} : ${g.number}`)),
+    el("p", {}, `Reçu ${r.receipt_number || sale.id} · ${r.local_time}`),
+    el("p", {}, `Caisse ${r.till ?? "—"} · ${r.cashier}`),
+    copy ? el("p", { class: "copie" }, "COPIE") : "",
+    el("table", {}, el("tbody", {}, sale.lines.flatMap((l) => [
+      el("tr", {}, el("td", {}, `${l.name || l.sku}`), el("td", { class: "nombre" }, money(l.line_total_cents))),
+      el("tr", { class: "detail" }, el("td", {}, `${l.quantity} × ${money(l.unit_price_cents)} · ${codes(l)}`),
+        el("td", { class: "nombre" }, l.discount_cents ? `−${money(l.discount_cents)}` : "")),
+    ]))),
+    el("table", {}, el("tbody", {},
+      row("Sous-total", money(sale.subtotal_cents)),
+      ...sale.taxes.map((t) => row(taxLabel(t), money(t.amount_cents))),
+      row("Total", money(sale.total_cents)),
+      ...(sale.cash_rounding_cents ? [row("Arrondi", money(sale.cash_rounding_cents))] : []),
+      ...sale.tenders.map((t) => row(t.type === "cash" ? "Espèces reçues" : t.type === "card" ? "Carte" : "Autre", money(t.given_cents))),
+      row("Monnaie", money(sale.change_cents), "recu-monnaie"))),
+    el("p", { class: "politique" }, r.return_policy),
+    el("button", { type: "button", class: "non-imprime", onclick: () => window.print() }, "Imprimer le reçu"));
+}
+
+/** Closing the till: the cash counted, a reason for any difference, the Z report. */
+function fermeture(store, till) {
+  const counted = el("input", { id: "compte", inputmode: "decimal", required: true, "aria-label": "Espèces comptées ($)" });
+  const reason = el("input", { id: "raison", "aria-label": "Raison de l'écart" });
+  const report = el("section", { id: "rapport-z", hidden: true });
+  const form = el("form", { class: "carte non-imprime", id: "fermeture", onsubmit: async (e) => {
+    e.preventDefault();
+    const amount = cents(counted.value);
+    if (amount === null) return say("Montant compté invalide : un montant en dollars, par exemple 312,45.");
+    try {
+      const z = await api(`/stores/${store}/tills/${till}/sessions/current/close`, { method: "POST", key: crypto.randomUUID(),
+        body: { counted_cash_cents: amount, ...(reason.value.trim() ? { reason: reason.value.trim() } : {}) } });
+      showReport(report, z);
+      form.hidden = true;
+      say(`Caisse ${till} fermée : rapport Z n° ${z.z_number}.`, "succes");
+    } catch (error) {
+      fail(error);
+    }
+  } }, el("h2", {}, "Fermer la caisse"),
+  el("label", {}, "Espèces comptées ($)", counted), el("label", {}, "Raison d'un écart", reason),
+  el("button", { type: "submit", id: "fermer" }, "Fermer et imprimer le rapport Z"));
+  return el("div", {}, form, report);
+}
+
+/** An X or Z report, printable. */
+function showReport(zone, z) {
+  const row = (label, amount, id) => el("tr", {}, el("td", {}, label), el("td", { class: "nombre", ...(id ? { id } : {}) }, amount));
+  const kinds = { cash: "Espèces", card: "Carte", other: "Autre" };
+  zone.hidden = false;
+  zone.className = "carte ticket a-imprimer";
+  zone.replaceChildren(
+    el("h2", {}, z.report === "Z" ? `Rapport Z n° ${z.z_number}` : "Rapport X"),
+    el("p", {}, `Magasin ${z.store_id} · caisse ${z.till} · session ${z.session}`),
+    el("p", {}, `Ouverte ${when(z.opened_at)} par ${z.opened_by}${z.closed_at ? ` · fermée ${when(z.closed_at)} par ${z.closed_by}` : ""}`),
+    el("table", {}, el("tbody", {},
+      row("Ventes", z.sales_count),
+      row("Brut", money(z.gross_cents)),
+      row("Rabais", money(z.discounts_cents)),
+      row("Ventes avant taxes", money(z.net_cents)),
+      ...z.taxes.map((t) => row(taxLabel(t), money(t.amount_cents))),
+      row("Total", money(z.total_cents)),
+      ...z.tenders.map((t) => row(kinds[t.kind] || t.kind, money(t.amount_cents))),
+      row("Remboursements", `${z.refunds_count} · ${money(z.refunds_cents)}`),
+      row("Fonds de caisse", money(z.float_cents)),
+      row("Espèces attendues", money(z.cash_expected_cents)),
+      ...(z.report === "Z" ? [row("Espèces comptées", money(z.counted_cash_cents)),
+        row(z.over_short_cents < 0 ? "Manque" : "Surplus", money(Math.abs(z.over_short_cents)), "ecart")] : []))),
+    z.reason ? el("p", {}, `Raison : ${z.reason}`) : "",
+    el("button", { type: "button", class: "non-imprime", onclick: () => window.print() }, "Imprimer"));
+}
+
+/** A return against a sale, refunded at `till` (its cash out of the open session). */
+function returns(store, till) {
   const number = el("input", { id: "numero-vente", type: "number", min: 1, placeholder: "N° de vente" });
   const zone = el("div");
   async function find() {
@@ -216,8 +437,9 @@ async function returns(store) {
           const lines = inputs.map((i) => ({ sku: i.sku, quantity: Number(i.input.value) })).filter((l) => l.quantity > 0);
           if (lines.length === 0) return say("Indiquez au moins une quantité à retourner.", "info");
           try {
-            const ret = await api(`/stores/${store}/sales/${sale.id}/returns`, { method: "POST", key, body: { lines } });
-            say(`Retour n° ${ret.id} enregistré : ${money(ret.refund_cents)} remboursés.`, "succes");
+            const ret = await api(`/stores/${store}/sales/${sale.id}/returns`, { method: "POST", key, body: { lines, till } });
+            const how = ret.tenders.map((t) => `${money(t.amount_cents)} ${t.type === "cash" ? "en espèces" : t.type === "card" ? "sur la carte" : "autre"}`).join(", ");
+            say(`Retour n° ${ret.id} enregistré : ${money(ret.refund_cents)} remboursés (${how}).`, "succes");
             zone.replaceChildren();
           } catch (error) {
             fail(error);
@@ -227,7 +449,7 @@ async function returns(store) {
       fail(error);
     }
   }
-  return el("section", { class: "carte" }, el("h2", {}, "Retour"),
+  return el("section", { class: "carte non-imprime" }, el("h2", {}, "Retour"),
     el("div", { class: "saisie" }, number, el("button", { type: "button", onclick: find }, "Trouver la vente")), zone);
 }
 

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// chromedriver on a free port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     _profile: tempfile::TempDir,
@@ -25,7 +25,7 @@ impl Drop for Driver {
     }
 }
 
-async fn browser() -> (Driver, Client) {
+pub(crate) async fn browser() -> (Driver, Client) {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -71,14 +71,14 @@ async fn browser() -> (Driver, Client) {
     (driver, client)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime for the WebDriver client")
 }
 
-async fn screenshot(client: &Client, name: &str) {
+pub(crate) async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.expect("a screenshot");
     assert!(
         png.starts_with(b"\x89PNG"),
@@ -95,7 +95,7 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).expect("the screenshot is written");
 }
 
-async fn login(client: &Client, app: &TestApp, username: &str) {
+pub(crate) async fn login(client: &Client, app: &TestApp, username: &str) {
     let form = screen(client, app, "connexion", "form.connexion").await;
     form.find(Locator::Css("input[name=username]"))
         .await
@@ -119,7 +119,7 @@ async fn login(client: &Client, app: &TestApp, username: &str) {
 
 /// The text of `css`, read in one script call: a screen that re-renders between a find and
 /// a read would otherwise leave a stale element.
-async fn text_of(client: &Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &Client, css: &str) -> String {
     let text = client
         .execute(
             "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
@@ -131,7 +131,7 @@ async fn text_of(client: &Client, css: &str) -> String {
 }
 
 /// Polls `check` until it holds or 5 s pass.
-async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
+pub(crate) async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !check().await {
         assert!(Instant::now() < deadline, "{what} within 5 s");
@@ -164,6 +164,7 @@ async fn a_cashier_scans_two_barcodes_and_a_double_click_sells_once_in_browser(a
     screen(&client, app, "connexion", "form.connexion").await;
     screenshot(&client, "connexion").await;
     login(&client, app, "caissier1").await;
+    crate::browser_till::open_till(&client, "200,00").await;
     let code = client
         .wait()
         .for_element(Locator::Css("#code"))
@@ -222,7 +223,7 @@ async fn the_stock_screen_searches_and_shows_chain_availability_in_browser(app: 
     login(&client, app, "gestionnaire1").await;
     client
         .wait()
-        .for_element(Locator::Css("#code"))
+        .for_element(Locator::Css("#code, #fonds"))
         .await
         .expect("the till first");
     let search = screen(&client, app, "stock", "#recherche").await;
@@ -366,7 +367,7 @@ async fn the_restock_cycle_through_the_screens_in_browser(app: &TestApp) {
     login(&client, app, "gestionnaire1").await;
     client
         .wait()
-        .for_element(Locator::Css("#code"))
+        .for_element(Locator::Css("#code, #fonds"))
         .await
         .expect("the till");
     screen(&client, app, "reappro", "#sku-demande")
@@ -431,7 +432,7 @@ async fn the_restock_cycle_through_the_screens_in_browser(app: &TestApp) {
     login(&client, app, "gestionnaire1").await;
     client
         .wait()
-        .for_element(Locator::Css("#code"))
+        .for_element(Locator::Css("#code, #fonds"))
         .await
         .expect("the till");
     client
@@ -529,7 +530,7 @@ fn head_office_manages_the_catalog_and_opens_a_store_on_their_screens() {
 }
 
 /// Goes to `screen` (`#/screen`) and waits for `css` on it.
-async fn screen(
+pub(crate) async fn screen(
     client: &Client,
     app: &TestApp,
     screen: &str,
@@ -547,7 +548,7 @@ async fn screen(
 }
 
 /// Signs in as `username` and waits for the menu.
-async fn signed_in(client: &Client, app: &TestApp, username: &str) {
+pub(crate) async fn signed_in(client: &Client, app: &TestApp, username: &str) {
     login(client, app, username).await;
     client
         .wait()
