@@ -335,7 +335,7 @@ function vendre({ store, till, shop, jurisdiction, x, header }) {
       el("p", { class: "total" }, "Total ", total),
       el("div", { class: "saisie paiement" }, el("label", {}, "Espèces reçues ($)", cashIn), el("label", {}, "Carte ($)", cardIn), el("label", {}, "Référence", reference)),
       due, validate, approve),
-    el("div", {}, receipt, fermeture(store, till), returns(store, till)));
+    el("div", {}, receipt, fermeture(store, till), returns(store, till, (sale) => showReceipt(receipt, sale, shop, true))));
 }
 
 /** An 80 mm receipt from the sale as the API gives it; a reprint says « COPIE ». */
@@ -420,7 +420,7 @@ function showReport(zone, z) {
 }
 
 /** A return against a sale, refunded at `till` (its cash out of the open session). */
-function returns(store, till) {
+function returns(store, till, reprint) {
   const number = el("input", { id: "numero-vente", type: "number", min: 1, placeholder: "N° de vente" });
   const zone = el("div");
   async function find() {
@@ -444,7 +444,8 @@ function returns(store, till) {
           } catch (error) {
             fail(error);
           }
-        } }, "Enregistrer le retour"));
+        } }, "Enregistrer le retour"),
+        el("button", { type: "button", class: "petit", id: "reimprimer", onclick: () => reprint(sale) }, "Réimprimer le reçu (copie)"));
     } catch (error) {
       fail(error);
     }
