@@ -526,7 +526,7 @@ fn sales_in_journal(backend: Backend, dir: &Path) -> usize {
         .iter()
         .filter(|e| {
             matches!(
-                codec::decode::<StoreEvent>(&e.payload),
+                codec::decode_event::<StoreEvent>(&e.payload),
                 Ok(StoreEvent::SaleRecorded(_))
             )
         })
