@@ -81,13 +81,9 @@ impl Bench {
             )
             .await
             .expect("registry starts");
-            for jurisdiction in magasin::bootstrap::standard_jurisdictions() {
-                registry
-                    .chain()
-                    .set_jurisdiction(jurisdiction)
-                    .await
-                    .expect("jurisdiction set");
-            }
+            magasin::bootstrap::add_standard_jurisdictions(&registry)
+                .await
+                .expect("jurisdictions set");
             let opened = registry
                 .open_store(NewStore {
                     code: "BENCH".into(),

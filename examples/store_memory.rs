@@ -196,14 +196,9 @@ impl Chain {
     /// Opens `count` stores and counts every product in each.
     async fn open_stores(&self, running: &Running, count: u32) -> Vec<StoreHandle> {
         let mut stores = Vec::new();
-        for jurisdiction in magasin::bootstrap::standard_jurisdictions() {
-            running
-                .registry
-                .chain()
-                .set_jurisdiction(jurisdiction)
-                .await
-                .expect("jurisdiction set");
-        }
+        magasin::bootstrap::add_standard_jurisdictions(&running.registry)
+            .await
+            .expect("jurisdictions set");
         for i in 0..count {
             let opened = running
                 .registry

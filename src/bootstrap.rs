@@ -102,6 +102,15 @@ pub fn standard_jurisdictions() -> Vec<Jurisdiction> {
     ]
 }
 
+/// Journals the standard jurisdictions, whatever the chain has (a bench's or a test's
+/// fresh chain).
+pub async fn add_standard_jurisdictions(registry: &Registry) -> Result<(), ChainActorError> {
+    for jurisdiction in standard_jurisdictions() {
+        registry.chain().set_jurisdiction(jurisdiction).await?;
+    }
+    Ok(())
+}
+
 /// The migration of a chain that predates sales taxes, and the start of a new one: the
 /// standard jurisdictions journaled if the chain has none of that code yet. Only the owner
 /// of the reference data writes them.

@@ -1548,12 +1548,8 @@ mod tests {
     }
 
     #[allow(non_upper_case_globals)]
-    const Prices: crate::domain::testing::Catalog<fn(&Sku) -> Option<Cents>> =
-        crate::domain::testing::Catalog {
-            prices: shelf,
-            rates: Vec::new(),
-            zero_rated_prefix: "\u{0}",
-        };
+    const Prices: crate::domain::testing::Catalog<crate::domain::testing::Shelf> =
+        crate::domain::testing::untaxed(shelf);
 
     fn store() -> StoreId {
         StoreId::new(1).expect("store 1")

@@ -10,6 +10,18 @@ pub struct Catalog<F> {
     pub zero_rated_prefix: &'static str,
 }
 
+/// A shelf: the price of each SKU, `None` for an unknown one.
+pub type Shelf = fn(&Sku) -> Option<Cents>;
+
+/// Prices from `shelf`, every product taxable, no tax rate.
+pub const fn untaxed(shelf: Shelf) -> Catalog<Shelf> {
+    Catalog {
+        prices: shelf,
+        rates: Vec::new(),
+        zero_rated_prefix: "\u{0}",
+    }
+}
+
 /// Prices from `prices`, GST and QST, SKUs starting with `ZER` zero-rated.
 pub fn quebec<F: Fn(&Sku) -> Option<Cents>>(prices: F) -> Catalog<F> {
     Catalog {

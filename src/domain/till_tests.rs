@@ -3,10 +3,8 @@
 
 use proptest::prelude::*;
 
-use super::testing::{Catalog, quebec};
+use super::testing::{Catalog, Shelf, quebec};
 use super::*;
-
-type Shelf = fn(&Sku) -> Option<Cents>;
 
 fn shelf(sku: &Sku) -> Option<Cents> {
     match sku.as_str() {

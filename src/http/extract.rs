@@ -34,6 +34,15 @@ impl FromRequest for IdemKey {
 pub const DEFAULT_PER_PAGE: u32 = 50;
 pub const MAX_PER_PAGE: u32 = 200;
 
+/// `?page=&per_page=` of a listing, before [`Pagination::new`] checks it.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
 /// A validated page request: `page` from 1, `per_page` from 1 to 200 (default 50).
 #[derive(Debug, Clone, Copy)]
 pub struct Pagination {

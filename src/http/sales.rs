@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
-use super::extract::{IdemKey, LineBody, Page, Pagination, parse_lines, store_id};
+use super::extract::{IdemKey, LineBody, Page, PageQuery, Pagination, parse_lines, store_id};
 use super::problem::{ApiError, FieldError, lines_error};
 use super::receipt::{NewSaleBody, Printed, ReturnBody, SaleBody, sale_body, sale_request};
 use super::{AppState, rfc3339};
@@ -58,14 +58,6 @@ async fn create_sale(
     };
     let body = sale_body(&app.catalog, id, view, Printed::Original);
     Ok(created(location, replayed, body))
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    page: Option<u32>,
-    per_page: Option<u32>,
 }
 
 /// The store's sales, newest first.

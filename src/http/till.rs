@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Authenticated, check_password};
-use super::extract::{IdemKey, Page, Pagination, store_id};
+use super::extract::{IdemKey, Page, PageQuery, Pagination, store_id};
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
 use crate::actors::{Recorded, now};
@@ -279,14 +279,6 @@ async fn close_session(
         .close_session(till, count, key.0, user.username.clone())
         .await?;
     Ok(answered(actix_web::http::StatusCode::CREATED, closed))
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    page: Option<u32>,
-    per_page: Option<u32>,
 }
 
 /// The store's Z reports, newest first.

@@ -1357,12 +1357,8 @@ mod tests {
     }
 
     #[allow(non_upper_case_globals)]
-    const Prices: crate::domain::testing::Catalog<fn(&Sku) -> Option<Cents>> =
-        crate::domain::testing::Catalog {
-            prices: shelf,
-            rates: Vec::new(),
-            zero_rated_prefix: "\u{0}",
-        };
+    const Prices: crate::domain::testing::Catalog<crate::domain::testing::Shelf> =
+        crate::domain::testing::untaxed(shelf);
 
     const SKUS: [&str; 4] = ["LAI-0001", "PAI-0002", "CAF-0003", "THE-0004"];
 

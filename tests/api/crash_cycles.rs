@@ -36,14 +36,15 @@ impl Attempt {
     }
 }
 
-struct Client {
+/// A till's HTTP client, signed in as the admin, that tells a dead server from an answer.
+pub(crate) struct Client {
     base: String,
     auth: String,
     agent: ureq::Agent,
 }
 
 impl Client {
-    fn connect(base: &str) -> Self {
+    pub(crate) fn connect(base: &str) -> Self {
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(20))
             .build();
@@ -62,7 +63,12 @@ impl Client {
     }
 
     /// Status, replay flag and body; `None` on a transport error (the server died).
-    fn post(&self, path: &str, key: Option<&str>, body: &Value) -> Option<(u16, bool, Value)> {
+    pub(crate) fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> Option<(u16, bool, Value)> {
         let mut request = self
             .agent
             .post(&format!("{}{path}", self.base))
@@ -83,7 +89,7 @@ impl Client {
         ))
     }
 
-    fn get(&self, path: &str) -> Value {
+    pub(crate) fn get(&self, path: &str) -> Value {
         match self
             .agent
             .get(&format!("{}{path}", self.base))

@@ -405,13 +405,9 @@ impl StateSeen {
 }
 
 async fn open_and_stock(registry: &Registry) {
-    for jurisdiction in magasin::bootstrap::standard_jurisdictions() {
-        registry
-            .chain()
-            .set_jurisdiction(jurisdiction)
-            .await
-            .expect("jurisdiction set");
-    }
+    magasin::bootstrap::add_standard_jurisdictions(registry)
+        .await
+        .expect("jurisdictions set");
     let opened = registry
         .open_store(NewStore {
             code: "COMPACT".into(),
