@@ -27,7 +27,7 @@ use crate::domain::{
     KeyCheck, KeyUse, Outcome, PriceLookup, Return, ReturnError, ReturnRequest, Sale, SaleError,
     SaleId, SaleRequest, Sku, Stamp, StoreEvent, StoreId, StoreState, Username,
 };
-use crate::domain::{Cents, Count, TillError, TillNumber, TillReport};
+use crate::domain::{Cents, Count, SessionTotals, TillError, TillNumber, TillReport};
 use crate::domain::{RestockAsk, RestockError, RestockId, RestockRequest, RestockStep};
 use crate::persistence::{History, Journal, JournalError, SaleRecord, StreamId};
 
@@ -863,6 +863,29 @@ impl StoreHandle {
 
     pub async fn z_report(&self, z: u64) -> Result<Option<TillReport>, StoreError> {
         self.read(move |h, store| h.z_report(store, z)).await
+    }
+
+    /// The late addendum of a Z report: the totals of its session's sales recorded after
+    /// the closing (taken offline, sent late); `None` when there is none.
+    pub async fn late_addendum(
+        &self,
+        report: &TillReport,
+    ) -> Result<Option<SessionTotals>, StoreError> {
+        let Some(after) = report.closing.as_ref().map(|c| c.last_sale) else {
+            return Ok(None);
+        };
+        let session = report.session;
+        let late = self
+            .read(move |h, store| h.late_sales(store, session, after))
+            .await?;
+        if late.is_empty() {
+            return Ok(None);
+        }
+        let mut totals = SessionTotals::default();
+        for sale in &late {
+            totals.add_sale(sale);
+        }
+        Ok(Some(totals))
     }
 
     pub async fn set_levels(&self, lines: Vec<(Sku, u32, u32)>) -> Result<(), StoreError> {

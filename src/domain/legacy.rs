@@ -28,9 +28,35 @@ pub const DEFAULT_APPROVAL_PERCENT: u8 = 20;
 
 /// A store's snapshot in format version 1: the whole state, every sale it still held
 /// included. Read by [`super::StoreState::from_v1`].
+/// A stock line of versions 1 and 2 of a store's snapshot: no count asked.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct StockLineV1 {
+    pub on_hand: u32,
+    pub reorder_point: u32,
+    pub target_level: u32,
+}
+
+impl From<StockLineV1> for StockLine {
+    fn from(old: StockLineV1) -> Self {
+        StockLine {
+            on_hand: old.on_hand,
+            reorder_point: old.reorder_point,
+            target_level: old.target_level,
+            to_count: false,
+        }
+    }
+}
+
+/// The stock lines of an older snapshot, in the current layout.
+pub fn stock_lines(old: BTreeMap<Sku, StockLineV1>) -> BTreeMap<Sku, StockLine> {
+    old.into_iter()
+        .map(|(sku, line)| (sku, line.into()))
+        .collect()
+}
+
 #[derive(Debug, Deserialize)]
 pub struct StoreStateV1 {
-    pub stock: BTreeMap<Sku, StockLine>,
+    pub stock: BTreeMap<Sku, StockLineV1>,
     pub sales: BTreeMap<SaleId, SaleV1>,
     pub sale_returns: BTreeMap<SaleId, Vec<ReturnId>>,
     pub returns: BTreeMap<ReturnId, ReturnV1>,
@@ -46,7 +72,7 @@ pub struct StoreStateV1 {
 /// [`super::StoreState::from_v2`].
 #[derive(Debug, Deserialize)]
 pub struct StoreStateV2 {
-    pub stock: BTreeMap<Sku, StockLine>,
+    pub stock: BTreeMap<Sku, StockLineV1>,
     pub restocks: BTreeMap<u64, RestockRequest>,
     pub last_sale: u64,
     pub last_return: u64,

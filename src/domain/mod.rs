@@ -36,7 +36,7 @@ pub use restock::{
 pub use store::{
     AdjustedLine, Adjustment, AdjustmentError, AdjustmentKind, AdjustmentLine, AdjustmentRequest,
     Fingerprint, IdempotencyKey, KEY_RETENTION_MS, KeyCheck, KeyUse, KeyWindow, LinesError,
-    MAX_LINES, MAX_ON_HAND, NegativeLine, Outcome, PriceLookup, RequestedLine, RestockAsk,
+    MAX_LINES, MAX_ON_HAND, NegativeLine, Offline, Outcome, PriceLookup, RequestedLine, RestockAsk,
     RestockRequested, Return, ReturnError, ReturnExcess, ReturnRequest, ReturnedLine, Sale,
     SaleError, SaleLineRequest, SaleRecorded, SaleRequest, SaleReturned, SaleTerms, SessionClosed,
     SessionOpened, Shortage, SoldLine, Stamp, StockAdjusted, StockLevelsSet, StockLine, StoreEvent,

@@ -65,6 +65,9 @@ pub struct StockLine {
     pub on_hand: u32,
     pub reorder_point: u32,
     pub target_level: u32,
+    /// An offline sale took more than the shelf held (an écart): listed for a count until
+    /// the next physical count of the line.
+    pub to_count: bool,
 }
 
 impl StockLine {
@@ -226,6 +229,19 @@ pub struct SaleTerms {
     /// The manager whose approval came with the sale (checked by the caller). Not part of
     /// the fingerprint: a retry may carry a fresh approval.
     pub approved_by: Option<Username>,
+    /// A sale the till completed while the server could not be reached, sent afterwards.
+    pub offline: Option<Offline>,
+}
+
+/// What a till knew of a sale it completed offline: when, its receipt number from the
+/// till's own sequence, the session it was rung in. The goods have left the store: the sale
+/// is recorded even if the stock is short, at the prices the till charged and the taxes of
+/// that time, in its session even if that session has closed since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offline {
+    pub captured_at: Timestamp,
+    pub receipt: u64,
+    pub session: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,9 +281,16 @@ impl SaleRequest {
             }
             bytes
         });
+        let offline = self.terms.offline.map(|o| {
+            [o.captured_at.0, o.receipt as i64, o.session as i64]
+                .iter()
+                .flat_map(|n| n.to_le_bytes())
+                .collect::<Vec<u8>>()
+        });
         let terms = [
             discount_bytes(self.terms.discount),
             self.terms.till.map(|t| vec![t.get()]).unwrap_or_default(),
+            offline.unwrap_or_default(),
         ];
         let tenders = self.terms.tenders.iter().map(TenderRequest::bytes);
         fingerprint(
@@ -412,6 +435,8 @@ pub struct SoldLine {
     /// Its share of each tax of the receipt, to the cent.
     pub taxes: Vec<(TaxCode, i64)>,
     pub on_hand_after: u32,
+    /// Units sold offline beyond what the shelf held (an écart): the stock stopped at 0.
+    pub unstocked: u32,
 }
 
 impl SoldLine {
@@ -428,6 +453,7 @@ impl SoldLine {
             discount: Cents(0),
             taxes: Vec::new(),
             on_hand_after,
+            unstocked: 0,
         }
     }
 
@@ -456,9 +482,12 @@ pub struct Sale {
     pub till: Option<AtTill>,
     /// The manager who approved its discounts or price overrides.
     pub approved_by: Option<Username>,
+    /// When it happened (for a sale taken offline, when the till completed it).
     pub at: Timestamp,
     /// Who rang it up.
     pub by: Username,
+    /// For a sale taken offline: when the server recorded it.
+    pub recorded_at: Option<Timestamp>,
 }
 
 impl Sale {
@@ -485,6 +514,7 @@ impl Sale {
             approved_by: None,
             at,
             by,
+            recorded_at: None,
         }
     }
 
@@ -589,6 +619,10 @@ pub enum TillError {
     Closed(TillNumber),
     #[error("the count differs from what was expected by {over_short} cents: give a reason")]
     ReasonRequired { over_short: i64 },
+    #[error("till {till} expects receipt {expected} next")]
+    ReceiptOutOfSequence { till: TillNumber, expected: u64 },
+    #[error("till {till} never had session {session}")]
+    UnknownSession { till: TillNumber, session: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -865,7 +899,7 @@ impl StoreState {
                 old.history.last_return,
             ),
             last_adjustment: last(old.adjustments.keys().next_back().map(|id| id.0), 0),
-            stock: old.stock,
+            stock: super::legacy::stock_lines(old.stock),
             restocks: old.restocks,
             ..Self::default()
         }
@@ -874,7 +908,7 @@ impl StoreState {
     /// The state a version-2 snapshot stood for: no till had rung yet.
     pub fn from_v2(old: StoreStateV2) -> Self {
         Self {
-            stock: old.stock,
+            stock: super::legacy::stock_lines(old.stock),
             restocks: old.restocks,
             last_sale: old.last_sale,
             last_return: old.last_return,
@@ -914,6 +948,40 @@ impl StoreState {
                 store,
                 till,
                 number: last + 1,
+            },
+        })
+    }
+
+    /// The place of a sale the till completed offline: its receipt must be the till's next
+    /// (the till numbers its sales itself and sends them in order), its session one the
+    /// till has had, open or closed since (then the sale is a late addendum of it).
+    fn offline_receipt(
+        &self,
+        store: StoreId,
+        till: TillNumber,
+        offline: Offline,
+        rules: TillRules,
+    ) -> Result<AtTill, TillError> {
+        if till.get() > rules.tills {
+            return Err(TillError::UnknownTill(till));
+        }
+        let expected = self.tills.get(&till).map_or(0, |t| t.last_receipt) + 1;
+        if offline.receipt != expected {
+            return Err(TillError::ReceiptOutOfSequence { till, expected });
+        }
+        if offline.session == 0 || offline.session > self.last_session {
+            return Err(TillError::UnknownSession {
+                till,
+                session: offline.session,
+            });
+        }
+        Ok(AtTill {
+            till,
+            session: offline.session,
+            receipt: ReceiptNumber {
+                store,
+                till,
+                number: offline.receipt,
             },
         })
     }
@@ -976,6 +1044,7 @@ impl StoreState {
         }
         let closing = Closing {
             z_number: self.last_z + 1,
+            last_sale: self.last_sale,
             closed_at: stamp.at,
             closed_by: stamp.by.clone(),
             count,
@@ -1110,10 +1179,13 @@ impl StoreState {
         key: Option<KeyUse>,
     ) -> Result<SaleRecorded, SaleError> {
         let rules = prices.till_rules(store);
-        let at_till = match request.terms.till {
-            Some(till) => Some(self.next_receipt(store, till, rules)?),
-            None => None,
+        let offline = request.terms.offline;
+        let at_till = match (request.terms.till, offline) {
+            (Some(till), None) => Some(self.next_receipt(store, till, rules)?),
+            (Some(till), Some(offline)) => Some(self.offline_receipt(store, till, offline, rules)?),
+            (None, _) => None,
         };
+        let at = offline.map_or(stamp.at, |o| o.captured_at);
         let mut unknown = Vec::new();
         let mut short = Vec::new();
         let mut found = Vec::with_capacity(request.lines.len());
@@ -1126,7 +1198,7 @@ impl StoreState {
             };
             let available = self.stock_line(&line.sku).on_hand;
             let requested = line.quantity.get();
-            if requested > available {
+            if requested > available && offline.is_none() {
                 short.push(Shortage {
                     sku: line.sku.clone(),
                     requested,
@@ -1134,7 +1206,7 @@ impl StoreState {
                 });
                 continue;
             }
-            found.push((line, list_price, class, available - requested));
+            found.push((line, list_price, class, available, requested));
         }
         if !unknown.is_empty() {
             return Err(SaleError::UnknownSkus(unknown));
@@ -1144,7 +1216,7 @@ impl StoreState {
         }
         let to_price: Vec<LineToPrice> = found
             .iter()
-            .map(|(line, list_price, class, _)| LineToPrice {
+            .map(|(line, list_price, class, _, _)| LineToPrice {
                 unit_price: line.unit_price.unwrap_or(*list_price),
                 quantity: line.quantity.get(),
                 class: *class,
@@ -1154,11 +1226,13 @@ impl StoreState {
         let priced = price(
             &to_price,
             request.terms.discount,
-            &prices.tax_rates(store, stamp.at),
+            &prices.tax_rates(store, at),
         );
-        let overridden = found
-            .iter()
-            .any(|(line, list, _, _)| line.unit_price.is_some_and(|p| p != *list));
+        // Offline, the till charged the prices it had: not an override.
+        let overridden = offline.is_none()
+            && found
+                .iter()
+                .any(|(line, list, _, _, _)| line.unit_price.is_some_and(|p| p != *list));
         let above = priced
             .lines
             .iter()
@@ -1174,7 +1248,7 @@ impl StoreState {
             .zip(to_price)
             .zip(priced.lines)
             .map(
-                |(((line, list_price, class, after), priced_at), p)| SoldLine {
+                |(((line, list_price, class, available, requested), priced_at), p)| SoldLine {
                     sku: line.sku.clone(),
                     quantity: priced_at.quantity,
                     unit_price: priced_at.unit_price,
@@ -1183,7 +1257,8 @@ impl StoreState {
                     discount: Cents(p.discount),
                     net: Cents(p.net),
                     taxes: p.taxes,
-                    on_hand_after: after,
+                    on_hand_after: available.saturating_sub(requested),
+                    unstocked: requested.saturating_sub(available),
                 },
             )
             .collect();
@@ -1202,8 +1277,9 @@ impl StoreState {
                 approved_by: (overridden || above)
                     .then(|| request.terms.approved_by.clone())
                     .flatten(),
-                at: stamp.at,
+                at,
                 by: stamp.by.clone(),
+                recorded_at: offline.map(|_| stamp.at),
             },
             key,
         })
@@ -1407,6 +1483,9 @@ impl StoreState {
             StoreEvent::SaleRecorded(SaleRecorded { sale, key }) => {
                 for line in &sale.lines {
                     self.set_on_hand(&line.sku, line.on_hand_after);
+                    if line.unstocked > 0 {
+                        self.stock.entry(line.sku.clone()).or_default().to_count = true;
+                    }
                 }
                 if let Some(session) = self.rung_at(sale.till) {
                     session.totals.add_sale(sale);
@@ -1427,6 +1506,11 @@ impl StoreState {
             StoreEvent::StockAdjusted(StockAdjusted { adjustment, key }) => {
                 for line in &adjustment.lines {
                     self.set_on_hand(&line.sku, line.on_hand_after);
+                    if let (AdjustmentKind::Count(_), Some(counted)) =
+                        (line.kind, self.stock.get_mut(&line.sku))
+                    {
+                        counted.to_count = false;
+                    }
                 }
                 self.last_adjustment = self.last_adjustment.max(adjustment.id.0);
                 self.remember(key, Outcome::Adjustment(adjustment.id), adjustment.at);

@@ -548,6 +548,9 @@ pub struct TillReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Closing {
     pub z_number: u64,
+    /// The store's last sale id at the closing: a sale of this session recorded after it
+    /// (taken offline, sent late) is the report's late addendum.
+    pub last_sale: u64,
     pub closed_at: Timestamp,
     pub closed_by: Username,
     pub count: Count,

@@ -22,6 +22,10 @@ struct Movement {
     /// For sales and returns: the unit price the line was sold at.
     #[serde(skip_serializing_if = "Option::is_none")]
     unit_price_cents: Option<i64>,
+    /// An écart: units an offline sale took beyond what the shelf held (negative), which
+    /// on-hand did not go below 0 for; the line is listed for a count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discrepancy: Option<i64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -97,9 +101,10 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
                 .into_iter()
                 .map(|l| Movement {
                     sku: l.sku.to_string(),
-                    change: -i64::from(l.quantity),
+                    change: -i64::from(l.quantity - l.unstocked),
                     on_hand_after: l.on_hand_after,
                     unit_price_cents: Some(l.unit_price.0),
+                    discrepancy: (l.unstocked > 0).then(|| -i64::from(l.unstocked)),
                 })
                 .collect(),
             ..entry(seq, "sale_recorded")
@@ -119,6 +124,7 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
                     change: i64::from(l.quantity),
                     on_hand_after: l.on_hand_after,
                     unit_price_cents: Some(l.unit_price.0),
+                    discrepancy: None,
                 })
                 .collect(),
             ..entry(seq, "sale_returned")
@@ -136,6 +142,7 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
                     change: i64::from(l.on_hand_after) - i64::from(l.on_hand_before),
                     on_hand_after: l.on_hand_after,
                     unit_price_cents: None,
+                    discrepancy: None,
                 })
                 .collect(),
             ..entry(seq, "stock_adjusted")
@@ -239,6 +246,7 @@ fn restock_step_entry(seq: u64, store: StoreId, done: RestockStepDone) -> Ledger
                     change: i64::from(l.quantity),
                     on_hand_after: l.on_hand_after,
                     unit_price_cents: None,
+                    discrepancy: None,
                 })
                 .collect(),
             ..base

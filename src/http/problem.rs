@@ -606,6 +606,26 @@ fn till_problem(error: &TillError) -> Problem {
                 "La caisse {till} n'a pas de session ouverte : ouvrez-la avec un fonds de caisse."
             ),
         ),
+        TillError::ReceiptOutOfSequence { till, expected } => with_errors(
+            problem(
+                StatusCode::CONFLICT,
+                "receipt_out_of_sequence",
+                "Receipt out of sequence",
+                format!(
+                    "La caisse {till} attend le reçu n° {expected} : envoyez les ventes hors ligne dans l'ordre."
+                ),
+            ),
+            vec![serde_json::json!({ "field": "receipt_number", "expected": expected })],
+        ),
+        TillError::UnknownSession { till, session } => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_session",
+                "Unknown session",
+                format!("La caisse {till} n'a jamais eu de session {session}."),
+            ),
+            vec![serde_json::json!({ "field": "session" })],
+        ),
         TillError::ReasonRequired { over_short } => with_errors(
             problem(
                 StatusCode::UNPROCESSABLE_ENTITY,

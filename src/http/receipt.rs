@@ -9,8 +9,8 @@ use super::rfc3339;
 use super::till::approver;
 use crate::actors::SaleView;
 use crate::domain::{
-    Cents, Discount, Quantity, Return, SaleLineRequest, SaleRequest, SaleTerms, Sku, Store,
-    StoreId, TaxCode, TaxLine, Tender, TenderRequest, TillNumber, Timestamp, ValueError,
+    Cents, Discount, Offline, Quantity, Return, SaleLineRequest, SaleRequest, SaleTerms, Sku,
+    Store, StoreId, TaxCode, TaxLine, Tender, TenderRequest, TillNumber, Timestamp, ValueError,
 };
 use crate::reports::CatalogView;
 
@@ -32,6 +32,71 @@ pub struct NewSaleBody {
     /// A manager's approval (`POST …/approvals`) for a discount above the store's
     /// threshold or a price override.
     approval: Option<String>,
+    /// A sale the till completed while the server could not be reached: when (RFC 3339).
+    /// With `receipt_number` (the till's own next number) and `session`. Recorded even if
+    /// the stock is short, at the line prices sent and the taxes of that time.
+    captured_offline_at: Option<String>,
+    /// The receipt number the till printed offline: `1-02-000124`.
+    receipt_number: Option<String>,
+    /// The session the till was in when it took the sale offline.
+    session: Option<u64>,
+}
+
+/// How far ahead of the server's clock a till's clock may be.
+const CLOCK_SKEW_MS: i64 = 5 * 60_000;
+
+fn offline_error(field: &str, detail: &str) -> FieldError {
+    FieldError {
+        field: field.into(),
+        code: "invalid_offline_sale",
+        detail: detail.into(),
+    }
+}
+
+/// What an offline sale's body says of it: its time, receipt number and session, checked
+/// against the store and till of the sale.
+fn offline(
+    body: &NewSaleBody,
+    store: StoreId,
+    till: Option<TillNumber>,
+    now: Timestamp,
+) -> Result<Option<Offline>, FieldError> {
+    let Some(at) = body.captured_offline_at.as_deref() else {
+        return Ok(None);
+    };
+    let captured = at
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .ok()
+        .filter(|ms| *ms <= now.0 + CLOCK_SKEW_MS)
+        .ok_or_else(|| {
+            offline_error(
+                "captured_offline_at",
+                "Un instant RFC 3339 passé (2026-12-04T14:05:00Z).",
+            )
+        })?;
+    let till =
+        till.ok_or_else(|| offline_error("till", "Une vente hors ligne est faite à une caisse."))?;
+    let expected = format!("{store}-{:02}-", till.get());
+    let receipt = body
+        .receipt_number
+        .as_deref()
+        .and_then(|r| r.strip_prefix(&expected))
+        .and_then(|n| n.parse::<u64>().ok())
+        .ok_or_else(|| {
+            offline_error(
+                "receipt_number",
+                &format!("Le numéro de reçu de la caisse : {expected}000123."),
+            )
+        })?;
+    let session = body
+        .session
+        .ok_or_else(|| offline_error("session", "La session de caisse de la vente."))?;
+    Ok(Some(Offline {
+        captured_at: Timestamp(captured),
+        receipt,
+        session,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -158,6 +223,10 @@ pub fn sale_request(
     if !body.tenders.is_empty() && body.till.is_none() {
         fields.0.push(FieldError::new("till", ValueError::Till));
     }
+    let offline = offline(&body, store, till, crate::actors::now())
+        .map_err(|e| fields.0.push(e))
+        .ok()
+        .flatten();
     if !fields.0.is_empty() {
         return Err(ApiError::Validation(fields.0));
     }
@@ -170,6 +239,7 @@ pub fn sale_request(
         till,
         tenders: tenders.into_iter().flatten().collect(),
         approved_by,
+        offline,
     };
     SaleRequest::with_terms(lines.into_iter().flatten().collect(), terms)
         .map_err(super::problem::lines_error)
@@ -200,6 +270,8 @@ pub struct SoldLineBody {
     /// The codes of the taxes on the line, as printed beside it (`GST QST`).
     tax_codes: Vec<&'static str>,
     taxes: Vec<LineTaxBody>,
+    /// Units sold offline beyond what the shelf held (an écart).
+    unstocked: u32,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -278,7 +350,10 @@ pub struct SaleBody {
     session: Option<u64>,
     receipt_number: Option<String>,
     approved_by: Option<String>,
+    /// When it happened (for a sale taken offline, when the till completed it).
     created_at: String,
+    /// For a sale taken offline: when the server recorded it.
+    recorded_at: Option<String>,
     /// Username of who rang it up.
     by: String,
     receipt: ReceiptBody,
@@ -368,6 +443,7 @@ pub fn sale_body(
                 .map(|(c, _)| c.as_str())
                 .collect(),
             taxes: line_taxes(&l.taxes),
+            unstocked: l.unstocked,
         })
         .collect();
     SaleBody {
@@ -387,6 +463,7 @@ pub fn sale_body(
         receipt_number: sale.till.map(|t| t.receipt.to_string()),
         approved_by: sale.approved_by.map(|u| u.to_string()),
         created_at: rfc3339(sale.at),
+        recorded_at: sale.recorded_at.map(rfc3339),
         by: sale.by.to_string(),
         receipt,
         returns: view.returns.into_iter().map(ReturnBody::from).collect(),

@@ -23,6 +23,8 @@ struct StockBody {
     target_level: u32,
     /// Under its reorder point.
     low: bool,
+    /// An offline sale took more than the shelf held: count it.
+    to_count: bool,
 }
 
 fn body(product: Product, line: StockLine) -> StockBody {
@@ -35,7 +37,14 @@ fn body(product: Product, line: StockLine) -> StockBody {
         reorder_point: line.reorder_point,
         target_level: line.target_level,
         low: line.is_low(),
+        to_count: line.to_count,
     }
+}
+
+/// Which lines a stock query keeps: all, or only the low ones, or only those to count.
+fn wanted(query: &StockQuery) -> impl Fn(&StockLine) -> bool + use<> {
+    let (low, to_count) = (query.low.unwrap_or(false), query.to_count.unwrap_or(false));
+    move |line| (!low || line.is_low()) && (!to_count || line.to_count)
 }
 
 /// The store of the path, once the user may read its stock (403 before 404: a store
@@ -57,6 +66,8 @@ struct StockQuery {
     category: Option<String>,
     /// Only lines under their reorder point.
     low: Option<bool>,
+    /// Only lines an offline sale left to count.
+    to_count: Option<bool>,
     page: Option<u32>,
     per_page: Option<u32>,
 }
@@ -75,7 +86,7 @@ async fn store_stock(
     let id = readable_store(&app, &user, path.into_inner())?;
     let query = query.into_inner();
     let pagination = Pagination::new(query.page, query.per_page)?;
-    let only_low = query.low.unwrap_or(false);
+    let keep = wanted(&query);
     let lines: Vec<(Product, StockLine)> = app
         .catalog
         .search(&ProductQuery {
@@ -87,7 +98,7 @@ async fn store_stock(
             let line = app.stock.line(id, &p.sku);
             (p, line)
         })
-        .filter(|(_, line)| !only_low || line.is_low())
+        .filter(|(_, line)| keep(line))
         .collect();
     Ok(web::Json(pagination.slice(lines, |(p, l)| body(p, l))))
 }

@@ -11,7 +11,9 @@ use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
 use crate::actors::{Recorded, now};
 use crate::auth::{AuthError, Permission};
-use crate::domain::{Cents, Count, StoreId, TillNumber, TillReport, ValueError, parse_label};
+use crate::domain::{
+    Cents, Count, SessionTotals, StoreId, TillNumber, TillReport, ValueError, parse_label,
+};
 
 /// A store and one of its tills, from the path.
 fn till_path(raw: (u32, i64)) -> Result<(StoreId, TillNumber), ApiError> {
@@ -75,6 +77,58 @@ pub struct TillReportBody {
     denominations: Vec<DenominationBody>,
     reason: Option<String>,
     over_short_cents: Option<i64>,
+    /// Sales of this session recorded after its closing (taken offline, sent late).
+    late_addendum: Option<AddendumBody>,
+}
+
+/// What a closed session took in after its Z report.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AddendumBody {
+    sales_count: u32,
+    net_cents: i64,
+    taxes: Vec<TaxTotalBody>,
+    total_cents: i64,
+    tenders: Vec<AmountBody>,
+}
+
+fn tax_totals(taxes: &[crate::domain::TaxTotal]) -> Vec<TaxTotalBody> {
+    taxes
+        .iter()
+        .map(|x| TaxTotalBody {
+            code: x.code.as_str(),
+            rate: x.rate.percent(),
+            base_cents: x.base_cents,
+            amount_cents: x.amount_cents,
+        })
+        .collect()
+}
+
+impl From<SessionTotals> for AddendumBody {
+    fn from(t: SessionTotals) -> Self {
+        Self {
+            sales_count: t.sales,
+            net_cents: t.net,
+            taxes: tax_totals(&t.taxes),
+            total_cents: t.total,
+            tenders: amounts(&t.tenders),
+        }
+    }
+}
+
+/// Z reports with their late addenda.
+async fn with_addenda(
+    store: &crate::actors::StoreHandle,
+    reports: Vec<TillReport>,
+) -> Result<Vec<TillReportBody>, ApiError> {
+    let mut bodies = Vec::with_capacity(reports.len());
+    for report in reports {
+        let late = store.late_addendum(&report).await?;
+        bodies.push(TillReportBody {
+            late_addendum: late.map(Into::into),
+            ..report.into()
+        });
+    }
+    Ok(bodies)
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -110,16 +164,7 @@ impl From<TillReport> for TillReportBody {
             gross_cents: t.gross,
             discounts_cents: t.discounts,
             net_cents: t.net,
-            taxes: t
-                .taxes
-                .iter()
-                .map(|x| TaxTotalBody {
-                    code: x.code.as_str(),
-                    rate: x.rate.percent(),
-                    base_cents: x.base_cents,
-                    amount_cents: x.amount_cents,
-                })
-                .collect(),
+            taxes: tax_totals(&t.taxes),
             total_cents: t.total,
             tenders: amounts(&t.tenders),
             cash_received_cents: t.cash_received,
@@ -147,6 +192,7 @@ impl From<TillReport> for TillReportBody {
                 .unwrap_or_default(),
             reason: closing.and_then(|c| c.count.reason.clone()),
             over_short_cents: closing.map(|c| c.over_short),
+            late_addendum: None,
         }
     }
 }
@@ -300,7 +346,7 @@ async fn z_reports(
     let (reports, total) = store
         .z_reports(pagination.skip(), pagination.take())
         .await?;
-    let items = reports.into_iter().map(TillReportBody::from).collect();
+    let items = with_addenda(&store, reports).await?;
     let total = usize::try_from(total).unwrap_or(usize::MAX);
     Ok(web::Json(pagination.page_of(items, total)))
 }

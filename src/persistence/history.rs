@@ -40,14 +40,17 @@ const MAX_IDLE_READERS: usize = 8;
 
 const SCHEMA: &str = "
     CREATE TABLE sales (
-        store INTEGER NOT NULL,
-        id    INTEGER NOT NULL,
-        at    INTEGER NOT NULL,
-        total INTEGER NOT NULL,
-        seq   INTEGER NOT NULL,
-        body  BLOB    NOT NULL,
+        store   INTEGER NOT NULL,
+        id      INTEGER NOT NULL,
+        at      INTEGER NOT NULL,
+        total   INTEGER NOT NULL,
+        seq     INTEGER NOT NULL,
+        body    BLOB    NOT NULL,
+        -- The till session of a till sale (a late one is found by it).
+        session INTEGER,
         PRIMARY KEY (store, id)
     ) WITHOUT ROWID;
+    CREATE INDEX sales_by_session ON sales (store, session) WHERE session IS NOT NULL;
 
     CREATE TABLE returns (
         store   INTEGER NOT NULL,
@@ -781,6 +784,30 @@ impl History {
         })
     }
 
+    /// The sales of a till session recorded after `after_sale` (a closed session's late
+    /// addendum: sales taken offline and sent after the closing).
+    pub fn late_sales(
+        &self,
+        store: StoreId,
+        session: u64,
+        after_sale: u64,
+    ) -> Result<Vec<Sale>, JournalError> {
+        self.read(|conn| {
+            let mut query = conn.prepare_cached(
+                "SELECT body FROM sales WHERE store = ?1 AND session = ?2 AND id > ?3 ORDER BY id",
+            )?;
+            let rows = query.query_map(
+                params![
+                    store_sql(store),
+                    to_sql(session, "session")?,
+                    to_sql(after_sale, "sale id")?
+                ],
+                |row| row.get::<_, Vec<u8>>(0),
+            )?;
+            rows.map(|body| Ok(codec::decode(&body?)?)).collect()
+        })
+    }
+
     /// A Z report by its number.
     pub fn z_report(&self, store: StoreId, z: u64) -> Result<Option<TillReport>, JournalError> {
         self.row_by_id(
@@ -1089,7 +1116,7 @@ fn record_event<'a>(
         StoreEvent::SaleRecorded(recorded) => {
             let sale = &recorded.sale;
             tx.prepare_cached(
-                "INSERT INTO sales (store, id, at, total, seq, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO sales (store, id, at, total, seq, body, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 store_id,
@@ -1097,7 +1124,8 @@ fn record_event<'a>(
                 sale.at.0,
                 sale.total.0,
                 seq,
-                codec::encode(sale)?
+                codec::encode(sale)?,
+                sale.till.map(|t| to_sql(t.session, "session")).transpose()?
             ])?;
             let hour = hour_of(sale.at);
             *sums.hours.entry((store, hour)).or_default() += Figures::of_sale(sale);

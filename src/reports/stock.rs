@@ -4,8 +4,8 @@
 use dashmap::DashMap;
 
 use crate::domain::{
-    SaleRecorded, SaleReturned, Sku, StepKind, StockAdjusted, StockLevelsSet, StockLine,
-    StoreEvent, StoreId, StoreState,
+    AdjustmentKind, SaleRecorded, SaleReturned, Sku, StepKind, StockAdjusted, StockLevelsSet,
+    StockLine, StoreEvent, StoreId, StoreState,
 };
 
 #[derive(Default)]
@@ -36,9 +36,15 @@ impl StockView {
         };
         match event {
             StoreEvent::SaleRecorded(SaleRecorded { sale, .. }) => {
-                sale.lines
-                    .iter()
-                    .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
+                for l in &sale.lines {
+                    set_on_hand(&l.sku, l.on_hand_after);
+                    if l.unstocked > 0 {
+                        self.lines
+                            .entry((store, l.sku.clone()))
+                            .or_default()
+                            .to_count = true;
+                    }
+                }
             }
             StoreEvent::SaleReturned(SaleReturned { ret, .. }) => {
                 ret.lines
@@ -46,10 +52,15 @@ impl StockView {
                     .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
             }
             StoreEvent::StockAdjusted(StockAdjusted { adjustment, .. }) => {
-                adjustment
-                    .lines
-                    .iter()
-                    .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
+                for l in &adjustment.lines {
+                    set_on_hand(&l.sku, l.on_hand_after);
+                    if matches!(l.kind, AdjustmentKind::Count(_)) {
+                        self.lines
+                            .entry((store, l.sku.clone()))
+                            .or_default()
+                            .to_count = false;
+                    }
+                }
             }
             StoreEvent::RestockStep(done) => {
                 if let StepKind::Received(lines) = &done.step {

@@ -514,3 +514,84 @@ fn a_new_rate_applies_from_its_day_and_recorded_sales_keep_theirs() {
     let elsewhere = app.patch_as(None, "/api/v1/stores/1", &json!({"jurisdiction": "ZZ"}));
     assert_problem(&elsewhere, 422, "unknown_jurisdiction");
 }
+
+#[test]
+fn an_offline_sale_beyond_the_stock_is_recorded_with_an_ecart_and_a_late_addendum() {
+    let app = spawn_app();
+    let chips = price(&app, "EPI-0024");
+    let till = Till::open(&app, "caissier1", 1, 1, 0);
+    let first = till.sell("off-0", json!({"lines": [{"sku": "LAI-0001", "quantity": 1}], "tenders": [{"type": "cash", "amount_cents": 2_000}]}));
+    assert_eq!(first.body["receipt_number"], "1-01-000001");
+    app.count(1, "EPI-0024", 2);
+    let expected = cents(&till.x()["cash_expected_cents"]);
+    assert_eq!(
+        till.close(&json!({"counted_cash_cents": expected})).status,
+        201
+    );
+
+    // Taken offline ten minutes ago, in session 1 (closed since), five bags for two on the shelf.
+    let at = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(10);
+    let offline = json!({
+        "captured_offline_at": at.to_string(), "receipt_number": "1-01-000002", "session": 1,
+        "lines": [{"sku": "EPI-0024", "quantity": 5, "unit_price_cents": chips}],
+        "tenders": [{"type": "cash", "amount_cents": 10_000}],
+    });
+    let sold = till.sell("off-1", offline.clone());
+    assert_eq!(sold.status, 201, "{:?}", sold.body);
+    assert_eq!(sold.body["lines"][0]["unstocked"], 3);
+    assert!(sold.body["recorded_at"].is_string());
+    let base = 5 * chips;
+    assert_eq!(
+        cents(&sold.body["taxes"][0]["amount_cents"]),
+        tax(base, 5_000)
+    );
+    assert_eq!(app.on_hand(1, "EPI-0024"), 0, "stock never goes below zero");
+    let again = till.sell("off-1", offline);
+    assert_eq!((again.status, again.replayed), (201, true));
+    assert_eq!(again.body["id"], sold.body["id"]);
+
+    let ledger = app.get("/api/v1/stores/1/ledger?limit=1000").body;
+    let last = ledger["items"]
+        .as_array()
+        .and_then(|i| i.last())
+        .expect("an entry");
+    assert_eq!(last["movements"][0]["change"], -2);
+    assert_eq!(last["movements"][0]["discrepancy"], -3);
+    let to_count = app.get("/api/v1/stores/1/stock?to_count=true").body;
+    let skus: Vec<&str> = to_count["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|l| l["sku"].as_str())
+        .collect();
+    assert_eq!(skus, ["EPI-0024"]);
+    let taxes = app.get("/api/v1/reports/taxes?store_id=1").body;
+    let gst = &taxes["jurisdictions"][0]["taxes"][0];
+    assert_eq!(
+        cents(&gst["collected_cents"]),
+        cents(&first.body["taxes"][0]["amount_cents"]) + tax(base, 5_000)
+    );
+    let z = app.get("/api/v1/stores/1/z-reports").body;
+    assert_eq!(z["items"][0]["late_addendum"]["sales_count"], 1);
+    assert_eq!(
+        z["items"][0]["late_addendum"]["total_cents"],
+        sold.body["total_cents"]
+    );
+    assert_eq!(
+        z["items"][0]["sales_count"], 1,
+        "the Z report itself does not change"
+    );
+
+    let skipped = till.sell("off-2", json!({
+        "captured_offline_at": at.to_string(), "receipt_number": "1-01-000005", "session": 1,
+        "lines": [{"sku": "LAI-0001", "quantity": 1}], "tenders": [{"type": "cash", "amount_cents": 1_000}],
+    }));
+    assert_problem(&skipped, 409, "receipt_out_of_sequence");
+    app.count(1, "EPI-0024", 40);
+    let counted = app.get("/api/v1/stores/1/stock?to_count=true").body;
+    assert_eq!(
+        counted["items"].as_array().map(Vec::len),
+        Some(0),
+        "a count clears the écart"
+    );
+}
