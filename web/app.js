@@ -3,6 +3,7 @@
 
 import { api, session, saveSession, clearSession, money, when, ApiError } from "/ui/api.js";
 import { TAX_LABELS, priceBasket, ratesAt, settle } from "/ui/till.js";
+import { keep, kept, sent, unreachable } from "/ui/offline.js";
 
 const ecran = document.getElementById("ecran");
 const message = document.getElementById("message");
@@ -173,6 +174,56 @@ function vendre({ store, till, shop, jurisdiction, x, header }) {
   const receipt = el("section", { id: "recu", class: "ticket", hidden: true, "aria-live": "polite" });
   const approve = el("form", { id: "approbation", class: "carte", hidden: true });
   const rates = ratesAt(jurisdiction, Date.now());
+  // Offline, the till numbers its sales itself, from the last number it knows.
+  const receiptKey = `magasin.recu.${store}.${till}`;
+  let lastReceipt = Math.max(x.last_receipt || 0, Number(localStorage.getItem(receiptKey) || 0));
+  const waiting = el("p", { id: "attente", role: "status", "aria-live": "polite" });
+  // The whole catalog, for scanning while the server does not answer.
+  let catalog = [];
+  (async () => {
+    const all = [];
+    for (let page = 1; ; page += 1) {
+      const found = await api(`/products?per_page=200&page=${page}`);
+      all.push(...found.items);
+      if (found.items.length < 200) break;
+    }
+    catalog = all;
+  })().catch(() => {});
+
+  function remember(number) {
+    lastReceipt = Math.max(lastReceipt, number);
+    localStorage.setItem(receiptKey, String(lastReceipt));
+  }
+
+  async function refreshWaiting() {
+    const queued = await kept();
+    waiting.textContent = queued.length === 0 ? ""
+      : `${queued.length} vente(s) prise(s) hors ligne en attente d'envoi depuis ${when(queued[0].captured_at)}.`;
+  }
+
+  let syncing = false;
+  async function sync() {
+    if (syncing) return;
+    syncing = true;
+    try {
+      for (const sale of await kept()) {
+        try {
+          const recorded = await api(`/stores/${sale.store}/sales`, { method: "POST", key: sale.key, body: sale.body });
+          await sent(sale.seq);
+          remember(Number(recorded.receipt_number.split("-").pop()));
+        } catch (error) {
+          if (!unreachable(error)) say(`Vente hors ligne ${sale.body.receipt_number} refusée : ${error.message}`);
+          break;
+        }
+      }
+    } finally {
+      syncing = false;
+      await refreshWaiting();
+    }
+  }
+  const timer = setInterval(sync, 2000);
+  leaveScreen = () => clearInterval(timer);
+  refreshWaiting();
 
   function priced() {
     return priceBasket(cart.lines, Number(saleDiscount.value) || 0, rates);
@@ -225,6 +276,15 @@ function vendre({ store, till, shop, jurisdiction, x, header }) {
     draw();
   }
 
+  /** Offline: the catalog kept in memory, by barcode or by words of the name. */
+  function searchHere(text) {
+    const fold = (t) => t.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+    const words = fold(text).split(/\s+/);
+    const items = catalog.filter((p) => p.ean13 === text || p.sku === text.toUpperCase()
+      || words.every((w) => fold(`${p.name} ${p.category}`).includes(w)));
+    return { items: items.slice(0, 10) };
+  }
+
   async function lookup() {
     const text = scan.value.trim();
     if (!text) {
@@ -233,7 +293,10 @@ function vendre({ store, till, shop, jurisdiction, x, header }) {
       return;
     }
     try {
-      const found = await api(`/products?q=${encodeURIComponent(text)}&per_page=10`);
+      const found = await api(`/products?q=${encodeURIComponent(text)}&per_page=10`).catch((error) => {
+        if (unreachable(error)) return searchHere(text);
+        throw error;
+      });
       if (/^\d{13}$/.test(text) || found.items.length === 1) {
         if (found.items.length === 0) return say(`Aucun produit pour le code ${text}.`);
         return add(found.items[0]);
@@ -262,23 +325,53 @@ function vendre({ store, till, shop, jurisdiction, x, header }) {
     };
   }
 
+  function clearCart() {
+    cart = { key: crypto.randomUUID(), lines: [] };
+    approval = null;
+    cashIn.value = "";
+    cardIn.value = "";
+    reference.value = "";
+    saleDiscount.value = 0;
+    draw();
+  }
+
+  /** Completes the sale at the till: numbered from its own sequence, kept to be sent. */
+  async function takeOffline() {
+    const p = priced();
+    const t = tenders(p.total);
+    const number = lastReceipt + 1;
+    const receiptNumber = `${store}-${String(till).padStart(2, "0")}-${String(number).padStart(6, "0")}`;
+    const captured = new Date().toISOString();
+    const sale = { ...body(), captured_offline_at: captured, receipt_number: receiptNumber, session: x.session,
+      lines: cart.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unit_price_cents: l.price_cents,
+        ...(l.discount_percent ? { discount: { percent: l.discount_percent } } : {}) })) };
+    await keep({ key: cart.key, store, body: sale, captured_at: captured });
+    remember(number);
+    showReceipt(receipt, offlineReceipt({ shop, till, cart, p, t, receiptNumber, captured }), shop, false);
+    say(`Vente ${receiptNumber} prise hors ligne${t.change ? ` : rendre ${money(t.change)}` : ""} ; elle sera envoyée dès que le serveur répondra.`, "info");
+    clearCart();
+    await refreshWaiting();
+  }
+
   let sending = false;
   async function submit() {
     if (sending || cart.lines.length === 0) return;
     sending = true;
     validate.disabled = true;
     try {
+      // Sales wait in order: while some are queued, the next one joins them.
+      if ((await kept()).length > 0) return await takeOffline();
       const sale = await api(`/stores/${store}/sales`, { method: "POST", key: cart.key, body: body() });
+      remember(Number(sale.receipt_number.split("-").pop()));
+      localStorage.setItem("magasin.politique", sale.receipt.return_policy);
       showReceipt(receipt, sale, shop, false);
-      cart = { key: crypto.randomUUID(), lines: [] };
-      approval = null;
-      cashIn.value = "";
-      cardIn.value = "";
-      reference.value = "";
-      saleDiscount.value = 0;
       say(`Vente ${sale.receipt_number} enregistrée${sale.change_cents ? ` : rendre ${money(sale.change_cents)}` : ""}.`, "succes");
-      draw();
+      clearCart();
     } catch (error) {
+      if (unreachable(error)) {
+        await takeOffline();
+        return;
+      }
       if (error instanceof ApiError && error.problem.code === "approval_required") askApproval();
       fail(error);
       validate.disabled = false;
@@ -334,8 +427,27 @@ function vendre({ store, till, shop, jurisdiction, x, header }) {
       el("table", { class: "sommaire" }, summary),
       el("p", { class: "total" }, "Total ", total),
       el("div", { class: "saisie paiement" }, el("label", {}, "Espèces reçues ($)", cashIn), el("label", {}, "Carte ($)", cardIn), el("label", {}, "Référence", reference)),
-      due, validate, approve),
+      due, validate, waiting, approve),
     el("div", {}, receipt, fermeture(store, till), returns(store, till, (sale) => showReceipt(receipt, sale, shop, true))));
+}
+
+/** A receipt for a sale taken offline, in the shape the API gives one. */
+function offlineReceipt({ shop, till, cart, p, t, receiptNumber, captured }) {
+  const paid = [];
+  if (t.card > 0) paid.push({ type: "card", amount_cents: t.card, given_cents: t.card });
+  if (t.cash > 0) paid.push({ type: "cash", amount_cents: t.cashDue, given_cents: t.cash });
+  return {
+    id: receiptNumber,
+    offline: true,
+    lines: cart.lines.map((l, i) => ({ sku: l.sku, name: l.name, quantity: l.quantity, unit_price_cents: l.price_cents,
+      line_total_cents: l.price_cents * l.quantity, discount_cents: l.price_cents * l.quantity - p.net[i],
+      tax_codes: l.tax_class === "taxable" ? p.taxes.map((x) => x.code) : [] })),
+    subtotal_cents: p.subtotal, taxes: p.taxes, total_cents: p.total, cash_rounding_cents: t.rounding,
+    tenders: paid, change_cents: t.change,
+    receipt: { receipt_number: receiptNumber, store_name: shop.name, address: shop.address, registrations: shop.registrations,
+      local_time: when(captured), till, cashier: session()?.user?.username ?? "",
+      return_policy: localStorage.getItem("magasin.politique") || "Retours dans les 30 jours sur présentation du reçu." },
+  };
 }
 
 /** An 80 mm receipt from the sale as the API gives it; a reprint says « COPIE ». */
@@ -352,6 +464,7 @@ function showReceipt(zone, sale, shop, copy) {
     el("p", {}, `Reçu ${r.receipt_number || sale.id} · ${r.local_time}`),
     el("p", {}, `Caisse ${r.till ?? "—"} · ${r.cashier}`),
     copy ? el("p", { class: "copie" }, "COPIE") : "",
+    sale.offline ? el("p", { class: "copie", id: "hors-ligne" }, "HORS LIGNE") : "",
     el("table", {}, el("tbody", {}, sale.lines.flatMap((l) => [
       el("tr", {}, el("td", {}, `${l.name || l.sku}`), el("td", { class: "nombre" }, money(l.line_total_cents))),
       el("tr", { class: "detail" }, el("td", {}, `${l.quantity} × ${money(l.unit_price_cents)} · ${codes(l)}`),
@@ -856,4 +969,6 @@ document.getElementById("deconnexion").addEventListener("click", () => {
   location.hash = "#/connexion";
 });
 window.addEventListener("hashchange", () => { say(""); route(); });
+// The service worker keeps the application and its last reads for when the server is down.
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
 route();

@@ -556,7 +556,8 @@ impl Handler<OpenSession> for StoreActor {
             Ok(opened) => opened,
             Err(e) => return refuse(e.into()),
         };
-        let report = crate::domain::till_report(self.id, msg.till, &opened.session, None);
+        let last = self.state().last_receipt(msg.till);
+        let report = crate::domain::till_report((self.id, msg.till, last), &opened.session, None);
         let ack = self.log.persist(vec![StoreEvent::SessionOpened(opened)]);
         when_durable(
             ack,

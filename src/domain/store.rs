@@ -932,6 +932,11 @@ impl StoreState {
             .ok_or(TillError::Closed(till))
     }
 
+    /// The last receipt number `till` printed (0: none yet).
+    pub fn last_receipt(&self, till: TillNumber) -> u64 {
+        self.tills.get(&till).map_or(0, |t| t.last_receipt)
+    }
+
     /// The next receipt of `till`, in its open session.
     fn next_receipt(
         &self,
@@ -1023,7 +1028,11 @@ impl StoreState {
         rules: TillRules,
     ) -> Result<TillReport, TillError> {
         let session = self.open_session(till, rules)?;
-        Ok(till_report(store, till, session, None))
+        Ok(till_report(
+            (store, till, self.last_receipt(till)),
+            session,
+            None,
+        ))
     }
 
     /// Closes `till`'s session with the cash counted: its Z report. Never touches stock
@@ -1051,7 +1060,11 @@ impl StoreState {
             over_short,
         };
         Ok(SessionClosed {
-            report: till_report(store, till, session, Some(closing)),
+            report: till_report(
+                (store, till, self.last_receipt(till)),
+                session,
+                Some(closing),
+            ),
             key,
         })
     }

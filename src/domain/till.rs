@@ -534,6 +534,9 @@ pub struct Count {
 pub struct TillReport {
     pub store: StoreId,
     pub till: TillNumber,
+    /// The till's last receipt number when the report was read: an offline till numbers
+    /// its sales from it.
+    pub last_receipt: u64,
     pub session: u64,
     pub float: Cents,
     pub opened_at: Timestamp,
@@ -559,14 +562,14 @@ pub struct Closing {
 
 /// The X or Z report of a session: one function for both, so they cannot disagree.
 pub fn till_report(
-    store: StoreId,
-    till: TillNumber,
+    (store, till, last_receipt): (StoreId, TillNumber, u64),
     session: &OpenSession,
     closing: Option<Closing>,
 ) -> TillReport {
     TillReport {
         store,
         till,
+        last_receipt,
         session: session.number,
         float: session.float,
         opened_at: session.opened_at,

@@ -51,6 +51,8 @@ pub struct TillReportBody {
     store_id: u32,
     till: u8,
     session: u64,
+    /// The till's last receipt number: an offline till numbers its sales from it.
+    last_receipt: u64,
     opened_at: String,
     opened_by: String,
     float_cents: i64,
@@ -157,6 +159,7 @@ impl From<TillReport> for TillReportBody {
             store_id: r.store.get(),
             till: r.till.get(),
             session: r.session,
+            last_receipt: r.last_receipt,
             opened_at: rfc3339(r.opened_at),
             opened_by: r.opened_by.to_string(),
             float_cents: r.float.0,

@@ -17,6 +17,7 @@ fn content_type(name: &str) -> &'static str {
         Some("css") => "text/css; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
+        Some("webmanifest") => "application/manifest+json",
         _ => "application/octet-stream",
     }
 }
@@ -40,6 +41,21 @@ async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     serve(&path)
 }
 
+/// The till's service worker, at the root so that it serves the whole application offline.
+#[get("/sw.js")]
+async fn service_worker() -> Result<HttpResponse, ApiError> {
+    serve("sw.js")
+}
+
+/// What makes the till installable.
+#[get("/manifest.webmanifest")]
+async fn manifest() -> Result<HttpResponse, ApiError> {
+    serve("manifest.webmanifest")
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(index).service(asset);
+    cfg.service(index)
+        .service(asset)
+        .service(service_worker)
+        .service(manifest);
 }

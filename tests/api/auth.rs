@@ -37,6 +37,8 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/docs/docs.css", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/ui/{file}", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/sw.js", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/manifest.webmanifest", allowed: PUBLIC, scoped: false },
     Row { method: "POST", template: "/api/v1/auth/login", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/api/v1/users", allowed: ADMIN, scoped: false },
     Row { method: "POST", template: "/api/v1/users", allowed: ADMIN, scoped: false },

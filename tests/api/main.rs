@@ -4,6 +4,7 @@
 mod auth;
 mod backup;
 mod browser;
+mod browser_offline;
 mod browser_till;
 mod catalog;
 mod cluster;
