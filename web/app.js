@@ -422,7 +422,7 @@ function vendre({ store, till, shop, jurisdiction, x, header }) {
   return el("div", { class: "grille" },
     el("section", { class: "carte" }, el("h1", {}, `Caisse ${till} — session ${x.session}`), header,
       el("div", { class: "saisie" }, scan, el("button", { type: "button", onclick: lookup }, "Ajouter")), results,
-      el("table", { class: "panier" }, el("thead", {}, el("tr", {}, ["Produit", "Taxes", "Qté", "Prix", "Rabais %", "Montant", ""].map((h) => el("th", {}, h)))), lines),
+      el("table", { class: "panier" }, el("thead", {}, el("tr", {}, ["Produit", "Taxes", "Qté", "Prix", "Rabais %", "Montant", ""].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))), lines),
       el("div", { class: "saisie" }, el("label", {}, "Rabais sur la vente (%)", saleDiscount)),
       el("table", { class: "sommaire" }, summary),
       el("p", { class: "total" }, "Total ", total),
@@ -534,7 +534,7 @@ function showReport(zone, z) {
 
 /** A return against a sale, refunded at `till` (its cash out of the open session). */
 function returns(store, till, reprint) {
-  const number = el("input", { id: "numero-vente", type: "number", min: 1, placeholder: "N° de vente" });
+  const number = el("input", { id: "numero-vente", "aria-label": "Numéro de la vente", type: "number", min: 1, placeholder: "N° de vente" });
   const zone = el("div");
   async function find() {
     try {
@@ -542,7 +542,7 @@ function returns(store, till, reprint) {
       const returned = new Map();
       for (const r of sale.returns) for (const l of r.lines) returned.set(l.sku, (returned.get(l.sku) || 0) + l.quantity);
       const inputs = sale.lines.map((l) => ({ sku: l.sku, max: l.quantity - (returned.get(l.sku) || 0),
-        input: el("input", { type: "number", min: 0, max: l.quantity - (returned.get(l.sku) || 0), value: 0, class: "qte" }) }));
+        input: el("input", { type: "number", min: 0, max: l.quantity - (returned.get(l.sku) || 0), value: 0, class: "qte", "aria-label": `Quantité retournée de ${l.sku}` }) }));
       const key = crypto.randomUUID();
       zone.replaceChildren(el("p", {}, `Vente n° ${sale.id} du ${when(sale.created_at)} — ${money(sale.total_cents)}`),
         el("table", {}, el("tbody", {}, inputs.map((i) => el("tr", {}, el("td", {}, i.sku), el("td", {}, `retournable : ${i.max}`), el("td", {}, i.input))))),
@@ -569,7 +569,7 @@ function returns(store, till, reprint) {
 
 async function stock() {
   const store = currentStore();
-  const query = el("input", { id: "recherche", type: "search", placeholder: "Nom, catégorie, SKU ou code-barres", autofocus: true });
+  const query = el("input", { id: "recherche", "aria-label": "Rechercher un produit", type: "search", placeholder: "Nom, catégorie, SKU ou code-barres", autofocus: true });
   const low = el("input", { id: "bas", type: "checkbox" });
   const rows = el("tbody");
   const detail = el("section", { class: "carte", id: "disponibilite", hidden: true });
@@ -605,8 +605,8 @@ async function stock() {
   /** The store's reorder point and target level for `sku`, editable (managers, head office). */
   async function levelsForm(sku) {
     const line = await api(`/stores/${store}/stock/${encodeURIComponent(sku)}`);
-    const reorder = el("input", { name: "reorder_point", type: "number", min: 0, value: line.reorder_point, class: "qte" });
-    const target = el("input", { name: "target_level", type: "number", min: 0, value: line.target_level, class: "qte" });
+    const reorder = el("input", { name: "reorder_point", "aria-label": "Point de commande", type: "number", min: 0, value: line.reorder_point, class: "qte" });
+    const target = el("input", { name: "target_level", "aria-label": "Niveau cible", type: "number", min: 0, value: line.target_level, class: "qte" });
     const form = el("form", { class: "saisie", id: "seuils", onsubmit: async (e) => {
       e.preventDefault();
       try {
@@ -627,13 +627,13 @@ async function stock() {
   return el("div", { class: "grille" },
     el("section", { class: "carte" }, el("h1", {}, "Stock"), await storePicker(),
       el("div", { class: "saisie" }, query, el("label", {}, low, " Stock bas seulement")),
-      el("table", { class: "stock" }, el("thead", {}, el("tr", {}, ["Produit", "SKU", "Catégorie", "En main", "Point de commande", "Cible"].map((h) => el("th", {}, h)))), rows)),
+      el("table", { class: "stock" }, el("thead", {}, el("tr", {}, ["Produit", "SKU", "Catégorie", "En main", "Point de commande", "Cible"].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))), rows)),
     detail);
 }
 
 function requestTable(requests, actions) {
   return el("table", { class: "demandes" },
-    el("thead", {}, el("tr", {}, ["N°", "Magasin", "État", "Lignes (demandé / alloué / expédié / reçu)", "Demandée le", ""].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["N°", "Magasin", "État", "Lignes (demandé / alloué / expédié / reçu)", "Demandée le", ""].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))),
     el("tbody", {}, requests.map((r) => el("tr", { "data-demande": r.id },
       el("td", {}, r.id), el("td", {}, r.store_id), el("td", { class: `etat ${r.status}` }, STATUS[r.status] || r.status),
       el("td", {}, r.lines.map((l) => el("div", {}, `${l.sku} : ${l.requested} / ${l.allocated} / ${l.shipped} / ${l.received}`))),
@@ -654,7 +654,7 @@ async function reappro() {
     }
   } }, label);
   if (user.role === "logistics" || user.role === "admin") {
-    const status = el("select", { id: "filtre-etat", onchange: () => draw() },
+    const status = el("select", { id: "filtre-etat", "aria-label": "Filtrer par état", onchange: () => draw() },
       el("option", { value: "" }, "Tous les états"),
       Object.entries(STATUS).map(([k, v]) => el("option", { value: k }, v)));
     const queue = el("div");
@@ -676,14 +676,14 @@ async function reappro() {
     const central = await api("/logistics/stock?per_page=200");
     box.append(el("section", { class: "carte" }, el("h1", {}, "Demandes reçues (centre logistique)"), status, queue),
       el("section", { class: "carte" }, el("h2", {}, "Stock central"),
-        el("table", { class: "central" }, el("thead", {}, el("tr", {}, ["Produit", "SKU", "Disponible", "Alloué", "En transit"].map((h) => el("th", {}, h)))),
+        el("table", { class: "central" }, el("thead", {}, el("tr", {}, ["Produit", "SKU", "Disponible", "Alloué", "En transit"].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))),
           el("tbody", {}, central.items.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.sku),
             el("td", { class: "nombre" }, c.on_hand), el("td", { class: "nombre" }, c.allocated), el("td", { class: "nombre" }, c.in_transit)))))));
   }
   if (user.role === "manager" || user.role === "admin") {
     const store = currentStore();
-    const sku = el("input", { id: "sku-demande", placeholder: "SKU (ex. EPI-0001)" });
-    const quantity = el("input", { id: "qte-demande", type: "number", min: 1, max: 10000, value: 10, class: "qte" });
+    const sku = el("input", { id: "sku-demande", "aria-label": "SKU demandé", placeholder: "SKU (ex. EPI-0001)" });
+    const quantity = el("input", { id: "qte-demande", "aria-label": "Quantité demandée", type: "number", min: 1, max: 10000, value: 10, class: "qte" });
     const create = async (body) => {
       try {
         const r = await api(`/stores/${store}/restock-requests`, { method: "POST", key: crypto.randomUUID(), body });
@@ -790,9 +790,9 @@ async function tableau() {
     el("div", { class: "grille" },
       el("section", { class: "carte" }, el("h2", {}, "Dernières 24 heures"), chart),
       el("section", { class: "carte" }, el("h2", {}, "Aujourd'hui par magasin"),
-        el("table", {}, el("thead", {}, el("tr", {}, ["Magasin", "Ventes", "Montant"].map((h) => el("th", {}, h)))), perStore))),
+        el("table", {}, el("thead", {}, el("tr", {}, ["Magasin", "Ventes", "Montant"].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))), perStore))),
     el("section", { class: "carte" }, el("h2", {}, "Meilleurs vendeurs du jour"),
-      el("table", {}, el("thead", {}, el("tr", {}, ["Produit", "Unités", "Montant"].map((h) => el("th", {}, h)))), top)));
+      el("table", {}, el("thead", {}, el("tr", {}, ["Produit", "Unités", "Montant"].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))), top)));
 }
 
 /** Cents from a price typed in dollars (`12,99` or `12.99`); null when it is not one. */
@@ -804,7 +804,7 @@ function cents(typed) {
 
 async function catalogue() {
   const results = el("tbody");
-  const search = el("input", { id: "recherche-catalogue", type: "search", placeholder: "nom, catégorie, SKU ou code-barres" });
+  const search = el("input", { id: "recherche-catalogue", "aria-label": "Rechercher au catalogue", type: "search", placeholder: "nom, catégorie, SKU ou code-barres" });
   let asked = 0;
   async function find() {
     const mine = ++asked;
@@ -851,11 +851,11 @@ async function catalogue() {
       fail(error);
     }
   } },
-  el("input", { name: "sku", placeholder: "SKU (ex. ERA-0042)", required: true }),
-  el("input", { name: "ean13", placeholder: "code-barres EAN-13", inputmode: "numeric", required: true }),
-  el("input", { name: "name", placeholder: "nom", required: true }),
-  el("input", { name: "category", placeholder: "catégorie", required: true }),
-  el("input", { name: "prix", placeholder: "prix ($)", inputmode: "decimal", required: true }),
+  el("input", { name: "sku", "aria-label": "SKU", placeholder: "SKU (ex. ERA-0042)", required: true }),
+  el("input", { name: "ean13", "aria-label": "Code-barres EAN-13", placeholder: "code-barres EAN-13", inputmode: "numeric", required: true }),
+  el("input", { name: "name", "aria-label": "Nom", placeholder: "nom", required: true }),
+  el("input", { name: "category", "aria-label": "Catégorie", placeholder: "catégorie", required: true }),
+  el("input", { name: "prix", "aria-label": "Prix ($)", placeholder: "prix ($)", inputmode: "decimal", required: true }),
   el("select", { name: "tax_class", required: true, "aria-label": "Taxes" },
     el("option", { value: "" }, "taxes…"),
     el("option", { value: "taxable" }, "taxable (TPS et TVQ)"),
@@ -865,7 +865,7 @@ async function catalogue() {
   find();
   return el("section", { class: "carte" }, el("h1", {}, "Catalogue"), form, search,
     el("table", { class: "catalogue" },
-      el("thead", {}, el("tr", {}, ["SKU", "Code-barres", "Nom", "Catégorie", "Prix", ""].map((h) => el("th", {}, h)))),
+      el("thead", {}, el("tr", {}, ["SKU", "Code-barres", "Nom", "Catégorie", "Prix", ""].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))),
       results));
 }
 
@@ -884,12 +884,12 @@ async function magasins() {
     }
   } },
   el("input", { name: "code", placeholder: "code (ex. TR-CENTRE)", required: true }),
-  el("input", { name: "name", placeholder: "nom", required: true }),
+  el("input", { name: "name", "aria-label": "Nom", placeholder: "nom", required: true }),
   el("input", { name: "city", placeholder: "ville", required: true }),
   el("button", { type: "submit" }, "Ouvrir"));
   return el("section", { class: "carte" }, el("h1", {}, "Magasins"), form,
     el("table", { class: "magasins" },
-      el("thead", {}, el("tr", {}, ["N°", "Code", "Nom", "Ville", "Ouvert le"].map((h) => el("th", {}, h)))),
+      el("thead", {}, el("tr", {}, ["N°", "Code", "Nom", "Ville", "Ouvert le"].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))),
       el("tbody", {}, stores.items.map((s) => el("tr", { "data-magasin": s.id }, el("td", {}, s.id), el("td", {}, s.code),
         el("td", {}, s.name), el("td", {}, s.city), el("td", {}, when(s.opened_at)))))));
 }
@@ -911,14 +911,14 @@ async function utilisateurs() {
       fail(error);
     }
   } },
-  el("input", { name: "username", placeholder: "nom d'utilisateur", required: true }),
-  el("input", { name: "password", type: "password", placeholder: "mot de passe (8 caractères et plus)", required: true }),
-  el("select", { name: "role" }, [["cashier", "caissier"], ["manager", "gestionnaire"], ["logistics", "logistique"], ["admin", "siège social"]]
+  el("input", { name: "username", "aria-label": "Nom d'utilisateur", placeholder: "nom d'utilisateur", required: true }),
+  el("input", { name: "password", "aria-label": "Mot de passe", type: "password", placeholder: "mot de passe (8 caractères et plus)", required: true }),
+  el("select", { name: "role", "aria-label": "Rôle" }, [["cashier", "caissier"], ["manager", "gestionnaire"], ["logistics", "logistique"], ["admin", "siège social"]]
     .map(([v, t]) => el("option", { value: v }, t))),
-  el("select", { name: "store_id" }, stores.items.map((s) => el("option", { value: s.id }, `${s.id} — ${s.name}`))),
+  el("select", { name: "store_id", "aria-label": "Magasin" }, stores.items.map((s) => el("option", { value: s.id }, `${s.id} — ${s.name}`))),
   el("button", { type: "submit" }, "Créer"));
   return el("section", { class: "carte" }, el("h1", {}, "Utilisateurs"), form,
-    el("table", { class: "utilisateurs" }, el("thead", {}, el("tr", {}, ["Utilisateur", "Rôle", "Magasin", "Actif", ""].map((h) => el("th", {}, h)))),
+    el("table", { class: "utilisateurs" }, el("thead", {}, el("tr", {}, ["Utilisateur", "Rôle", "Magasin", "Actif", ""].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))),
       el("tbody", {}, users.items.map((u) => el("tr", { "data-utilisateur": u.username }, el("td", {}, u.username), el("td", {}, u.role),
         el("td", {}, u.store_id ?? "—"), el("td", {}, u.active ? "oui" : "non"),
         el("td", {}, u.active ? el("button", { type: "button", class: "petit", onclick: async () => {

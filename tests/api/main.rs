@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on port 0 with a temp data dir, real HTTP over
 //! loopback. Crash tests run the real binary as a child process and SIGKILL it.
 
+mod accessibility;
 mod auth;
 mod backup;
 mod browser;
