@@ -773,7 +773,9 @@ async function tableau() {
     const ys = d.hourly.map((h) => h.revenue_cents / 100);
     if (plot) plot.setData([xs, ys]);
     else if (window.uPlot) {
-      plot = new window.uPlot({ width: 600, height: 220, series: [{}, { label: "Ventes ($)", stroke: "#0b5cad", fill: "rgba(11,92,173,.12)" }],
+      // As wide as its card, up to 600 px (a phone's screen is narrower).
+      const width = Math.max(240, Math.min(600, window.innerWidth - 64));
+      plot = new window.uPlot({ width, height: 220, series: [{}, { label: "Ventes ($)", stroke: "#0b5cad", fill: "rgba(11,92,173,.12)" }],
         axes: [
           { values: (u, v) => v.map((t) => `${String(new Date(t * 1000).getHours()).padStart(2, "0")} h`) },
           { values: (u, v) => v.map((x) => `${x} $`) },

@@ -23,6 +23,7 @@ mod ops;
 mod process;
 mod receipts;
 mod reports;
+mod responsive;
 mod restart;
 mod restock;
 mod returns;
