@@ -194,7 +194,16 @@ async fn docs_script() -> HttpResponse {
 async fn docs_style() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
-        .body(include_str!("docs/docs.css"))
+        .body(include_str!("docs/swagger-ui/swagger-ui.css"))
+}
+
+/// Swagger UI, vendored (`docs/swagger-ui/README.md`).
+#[get("/docs/swagger-ui-bundle.js")]
+async fn docs_viewer() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "max-age=86400"))
+        .body(include_str!("docs/swagger-ui/swagger-ui-bundle.js"))
 }
 
 /// `/api/v1/openapi.json`, `/docs` and its assets; public, mounted at the root.
@@ -202,5 +211,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(openapi_json)
         .service(docs_page)
         .service(docs_script)
-        .service(docs_style);
+        .service(docs_style)
+        .service(docs_viewer);
 }

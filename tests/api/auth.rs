@@ -35,6 +35,7 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/docs", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/docs/docs.js", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/docs/docs.css", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/docs/swagger-ui-bundle.js", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/ui/{file}", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/sw.js", allowed: PUBLIC, scoped: false },

@@ -672,3 +672,43 @@ fn pages_fetch_nothing_outside_the_server() {
         );
     }
 }
+
+#[test]
+fn the_api_docs_page_fetches_only_from_the_server() {
+    let app = spawn_app();
+    runtime().block_on(async {
+        let (_driver, client) = browser().await;
+        client
+            .goto(&format!("{}/docs", app.base))
+            .await
+            .expect("the docs page");
+        client
+            .wait()
+            .for_element(Locator::Css(".swagger-ui .opblock"))
+            .await
+            .expect("the viewer lists the routes");
+        let fetched = client
+            .execute(
+                "return performance.getEntriesByType('resource').map((e) => e.name);",
+                vec![],
+            )
+            .await
+            .expect("the resources");
+        let outside: Vec<String> = fetched
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|u| u.as_str())
+            .filter(|u| !u.starts_with(&app.base))
+            .map(str::to_owned)
+            .collect();
+        assert!(outside.is_empty(), "fetched from elsewhere: {outside:?}");
+        let authorize = client
+            .find(Locator::Css(".swagger-ui .authorize"))
+            .await
+            .expect("a way to give a bearer token");
+        assert!(authorize.is_displayed().await.expect("displayed"));
+        screenshot(&client, "api-docs").await;
+        client.close().await.expect("closes");
+    });
+}

@@ -121,9 +121,10 @@ fn the_docs_page_and_every_asset_it_uses_come_from_the_server() {
             .unwrap_or_else(|e| panic!("{asset}: {e}"));
         assert_eq!(response.status(), 200, "{asset}");
         let text = response.into_string().expect("text");
-        assert!(
-            !text.contains("http://") && !text.contains("https://cdn"),
-            "{asset} reaches outside"
-        );
+        // The viewer names namespaces and links in its text; what it fetches is checked in
+        // a browser (`browser::the_api_docs_page_fetches_only_from_the_server`).
+        for cdn in ["https://cdn", "unpkg.com", "jsdelivr", "cdnjs"] {
+            assert!(!text.contains(cdn), "{asset} reaches outside: {cdn}");
+        }
     }
 }
