@@ -125,6 +125,10 @@ fn receipt_numbers_stay_gap_free_and_unique_across_a_sigkill() {
             "acknowledged receipt {number} (sale {id}) kept"
         );
     }
+    eprintln!(
+        "receipts: {} sales acknowledged before the kill; {last} receipts after the restart",
+        acknowledged.len()
+    );
     let next = post(&till, "/api/v1/stores/1/sales", "after", &sale(0)).expect("an answer");
     assert_eq!(next.0, 201, "{}", next.1);
     assert_eq!(
