@@ -3,7 +3,7 @@
 
 use crate::browser::{browser, runtime, signed_in};
 use crate::helpers::{TestApp, spawn_app};
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 use serde_json::Value;
 
 const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
@@ -75,15 +75,7 @@ async fn every_screen_in_browser(app: &TestApp) {
         signed_in(&client, app, user).await;
         let mut found = vec![("connexion".to_owned(), login)];
         for (screen, ready) in *screens {
-            client
-                .goto(&format!("{}/#/{screen}", app.base))
-                .await
-                .expect(screen);
-            client
-                .wait()
-                .for_element(Locator::Css(ready))
-                .await
-                .expect(ready);
+            crate::browser::screen(&client, app, screen, ready).await;
             found.push(((*screen).to_owned(), violations(&client).await));
         }
         for (screen, list) in found {

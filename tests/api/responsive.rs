@@ -4,7 +4,7 @@
 
 use crate::browser::{browser, runtime, screenshot, signed_in};
 use crate::helpers::{TestApp, spawn_app};
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 
 const SCREENS: &[(&str, &[(&str, &str)])] = &[
     (
@@ -58,15 +58,7 @@ async fn every_width_in_browser(app: &TestApp) {
         for width in [768_u32, 390] {
             client.set_window_size(width, 844).await.expect("resized");
             for (screen, ready) in *screens {
-                client
-                    .goto(&format!("{}/#/{screen}", app.base))
-                    .await
-                    .expect(screen);
-                client
-                    .wait()
-                    .for_element(Locator::Css(ready))
-                    .await
-                    .expect(ready);
+                crate::browser::screen(&client, app, screen, ready).await;
                 let (scroll, visible) = overflow(&client).await;
                 if scroll > visible {
                     wide.push(format!("{screen} at {width} px: {scroll} > {visible}"));
