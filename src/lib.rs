@@ -255,6 +255,7 @@ impl Application {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(actix_web::middleware::from_fn(http::observe))
+                .wrap(actix_web::middleware::from_fn(http::security_headers))
                 .configure(http::configure(body_limit))
         })
         // Signals are ours (see `run_until_stopped`): actix's own handler would stop the

@@ -5,6 +5,11 @@ import { api, session, saveSession, clearSession, money, when, ApiError } from "
 import { TAX_LABELS, priceBasket, ratesAt, settle } from "/ui/till.js";
 import { keep, kept, sent, unreachable } from "/ui/offline.js";
 
+// What the Content-Security-Policy refused, for the browser tests to see.
+document.addEventListener("securitypolicyviolation", (e) => {
+  (window.cspViolations ||= []).push(`${e.violatedDirective} ${e.blockedURI}`);
+});
+
 const ecran = document.getElementById("ecran");
 const message = document.getElementById("message");
 

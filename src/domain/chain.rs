@@ -236,6 +236,8 @@ pub enum ChainError {
     UnknownProduct(Sku),
     #[error("no jurisdiction {0}")]
     UnknownJurisdiction(String),
+    #[error("{0} is the last active administrator")]
+    LastAdministrator(Username),
 }
 
 /// The reference data as the chain actor holds it, rebuilt by replaying [`ChainEvent`]s.
@@ -323,8 +325,19 @@ impl ChainState {
         match self.users.get(username) {
             None => Err(ChainError::UnknownUser(username.clone())),
             Some(user) if !user.active => Ok(None),
+            Some(user) if user.role == super::Role::Admin && self.active_admins() == 1 => {
+                Err(ChainError::LastAdministrator(username.clone()))
+            }
             Some(_) => Ok(Some(ChainEvent::UserDeactivated(username.clone()))),
         }
+    }
+
+    /// How many administrators can still sign in: the chain never goes below one.
+    fn active_admins(&self) -> usize {
+        self.users
+            .values()
+            .filter(|u| u.active && u.role == super::Role::Admin)
+            .count()
     }
 
     pub fn user(&self, username: &Username) -> Option<&User> {

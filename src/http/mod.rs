@@ -10,6 +10,7 @@ mod catalog;
 mod events;
 mod extract;
 mod forward;
+mod headers;
 mod internal;
 mod jurisdictions;
 mod ledger;
@@ -40,6 +41,7 @@ use crate::reports::{
     CatalogView, CentralView, EventHub, RestockView, SalesFacts, StockView, UsersView,
 };
 
+pub use headers::security_headers;
 pub use observe::observe;
 pub use problem::ApiError;
 

@@ -706,6 +706,14 @@ fn chain_problem(error: &ChainActorError) -> Problem {
         ChainActorError::Rule(ChainError::UnknownProduct(sku)) => {
             ApiError::ProductNotFound(sku.to_string()).problem()
         }
+        ChainActorError::Rule(ChainError::LastAdministrator(name)) => problem(
+            StatusCode::CONFLICT,
+            "last_administrator",
+            "Last administrator",
+            format!(
+                "{name} est le dernier administrateur actif : la chaîne ne peut pas s'en passer."
+            ),
+        ),
         ChainActorError::Rule(ChainError::UnknownJurisdiction(code)) => with_errors(
             problem(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -77,6 +77,15 @@ async fn every_screen_in_browser(app: &TestApp) {
         for (screen, ready) in *screens {
             crate::browser::screen(&client, app, screen, ready).await;
             found.push(((*screen).to_owned(), violations(&client).await));
+            let refused = client
+                .execute("return window.cspViolations || [];", vec![])
+                .await
+                .expect("the CSP's refusals");
+            assert_eq!(
+                refused,
+                serde_json::json!([]),
+                "{user} {screen}: the CSP refused"
+            );
         }
         for (screen, list) in found {
             for (impact, rule, nodes) in list {

@@ -344,6 +344,22 @@ fn every_route_answers_every_role_as_the_table_says() {
                 };
                 let want = expected(row, *role, *store_role && store == 2);
                 checked += 1;
+                let [nosniff, referrer, cache, csp] = &reply.security;
+                let api = path.starts_with("/api/");
+                let page = reply.content_type.starts_with("text/html");
+                if nosniff.as_deref() != Some("nosniff")
+                    || referrer.as_deref() != Some("no-referrer")
+                    || (api && cache.as_deref() != Some("no-store"))
+                    || (page
+                        && !csp
+                            .as_deref()
+                            .is_some_and(|c| c.contains("frame-ancestors 'none'")))
+                {
+                    failures.push(format!(
+                        "{} {path}: security headers {:?}",
+                        row.method, reply.security
+                    ));
+                }
                 if reply.status != want {
                     failures.push(format!(
                         "{} {path} as {:?}: got {} want {want} ({})",
@@ -759,4 +775,30 @@ fn a_chain_without_users_gets_its_first_administrator_from_the_environment_once(
     assert_eq!(login(&server.base, "un-autre-mot-de-passe").0, 401);
     assert_eq!(login(&server.base, "premier-mot-de-passe").0, 200);
     assert!(server.terminate());
+}
+
+#[test]
+fn the_last_active_administrator_cannot_be_deactivated() {
+    let app = spawn_app();
+    let alone = app.post("/api/v1/users/admin/deactivate", &json!({}));
+    assert_problem(&alone, 409, "last_administrator");
+    assert_eq!(
+        app.get("/api/v1/users").status,
+        200,
+        "the admin still signs in"
+    );
+    let second = app.post(
+        "/api/v1/users",
+        &json!({"username": "siege2", "password": "motdepasse", "role": "admin"}),
+    );
+    assert_eq!(second.status, 201, "{:?}", second.body);
+    let off = app.post("/api/v1/users/admin/deactivate", &json!({}));
+    assert_eq!(
+        off.status, 200,
+        "another administrator remains: {:?}",
+        off.body
+    );
+    let token = app.login_as("siege2", "motdepasse");
+    let last = app.post_as(Some(&token), "/api/v1/users/siege2/deactivate", &json!({}));
+    assert_problem(&last, 409, "last_administrator");
 }

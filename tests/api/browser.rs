@@ -703,6 +703,11 @@ fn the_api_docs_page_fetches_only_from_the_server() {
             .map(str::to_owned)
             .collect();
         assert!(outside.is_empty(), "fetched from elsewhere: {outside:?}");
+        let refused = client
+            .execute("return window.cspViolations || [];", vec![])
+            .await
+            .expect("the CSP's refusals");
+        assert_eq!(refused, json!([]), "the CSP refused parts of the docs page");
         let authorize = client
             .find(Locator::Css(".swagger-ui .authorize"))
             .await

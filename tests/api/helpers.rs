@@ -35,6 +35,8 @@ pub struct Reply {
     pub replayed: bool,
     pub retry_after: Option<String>,
     pub www_authenticate: Option<String>,
+    /// `X-Content-Type-Options`, `Referrer-Policy`, `Cache-Control`, `Content-Security-Policy`.
+    pub security: [Option<String>; 4],
     pub body: Value,
 }
 
@@ -127,6 +129,13 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
     let replayed = response.header("Idempotent-Replayed") == Some("true");
     let retry_after = response.header("Retry-After").map(str::to_owned);
     let www_authenticate = response.header("WWW-Authenticate").map(str::to_owned);
+    let security = [
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Cache-Control",
+        "Content-Security-Policy",
+    ]
+    .map(|name| response.header(name).map(str::to_owned));
     // A live feed never ends: its status and headers are the answer.
     if content_type == "text/event-stream" {
         return Reply {
@@ -136,6 +145,7 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
             replayed,
             retry_after,
             www_authenticate,
+            security,
             body: Value::Null,
         };
     }
@@ -152,6 +162,7 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
         replayed,
         retry_after,
         www_authenticate,
+        security,
         body,
     }
 }
@@ -168,15 +179,20 @@ impl TestApp {
         }
     }
 
-    /// Logs in as a demo user (password `demo`) and returns the token.
-    pub fn login(&self, username: &str) -> String {
+    /// Logs in with `password` and returns the token.
+    pub fn login_as(&self, username: &str, password: &str) -> String {
         let r = reply(
             self.agent
                 .post(&self.url("/api/v1/auth/login"))
-                .send_json(serde_json::json!({"username": username, "password": "demo"})),
+                .send_json(serde_json::json!({"username": username, "password": password})),
         );
         assert_eq!(r.status, 200, "login {username}: {:?}", r.body);
         r.body["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Logs in as a demo user (password `demo`) and returns the token.
+    pub fn login(&self, username: &str) -> String {
+        self.login_as(username, "demo")
     }
 
     pub fn get(&self, path: &str) -> Reply {
