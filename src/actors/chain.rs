@@ -16,7 +16,7 @@ use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable
 use super::watermark;
 use crate::domain::{
     ChainError, ChainEvent, ChainState, DomainEvent, Jurisdiction, NewStore, Product,
-    ProductChange, Sku, Store, StoreDetails, StoreId, User, Username,
+    ProductChange, Sku, Store, StoreDetails, StoreId, User, UserChange, Username,
 };
 use crate::persistence::{Journal, JournalError, StreamId};
 
@@ -251,6 +251,30 @@ impl Handler<ChangeStore> for ChainActor {
     }
 }
 
+/// Changes a user's role and store, or reactivates them; answered with the user as they
+/// are, once durable.
+#[derive(Message)]
+#[rtype(result = "Result<User, ChainActorError>")]
+pub struct ChangeUser(pub Username, pub UserChange);
+
+impl Handler<ChangeUser> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<User, ChainActorError>>;
+
+    fn handle(&mut self, msg: ChangeUser, _ctx: &mut Self::Context) -> Self::Result {
+        let ChangeUser(username, change) = msg;
+        match self.state().decide_change_user(&username, change) {
+            Err(e) => Box::pin(fut::ready(Err(e.into()))),
+            Ok(None) => match self.state().user(&username).cloned() {
+                Some(current) => self.once_durable(current),
+                None => Box::pin(fut::ready(Err(ChainError::UnknownUser(username).into()))),
+            },
+            Ok(Some(changed)) => {
+                self.write(vec![ChainEvent::UserChanged(changed.clone())], changed)
+            }
+        }
+    }
+}
+
 /// Creates a user (its password already hashed). Answered once durable.
 #[derive(Message)]
 #[rtype(result = "Result<User, ChainActorError>")]
@@ -450,6 +474,15 @@ impl ChainHandle {
     ) -> Result<Store, ChainActorError> {
         self.writable()?;
         self.ask(ChangeStore(id, details)).await?
+    }
+
+    pub async fn change_user(
+        &self,
+        username: Username,
+        change: UserChange,
+    ) -> Result<User, ChainActorError> {
+        self.writable()?;
+        self.ask(ChangeUser(username, change)).await?
     }
 
     pub async fn create_user(&self, user: User) -> Result<User, ChainActorError> {

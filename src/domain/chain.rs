@@ -216,6 +216,16 @@ pub enum ChainEvent {
     JurisdictionSet(Jurisdiction),
     /// A store's details changed: the store as it is now.
     StoreChanged(Store),
+    /// A user's role, store or activity changed: the user as they are now.
+    UserChanged(User),
+}
+
+/// What an administrator changes of a user: role and store together (they must agree), and
+/// whether the user may sign in again. `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    pub role: Option<(super::Role, Option<StoreId>)>,
+    pub reactivate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -332,6 +342,35 @@ impl ChainState {
         }
     }
 
+    /// The user after `change`, to journal as [`ChainEvent::UserChanged`]; `None` when
+    /// nothing would change. The last active administrator keeps that role (409).
+    pub fn decide_change_user(
+        &self,
+        username: &Username,
+        change: UserChange,
+    ) -> Result<Option<User>, ChainError> {
+        let current = self
+            .users
+            .get(username)
+            .ok_or_else(|| ChainError::UnknownUser(username.clone()))?;
+        let mut changed = current.clone();
+        if let Some((role, store)) = change.role {
+            if let Some(store) = store
+                && !self.stores.contains_key(&store)
+            {
+                return Err(ChainError::UnknownStore(store));
+            }
+            changed.role = role;
+            changed.store = store;
+        }
+        changed.active |= change.reactivate;
+        let admin = |u: &User| u.active && u.role == super::Role::Admin;
+        if admin(current) && !admin(&changed) && self.active_admins() == 1 {
+            return Err(ChainError::LastAdministrator(username.clone()));
+        }
+        Ok((changed != *current).then_some(changed))
+    }
+
     /// How many administrators can still sign in: the chain never goes below one.
     fn active_admins(&self) -> usize {
         self.users
@@ -416,7 +455,7 @@ impl ChainState {
             ChainEvent::JurisdictionSet(j) => {
                 self.jurisdictions.insert(j.code.clone(), j.clone());
             }
-            ChainEvent::UserCreated(u) => {
+            ChainEvent::UserCreated(u) | ChainEvent::UserChanged(u) => {
                 self.users.insert(u.username.clone(), u.clone());
             }
             ChainEvent::UserDeactivated(name) => {

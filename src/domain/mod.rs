@@ -21,7 +21,7 @@ mod user;
 
 pub use chain::{
     CATEGORY_MAX, ChainError, ChainEvent, ChainState, NewStore, PRODUCT_NAME_MAX, Product,
-    ProductChange, Store, StoreDetails, parse_class, parse_label,
+    ProductChange, Store, StoreDetails, UserChange, parse_class, parse_label,
 };
 pub use history::{
     Account, Figures, HOUR_MS, MoneyRow, ProductFigures, SalesHistory, accounts_of_return,

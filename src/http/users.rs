@@ -1,6 +1,6 @@
 //! `/users`: admins create, list and deactivate users. Password hashes never leave here.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 
 use actix_web::middleware::from_fn;
@@ -11,7 +11,7 @@ use super::extract::store_id;
 use super::forward;
 use super::problem::{ApiError, FieldError};
 use crate::auth::{Permission, hash_in_turn};
-use crate::domain::{Role, User, Username, check_new_password};
+use crate::domain::{Role, User, UserChange, Username, check_new_password};
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct UserBody {
@@ -145,13 +145,85 @@ async fn deactivate_user(
     Ok(web::Json(deactivated.into()))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UserChangeBody {
+    /// `cashier` and `manager` with their `store_id`; `logistics` and `admin` without.
+    role: String,
+    store_id: Option<u32>,
+}
+
+fn path_user(raw: &str) -> Result<Username, ApiError> {
+    Username::parse(raw).map_err(|e| ApiError::Validation(vec![FieldError::new("username", e)]))
+}
+
+/// A new role (and store) for a user, checked together.
+fn role_change(body: &UserChangeBody) -> Result<UserChange, ApiError> {
+    let role = Role::parse(&body.role)
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("role", e)]))?;
+    let store = body.store_id.map(store_id).transpose()?;
+    if role.is_store_role() != store.is_some() {
+        let scope = crate::domain::ValueError::RoleScope;
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "store_id", scope,
+        )]));
+    }
+    Ok(UserChange {
+        role: Some((role, store)),
+        reactivate: false,
+    })
+}
+
+/// Changes a user's role and store; the last active administrator stays one (409).
+#[utoipa::path(
+    tag = "utilisateurs",
+    request_body = UserChangeBody,
+    responses((status = 200, description = "Utilisateur modifié", body = UserBody))
+)]
+#[patch("/users/{username}", wrap = "from_fn(forward::reference_data)")]
+async fn change_user(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<UserChangeBody>,
+) -> Result<web::Json<UserBody>, ApiError> {
+    user.require(Permission::ManageUsers, None)?;
+    let username = path_user(&path)?;
+    let change = role_change(&body)?;
+    let changed = app.registry.chain().change_user(username, change).await?;
+    Ok(web::Json(changed.into()))
+}
+
+/// Lets a deactivated user sign in again (with the password they had).
+#[utoipa::path(
+    tag = "utilisateurs",
+    responses((status = 200, description = "Utilisateur réactivé", body = UserBody))
+)]
+#[post("/users/{username}/reactivate", wrap = "from_fn(forward::reference_data)")]
+async fn reactivate_user(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+) -> Result<web::Json<UserBody>, ApiError> {
+    user.require(Permission::ManageUsers, None)?;
+    let username = path_user(&path)?;
+    let change = UserChange {
+        role: None,
+        reactivate: true,
+    };
+    let changed = app.registry.chain().change_user(username, change).await?;
+    Ok(web::Json(changed.into()))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list_users)
         .service(create_user)
-        .service(deactivate_user);
+        .service(deactivate_user)
+        .service(change_user)
+        .service(reactivate_user);
 }
 
 /// The OpenAPI description of this module's routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list_users, create_user, deactivate_user))]
+#[openapi(paths(list_users, create_user, deactivate_user, change_user, reactivate_user))]
 pub(super) struct Docs;

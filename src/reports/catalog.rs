@@ -62,7 +62,9 @@ impl CatalogIndex {
                     .insert(jurisdiction.code.clone(), jurisdiction.clone());
             }
             // Users have their own read model (`UsersView`).
-            ChainEvent::UserCreated(_) | ChainEvent::UserDeactivated(_) => {}
+            ChainEvent::UserCreated(_)
+            | ChainEvent::UserDeactivated(_)
+            | ChainEvent::UserChanged(_) => {}
         }
     }
 }

@@ -246,6 +246,12 @@ fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Val
                 "user_deactivated",
                 json!({"username": name.as_str()}),
             ),
+            ChainEvent::UserChanged(u) => (
+                Audience::HeadOffice,
+                false,
+                "user_changed",
+                json!({"username": u.username.as_str(), "role": u.role.as_str(), "active": u.active}),
+            ),
         },
     }
 }

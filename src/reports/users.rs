@@ -19,7 +19,7 @@ impl UsersView {
 
     pub fn apply(&self, event: &ChainEvent) {
         match event {
-            ChainEvent::UserCreated(user) => {
+            ChainEvent::UserCreated(user) | ChainEvent::UserChanged(user) => {
                 self.users.insert(user.username.clone(), user.clone());
             }
             ChainEvent::UserDeactivated(name) => {

@@ -44,6 +44,8 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/users", allowed: ADMIN, scoped: false },
     Row { method: "POST", template: "/api/v1/users", allowed: ADMIN, scoped: false },
     Row { method: "POST", template: "/api/v1/users/{username}/deactivate", allowed: ADMIN, scoped: false },
+    Row { method: "POST", template: "/api/v1/users/{username}/reactivate", allowed: ADMIN, scoped: false },
+    Row { method: "PATCH", template: "/api/v1/users/{username}", allowed: ADMIN, scoped: false },
     Row { method: "GET", template: "/api/v1/stores", allowed: ALL, scoped: false },
     Row { method: "GET", template: "/api/v1/stores/{store_id}", allowed: ALL, scoped: false },
     Row { method: "POST", template: "/api/v1/stores", allowed: ADMIN, scoped: false },
@@ -239,6 +241,7 @@ impl Fixture {
             }),
             ("PATCH", "/api/v1/products/{sku}") => json!({"price_cents": 300 + n}),
             ("PATCH", "/api/v1/stores/{store_id}") => json!({"approval_percent": 20 + n % 5}),
+            ("PATCH", "/api/v1/users/{username}") => json!({"role": "manager", "store_id": 1}),
             ("PUT", "/api/v1/jurisdictions/{code}") => json!({
                 "name": "Québec", "time_zone": "America/Toronto",
                 "rates": [{"code": "GST", "rate": "5", "from": "2008-01-01"},
@@ -294,6 +297,7 @@ fn expected(row: &Row, role: Option<&str>, store_role_other_store: bool) -> u16 
     let acts = [
         "/login",
         "/deactivate",
+        "/reactivate",
         "/allocate",
         "/ship",
         "/reject",
@@ -801,4 +805,32 @@ fn the_last_active_administrator_cannot_be_deactivated() {
     let token = app.login_as("siege2", "motdepasse");
     let last = app.post_as(Some(&token), "/api/v1/users/siege2/deactivate", &json!({}));
     assert_problem(&last, 409, "last_administrator");
+    let demoted = app.patch_as(
+        Some(&token),
+        "/api/v1/users/siege2",
+        &json!({"role": "cashier", "store_id": 1}),
+    );
+    assert_problem(&demoted, 409, "last_administrator");
+    // Reactivated, the first administrator signs in again and siege2 may become a manager.
+    let back = app.post_as(Some(&token), "/api/v1/users/admin/reactivate", &json!({}));
+    assert_eq!(
+        (back.status, back.body["active"].clone()),
+        (200, json!(true))
+    );
+    app.login("admin");
+    let manager = app.patch_as(
+        Some(&token),
+        "/api/v1/users/siege2",
+        &json!({"role": "manager", "store_id": 1}),
+    );
+    assert_eq!(
+        (manager.status, manager.body["role"].clone()),
+        (200, json!("manager"))
+    );
+    let scope = app.patch_as(
+        None,
+        "/api/v1/users/caissier1",
+        &json!({"role": "admin", "store_id": 1}),
+    );
+    assert_problem(&scope, 400, "validation_failed");
 }
