@@ -428,20 +428,20 @@ impl ChainState {
         }
         let next = self.stores.keys().next_back().map_or(1, |id| id.get() + 1);
         let id = StoreId::new(next).expect("next store id is at least 1");
-        let store = Store {
+        let details = new.details;
+        Ok(Store {
             id,
             code: new.code,
             name: new.name,
             city: new.city,
             opened_at: now,
-            address: String::new(),
-            jurisdiction: String::new(),
-            time_zone: String::new(),
-            registrations: Vec::new(),
-            tills: 0,
-            approval_percent: 0,
-        };
-        Ok(with_details(store, new.details))
+            address: details.address,
+            jurisdiction: details.jurisdiction,
+            time_zone: details.time_zone,
+            registrations: details.registrations,
+            tills: details.tills,
+            approval_percent: details.approval_percent,
+        })
     }
 
     pub fn apply(&mut self, event: &ChainEvent) {

@@ -380,35 +380,25 @@ fn local_time(at: Timestamp, time_zone: &str) -> String {
 }
 
 fn receipt(store: Option<Store>, view: &SaleView, printed: Printed) -> ReceiptBody {
-    let store = store.unwrap_or_else(|| Store {
-        id: StoreId::new(1).unwrap_or_else(|_| unreachable!("1 is a store id")),
-        code: String::new(),
-        name: String::new(),
-        city: String::new(),
-        opened_at: Timestamp(0),
-        address: String::new(),
-        jurisdiction: String::new(),
-        time_zone: "UTC".into(),
-        registrations: Vec::new(),
-        tills: 0,
-        approval_percent: 0,
+    // A sale is only read in a store the catalog has; without it the receipt is blank.
+    let (name, address, time_zone, registrations) = store.map_or_else(Default::default, |s| {
+        (s.name, s.address, s.time_zone, s.registrations)
     });
     let sale = &view.sale;
     ReceiptBody {
         receipt_number: sale.till.map(|t| t.receipt.to_string()),
         copy: printed == Printed::Copy,
-        local_time: local_time(sale.at, &store.time_zone),
-        store_name: store.name,
-        address: store.address,
-        registrations: store
-            .registrations
+        local_time: local_time(sale.at, &time_zone),
+        store_name: name,
+        address,
+        registrations: registrations
             .into_iter()
             .map(|(code, number)| RegistrationLine {
                 code: code.as_str(),
                 number,
             })
             .collect(),
-        time_zone: store.time_zone,
+        time_zone,
         till: sale.till.map(|t| t.till.get()),
         cashier: sale.by.to_string(),
         return_policy: RETURN_POLICY,

@@ -16,15 +16,21 @@ use crate::domain::{
     SaleId, Sku, TillNumber, parse_label,
 };
 
-/// 201 with the resource; a replay (same key, same body) gets the original answer and
-/// `Idempotent-Replayed: true`.
+/// 201 with the resource at `location`; a replay (same key, same body) gets the original
+/// answer and `Idempotent-Replayed: true`.
 fn created<T: Serialize>(location: String, replayed: bool, body: T) -> HttpResponse {
-    let mut response = HttpResponse::Created();
+    let mut response = replayable(replayed);
     response.insert_header(("Location", location));
+    response.json(body)
+}
+
+/// 201, marked `Idempotent-Replayed: true` for the replay of an earlier write.
+pub(super) fn replayable(replayed: bool) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::Created();
     if replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    response.json(body)
+    response
 }
 
 /// Records a sale at the till: all lines or none; 409 lists every short line.

@@ -207,12 +207,9 @@ struct OpenSessionBody {
     float_cents: i64,
 }
 
-fn answered(status: actix_web::http::StatusCode, recorded: Recorded<TillReport>) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    if recorded.replayed {
-        response.insert_header(("Idempotent-Replayed", "true"));
-    }
-    response.json(TillReportBody::from(recorded.value))
+/// 201 with the report; a replay is marked as one.
+fn answered(recorded: Recorded<TillReport>) -> HttpResponse {
+    super::sales::replayable(recorded.replayed).json(TillReportBody::from(recorded.value))
 }
 
 /// Opens a session on a till with its float: till sales and refunds belong to it.
@@ -236,7 +233,7 @@ async fn open_session(
     let opened = store
         .open_session(till, float, key.0, user.username.clone())
         .await?;
-    Ok(answered(actix_web::http::StatusCode::CREATED, opened))
+    Ok(answered(opened))
 }
 
 /// The X report of the till's open session: read at any time, changes nothing.
@@ -327,7 +324,7 @@ async fn close_session(
     let closed = store
         .close_session(till, count, key.0, user.username.clone())
         .await?;
-    Ok(answered(actix_web::http::StatusCode::CREATED, closed))
+    Ok(answered(closed))
 }
 
 /// The store's Z reports, newest first.
