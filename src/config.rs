@@ -55,6 +55,36 @@ pub struct ServerSettings {
     pub bind: String,
     pub body_limit_bytes: usize,
     pub workers: usize,
+    /// Peers whose `X-Forwarded-For` is believed (addresses or CIDR blocks).
+    #[serde(default, deserialize_with = "addresses_or_blocks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    #[serde(default)]
+    pub tls: TlsSettings,
+}
+
+/// `["10.0.0.0/8", "127.0.0.1"]`: a bare address is a block of one.
+fn addresses_or_blocks<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let raw = Vec::<String>::deserialize(deserializer)?;
+    raw.iter()
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!("{entry:?} is neither an address nor a CIDR block"))
+                })
+        })
+        .collect()
+}
+
+/// The certificate chain and key the server answers HTTPS with; both or neither.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
