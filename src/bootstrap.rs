@@ -65,7 +65,7 @@ pub async fn first_admin(
             reason,
         }
     })?;
-    let created = registry.chain().create_user(user).await?;
+    let created = registry.chain().create_user(user, None).await?;
     Ok(Bootstrap::Created(created.username))
 }
 

@@ -73,7 +73,9 @@ fn addresses_or_blocks<'de, D: serde::Deserializer<'de>>(
                 .parse::<ipnet::IpNet>()
                 .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                 .map_err(|_| {
-                    serde::de::Error::custom(format!("{entry:?} is neither an address nor a CIDR block"))
+                    serde::de::Error::custom(format!(
+                        "{entry:?} is neither an address nor a CIDR block"
+                    ))
                 })
         })
         .collect()

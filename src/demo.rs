@@ -297,7 +297,7 @@ async fn seed_users(
             .map_err(|_| DemoError::Hashing)??;
         let user = value(file, i + 2, User::new(username, hash, role, store))?;
         tracing::info!(username = %user.username, "creating a demo user");
-        registry.chain().create_user(user).await?;
+        registry.chain().create_user(user, None).await?;
     }
     Ok(())
 }

@@ -248,6 +248,7 @@ impl Application {
             time_zone,
             tokens: TokenKeys::new(&signing_key, settings.token_ttl()),
             throttle: LoginThrottle::new(settings.throttle_settings()),
+            trusted_proxies: settings.server.trusted_proxies.clone(),
         });
         let app_state = state.clone();
         let body_limit = settings.server.body_limit_bytes;

@@ -15,8 +15,8 @@ use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use super::watermark;
 use crate::domain::{
-    ChainError, ChainEvent, ChainState, DomainEvent, Jurisdiction, NewStore, Product,
-    ProductChange, Sku, Store, StoreDetails, StoreId, User, UserChange, Username,
+    ChainError, ChainEvent, ChainState, ChangedBy, DomainEvent, Jurisdiction, NewStore, Product,
+    ProductChange, Sku, Store, StoreDetails, StoreId, User, UserAccount, UserChange, Username,
 };
 use crate::persistence::{Journal, JournalError, StreamId};
 
@@ -251,71 +251,66 @@ impl Handler<ChangeStore> for ChainActor {
     }
 }
 
-/// Changes a user's role and store, or reactivates them; answered with the user as they
-/// are, once durable.
+/// Changes a user (role, activity, password), `by` whom: answered with the account as it
+/// is, once durable. A change that changes nothing is answered as the account stands.
 #[derive(Message)]
-#[rtype(result = "Result<User, ChainActorError>")]
-pub struct ChangeUser(pub Username, pub UserChange);
+#[rtype(result = "Result<UserAccount, ChainActorError>")]
+pub struct ChangeUser {
+    pub username: Username,
+    pub change: UserChange,
+    pub by: Option<Username>,
+}
 
 impl Handler<ChangeUser> for ChainActor {
-    type Result = ResponseActFuture<Self, Result<User, ChainActorError>>;
+    type Result = ResponseActFuture<Self, Result<UserAccount, ChainActorError>>;
 
     fn handle(&mut self, msg: ChangeUser, _ctx: &mut Self::Context) -> Self::Result {
-        let ChangeUser(username, change) = msg;
-        match self.state().decide_change_user(&username, change) {
-            Err(e) => Box::pin(fut::ready(Err(e.into()))),
-            Ok(None) => match self.state().user(&username).cloned() {
-                Some(current) => self.once_durable(current),
-                None => Box::pin(fut::ready(Err(ChainError::UnknownUser(username).into()))),
-            },
-            Ok(Some(changed)) => {
-                self.write(vec![ChainEvent::UserChanged(changed.clone())], changed)
-            }
+        let stamp = ChangedBy {
+            by: msg.by,
+            at: self.clock.now(),
+        };
+        let decided = self
+            .state()
+            .decide_change_user(&msg.username, msg.change, stamp);
+        let events = match decided {
+            Ok(event) => event.into_iter().collect::<Vec<_>>(),
+            Err(e) => return Box::pin(fut::ready(Err(e.into()))),
+        };
+        let written = !events.is_empty();
+        let ack = written.then(|| self.log.persist(events));
+        let Some(account) = self.state().account(&msg.username).cloned() else {
+            return Box::pin(fut::ready(
+                Err(ChainError::UnknownUser(msg.username).into()),
+            ));
+        };
+        match ack {
+            Some(ack) => when_durable(ack, account),
+            None => self.once_durable(account),
         }
     }
 }
 
-/// Creates a user (its password already hashed). Answered once durable.
+/// Creates a user (its password already hashed), `by` whom. Answered once durable.
 #[derive(Message)]
 #[rtype(result = "Result<User, ChainActorError>")]
-pub struct CreateUser(pub User);
+pub struct CreateUser {
+    pub user: User,
+    pub by: Option<Username>,
+}
 
 impl Handler<CreateUser> for ChainActor {
     type Result = ResponseActFuture<Self, Result<User, ChainActorError>>;
 
     fn handle(&mut self, msg: CreateUser, _ctx: &mut Self::Context) -> Self::Result {
-        let user = msg.0;
-        let event = match self.state().decide_create_user(user.clone()) {
+        let stamp = ChangedBy {
+            by: msg.by,
+            at: self.clock.now(),
+        };
+        let event = match self.state().decide_create_user(msg.user.clone(), stamp) {
             Ok(event) => event,
             Err(e) => return Box::pin(fut::ready(Err(e.into()))),
         };
-        self.write(vec![event], user)
-    }
-}
-
-/// Deactivates a user: their tokens stop working as soon as this is durable.
-#[derive(Message)]
-#[rtype(result = "Result<User, ChainActorError>")]
-pub struct DeactivateUser(pub Username);
-
-impl Handler<DeactivateUser> for ChainActor {
-    type Result = ResponseActFuture<Self, Result<User, ChainActorError>>;
-
-    fn handle(&mut self, msg: DeactivateUser, _ctx: &mut Self::Context) -> Self::Result {
-        let decided = self.state().decide_deactivate_user(&msg.0);
-        let events = match decided {
-            Ok(event) => event.into_iter().collect::<Vec<_>>(),
-            Err(e) => return Box::pin(fut::ready(Err(e.into()))),
-        };
-        let mut user = match self.state().user(&msg.0) {
-            Some(user) => user.clone(),
-            None => return Box::pin(fut::ready(Err(ChainError::UnknownUser(msg.0).into()))),
-        };
-        user.active = false;
-        if events.is_empty() {
-            return self.once_durable(user);
-        }
-        self.write(events, user)
+        self.write(vec![event], msg.user)
     }
 }
 
@@ -480,19 +475,24 @@ impl ChainHandle {
         &self,
         username: Username,
         change: UserChange,
+        by: Option<Username>,
+    ) -> Result<UserAccount, ChainActorError> {
+        self.writable()?;
+        self.ask(ChangeUser {
+            username,
+            change,
+            by,
+        })
+        .await?
+    }
+
+    pub async fn create_user(
+        &self,
+        user: User,
+        by: Option<Username>,
     ) -> Result<User, ChainActorError> {
         self.writable()?;
-        self.ask(ChangeUser(username, change)).await?
-    }
-
-    pub async fn create_user(&self, user: User) -> Result<User, ChainActorError> {
-        self.writable()?;
-        self.ask(CreateUser(user)).await?
-    }
-
-    pub async fn deactivate_user(&self, username: Username) -> Result<User, ChainActorError> {
-        self.writable()?;
-        self.ask(DeactivateUser(username)).await?
+        self.ask(CreateUser { user, by }).await?
     }
 
     pub async fn snapshot(&self) -> Result<(), ChainActorError> {

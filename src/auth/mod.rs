@@ -9,9 +9,11 @@ mod permission;
 mod throttle;
 mod token;
 
-pub use password::{hash_in_turn, hash_password, verify_in_turn, verify_password};
+pub use password::{
+    hash_in_turn, hash_password, temporary_password, verify_in_turn, verify_password,
+};
 pub use permission::{Permission, Principal};
-pub use throttle::{LoginThrottle, ThrottleSettings};
+pub use throttle::{LoginThrottle, ThrottleSettings, Verdict};
 pub use token::{Claims, SigningKey, TokenKeys};
 
 use std::time::Duration;
@@ -28,6 +30,9 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("too many failed logins; retry in {0:?}")]
     TooManyAttempts(Duration),
+    /// The password is right but was set by someone else: the user chooses a new one.
+    #[error("the password must be changed before signing in")]
+    PasswordChangeRequired,
     #[error("the role may not do this")]
     Forbidden,
     #[error("the token is scoped to another store")]

@@ -45,6 +45,20 @@ pub async fn verify_in_turn(password: String, hash: Option<String>) -> Result<bo
     in_turn(move || verify_password(&password, hash.as_deref())).await
 }
 
+/// Letters and digits that cannot be misread for one another when a password is read out
+/// or copied from a screen (no 0/O, 1/l/I).
+const UNAMBIGUOUS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A temporary password an administrator hands over, good for one login that replaces it:
+/// 16 characters of 56, about 93 bits, from a generator seeded by the operating system.
+pub fn temporary_password() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| char::from(UNAMBIGUOUS[rng.random_range(0..UNAMBIGUOUS.len())]))
+        .collect()
+}
+
 /// Argon2id with 7 MiB of memory and 5 passes: one of the equivalent settings the OWASP
 /// password storage guidance lists next to the crate's default (19 MiB, 2 passes), chosen
 /// for the smaller memory each login takes. A hash carries its own parameters, so hashes

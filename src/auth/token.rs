@@ -1,12 +1,14 @@
 //! Signed access tokens: JWT, HS256 only (`alg: none` and every other algorithm are
-//! refused by the validation), with `sub`, `role`, `store_id`, `iat`, `exp`, `jti`.
+//! refused by the validation), with `sub`, `role`, `store_id`, `iat`, `exp`, `jti`, and
+//! `gen`, the generation of the user's sessions it belongs to: a new password or a
+//! deactivation starts the next generation, and every older token stops working.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use super::AuthError;
-use crate::domain::{Timestamp, User};
+use crate::domain::{Timestamp, User, UserAccount};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -16,6 +18,9 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The generation of the user's sessions ([`UserAccount::generation`]) at issue.
+    #[serde(default)]
+    pub generation: u32,
     /// `approval` for a manager's approval at a till: never a bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -62,8 +67,13 @@ impl TokenKeys {
         }
     }
 
-    /// A token for `user` issued at `now`, and its expiry.
-    pub fn issue(&self, user: &User, now: Timestamp) -> Result<(String, Timestamp), AuthError> {
+    /// A token for `account` issued at `now`, and its expiry.
+    pub fn issue(
+        &self,
+        account: &UserAccount,
+        now: Timestamp,
+    ) -> Result<(String, Timestamp), AuthError> {
+        let user = &account.user;
         let iat = now.0 / 1000;
         let exp = iat + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let claims = Claims {
@@ -73,6 +83,7 @@ impl TokenKeys {
             iat,
             exp,
             jti: uuid::Uuid::new_v4().to_string(),
+            generation: account.generation,
             scope: None,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -112,6 +123,7 @@ impl TokenKeys {
             iat,
             exp: iat + APPROVAL_TTL_SECS,
             jti: uuid::Uuid::new_v4().to_string(),
+            generation: 0,
             scope: Some(APPROVAL.to_owned()),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -141,14 +153,16 @@ mod tests {
         TokenKeys::new(&key, Duration::from_secs(3600))
     }
 
-    fn admin() -> User {
-        User::new(
-            Username::parse("admin").expect("valid"),
-            String::new(),
-            Role::Admin,
-            None,
+    fn admin() -> UserAccount {
+        UserAccount::new(
+            User::new(
+                Username::parse("admin").expect("valid"),
+                String::new(),
+                Role::Admin,
+                None,
+            )
+            .expect("valid user"),
         )
-        .expect("valid user")
     }
 
     fn now() -> Timestamp {

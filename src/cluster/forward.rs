@@ -83,13 +83,15 @@ pub async fn store_in_effect(
 }
 
 /// Sends the request (`http` and its `body`) to `owner` and gives back the owner's answer,
-/// once this instance's copy of the reference data holds what the owner wrote.
+/// once this instance's copy of the reference data holds what the owner wrote. The owner
+/// learns the client's address, as this instance resolved it, in `client_header`.
 pub async fn relay(
     registry: &Registry,
     peers: &Peers,
     owner: &str,
     http: &actix_web::HttpRequest,
     body: web::Bytes,
+    client_header: (&str, String),
 ) -> Result<HttpResponse, ForwardError> {
     let path = http
         .uri()
@@ -107,11 +109,12 @@ pub async fn relay(
         let ours = matches!(
             name.as_str(),
             "x-request-id" | "content-encoding" | CLUSTER_HEADER
-        );
+        ) || name.as_str() == client_header.0;
         if !HOP_HEADERS.contains(&name.as_str()) && !ours {
             builder = builder.header(name.as_str(), value.as_bytes());
         }
     }
+    builder = builder.header(client_header.0, client_header.1);
     let answer = builder
         .timeout(FORWARD_TIMEOUT)
         .send()

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use super::legacy::{DEFAULT_APPROVAL_PERCENT, DEFAULT_TILLS};
 use super::{
-    Cents, Ean13, Jurisdiction, Rate, Sku, StoreId, TaxClass, TaxCode, TillRules, Timestamp, User,
-    Username, ValueError,
+    Cents, ChangedBy, Ean13, Jurisdiction, Rate, Sku, StoreId, TaxClass, TaxCode, TillRules,
+    Timestamp, User, UserAccount, UserChangeKind, UserLogEntry, UserRecord, Username, ValueError,
 };
 
 /// A short human text (name, city, category, reason): trimmed, 1 to `max` characters.
@@ -216,16 +216,49 @@ pub enum ChainEvent {
     JurisdictionSet(Jurisdiction),
     /// A store's details changed: the store as it is now.
     StoreChanged(Store),
-    /// A user's role, store or activity changed: the user as they are now.
+    /// A user's role, store or activity changed: the user as they are now. (Written by
+    /// one version only; every user change since is a [`ChainEvent::UserRecorded`].)
     UserChanged(User),
+    /// A user created or changed, with who did it and when.
+    UserRecorded(UserRecord),
 }
 
-/// What an administrator changes of a user: role and store together (they must agree), and
-/// whether the user may sign in again. `None` keeps the current value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserChange {
-    pub role: Option<(super::Role, Option<StoreId>)>,
-    pub reactivate: bool,
+/// A change to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// Role and store together (they must agree).
+    Role(super::Role, Option<StoreId>),
+    Deactivate,
+    Reactivate,
+    /// A password the user chose (its hash).
+    Password(String),
+    /// A password someone else set (its hash), changed at the next login: by an
+    /// administrator, or by a recovery on a stopped instance, which also reactivates.
+    TemporaryPassword {
+        hash: String,
+        recovery: bool,
+    },
+}
+
+impl UserChange {
+    fn kind(&self) -> UserChangeKind {
+        match self {
+            Self::Role(..) => UserChangeKind::RoleChanged,
+            Self::Deactivate => UserChangeKind::Deactivated,
+            Self::Reactivate => UserChangeKind::Reactivated,
+            Self::Password(_) => UserChangeKind::PasswordChanged,
+            Self::TemporaryPassword {
+                recovery: false, ..
+            } => UserChangeKind::PasswordReset,
+            Self::TemporaryPassword { recovery: true, .. } => UserChangeKind::PasswordRecovered,
+        }
+    }
+
+    /// Whether the change stands even when the user record stays the same (a new password
+    /// always does: its hash is salted, and the sessions it ends must end).
+    fn always_recorded(&self) -> bool {
+        matches!(self, Self::Password(_) | Self::TemporaryPassword { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -255,8 +288,11 @@ pub enum ChainError {
 pub struct ChainState {
     products: BTreeMap<Sku, Product>,
     stores: BTreeMap<StoreId, Store>,
-    users: BTreeMap<Username, User>,
+    users: BTreeMap<Username, UserAccount>,
     jurisdictions: BTreeMap<String, Jurisdiction>,
+    /// Every [`ChainEvent::UserRecorded`], oldest first, without password hashes. User
+    /// changes are rare (a chain of a thousand stores makes a few thousand a year).
+    user_log: Vec<UserLogEntry>,
 }
 
 impl ChainState {
@@ -312,10 +348,27 @@ impl ChainState {
     }
 
     pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values().map(|a| &a.user)
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = &UserAccount> {
         self.users.values()
     }
 
-    pub fn decide_create_user(&self, user: User) -> Result<ChainEvent, ChainError> {
+    pub fn account(&self, username: &Username) -> Option<&UserAccount> {
+        self.users.get(username)
+    }
+
+    /// Every change to a user since they were recorded with their author, oldest first.
+    pub fn user_log(&self) -> &[UserLogEntry] {
+        &self.user_log
+    }
+
+    pub fn decide_create_user(
+        &self,
+        user: User,
+        stamp: ChangedBy,
+    ) -> Result<ChainEvent, ChainError> {
         if self.users.contains_key(&user.username) {
             return Err(ChainError::DuplicateUsername(user.username));
         }
@@ -324,63 +377,69 @@ impl ChainState {
         {
             return Err(ChainError::UnknownStore(store));
         }
-        Ok(ChainEvent::UserCreated(user))
+        Ok(ChainEvent::UserRecorded(UserRecord {
+            user,
+            change: UserChangeKind::Created,
+            stamp,
+        }))
     }
 
-    /// Deactivating an inactive user is a no-op (`None`): the call is idempotent.
-    pub fn decide_deactivate_user(
-        &self,
-        username: &Username,
-    ) -> Result<Option<ChainEvent>, ChainError> {
-        match self.users.get(username) {
-            None => Err(ChainError::UnknownUser(username.clone())),
-            Some(user) if !user.active => Ok(None),
-            Some(user) if user.role == super::Role::Admin && self.active_admins() == 1 => {
-                Err(ChainError::LastAdministrator(username.clone()))
-            }
-            Some(_) => Ok(Some(ChainEvent::UserDeactivated(username.clone()))),
-        }
-    }
-
-    /// The user after `change`, to journal as [`ChainEvent::UserChanged`]; `None` when
-    /// nothing would change. The last active administrator keeps that role (409).
+    /// The change to journal, by `stamp`; `None` when it would change nothing (the same
+    /// role again, deactivating an inactive user: the call is idempotent). The last active
+    /// administrator stays one (409).
     pub fn decide_change_user(
         &self,
         username: &Username,
         change: UserChange,
-    ) -> Result<Option<User>, ChainError> {
+        stamp: ChangedBy,
+    ) -> Result<Option<ChainEvent>, ChainError> {
         let current = self
-            .users
-            .get(username)
+            .user(username)
             .ok_or_else(|| ChainError::UnknownUser(username.clone()))?;
         let mut changed = current.clone();
-        if let Some((role, store)) = change.role {
-            if let Some(store) = store
-                && !self.stores.contains_key(&store)
-            {
-                return Err(ChainError::UnknownStore(store));
+        let kind = change.kind();
+        let recorded = change.always_recorded();
+        match change {
+            UserChange::Role(role, store) => {
+                if let Some(store) = store
+                    && !self.stores.contains_key(&store)
+                {
+                    return Err(ChainError::UnknownStore(store));
+                }
+                changed.role = role;
+                changed.store = store;
             }
-            changed.role = role;
-            changed.store = store;
+            UserChange::Deactivate => changed.active = false,
+            UserChange::Reactivate => changed.active = true,
+            UserChange::Password(hash) => changed.password_hash = hash,
+            UserChange::TemporaryPassword { hash, recovery } => {
+                changed.password_hash = hash;
+                changed.active |= recovery;
+            }
         }
-        changed.active |= change.reactivate;
         let admin = |u: &User| u.active && u.role == super::Role::Admin;
         if admin(current) && !admin(&changed) && self.active_admins() == 1 {
             return Err(ChainError::LastAdministrator(username.clone()));
         }
-        Ok((changed != *current).then_some(changed))
+        let unchanged = changed == *current;
+        Ok((recorded || !unchanged).then(|| {
+            ChainEvent::UserRecorded(UserRecord {
+                user: changed,
+                change: kind,
+                stamp,
+            })
+        }))
     }
 
     /// How many administrators can still sign in: the chain never goes below one.
     fn active_admins(&self) -> usize {
-        self.users
-            .values()
+        self.users()
             .filter(|u| u.active && u.role == super::Role::Admin)
             .count()
     }
 
     pub fn user(&self, username: &Username) -> Option<&User> {
-        self.users.get(username)
+        self.users.get(username).map(|a| &a.user)
     }
 
     pub fn product(&self, sku: &Sku) -> Option<&Product> {
@@ -456,12 +515,25 @@ impl ChainState {
                 self.jurisdictions.insert(j.code.clone(), j.clone());
             }
             ChainEvent::UserCreated(u) | ChainEvent::UserChanged(u) => {
-                self.users.insert(u.username.clone(), u.clone());
+                let account = match self.users.remove(&u.username) {
+                    Some(before) => UserAccount {
+                        user: u.clone(),
+                        ..before
+                    },
+                    None => UserAccount::new(u.clone()),
+                };
+                self.users.insert(u.username.clone(), account);
             }
             ChainEvent::UserDeactivated(name) => {
-                if let Some(user) = self.users.get_mut(name) {
-                    user.active = false;
+                if let Some(account) = self.users.get_mut(name) {
+                    account.user.active = false;
+                    account.generation += 1;
                 }
+            }
+            ChainEvent::UserRecorded(record) => {
+                let account = record.account_after(self.users.get(&record.user.username));
+                self.users.insert(record.user.username.clone(), account);
+                self.user_log.push(record.log_entry());
             }
         }
     }
@@ -482,7 +554,158 @@ fn with_details(store: Store, details: StoreDetails) -> Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Role;
     use crate::domain::{DatedRate, Rate};
+
+    fn name(raw: &str) -> Username {
+        Username::parse(raw).expect("a username")
+    }
+
+    fn by(raw: &str, at: i64) -> ChangedBy {
+        ChangedBy {
+            by: Some(name(raw)),
+            at: Timestamp(at),
+        }
+    }
+
+    /// `admin`, an administrator, and `logistique1`.
+    fn with_users() -> ChainState {
+        let mut chain = ChainState::default();
+        for (user, role) in [("admin", Role::Admin), ("logistique1", Role::Logistics)] {
+            let user = User::new(name(user), "h0".into(), role, None).expect("a user");
+            let event = chain.decide_create_user(user, by("admin", 1)).expect("new");
+            chain.apply(&event);
+        }
+        chain
+    }
+
+    fn change(
+        chain: &mut ChainState,
+        user: &str,
+        change: UserChange,
+        at: i64,
+    ) -> Result<bool, ChainError> {
+        let event = chain.decide_change_user(&name(user), change, by("admin", at))?;
+        let changed = event.is_some();
+        if let Some(event) = event {
+            chain.apply(&event);
+        }
+        Ok(changed)
+    }
+
+    #[test]
+    fn a_reset_password_must_be_changed_and_ends_every_session() {
+        let mut chain = with_users();
+        let account =
+            |chain: &ChainState| chain.account(&name("logistique1")).cloned().expect("there");
+        assert_eq!(account(&chain).generation, 0);
+        let reset = UserChange::TemporaryPassword {
+            hash: "h1".into(),
+            recovery: false,
+        };
+        assert_eq!(change(&mut chain, "logistique1", reset, 2), Ok(true));
+        let after_reset = account(&chain);
+        assert!(after_reset.must_change_password);
+        assert_eq!(
+            (
+                after_reset.generation,
+                after_reset.user.password_hash.as_str()
+            ),
+            (1, "h1")
+        );
+        assert_eq!(
+            change(
+                &mut chain,
+                "logistique1",
+                UserChange::Password("h2".into()),
+                3
+            ),
+            Ok(true)
+        );
+        let after_change = account(&chain);
+        assert!(!after_change.must_change_password);
+        assert_eq!(after_change.generation, 2);
+        // A role change keeps the sessions (every request reads the role afresh).
+        let role = UserChange::Role(Role::Admin, None);
+        assert_eq!(change(&mut chain, "logistique1", role.clone(), 4), Ok(true));
+        assert_eq!(account(&chain).generation, 2);
+        assert_eq!(
+            change(&mut chain, "logistique1", role, 5),
+            Ok(false),
+            "the same role again"
+        );
+        let log: Vec<_> = chain
+            .user_log()
+            .iter()
+            .map(|e| (e.username.as_str().to_owned(), e.change, e.stamp.at.0))
+            .collect();
+        assert_eq!(
+            log[2..],
+            [
+                ("logistique1".to_owned(), UserChangeKind::PasswordReset, 2),
+                ("logistique1".to_owned(), UserChangeKind::PasswordChanged, 3),
+                ("logistique1".to_owned(), UserChangeKind::RoleChanged, 4),
+            ]
+        );
+        assert!(
+            chain
+                .user_log()
+                .iter()
+                .all(|e| e.stamp.by == Some(name("admin")))
+        );
+    }
+
+    #[test]
+    fn the_last_active_administrator_stays_one() {
+        let mut chain = with_users();
+        let demote = UserChange::Role(Role::Logistics, None);
+        assert_eq!(
+            change(&mut chain, "admin", UserChange::Deactivate, 2),
+            Err(ChainError::LastAdministrator(name("admin")))
+        );
+        assert_eq!(
+            change(&mut chain, "admin", demote.clone(), 2),
+            Err(ChainError::LastAdministrator(name("admin")))
+        );
+        let promote = UserChange::Role(Role::Admin, None);
+        assert_eq!(change(&mut chain, "logistique1", promote, 3), Ok(true));
+        assert_eq!(
+            change(&mut chain, "admin", UserChange::Deactivate, 4),
+            Ok(true)
+        );
+        assert_eq!(
+            change(&mut chain, "admin", UserChange::Deactivate, 5),
+            Ok(false)
+        );
+        assert_eq!(
+            change(&mut chain, "logistique1", demote, 6),
+            Err(ChainError::LastAdministrator(name("logistique1")))
+        );
+    }
+
+    #[test]
+    fn a_recovery_reactivates_and_a_deactivation_ends_the_sessions() {
+        let mut chain = with_users();
+        assert_eq!(
+            change(&mut chain, "logistique1", UserChange::Deactivate, 2),
+            Ok(true)
+        );
+        let account = chain.account(&name("logistique1")).cloned().expect("there");
+        assert!(!account.user.active);
+        assert_eq!(account.generation, 1);
+        let recovery = UserChange::TemporaryPassword {
+            hash: "h9".into(),
+            recovery: true,
+        };
+        assert_eq!(change(&mut chain, "logistique1", recovery, 3), Ok(true));
+        let account = chain.account(&name("logistique1")).cloned().expect("there");
+        assert!(account.user.active && account.must_change_password);
+        assert_eq!(account.generation, 2);
+        assert_eq!(
+            chain.user_log().last().map(|e| e.change),
+            Some(UserChangeKind::PasswordRecovered)
+        );
+    }
 
     fn with_quebec() -> ChainState {
         let mut chain = ChainState::default();

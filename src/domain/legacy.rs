@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::store::KeyDigest;
 use super::{
-    Adjustment, AdjustmentId, Cents, ChainEvent, ChainState, Ean13, Fingerprint, KeyUse, Outcome,
-    Product, RestockRequest, RestockRequested, RestockStepDone, Return, ReturnId, ReturnedLine,
-    Sale, SaleId, SaleRecorded, SaleReturned, SalesHistory, Sku, SoldLine, StockAdjusted,
-    StockLevelsSet, StockLine, Store, StoreEvent, StoreId, TaxClass, TaxCode, Tender, TenderKind,
-    Timestamp, User, Username,
+    Adjustment, AdjustmentId, Cents, ChainEvent, ChainState, Ean13, Fingerprint, Jurisdiction,
+    KeyUse, Outcome, Product, RestockRequest, RestockRequested, RestockStepDone, Return, ReturnId,
+    ReturnedLine, Sale, SaleId, SaleRecorded, SaleReturned, SalesHistory, Sku, SoldLine,
+    StockAdjusted, StockLevelsSet, StockLine, Store, StoreEvent, StoreId, TaxClass, TaxCode,
+    Tender, TenderKind, Timestamp, User, Username,
 };
 
 /// What a store that was upgraded from version 1 is, until head office says otherwise:
@@ -281,6 +281,33 @@ impl From<ChainEventV1> for ChainEvent {
             ChainEventV1::UserDeactivated(u) => ChainEvent::UserDeactivated(u),
             ChainEventV1::ProductChanged(p) => ChainEvent::ProductChanged(p.into()),
         }
+    }
+}
+
+/// The chain's snapshot in version 2: users without their token generation, no log of
+/// user changes (none had an author yet).
+#[derive(Debug, Deserialize)]
+pub struct ChainStateV2 {
+    products: BTreeMap<Sku, Product>,
+    stores: BTreeMap<StoreId, Store>,
+    users: BTreeMap<Username, User>,
+    jurisdictions: BTreeMap<String, Jurisdiction>,
+}
+
+impl From<ChainStateV2> for ChainState {
+    fn from(old: ChainStateV2) -> Self {
+        let mut state = ChainState::default();
+        let events = old
+            .jurisdictions
+            .into_values()
+            .map(ChainEvent::JurisdictionSet)
+            .chain(old.products.into_values().map(ChainEvent::ProductAdded))
+            .chain(old.stores.into_values().map(ChainEvent::StoreOpened))
+            .chain(old.users.into_values().map(ChainEvent::UserCreated));
+        for event in events {
+            state.apply(&event);
+        }
+        state
     }
 }
 

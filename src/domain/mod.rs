@@ -51,7 +51,10 @@ pub use till::{
     TenderError, TenderKind, TenderRequest, TillNumber, TillReport, part, refund_tenders, settle,
     till_report,
 };
-pub use user::{Role, User, Username, check_new_password};
+pub use user::{
+    ChangedBy, Role, User, UserAccount, UserChangeKind, UserLogEntry, UserRecord, Username,
+    check_new_password,
+};
 
 /// A value that failed its constructor's checks. The HTTP layer names the field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +87,8 @@ pub enum ValueError {
     RoleScope,
     #[error("a password is 8 to 128 characters")]
     Password,
+    #[error("the new password is the current one")]
+    SamePassword,
     #[error("a restock request id is <store>-<number>, e.g. 3-12")]
     RestockId,
     #[error("a restock status is requested, allocated, shipped, received, rejected or cancelled")]

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::{StoreId, ValueError};
+use super::{StoreId, Timestamp, ValueError};
 
 /// 3 to 32 characters: lowercase ASCII letters, digits, `.`, `-`, `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -108,6 +108,125 @@ impl User {
             active: true,
         })
     }
+}
+
+/// A user as the chain keeps them: the record, which of their tokens still stand, and
+/// whether the password they sign in with was set by someone else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserAccount {
+    pub user: User,
+    /// Tokens carry the generation they were issued in; a new password or a deactivation
+    /// starts the next one, and every older token stops working.
+    pub generation: u32,
+    /// Set by an administrator's reset or a recovery: the next login must choose a new one.
+    pub must_change_password: bool,
+}
+
+impl UserAccount {
+    pub fn new(user: User) -> Self {
+        Self {
+            user,
+            generation: 0,
+            must_change_password: false,
+        }
+    }
+}
+
+/// Who changed something and when: `by` is `None` for the command line, run on a stopped
+/// instance by whoever holds its data directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangedBy {
+    pub by: Option<Username>,
+    pub at: Timestamp,
+}
+
+/// What happened to a user, as the log of user changes names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserChangeKind {
+    Created,
+    Deactivated,
+    Reactivated,
+    RoleChanged,
+    /// By the user, who gave the current one.
+    PasswordChanged,
+    /// By an administrator: the user chooses a new one at the next login.
+    PasswordReset,
+    /// On a stopped instance (`magasin admin reset-password`), like a reset.
+    PasswordRecovered,
+}
+
+impl UserChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Deactivated => "deactivated",
+            Self::Reactivated => "reactivated",
+            Self::RoleChanged => "role_changed",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordRecovered => "password_recovered",
+        }
+    }
+
+    /// Whether the user's tokens so far stop working.
+    fn ends_sessions(self) -> bool {
+        matches!(
+            self,
+            Self::Deactivated
+                | Self::PasswordChanged
+                | Self::PasswordReset
+                | Self::PasswordRecovered
+        )
+    }
+}
+
+/// One change to a user, journaled with who made it and when: the user as they are after
+/// it (the password hash included, so replaying the journal rebuilds the account).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub user: User,
+    pub change: UserChangeKind,
+    pub stamp: ChangedBy,
+}
+
+impl UserRecord {
+    /// The account after this change, from the one before (`None` for a new user).
+    pub fn account_after(&self, before: Option<&UserAccount>) -> UserAccount {
+        let generation = before.map_or(0, |a| a.generation);
+        let must_change = before.is_some_and(|a| a.must_change_password);
+        UserAccount {
+            user: self.user.clone(),
+            generation: generation + u32::from(self.change.ends_sessions()),
+            must_change_password: match self.change {
+                UserChangeKind::PasswordChanged => false,
+                UserChangeKind::PasswordReset | UserChangeKind::PasswordRecovered => true,
+                _ => must_change,
+            },
+        }
+    }
+
+    /// The line of the user-change log (no password hash).
+    pub fn log_entry(&self) -> UserLogEntry {
+        UserLogEntry {
+            username: self.user.username.clone(),
+            change: self.change,
+            stamp: self.stamp.clone(),
+            role: self.user.role,
+            store: self.user.store,
+            active: self.user.active,
+        }
+    }
+}
+
+/// A line of the user-change log, readable by administrators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLogEntry {
+    pub username: Username,
+    pub change: UserChangeKind,
+    pub stamp: ChangedBy,
+    pub role: Role,
+    pub store: Option<StoreId>,
+    pub active: bool,
 }
 
 #[cfg(test)]

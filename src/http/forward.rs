@@ -9,9 +9,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, ResponseError, web};
 
-use super::AppState;
 use super::internal::Peer;
 use super::problem::ApiError;
+use super::{AppState, client};
 use crate::cluster::forward::{self, CHAIN_SEQ_HEADER, ForwardError};
 use crate::domain::Sku;
 
@@ -77,9 +77,13 @@ fn from_peer(req: &ServiceRequest) -> bool {
 async fn to_owner(app: &AppState, owner: &str, req: ServiceRequest) -> ServiceResponse {
     let (http, mut payload) = req.into_parts();
     let response = match web::Bytes::from_request(&http, &mut payload).await {
-        Ok(body) => forward::relay(&app.registry, &app.peers, owner, &http, body)
-            .await
-            .unwrap_or_else(|e| ApiError::from(e).error_response()),
+        Ok(body) => {
+            let client = client::address(&http, &app.trusted_proxies).to_string();
+            let client_header = (client::CLIENT_HEADER, client);
+            forward::relay(&app.registry, &app.peers, owner, &http, body, client_header)
+                .await
+                .unwrap_or_else(|e| ApiError::from(e).error_response())
+        }
         Err(e) => e.error_response(),
     };
     ServiceResponse::new(http, response)

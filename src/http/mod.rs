@@ -7,6 +7,7 @@
 mod accounting;
 mod auth;
 mod catalog;
+mod client;
 mod events;
 mod extract;
 mod forward;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub time_zone: jiff::tz::TimeZone,
     pub tokens: TokenKeys,
     pub throttle: LoginThrottle,
+    /// The proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl crate::cluster::fanout::Instance for AppState {

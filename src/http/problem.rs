@@ -72,6 +72,7 @@ fn value_code(error: ValueError) -> &'static str {
         ValueError::Role => "invalid_role",
         ValueError::RoleScope => "invalid_role_scope",
         ValueError::Password => "weak_password",
+        ValueError::SamePassword => "same_password",
         ValueError::RestockId => "invalid_restock_id",
         ValueError::RestockStatus => "invalid_status",
         ValueError::Till => "invalid_till",
@@ -113,6 +114,7 @@ fn value_detail(error: ValueError) -> String {
                 .into()
         }
         ValueError::Password => "Le mot de passe compte de 8 à 128 caractères.".into(),
+        ValueError::SamePassword => "Le nouveau mot de passe doit différer de l'actuel.".into(),
         ValueError::RestockId => {
             "Un numéro de demande s'écrit <magasin>-<numéro>, par exemple 3-12.".into()
         }
@@ -778,6 +780,13 @@ fn auth_problem(error: &AuthError) -> Problem {
             p.retry_after = Some(wait.as_secs().max(1));
             p
         }
+        AuthError::PasswordChangeRequired => problem(
+            StatusCode::FORBIDDEN,
+            "password_change_required",
+            "Password change required",
+            "Votre mot de passe a été réinitialisé : choisissez-en un nouveau \
+             (POST /api/v1/auth/password).",
+        ),
         AuthError::Forbidden => problem(
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -5,7 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Authenticated, check_password};
+use super::auth::{Authenticated, check_password, client_address};
 use super::extract::{IdemKey, Page, PageQuery, Pagination, store_id};
 use super::problem::{ApiError, FieldError};
 use super::{AppState, rfc3339};
@@ -383,12 +383,11 @@ async fn approve(
 ) -> Result<HttpResponse, ApiError> {
     let id = store_id(path.into_inner())?;
     user.require(Permission::Sell, Some(id))?;
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = client_address(&app, &req);
     let body = body.into_inner();
-    let manager = check_password(&app, &body.username, body.password, &address).await?;
+    let manager = check_password(&app, &body.username, body.password, &address)
+        .await?
+        .user;
     let principal = crate::auth::Principal::of(&manager);
     principal.require(Permission::ApproveDiscounts, Some(id))?;
     let (approval, expires_at) = app.tokens.issue_approval(&manager, id.get(), now())?;

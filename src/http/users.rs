@@ -1,17 +1,20 @@
-//! `/users`: admins create, list and deactivate users. Password hashes never leave here.
+//! `/users`: administrators create, list, change, deactivate and reactivate users, reset a
+//! password, and read the log of every change with who made it and when
+//! (`/user-changes`). Password hashes never leave here.
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 
 use actix_web::middleware::from_fn;
 
-use super::AppState;
 use super::auth::Authenticated;
-use super::extract::store_id;
-use super::forward;
+use super::extract::{Page, Pagination, store_id};
 use super::problem::{ApiError, FieldError};
-use crate::auth::{Permission, hash_in_turn};
-use crate::domain::{Role, User, UserChange, Username, check_new_password};
+use super::{AppState, forward, rfc3339};
+use crate::auth::{Permission, hash_in_turn, temporary_password};
+use crate::domain::{
+    Role, User, UserAccount, UserChange, UserLogEntry, Username, check_new_password,
+};
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct UserBody {
@@ -19,15 +22,19 @@ struct UserBody {
     role: &'static str,
     store_id: Option<u32>,
     active: bool,
+    /// The password was reset: the next login must choose a new one.
+    must_change_password: bool,
 }
 
-impl From<User> for UserBody {
-    fn from(u: User) -> Self {
+impl From<UserAccount> for UserBody {
+    fn from(a: UserAccount) -> Self {
+        let u = a.user;
         Self {
             username: u.username.to_string(),
             role: u.role.as_str(),
             store_id: u.store.map(|s| s.get()),
             active: u.active,
+            must_change_password: a.must_change_password,
         }
     }
 }
@@ -117,14 +124,17 @@ async fn create_user(
     let created = app
         .registry
         .chain()
-        .create_user(User {
-            password_hash: hash,
-            ..checked
-        })
+        .create_user(
+            User {
+                password_hash: hash,
+                ..checked
+            },
+            Some(user.username.clone()),
+        )
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/users/{}", created.username)))
-        .json(UserBody::from(created)))
+        .json(UserBody::from(UserAccount::new(created))))
 }
 
 /// Deactivates a user; their tokens stop working at once. Deactivating twice is harmless.
@@ -139,9 +149,12 @@ async fn deactivate_user(
     path: web::Path<String>,
 ) -> Result<web::Json<UserBody>, ApiError> {
     user.require(Permission::ManageUsers, None)?;
-    let username = Username::parse(&path)
-        .map_err(|e| ApiError::Validation(vec![FieldError::new("username", e)]))?;
-    let deactivated = app.registry.chain().deactivate_user(username).await?;
+    let username = path_user(&path)?;
+    let by = Some(user.username.clone());
+    let chain = app.registry.chain();
+    let deactivated = chain
+        .change_user(username, UserChange::Deactivate, by)
+        .await?;
     Ok(web::Json(deactivated.into()))
 }
 
@@ -168,10 +181,7 @@ fn role_change(body: &UserChangeBody) -> Result<UserChange, ApiError> {
             "store_id", scope,
         )]));
     }
-    Ok(UserChange {
-        role: Some((role, store)),
-        reactivate: false,
-    })
+    Ok(UserChange::Role(role, store))
 }
 
 /// Changes a user's role and store; the last active administrator stays one (409).
@@ -190,7 +200,12 @@ async fn change_user(
     user.require(Permission::ManageUsers, None)?;
     let username = path_user(&path)?;
     let change = role_change(&body)?;
-    let changed = app.registry.chain().change_user(username, change).await?;
+    let by = Some(user.username.clone());
+    let changed = app
+        .registry
+        .chain()
+        .change_user(username, change, by)
+        .await?;
     Ok(web::Json(changed.into()))
 }
 
@@ -207,12 +222,112 @@ async fn reactivate_user(
 ) -> Result<web::Json<UserBody>, ApiError> {
     user.require(Permission::ManageUsers, None)?;
     let username = path_user(&path)?;
-    let change = UserChange {
-        role: None,
-        reactivate: true,
-    };
-    let changed = app.registry.chain().change_user(username, change).await?;
+    let by = Some(user.username.clone());
+    let chain = app.registry.chain();
+    let changed = chain
+        .change_user(username, UserChange::Reactivate, by)
+        .await?;
     Ok(web::Json(changed.into()))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ResetAnswer {
+    username: String,
+    /// Shown once: the user signs in with it and must then choose their own.
+    temporary_password: String,
+}
+
+/// An administrator resets a user's password: the answer holds a temporary one, which
+/// the user must replace at their next login; every token of the user stops working.
+#[utoipa::path(
+    tag = "utilisateurs",
+    responses((status = 200, description = "Mot de passe temporaire", body = ResetAnswer))
+)]
+#[post("/users/{username}/reset-password", wrap = "from_fn(forward::reference_data)")]
+async fn reset_password(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+) -> Result<web::Json<ResetAnswer>, ApiError> {
+    user.require(Permission::ManageUsers, None)?;
+    let username = path_user(&path)?;
+    let temporary = temporary_password();
+    let hash = hash_in_turn(temporary.clone()).await?;
+    let change = UserChange::TemporaryPassword {
+        hash,
+        recovery: false,
+    };
+    let by = Some(user.username.clone());
+    let reset = app
+        .registry
+        .chain()
+        .change_user(username, change, by)
+        .await?;
+    tracing::info!(username = %reset.user.username, by = %user.username, "password reset");
+    Ok(web::Json(ResetAnswer {
+        username: reset.user.username.to_string(),
+        temporary_password: temporary,
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    /// Only the changes to this user.
+    username: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct UserChangeItem {
+    at: String,
+    /// Who made the change; `null` for the command line on a stopped instance.
+    by: Option<String>,
+    username: String,
+    /// `created`, `deactivated`, `reactivated`, `role_changed`, `password_changed`,
+    /// `password_reset` or `password_recovered`.
+    change: &'static str,
+    role: &'static str,
+    store_id: Option<u32>,
+    active: bool,
+}
+
+impl From<UserLogEntry> for UserChangeItem {
+    fn from(e: UserLogEntry) -> Self {
+        Self {
+            at: rfc3339(e.stamp.at),
+            by: e.stamp.by.map(|u| u.to_string()),
+            username: e.username.to_string(),
+            change: e.change.as_str(),
+            role: e.role.as_str(),
+            store_id: e.store.map(|s| s.get()),
+            active: e.active,
+        }
+    }
+}
+
+/// Every change to a user, newest first, with who made it and when.
+#[utoipa::path(
+    tag = "utilisateurs",
+    params(ChangesQuery),
+    responses((status = 200, description = "Journal des utilisateurs", body = Page<UserChangeItem>))
+)]
+#[get("/user-changes")]
+async fn user_changes(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    query: web::Query<ChangesQuery>,
+) -> Result<web::Json<Page<UserChangeItem>>, ApiError> {
+    user.require(Permission::ManageUsers, None)?;
+    let query = query.into_inner();
+    let pagination = Pagination::new(query.page, query.per_page)?;
+    let only = query.username.as_deref().map(path_user).transpose()?;
+    let changes = app
+        .users
+        .changes(|e| only.as_ref().is_none_or(|name| e.username == *name));
+    Ok(web::Json(pagination.slice(changes, UserChangeItem::from)))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -220,10 +335,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(create_user)
         .service(deactivate_user)
         .service(change_user)
-        .service(reactivate_user);
+        .service(reactivate_user)
+        .service(reset_password)
+        .service(user_changes);
 }
 
 /// The OpenAPI description of this module's routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list_users, create_user, deactivate_user, change_user, reactivate_user))]
+#[openapi(paths(
+    list_users,
+    create_user,
+    deactivate_user,
+    change_user,
+    reactivate_user,
+    reset_password,
+    user_changes
+))]
 pub(super) struct Docs;

@@ -22,8 +22,9 @@ pub const FORMAT_VERSION: u8 = 1;
 /// products with a tax class, stores in a jurisdiction, till sessions). Version 1 events
 /// are read through `domain::legacy`.
 pub const EVENT_VERSION: u8 = 2;
-/// Version of the chain's snapshot: 2 since jurisdictions and tax classes.
-pub const CHAIN_SNAPSHOT_VERSION: u8 = 2;
+/// Version of the chain's snapshot: 3 since users carry their token generation and the
+/// log of user changes (2: jurisdictions and tax classes).
+pub const CHAIN_SNAPSHOT_VERSION: u8 = 3;
 /// Version of a store's snapshot: 3 since it holds its tills (2 held no till, 1 held every
 /// sale not yet let go; `persistence::snapshot` still reads both).
 pub const STORE_SNAPSHOT_VERSION: u8 = 3;

@@ -7,7 +7,7 @@
 use super::codec::{
     self, CHAIN_SNAPSHOT_VERSION, CodecError, FORMAT_VERSION, STORE_SNAPSHOT_VERSION,
 };
-use crate::domain::legacy::{ChainStateV1, StoreStateV1, StoreStateV2};
+use crate::domain::legacy::{ChainStateV1, ChainStateV2, StoreStateV1, StoreStateV2};
 use crate::domain::{CentralStock, ChainState, StoreState};
 
 /// A state a stream's snapshot holds.
@@ -44,6 +44,7 @@ impl Snapshot for ChainState {
     fn decode_snapshot(bytes: &[u8]) -> Result<Self, CodecError> {
         match codec::split(bytes)? {
             (CHAIN_SNAPSHOT_VERSION, body) => codec::decode_body(body),
+            (2, body) => Ok(codec::decode_body::<ChainStateV2>(body)?.into()),
             (1, body) => Ok(codec::decode_body::<ChainStateV1>(body)?.into()),
             (found, _) => Err(unknown("chain snapshot", found, "versions 1 and 2")),
         }
@@ -107,7 +108,7 @@ mod tests {
             Err(CodecError::UnknownVersion { found: 4, .. })
         ));
         let mut chain = ChainState::default().encode_snapshot().expect("encodes");
-        chain[0] = 3;
+        chain[0] = 4;
         assert!(ChainState::decode_snapshot(&chain).is_err());
     }
 }

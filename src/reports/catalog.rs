@@ -64,7 +64,8 @@ impl CatalogIndex {
             // Users have their own read model (`UsersView`).
             ChainEvent::UserCreated(_)
             | ChainEvent::UserDeactivated(_)
-            | ChainEvent::UserChanged(_) => {}
+            | ChainEvent::UserChanged(_)
+            | ChainEvent::UserRecorded(_) => {}
         }
     }
 }

@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio::sync::broadcast;
 
-use crate::domain::{CentralEvent, ChainEvent, DomainEvent, StepKind, StoreEvent, StoreId};
+use crate::domain::{
+    CentralEvent, ChainEvent, DomainEvent, StepKind, StoreEvent, StoreId, Username,
+};
 
 /// Who may see an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -251,6 +253,18 @@ fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Val
                 false,
                 "user_changed",
                 json!({"username": u.username.as_str(), "role": u.role.as_str(), "active": u.active}),
+            ),
+            ChainEvent::UserRecorded(r) => (
+                Audience::HeadOffice,
+                false,
+                "user_changed",
+                json!({
+                    "username": r.user.username.as_str(),
+                    "change": r.change.as_str(),
+                    "role": r.user.role.as_str(),
+                    "active": r.user.active,
+                    "by": r.stamp.by.as_ref().map(Username::as_str),
+                }),
             ),
         },
     }
