@@ -47,6 +47,7 @@ pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod persistence;
+pub mod recovery;
 pub mod reports;
 pub mod request_id;
 mod wiring;

@@ -34,6 +34,23 @@ enum Command {
     /// snapshot of every stream (sales stay readable in the history); run it with the
     /// instance stopped.
     Compact(ServeArgs),
+    /// Administration of a stopped instance.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Give USER a temporary password (printed once), to be changed at the next login, and
+    /// reactivate them: the way back into a chain whose administrators are all lost. Run
+    /// it with the instance stopped, on the data directory of the instance that owns the
+    /// reference data; the change is journaled like any other change to a user.
+    ResetPassword {
+        /// The user, e.g. admin.
+        username: String,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
 }
 
 #[derive(clap::Args)]
@@ -88,6 +105,22 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
     Ok(settings)
 }
 
+fn reset_password(settings: &Settings, username: &str) -> ExitCode {
+    let data_dir = &settings.storage.data_dir;
+    let backend = settings.storage.backend;
+    match magasin::recovery::reset_password(backend, data_dir, &settings.cluster, username) {
+        Ok(temporary) => {
+            println!("temporary password of {username}: {temporary}");
+            println!("{username} must choose a new password at the next login.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("magasin: cannot reset the password of {username}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn compact(settings: &Settings) -> ExitCode {
     let data_dir = &settings.storage.data_dir;
     match magasin::compaction::compact(settings.storage.backend, data_dir) {
@@ -118,14 +151,23 @@ fn compact(settings: &Settings) -> ExitCode {
     }
 }
 
+/// What a command does to a stopped instance's data directory.
+enum Offline {
+    Compact,
+    ResetPassword(String),
+}
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs();
-    let (args, compacting) = match cli.command {
-        Some(Command::Serve(args)) => (args, false),
-        Some(Command::Compact(args)) => (args, true),
-        None => (cli.serve, false),
+    let (args, offline): (ServeArgs, Option<Offline>) = match cli.command {
+        Some(Command::Serve(args)) => (args, None),
+        Some(Command::Compact(args)) => (args, Some(Offline::Compact)),
+        Some(Command::Admin(AdminCommand::ResetPassword { username, args })) => {
+            (args, Some(Offline::ResetPassword(username)))
+        }
+        None => (cli.serve, None),
     };
     let settings = match settings(&args) {
         Ok(settings) => settings,
@@ -134,8 +176,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if compacting {
-        return compact(&settings);
+    match offline {
+        Some(Offline::Compact) => return compact(&settings),
+        Some(Offline::ResetPassword(username)) => return reset_password(&settings, &username),
+        None => {}
     }
     let app = match Application::build(&settings).await {
         Ok(app) => app,
