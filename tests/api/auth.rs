@@ -41,6 +41,9 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/sw.js", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/manifest.webmanifest", allowed: PUBLIC, scoped: false },
     Row { method: "POST", template: "/api/v1/auth/login", allowed: PUBLIC, scoped: false },
+    Row { method: "POST", template: "/api/v1/auth/password", allowed: PUBLIC, scoped: false },
+    Row { method: "GET", template: "/api/v1/user-changes", allowed: ADMIN, scoped: false },
+    Row { method: "POST", template: "/api/v1/users/{username}/reset-password", allowed: ADMIN, scoped: false },
     Row { method: "GET", template: "/api/v1/users", allowed: ADMIN, scoped: false },
     Row { method: "POST", template: "/api/v1/users", allowed: ADMIN, scoped: false },
     Row { method: "POST", template: "/api/v1/users/{username}/deactivate", allowed: ADMIN, scoped: false },
@@ -228,6 +231,16 @@ impl Fixture {
         }
         let body = match (row.method, row.template) {
             ("POST", "/api/v1/auth/login") => json!({"username": "caissier1", "password": "demo"}),
+            // A user of its own each time: the change ends the user's other sessions.
+            ("POST", "/api/v1/auth/password") => {
+                let user = format!("change{n}");
+                let created = app.post(
+                    "/api/v1/users",
+                    &json!({"username": user, "password": "motdepasse", "role": "logistics"}),
+                );
+                assert_eq!(created.status, 201, "{:?}", created.body);
+                json!({"username": user, "current_password": "motdepasse", "new_password": "autre-mot-de-passe"})
+            }
             ("POST", "/api/v1/users") => {
                 json!({"username": format!("nouveau{n}"), "password": "motdepasse", "role": "cashier", "store_id": 1})
             }
@@ -296,6 +309,8 @@ fn expected(row: &Row, role: Option<&str>, store_role_other_store: bool) -> u16 
     // POSTs that create answer 201; the ones that act on something existing answer 200.
     let acts = [
         "/login",
+        "/password",
+        "/reset-password",
         "/deactivate",
         "/reactivate",
         "/allocate",
@@ -539,7 +554,7 @@ fn users_are_listed_without_password_hashes_and_validated() {
     assert_eq!(list.status, 200);
     let text = list.body.to_string();
     assert!(
-        !text.contains("argon2") && !text.contains("password"),
+        !text.contains("argon2") && !text.contains("password_hash"),
         "{text}"
     );
     let names: Vec<&str> = list.body["items"]
@@ -817,7 +832,9 @@ fn the_last_active_administrator_cannot_be_deactivated() {
         (back.status, back.body["active"].clone()),
         (200, json!(true))
     );
-    app.login("admin");
+    // The deactivation ended the first administrator's sessions: a new login is needed.
+    assert_problem(&app.get("/api/v1/users"), 401, "invalid_token");
+    let admin = app.login("admin");
     let manager = app.patch_as(
         Some(&token),
         "/api/v1/users/siege2",
@@ -828,7 +845,7 @@ fn the_last_active_administrator_cannot_be_deactivated() {
         (200, json!("manager"))
     );
     let scope = app.patch_as(
-        None,
+        Some(&admin),
         "/api/v1/users/caissier1",
         &json!({"role": "admin", "store_id": 1}),
     );

@@ -52,8 +52,14 @@ pub fn settings(data_dir: &Path, backend: Backend, demo: bool) -> Settings {
 
 /// The demo chain on SQLite in a fresh temp dir.
 pub fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {})
+}
+
+/// The demo chain on SQLite in a fresh temp dir, with settings of the test's own.
+pub fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let temp = tempfile::tempdir().expect("temp dir");
-    let s = settings(temp.path(), Backend::Sqlite, true);
+    let mut s = settings(temp.path(), Backend::Sqlite, true);
+    change(&mut s);
     let mut app = start(s);
     app._temp = Some(temp);
     app
