@@ -422,13 +422,12 @@ impl ChainState {
             return Err(ChainError::LastAdministrator(username.clone()));
         }
         let unchanged = changed == *current;
-        Ok((recorded || !unchanged).then(|| {
-            ChainEvent::UserRecorded(UserRecord {
-                user: changed,
-                change: kind,
-                stamp,
-            })
-        }))
+        let event = ChainEvent::UserRecorded(UserRecord {
+            user: changed,
+            change: kind,
+            stamp,
+        });
+        Ok((recorded || !unchanged).then_some(event))
     }
 
     /// How many administrators can still sign in: the chain never goes below one.

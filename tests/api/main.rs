@@ -2,6 +2,7 @@
 //! loopback. Crash tests run the real binary as a child process and SIGKILL it.
 
 mod accessibility;
+mod accounts;
 mod auth;
 mod backup;
 mod browser;
