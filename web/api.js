@@ -21,15 +21,26 @@ export function clearSession() {
 
 export class ApiError extends Error {
   constructor(status, problem) {
-    super(problem.detail || `Erreur ${status}`);
+    // A validation problem says which fields are wrong in `errors`: their details are the
+    // useful part of the message.
+    const fields = problem.code === "validation_failed" && Array.isArray(problem.errors)
+      ? problem.errors.map((e) => e.detail).filter(Boolean) : [];
+    super([problem.detail || `Erreur ${status}`, ...fields].join(" "));
     this.status = status;
     this.problem = problem;
   }
+
+  /** The field errors of a validation problem, by field name. */
+  field(name) {
+    return (this.problem.errors || []).find((e) => e.field === name);
+  }
 }
 
-export async function api(path, { method = "GET", body, key } = {}) {
+/** `bearer: false` for the routes a password authenticates (login, a password change): no
+ * token is sent, and a 401 there is a wrong password, not an expired session. */
+export async function api(path, { method = "GET", body, key, bearer = true } = {}) {
   const headers = { Accept: "application/json" };
-  const current = session();
+  const current = bearer ? session() : null;
   if (current) headers.Authorization = `Bearer ${current.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (key) headers["Idempotency-Key"] = key;
@@ -55,6 +66,11 @@ export async function api(path, { method = "GET", body, key } = {}) {
 export function money(cents) {
   const value = (cents / 100).toLocaleString("fr-CA", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   return `${value.replace(/\s/g, "\u00a0")}\u00a0$`;
+}
+
+/** `24 novembre 2026, 14 h 05 min 09 s` (French Canadian, local time), for a log's lines. */
+export function longWhen(iso) {
+  return new Date(iso).toLocaleString("fr-CA", { dateStyle: "long", timeStyle: "medium" });
 }
 
 /** `2026-11-24 14:05`, local time. */

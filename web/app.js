@@ -1,7 +1,7 @@
 // The web application: a hash router over a few screens, each shown only to the roles
 // that may use it (the API refuses the others anyway).
 
-import { api, session, saveSession, clearSession, money, when, ApiError } from "/ui/api.js";
+import { api, session, saveSession, clearSession, money, when, longWhen, ApiError } from "/ui/api.js";
 import { TAX_LABELS, priceBasket, ratesAt, settle } from "/ui/till.js";
 import { keep, kept, sent, unreachable } from "/ui/offline.js";
 
@@ -42,6 +42,20 @@ const SCREENS = {
   catalogue: { title: "Catalogue", roles: ["admin"], render: catalogue },
   magasins: { title: "Magasins", roles: ["admin"], render: magasins },
   utilisateurs: { title: "Utilisateurs", roles: ["admin"], render: utilisateurs },
+  // Reached from the Utilisateurs screen and from the header, not from the menu.
+  journal: { title: "Journal des utilisateurs", roles: ["admin"], render: journal, menu: false },
+  "mot-de-passe": { title: "Mon mot de passe", roles: ["cashier", "manager", "logistics", "admin"], render: monMotDePasse, menu: false },
+};
+
+const ROLES = [["cashier", "caissier"], ["manager", "gestionnaire"], ["logistics", "logistique"], ["admin", "siège social"]];
+const ROLE_NAMES = Object.fromEntries(ROLES);
+/** The roles that work in one store, and so need a `store_id`. */
+const STORE_ROLES = ["cashier", "manager"];
+
+const CHANGES = {
+  created: "créé", deactivated: "désactivé", reactivated: "réactivé", role_changed: "rôle ou magasin changé",
+  password_changed: "mot de passe changé", password_reset: "mot de passe réinitialisé",
+  password_recovered: "mot de passe réinitialisé en ligne de commande",
 };
 
 const STATUS = {
@@ -75,11 +89,86 @@ function menu() {
   const user = session()?.user;
   nav.replaceChildren();
   document.getElementById("deconnexion").hidden = !user;
+  document.getElementById("mon-compte").hidden = !user;
   document.getElementById("qui").textContent = user ? `${user.username} (${user.role})` : "";
   if (!user) return;
   for (const [name, screen] of Object.entries(SCREENS)) {
-    if (screen.roles.includes(user.role)) nav.append(el("a", { href: `#/${name}` }, screen.title));
+    if (screen.menu !== false && screen.roles.includes(user.role)) nav.append(el("a", { href: `#/${name}` }, screen.title));
   }
+}
+
+/** Goes to `hash`, drawing the screen again when it is already the one shown (setting the
+ * same hash fires no `hashchange`). */
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+/** After signing in: the page the user was sent away from, or the till. */
+function arrive(params) {
+  say("");
+  go(params.get("retour") ? decodeURIComponent(params.get("retour")) : "#/caisse");
+}
+
+/** A new password typed twice, checked here as the server checks it (8 to 128 characters)
+ * so a typing mistake is caught before the password is spent. */
+function newPasswordFields() {
+  const first = el("input", { name: "new_password", type: "password", autocomplete: "new-password", required: true, "aria-describedby": "regle-mot-de-passe" });
+  const again = el("input", { name: "new_password_again", type: "password", autocomplete: "new-password", required: true });
+  const wrong = (input, text) => {
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+    return text;
+  };
+  return {
+    nodes: [
+      el("label", {}, "Nouveau mot de passe", first),
+      el("p", { id: "regle-mot-de-passe", class: "aide" }, "De 8 à 128 caractères."),
+      el("label", {}, "Nouveau mot de passe, une deuxième fois", again),
+    ],
+    value: () => first.value,
+    first,
+    /** Why the typed password cannot be sent, or null. */
+    problem() {
+      first.removeAttribute("aria-invalid");
+      again.removeAttribute("aria-invalid");
+      const length = Array.from(first.value).length;
+      if (length < 8 || length > 128) return wrong(first, "Le nouveau mot de passe doit compter de 8 à 128 caractères.");
+      if (first.value !== again.value) return wrong(again, "Les deux saisies du nouveau mot de passe ne correspondent pas.");
+      return null;
+    },
+    /** Shows the server's refusal of the new password (too weak, unchanged) on its field. */
+    refused(error) {
+      if (error instanceof ApiError && error.field("new_password")) wrong(first, "");
+    },
+  };
+}
+
+/** After an administrator's reset, the login's password was right but temporary: the user
+ * chooses their own (the temporary one is the current password of that call) and is in. */
+function motDePasseImpose(params, username, temporary) {
+  const fields = newPasswordFields();
+  const form = el("form", { class: "carte connexion", id: "nouveau-mot-de-passe", onsubmit: async (e) => {
+    e.preventDefault();
+    const wrong = fields.problem();
+    if (wrong) return say(wrong);
+    try {
+      const answer = await api("/auth/password", { method: "POST", bearer: false,
+        body: { username, current_password: temporary, new_password: fields.value() } });
+      saveSession(answer);
+      arrive(params);
+    } catch (error) {
+      fail(error);
+      fields.refused(error);
+    }
+  } },
+  el("h1", {}, "Choisissez votre mot de passe"),
+  el("p", {}, "Un administrateur a réinitialisé votre mot de passe : le mot de passe temporaire ne sert qu'une fois. Choisissez le vôtre."),
+  el("label", {}, "Nom d'utilisateur", el("input", { name: "username", value: username, autocomplete: "username", readonly: true })),
+  ...fields.nodes,
+  el("button", { type: "submit" }, "Enregistrer et se connecter"),
+  el("button", { type: "button", class: "lien", onclick: () => { say(""); route(); } }, "Revenir à la connexion"));
+  return { form, focus: () => fields.first.focus() };
 }
 
 function connexion(params) {
@@ -88,12 +177,18 @@ function connexion(params) {
     e.preventDefault();
     const data = new FormData(form);
     try {
-      const answer = await api("/auth/login", { method: "POST", body: {
+      const answer = await api("/auth/login", { method: "POST", bearer: false, body: {
         username: data.get("username"), password: data.get("password") } });
       saveSession(answer);
-      say("");
-      location.hash = params.get("retour") ? decodeURIComponent(params.get("retour")) : "#/caisse";
+      arrive(params);
     } catch (error) {
+      if (error instanceof ApiError && error.problem.code === "password_change_required") {
+        const next = motDePasseImpose(params, data.get("username"), data.get("password"));
+        ecran.replaceChildren(next.form);
+        say("Mot de passe temporaire accepté : choisissez maintenant le vôtre.", "info");
+        next.focus();
+        return;
+      }
       fail(error);
     }
   } },
@@ -901,42 +996,242 @@ async function magasins() {
         el("td", {}, s.name), el("td", {}, s.city), el("td", {}, when(s.opened_at)))))));
 }
 
-async function utilisateurs() {
-  const users = await api("/users");
-  const stores = await api("/stores");
+/** The users; `?utilisateur=` opens one's card. */
+async function utilisateurs(params) {
+  const stores = (await api("/stores")).items;
+  const me = session().user.username;
+  const rows = el("tbody");
+  const panel = el("section", { class: "carte fiche", id: "fiche-utilisateur", hidden: true, "aria-labelledby": "fiche-titre" });
+  let users = [];
+
+  async function draw() {
+    users = (await api("/users")).items;
+    rows.replaceChildren(...users.map((u) => el("tr", { "data-utilisateur": u.username, class: u.active ? "" : "inactif" },
+      el("td", {}, el("button", { type: "button", class: "lien gerer", "aria-controls": "fiche-utilisateur", onclick: () => open(u.username) }, u.username)),
+      el("td", {}, ROLE_NAMES[u.role] || u.role), el("td", {}, u.store_id ?? "—"), el("td", {}, u.active ? "oui" : "non"),
+      el("td", { class: "a-changer" }, u.must_change_password ? "doit changer son mot de passe" : ""))));
+  }
+
+  /** Runs an action on a user, then shows the list and the user's card as they now are. */
+  async function act(username, call, done) {
+    try {
+      const answer = await call();
+      if (answer.username === me && answer.role) {
+        // The signed-in administrator changed their own role: the menu follows.
+        saveSession({ ...session(), user: { username: answer.username, role: answer.role, store_id: answer.store_id } });
+        if (answer.role !== "admin") return route();
+      }
+      await draw();
+      say(done(answer), "succes");
+      return open(username);
+    } catch (error) {
+      fail(error);
+      return null;
+    }
+  }
+
+  /** The card of one user: role and store, deactivate or reactivate, reset the password.
+   * `shown` is put at its top (the temporary password, once). */
+  function open(username, shown) {
+    const u = users.find((x) => x.username === username);
+    if (!u) {
+      panel.hidden = true;
+      return null;
+    }
+    const path = `/users/${encodeURIComponent(u.username)}`;
+    const role = el("select", { name: "role", id: "fiche-role" }, ROLES.map(([v, t]) => el("option", { value: v, selected: v === u.role }, t)));
+    const store = el("select", { name: "store_id", id: "fiche-magasin" },
+      el("option", { value: "" }, "aucun"),
+      stores.map((s) => el("option", { value: s.id, selected: s.id === u.store_id }, `${s.id} — ${s.name}`)));
+    // Cashiers and managers work in one store; logistics and head office in none.
+    const scope = () => {
+      const needed = STORE_ROLES.includes(role.value);
+      store.disabled = !needed;
+      if (!needed) store.value = "";
+      else if (!store.value && stores.length > 0) store.value = String(stores[0].id);
+    };
+    role.addEventListener("change", scope);
+    scope();
+    const change = el("form", { class: "saisie", id: "changer-role", onsubmit: (e) => {
+      e.preventDefault();
+      const body = { role: role.value, store_id: STORE_ROLES.includes(role.value) ? Number(store.value) : null };
+      act(u.username, () => api(path, { method: "PATCH", body }),
+        (c) => `${c.username} : ${ROLE_NAMES[c.role] || c.role}${c.store_id ? ` au magasin ${c.store_id}` : ""}.`);
+    } }, el("label", {}, "Rôle", role), el("label", {}, "Magasin", store),
+    el("button", { type: "submit" }, "Enregistrer le rôle"));
+
+    const activity = u.active
+      ? el("button", { type: "button", id: "desactiver", onclick: () => act(u.username,
+        () => api(`${path}/deactivate`, { method: "POST", body: {} }),
+        (c) => `${c.username} désactivé : ses sessions sont fermées.`) }, "Désactiver")
+      : el("button", { type: "button", id: "reactiver", onclick: () => act(u.username,
+        () => api(`${path}/reactivate`, { method: "POST", body: {} }),
+        (c) => `${c.username} réactivé : il peut se connecter avec son mot de passe.`) }, "Réactiver");
+
+    // A reset spends the user's password at once: it is asked twice.
+    const reset = el("div", { class: "saisie", id: "reinitialisation" });
+    const ask = el("button", { type: "button", id: "reinitialiser", onclick: () => {
+      const confirm = el("button", { type: "button", id: "confirmer-reinitialisation", onclick: async () => {
+        try {
+          const given = await api(`${path}/reset-password`, { method: "POST", body: {} });
+          await draw();
+          say(`Mot de passe de ${given.username} réinitialisé.`, "succes");
+          open(given.username, temporaryPassword(given))?.focus();
+        } catch (error) {
+          fail(error);
+        }
+      } }, "Confirmer la réinitialisation");
+      reset.replaceChildren(
+        el("p", {}, `Le mot de passe actuel de ${u.username} ne fonctionnera plus et ses sessions seront fermées ; un mot de passe temporaire sera affiché une seule fois.`),
+        confirm,
+        el("button", { type: "button", class: "secondaire", onclick: () => { reset.replaceChildren(ask); ask.focus(); } }, "Annuler"));
+      confirm.focus();
+    } }, "Réinitialiser le mot de passe");
+    reset.append(ask);
+
+    const title = el("h2", { id: "fiche-titre", tabindex: "-1" }, `Utilisateur ${u.username}`);
+    panel.hidden = false;
+    panel.replaceChildren(title, shown || "",
+      el("p", {}, `${ROLE_NAMES[u.role] || u.role}${u.store_id ? `, magasin ${u.store_id}` : ""} · ${u.active ? "actif" : "désactivé"}`
+        + (u.must_change_password ? " · doit changer son mot de passe" : "")),
+      el("h3", {}, "Rôle et magasin"), change,
+      el("h3", {}, "Accès"), el("div", { class: "saisie" }, activity),
+      el("h3", {}, "Mot de passe"), reset,
+      el("p", {}, el("a", { href: `#/journal?utilisateur=${encodeURIComponent(u.username)}` }, `Journal de ${u.username}`),
+        " · ", el("button", { type: "button", class: "lien", onclick: () => { panel.hidden = true; panel.replaceChildren(); } }, "Fermer")));
+    if (!shown) title.focus();
+    return shown || title;
+  }
+
+  /** The temporary password, shown this once for the administrator to hand over. */
+  function temporaryPassword(given) {
+    const box = el("div", { class: "temporaire", id: "temporaire", tabindex: "-1", role: "group", "aria-labelledby": "temporaire-titre" },
+      el("p", { id: "temporaire-titre" }, `Mot de passe temporaire de ${given.username} :`),
+      el("p", {}, el("code", { id: "mot-de-passe-temporaire" }, given.temporary_password)),
+      el("p", {}, `Remettez-le à ${given.username} : il ne sera plus affiché. À sa prochaine connexion, il devra choisir son propre mot de passe.`),
+      el("button", { type: "button", class: "secondaire", onclick: () => box.remove() }, "Je l'ai remis : le masquer"));
+    return box;
+  }
+
   const form = el("form", { class: "saisie", id: "nouvel-utilisateur", onsubmit: async (e) => {
     e.preventDefault();
     const data = new FormData(form);
     const role = data.get("role");
     const body = { username: data.get("username"), password: data.get("password"), role };
-    if (role === "cashier" || role === "manager") body.store_id = Number(data.get("store_id"));
+    if (STORE_ROLES.includes(role)) body.store_id = Number(data.get("store_id"));
     try {
       await api("/users", { method: "POST", body });
       say(`Utilisateur ${body.username} créé.`, "succes");
-      route();
+      form.reset();
+      await draw();
     } catch (error) {
       fail(error);
     }
   } },
   el("input", { name: "username", "aria-label": "Nom d'utilisateur", placeholder: "nom d'utilisateur", required: true }),
-  el("input", { name: "password", "aria-label": "Mot de passe", type: "password", placeholder: "mot de passe (8 caractères et plus)", required: true }),
-  el("select", { name: "role", "aria-label": "Rôle" }, [["cashier", "caissier"], ["manager", "gestionnaire"], ["logistics", "logistique"], ["admin", "siège social"]]
-    .map(([v, t]) => el("option", { value: v }, t))),
-  el("select", { name: "store_id", "aria-label": "Magasin" }, stores.items.map((s) => el("option", { value: s.id }, `${s.id} — ${s.name}`))),
+  el("input", { name: "password", "aria-label": "Mot de passe", type: "password", autocomplete: "new-password", placeholder: "mot de passe (8 caractères et plus)", required: true }),
+  el("select", { name: "role", "aria-label": "Rôle" }, ROLES.map(([v, t]) => el("option", { value: v }, t))),
+  el("select", { name: "store_id", "aria-label": "Magasin" }, stores.map((s) => el("option", { value: s.id }, `${s.id} — ${s.name}`))),
   el("button", { type: "submit" }, "Créer"));
-  return el("section", { class: "carte" }, el("h1", {}, "Utilisateurs"), form,
-    el("table", { class: "utilisateurs" }, el("thead", {}, el("tr", {}, ["Utilisateur", "Rôle", "Magasin", "Actif", ""].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))),
-      el("tbody", {}, users.items.map((u) => el("tr", { "data-utilisateur": u.username }, el("td", {}, u.username), el("td", {}, u.role),
-        el("td", {}, u.store_id ?? "—"), el("td", {}, u.active ? "oui" : "non"),
-        el("td", {}, u.active ? el("button", { type: "button", class: "petit", onclick: async () => {
-          try {
-            await api(`/users/${u.username}/deactivate`, { method: "POST", body: {} });
-            say(`${u.username} désactivé : ses sessions sont fermées.`, "succes");
-            route();
-          } catch (error) {
-            fail(error);
-          }
-        } }, "Désactiver") : ""))))));
+  await draw();
+  if (params.get("utilisateur")) open(params.get("utilisateur"));
+  return el("div", { class: "grille" },
+    el("section", { class: "carte" }, el("h1", {}, "Utilisateurs"),
+      el("p", {}, el("a", { href: "#/journal", id: "lien-journal" }, "Journal des utilisateurs")),
+      el("h2", {}, "Nouvel utilisateur"), form,
+      el("p", { class: "aide" }, "Choisissez un utilisateur pour changer son rôle, le désactiver ou réinitialiser son mot de passe."),
+      el("table", { class: "utilisateurs" }, el("thead", {}, el("tr", {}, ["Utilisateur", "Rôle", "Magasin", "Actif", "Mot de passe"].map((h) => el("th", {}, h)))),
+        rows)),
+    panel);
+}
+
+const JOURNAL_PER_PAGE = 20;
+
+/** `#/journal?utilisateur=…&page=…`. */
+function journalLink(username, page) {
+  const query = new URLSearchParams();
+  if (username) query.set("utilisateur", username);
+  if (page > 1) query.set("page", page);
+  const text = query.toString();
+  return text ? `#/journal?${text}` : "#/journal";
+}
+
+/** Who changed which user, and when: newest first, by user if asked, a page at a time. */
+async function journal(params) {
+  const who = (params.get("utilisateur") || "").trim();
+  const page = Math.max(1, Math.floor(Number(params.get("page"))) || 1);
+  const filter = el("input", { name: "utilisateur", id: "filtre-utilisateur", type: "search", value: who, autocomplete: "off" });
+  const form = el("form", { class: "saisie", id: "filtre-journal", role: "search", onsubmit: (e) => {
+    e.preventDefault();
+    go(journalLink(filter.value.trim(), 1));
+  } }, el("label", {}, "Utilisateur", filter), el("button", { type: "submit" }, "Filtrer"),
+  who ? el("a", { href: "#/journal" }, "Tous les utilisateurs") : "");
+  const card = el("section", { class: "carte" }, el("h1", {}, "Journal des utilisateurs"),
+    el("p", {}, el("a", { href: "#/utilisateurs" }, "← Utilisateurs")), form);
+  const query = new URLSearchParams({ page, per_page: JOURNAL_PER_PAGE });
+  if (who) query.set("username", who);
+  let found;
+  try {
+    found = await api(`/user-changes?${query}`);
+  } catch (error) {
+    fail(error);
+    return card;
+  }
+  const pages = Math.max(1, Math.ceil((found.total ?? 0) / found.per_page));
+  const more = found.total === undefined ? found.items.length === found.per_page : page < pages;
+  const count = found.total === undefined ? "" : ` · ${found.total} changement${found.total > 1 ? "s" : ""}`;
+  card.append(
+    el("p", { id: "resume-journal", role: "status" }, found.items.length === 0
+      ? (who ? `Aucun changement pour ${who} sur cette page.` : "Aucun changement sur cette page.")
+      : `Page ${page}${found.total === undefined ? "" : ` sur ${pages}`}${count}`),
+    el("table", { class: "journal" },
+      el("thead", {}, el("tr", {}, ["Date", "Par", "Utilisateur", "Changement", "Rôle", "Magasin", "Actif"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, found.items.map((c) => el("tr", { "data-changement": c.change, "data-utilisateur": c.username },
+        el("td", {}, el("time", { datetime: c.at }, longWhen(c.at))),
+        el("td", { class: "auteur" }, c.by ?? "serveur"),
+        el("td", {}, el("a", { href: journalLink(c.username, 1) }, c.username)),
+        el("td", {}, CHANGES[c.change] || c.change),
+        el("td", {}, ROLE_NAMES[c.role] || c.role || "—"),
+        el("td", {}, c.store_id ?? "—"),
+        el("td", {}, c.active ? "oui" : "non"))))),
+    el("p", { class: "aide" }, "« serveur » : un changement fait sans session — les données de démonstration, le premier administrateur, "
+      + "ou « magasin admin reset-password » sur une instance arrêtée."),
+    el("nav", { class: "pages", "aria-label": "Pages du journal" },
+      page > 1 ? el("a", { href: journalLink(who, page - 1), rel: "prev", id: "page-precedente" }, "← Plus récents") : "",
+      more ? el("a", { href: journalLink(who, page + 1), rel: "next", id: "page-suivante" }, "Plus anciens →") : ""));
+  return card;
+}
+
+/** Every signed-in user changes their own password; the answer's token replaces the one
+ * kept, since the server has just made every other token of the user useless. */
+function monMotDePasse() {
+  const user = session().user;
+  const current = el("input", { name: "current_password", type: "password", autocomplete: "current-password", required: true });
+  const fields = newPasswordFields();
+  const form = el("form", { class: "carte connexion", id: "mon-mot-de-passe", onsubmit: async (e) => {
+    e.preventDefault();
+    const wrong = fields.problem();
+    if (wrong) return say(wrong);
+    try {
+      const answer = await api("/auth/password", { method: "POST", bearer: false,
+        body: { username: user.username, current_password: current.value, new_password: fields.value() } });
+      saveSession(answer);
+      form.reset();
+      menu();
+      say("Mot de passe changé. Vos autres sessions sont fermées : ailleurs, reconnectez-vous avec le nouveau.", "succes");
+    } catch (error) {
+      fail(error);
+      if (error instanceof ApiError && error.problem.code === "invalid_credentials") current.focus();
+      else fields.refused(error);
+    }
+  } },
+  el("h1", {}, "Mon mot de passe"),
+  // For password managers: whose password this is.
+  el("input", { name: "username", value: user.username, autocomplete: "username", hidden: true, readonly: true }),
+  el("label", {}, "Mot de passe actuel", current),
+  ...fields.nodes,
+  el("button", { type: "submit" }, "Changer mon mot de passe"));
+  return form;
 }
 
 async function route() {
