@@ -12,7 +12,11 @@ const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 const SCREENS: &[(&str, &[(&str, &str)])] = &[
     (
         "caissier1",
-        &[("caisse", "#fonds, #code"), ("stock", "#recherche")],
+        &[
+            ("caisse", "#fonds, #code"),
+            ("stock", "#recherche"),
+            ("mot-de-passe", "#mon-mot-de-passe"),
+        ],
     ),
     (
         "gestionnaire1",
@@ -25,12 +29,18 @@ const SCREENS: &[(&str, &[(&str, &str)])] = &[
             ("catalogue", "#nouveau-produit"),
             ("magasins", "form"),
             ("utilisateurs", "form"),
+            (
+                "utilisateurs?utilisateur=caissier1",
+                "#fiche-utilisateur h2",
+            ),
+            ("journal", "table.journal"),
+            ("mot-de-passe", "#mon-mot-de-passe"),
         ],
     ),
 ];
 
 /// axe's violations of the page as it is: `(impact, rule id, how many nodes)`.
-async fn violations(client: &Client) -> Vec<(String, String, usize)> {
+pub(crate) async fn violations(client: &Client) -> Vec<(String, String, usize)> {
     client.execute(AXE, vec![]).await.expect("axe loads");
     let found = client
         .execute_async(

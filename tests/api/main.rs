@@ -8,6 +8,7 @@ mod backup;
 mod browser;
 mod browser_offline;
 mod browser_till;
+mod browser_users;
 mod catalog;
 mod cluster;
 mod cluster_local;

@@ -9,7 +9,11 @@ use fantoccini::Client;
 const SCREENS: &[(&str, &[(&str, &str)])] = &[
     (
         "caissier1",
-        &[("caisse", "#code"), ("stock", "table.stock tbody tr")],
+        &[
+            ("caisse", "#code"),
+            ("stock", "table.stock tbody tr"),
+            ("mot-de-passe", "#mon-mot-de-passe"),
+        ],
     ),
     (
         "gestionnaire1",
@@ -21,6 +25,11 @@ const SCREENS: &[(&str, &[(&str, &str)])] = &[
             ("catalogue", "#nouveau-produit"),
             ("magasins", "form"),
             ("utilisateurs", "form"),
+            (
+                "utilisateurs?utilisateur=caissier1",
+                "#fiche-utilisateur h2",
+            ),
+            ("journal", "table.journal"),
         ],
     ),
 ];
