@@ -507,5 +507,74 @@ async fn roles_in_browser(app: &TestApp) {
         "{logged}"
     );
     assert_no_csp_violation(&client, "on the Utilisateurs screen").await;
+
+    // The journal a page at a time: caissier6 moved between stores 24 times.
+    for i in 0..24 {
+        let store = if i % 2 == 0 { 1 } else { 6 };
+        let moved = app.patch_as(
+            None,
+            "/api/v1/users/caissier6",
+            &json!({"role": "cashier", "store_id": store}),
+        );
+        assert_eq!(moved.status, 200, "{:?}", moved.body);
+    }
+    let logged = app
+        .get("/api/v1/user-changes?username=caissier6&per_page=200")
+        .body;
+    let total = logged["items"].as_array().map_or(0, Vec::len);
+    assert!(total > 20, "more than a page: {logged}");
+    screen(
+        &client,
+        app,
+        "journal?utilisateur=caissier6",
+        "table.journal",
+    )
+    .await;
+    let times = async || {
+        let shown = client
+            .execute(
+                "return [...document.querySelectorAll('table.journal tbody tr time')].map((t) => t.getAttribute('datetime'));",
+                vec![],
+            )
+            .await
+            .expect("the dates");
+        shown.as_array().cloned().unwrap_or_default()
+    };
+    let expected = |range: std::ops::Range<usize>| -> Vec<Value> {
+        logged["items"].as_array().expect("items")[range]
+            .iter()
+            .map(|c| c["at"].clone())
+            .collect()
+    };
+    assert_eq!(times().await, expected(0..20), "the newest 20 first");
+    assert!(
+        text_of(&client, "#resume-journal")
+            .await
+            .contains("Page 1 sur 2")
+    );
+    click(&client, "#page-suivante").await;
+    eventually("the older changes", async || {
+        times().await == expected(20..total)
+    })
+    .await;
+    assert!(
+        text_of(&client, "#resume-journal")
+            .await
+            .contains("Page 2 sur 2")
+    );
+    assert_eq!(
+        client
+            .find_all(Locator::Css("#page-suivante"))
+            .await
+            .expect("links")
+            .len(),
+        0,
+        "no page after the last"
+    );
+    click(&client, "#page-precedente").await;
+    eventually("back to the newest", async || {
+        times().await == expected(0..20)
+    })
+    .await;
     client.close().await.expect("the session closes");
 }
