@@ -449,7 +449,6 @@ async fn roles_in_browser(app: &TestApp) {
     })
     .await;
     app.login("caissier2");
-    screenshot(&client, "utilisateurs-fiche").await;
 
     // The only administrator cannot become a manager: the API's reason is shown.
     open_card(&client, "admin").await;
