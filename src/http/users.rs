@@ -283,7 +283,8 @@ struct ChangesQuery {
 #[derive(Serialize, utoipa::ToSchema)]
 struct UserChangeItem {
     at: String,
-    /// Who made the change; `null` for the command line on a stopped instance.
+    /// Who made the change; `null` when no user did: the demo seed, the first administrator
+    /// at start-up, `magasin admin reset-password` on a stopped instance.
     by: Option<String>,
     username: String,
     /// `created`, `deactivated`, `reactivated`, `role_changed`, `password_changed`,
