@@ -18,6 +18,7 @@ mod disk;
 mod errors;
 mod events;
 mod formats;
+mod formats_v2;
 mod helpers;
 mod ledger;
 mod openapi;
