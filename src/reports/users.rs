@@ -37,7 +37,6 @@ impl UsersView {
             ChainEvent::UserDeactivated(name) => {
                 if let Some(mut account) = self.users.get_mut(name) {
                     account.user.active = false;
-                    account.generation += 1;
                 }
             }
             ChainEvent::UserRecorded(record) => {
