@@ -50,6 +50,7 @@ pub mod persistence;
 pub mod recovery;
 pub mod reports;
 pub mod request_id;
+pub mod tls;
 mod wiring;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -89,6 +90,8 @@ pub enum StartupError {
     Demo(#[from] demo::DemoError),
     #[error("{0}")]
     Bootstrap(#[from] bootstrap::BootstrapError),
+    #[error("HTTPS: {0}")]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen on {bind}: {source}")]
     Bind {
         bind: String,
@@ -223,6 +226,10 @@ impl Application {
         }
         seeded.store(!seed_later, std::sync::atomic::Ordering::Release);
 
+        // HTTPS when `[server.tls]` gives a certificate and its key; behind HAProxy they
+        // are left unset and HAProxy ends TLS (ADR 0025).
+        let tls_settings = &settings.server.tls;
+        let tls = tls::server_config(tls_settings.cert.as_deref(), tls_settings.key.as_deref())?;
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
                 bind: settings.server.bind.clone(),
@@ -263,8 +270,21 @@ impl Application {
         // Signals are ours (see `run_until_stopped`): actix's own handler would stop the
         // whole actix system, actors included, before they could write their snapshots.
         .disable_signals()
-        .shutdown_timeout(10)
-        .listen(listener)
+        .shutdown_timeout(10);
+        server = match tls {
+            Some(config) => {
+                tracing::info!(
+                    %addr,
+                    cert = %tls_settings.cert.as_deref().unwrap_or(std::path::Path::new("")).display(),
+                    "serving HTTPS (TLS 1.2 and 1.3)"
+                );
+                server.listen_rustls_0_23(listener, config)
+            }
+            None => {
+                tracing::info!(%addr, "serving plain HTTP ([server.tls] is not set)");
+                server.listen(listener)
+            }
+        }
         .map_err(|source| StartupError::Bind {
             bind: settings.server.bind.clone(),
             source,

@@ -37,6 +37,25 @@ enum Command {
     /// Administration of a stopped instance.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Certificates for HTTPS.
+    #[command(subcommand)]
+    Tls(TlsCommand),
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Write a self-signed certificate into DIR for a chain given none: ca.pem (the CA
+    /// clients trust), cert.pem (the certificate, then the CA), key.pem and haproxy.pem
+    /// (both, as HAProxy reads them), valid a year for localhost, 127.0.0.1, ::1 and every
+    /// --host. Keeps the files when DIR/haproxy.pem exists.
+    SelfSigned {
+        /// Where the files go (created, mode 0700).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Another name or address the certificate is for (repeat it for more).
+        #[arg(long = "host", value_name = "NAME")]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -151,6 +170,35 @@ fn compact(settings: &Settings) -> ExitCode {
     }
 }
 
+fn self_signed_certificate(dir: &std::path::Path, hosts: &[String]) -> ExitCode {
+    use magasin::tls::{self, SelfSigned};
+    match tls::self_signed(dir, hosts) {
+        Ok(SelfSigned::Written { names, not_after }) => {
+            println!(
+                "magasin tls: a self-signed certificate for {} in {}, valid until {}; \
+                 clients trust {}",
+                names.join(", "),
+                dir.display(),
+                not_after.date(),
+                dir.join(tls::CA_FILE).display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(SelfSigned::Kept) => {
+            println!(
+                "magasin tls: {} exists; the certificate in {} is kept",
+                dir.join(tls::HAPROXY_FILE).display(),
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("magasin: no certificate written in {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// What a command does to a stopped instance's data directory.
 enum Offline {
     Compact,
@@ -166,6 +214,10 @@ async fn main() -> ExitCode {
         Some(Command::Compact(args)) => (args, Some(Offline::Compact)),
         Some(Command::Admin(AdminCommand::ResetPassword { username, args })) => {
             (args, Some(Offline::ResetPassword(username)))
+        }
+        // Nothing to do with a data directory or the settings.
+        Some(Command::Tls(TlsCommand::SelfSigned { dir, hosts })) => {
+            return self_signed_certificate(&dir, &hosts);
         }
         None => (cli.serve, None),
     };
