@@ -24,6 +24,7 @@ use magasin::domain::{
     AdjustmentLine, AdjustmentRequest, ChainEvent, IdempotencyKey, KeyUse, MAX_ON_HAND, Quantity,
     RequestedLine, SaleRequest, Stamp, Store, StoreEvent, StoreId, StoreState, Timestamp, Username,
 };
+use magasin::persistence::integrity::{GENESIS, link};
 use magasin::persistence::{
     self, Backend, History, Journal, JournalBackend, Snapshot, StoredEvent, StoredSnapshot,
     StreamId, WriterSettings, codec,
@@ -98,10 +99,12 @@ fn prepare(backend: Backend, dir: &Path, shape: Shape) {
         tills: 2,
         approval_percent: 20,
     };
+    let payload = codec::encode_event(&ChainEvent::StoreOpened(store)).expect("encodes");
     let opened = StoredEvent {
         stream: StreamId::chain(),
         seq: 1,
-        payload: codec::encode_event(&ChainEvent::StoreOpened(store)).expect("encodes"),
+        hash: link(&GENESIS, &StreamId::chain(), 1, &payload),
+        payload,
     };
     journal.commit(&[opened], &[]).expect("chain written");
 
@@ -116,6 +119,7 @@ fn prepare(backend: Backend, dir: &Path, shape: Shape) {
         batch.clear();
     };
     let last = events();
+    let mut head = GENESIS;
     for seq in 1..=last {
         let stamp = Stamp {
             at: event_at(seq),
@@ -151,15 +155,19 @@ fn prepare(backend: Backend, dir: &Path, shape: Shape) {
             )
         };
         state.apply(&event);
+        let payload = codec::encode_event(&event).expect("encodes");
+        head = link(&head, &stream, seq, &payload);
         batch.push(StoredEvent {
             stream: stream.clone(),
             seq,
-            payload: codec::encode_event(&event).expect("encodes"),
+            hash: head,
+            payload,
         });
         if shape.snapshot_at(seq, last) {
             let snapshot = StoredSnapshot {
                 stream: stream.clone(),
                 seq,
+                head,
                 payload: state.encode_snapshot().expect("encodes"),
             };
             flush(&mut batch, Some(snapshot));

@@ -22,8 +22,8 @@ use crate::domain::{
 };
 use crate::persistence::archive::{Archive, SegmentWriter, dir_size};
 use crate::persistence::{
-    Backend, DataDirLock, JournalBackend, JournalError, Snapshot, StoredSnapshot, StreamId, codec,
-    recover_stream,
+    Backend, DataDirLock, JournalBackend, JournalError, Snapshot, StoredEvent, StoredSnapshot,
+    StreamId, codec, recover_stream,
 };
 
 /// Events read from the journal at a time.
@@ -122,11 +122,18 @@ where
     E: codec::Event + ArchivedEvent,
 {
     let (state, seq, _) = recover_stream(journal, Some(archive), stream, apply)?;
+    // The head the snapshot stands at: its event stays in the journal (the last one).
+    let head = journal
+        .read_events(stream, seq.saturating_sub(1), 1)?
+        .first()
+        .filter(|e| e.seq == seq)
+        .map_or(crate::persistence::integrity::GENESIS, |e| e.hash);
     journal.commit(
         &[],
         &[StoredSnapshot {
             stream: stream.clone(),
             seq,
+            head,
             payload: state.encode_snapshot()?,
         }],
     )?;
@@ -152,7 +159,7 @@ where
                     break 'pages;
                 }
                 let event: E = codec::decode_event(&stored.payload)?;
-                event.write_to(&mut segment, stored.seq)?;
+                event.write_to(&mut segment, &stored)?;
                 after = stored.seq;
                 archived += 1;
             }
@@ -169,14 +176,22 @@ where
 
 /// How an event goes into its archive segment (a store's also into the sales CSV).
 pub trait ArchivedEvent: serde::Serialize + Sized {
-    fn write_to(&self, segment: &mut SegmentWriter, seq: u64) -> Result<(), JournalError> {
-        segment.push(seq, self)
+    fn write_to(
+        &self,
+        segment: &mut SegmentWriter,
+        stored: &StoredEvent,
+    ) -> Result<(), JournalError> {
+        segment.push(stored, self)
     }
 }
 
 impl ArchivedEvent for StoreEvent {
-    fn write_to(&self, segment: &mut SegmentWriter, seq: u64) -> Result<(), JournalError> {
-        segment.push_store(seq, self)
+    fn write_to(
+        &self,
+        segment: &mut SegmentWriter,
+        stored: &StoredEvent,
+    ) -> Result<(), JournalError> {
+        segment.push_store(stored, self)
     }
 }
 

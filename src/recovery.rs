@@ -14,6 +14,7 @@ use crate::actors::now;
 use crate::auth::{AuthError, hash_password, temporary_password};
 use crate::cluster::{CHAIN_KEY, ClusterSettings, owner};
 use crate::domain::{ChainError, ChainEvent, ChainState, ChangedBy, UserChange, Username};
+use crate::persistence::integrity::{GENESIS, link};
 use crate::persistence::{
     Backend, DataDirLock, JournalError, StoredEvent, StreamId, codec, recover_stream,
 };
@@ -69,14 +70,17 @@ pub fn reset_password(
     };
     if let Some(event) = chain.decide_change_user(&username, change, stamp)? {
         let payload = codec::encode_event(&event).map_err(JournalError::from)?;
-        journal.commit(
-            &[StoredEvent {
-                stream,
-                seq: seq + 1,
-                payload,
-            }],
-            &[],
-        )?;
+        let head = journal
+            .heads()?
+            .get(&stream)
+            .map_or(GENESIS, |(_, hash)| *hash);
+        let event = StoredEvent {
+            hash: link(&head, &stream, seq + 1, &payload),
+            stream,
+            seq: seq + 1,
+            payload,
+        };
+        journal.commit(&[event], &[])?;
     }
     journal.close()?;
     Ok(temporary)

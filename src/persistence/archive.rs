@@ -3,7 +3,9 @@
 //! compaction:
 //!
 //! - `events-<first>-<last>.jsonl.gz`: a header line, then one event per line with its
-//!   sequence, the typed event as JSON. Lossless: the ledgers read it back.
+//!   sequence, the typed event as JSON (lossless: the ledgers read it back), and since
+//!   format 3 the event's journaled bytes and hash (hexadecimal), so that the hash chain
+//!   verifies through the archive (`integrity`).
 //! - `sales-<first>-<last>.csv.gz` (store streams): one row per line sold or returned, for
 //!   BI tools (`zcat sales-*.csv.gz`).
 //!
@@ -20,13 +22,17 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{JournalError, StreamId};
-use crate::domain::{StoreEvent, StoreId};
+use super::integrity::{GENESIS, Hash};
+use super::{JournalError, StoredEvent, StreamId};
+use crate::domain::{CentralEvent, ChainEvent, StoreEvent, StoreId};
 
 /// The layout of a segment; a reader refuses another.
-/// 2 since the till (events of `codec::EVENT_VERSION` 2); segments of format 1 hold events
-/// in their version-1 layout, read through `codec::Event::V1`.
-const FORMAT: u32 = 2;
+/// 3 since the hash chain (each line also holds the event's bytes and hash); 2 since the
+/// till (events of `codec::EVENT_VERSION` 2); segments of format 1 hold events in their
+/// version-1 layout, read through `codec::Event::V1`.
+const FORMAT: u32 = 3;
+/// The first format whose lines carry the chain.
+const CHAINED: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -39,6 +45,40 @@ struct Header {
 struct Line<E> {
     seq: u64,
     event: E,
+    /// The journaled bytes, hexadecimal (format 3).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    payload: String,
+    /// The event's hash, hexadecimal (format 3).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    hash: String,
+}
+
+/// One line of a chained segment, as `integrity` checks it.
+pub struct ArchivedLine {
+    pub seq: u64,
+    pub payload: Vec<u8>,
+    pub hash: Hash,
+    stream: StreamId,
+    event: serde_json::Value,
+}
+
+impl ArchivedLine {
+    /// Whether the line's JSON (what the ledgers read) is what its bytes decode to.
+    pub fn payload_matches_event(&self) -> Result<bool, JournalError> {
+        fn decoded<E: Event>(payload: &[u8]) -> Result<serde_json::Value, JournalError> {
+            let event: E = super::codec::decode_event(payload)?;
+            serde_json::to_value(&event).map_err(|e| JournalError::Corrupt(e.to_string()))
+        }
+        let decoded = if self.stream == StreamId::chain() {
+            decoded::<ChainEvent>(&self.payload)
+        } else if self.stream.store_id().is_some() {
+            decoded::<StoreEvent>(&self.payload)
+        } else {
+            decoded::<CentralEvent>(&self.payload)
+        };
+        // Bytes that no longer decode are a change too.
+        Ok(decoded.is_ok_and(|event| event == self.event))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -210,24 +250,39 @@ pub struct SegmentWriter {
 }
 
 impl SegmentWriter {
-    /// Appends event `seq` (consecutive from the segment's first).
-    pub fn push<E: Serialize>(&mut self, seq: u64, event: &E) -> Result<(), JournalError> {
+    /// Appends `stored`, decoded as `event` (consecutive from the segment's first).
+    pub fn push<E: Serialize>(
+        &mut self,
+        stored: &StoredEvent,
+        event: &E,
+    ) -> Result<(), JournalError> {
+        let seq = stored.seq;
         let expected = self.last.map_or(self.first, |last| last + 1);
         if seq != expected {
             return Err(JournalError::Corrupt(format!(
                 "archive segment: event {seq} where {expected} was expected"
             )));
         }
-        serde_json::to_writer(&mut self.events, &Line { seq, event })
-            .map_err(std::io::Error::other)?;
+        let line = Line {
+            seq,
+            event,
+            payload: hex::encode(&stored.payload),
+            hash: hex::encode(stored.hash),
+        };
+        serde_json::to_writer(&mut self.events, &line).map_err(std::io::Error::other)?;
         self.events.write_all(b"\n")?;
         self.last = Some(seq);
         Ok(())
     }
 
     /// Appends a store's event, and its sold or returned lines to the sales CSV.
-    pub fn push_store(&mut self, seq: u64, event: &StoreEvent) -> Result<(), JournalError> {
-        self.push(seq, event)?;
+    pub fn push_store(
+        &mut self,
+        stored: &StoredEvent,
+        event: &StoreEvent,
+    ) -> Result<(), JournalError> {
+        let seq = stored.seq;
+        self.push(stored, event)?;
         if let Some((csv, _, store)) = &mut self.sales {
             sales_rows(csv, store, seq, event).map_err(std::io::Error::other)?;
         }
@@ -383,6 +438,90 @@ impl Archive {
                 if !each(seq, event)? {
                     return Ok(());
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every stream with an archive.
+    pub fn streams(&self) -> Result<Vec<StreamId>, JournalError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut streams = Vec::new();
+        for entry in entries {
+            let path = entry?.path();
+            let Some(first) = self.first_header(&path)? else {
+                continue;
+            };
+            streams.push(StreamId::from_stored(first.stream));
+        }
+        Ok(streams)
+    }
+
+    /// The header of the first segment in a stream's directory, if any.
+    fn first_header(&self, dir: &Path) -> Result<Option<Header>, JournalError> {
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("events-") && n.ends_with(".jsonl.gz"))
+            })
+            .collect();
+        names.sort();
+        match names.first() {
+            Some(path) => self.header(path).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn header(&self, path: &Path) -> Result<Header, JournalError> {
+        let mut lines = BufReader::new(GzDecoder::new(File::open(path)?)).lines();
+        match lines.next() {
+            Some(line) => serde_json::from_str(&line?).map_err(|e| corrupt(path, e)),
+            None => Err(corrupt(path, "empty segment")),
+        }
+    }
+
+    /// Whether the segment's lines carry the hash chain (format 3 and later).
+    pub fn chained(&self, segment: &Segment) -> Result<bool, JournalError> {
+        Ok(self.header(&segment.path)?.format >= CHAINED)
+    }
+
+    /// Calls `each` with every line of a chained `segment` of `stream`, in order, until it
+    /// answers `false`.
+    pub fn each_line(
+        &self,
+        stream: &StreamId,
+        segment: &Segment,
+        mut each: impl FnMut(ArchivedLine) -> Result<bool, JournalError>,
+    ) -> Result<(), JournalError> {
+        let path = &segment.path;
+        let lines = BufReader::new(GzDecoder::new(File::open(path)?)).lines();
+        for line in lines.skip(1) {
+            let line: Line<serde_json::Value> =
+                serde_json::from_str(&line?).map_err(|e| corrupt(path, e))?;
+            // Hexadecimal that does not parse is a change, named by its event.
+            let payload = hex::decode(&line.payload).unwrap_or_default();
+            let hash = hex::decode(&line.hash)
+                .ok()
+                .and_then(|h| Hash::try_from(h.as_slice()).ok())
+                .unwrap_or(GENESIS);
+            let archived = ArchivedLine {
+                seq: line.seq,
+                payload,
+                hash,
+                stream: stream.clone(),
+                event: line.event,
+            };
+            if !each(archived)? {
+                break;
             }
         }
         Ok(())

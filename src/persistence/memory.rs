@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use super::integrity::Hash;
 use super::{JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId};
 
 #[derive(Default)]
 struct Streams {
-    events: HashMap<StreamId, BTreeMap<u64, Vec<u8>>>,
+    events: HashMap<StreamId, BTreeMap<u64, (Hash, Vec<u8>)>>,
     snapshots: HashMap<StreamId, StoredSnapshot>,
 }
 
@@ -50,7 +51,7 @@ impl JournalBackend for MemoryJournal {
                 .events
                 .entry(event.stream.clone())
                 .or_default()
-                .insert(event.seq, event.payload.clone());
+                .insert(event.seq, (event.hash, event.payload.clone()));
         }
         for snapshot in snapshots {
             streams
@@ -73,9 +74,10 @@ impl JournalBackend for MemoryJournal {
         Ok(events
             .range(after.saturating_add(1)..)
             .take(limit)
-            .map(|(seq, payload)| StoredEvent {
+            .map(|(seq, (hash, payload))| StoredEvent {
                 stream: stream.clone(),
                 seq: *seq,
+                hash: *hash,
                 payload: payload.clone(),
             })
             .collect())

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod codec;
 pub mod faulty;
 pub mod history;
+pub mod integrity;
 mod memory;
 mod sled_backend;
 pub mod snapshot;
@@ -83,19 +84,23 @@ impl fmt::Display for StreamId {
     }
 }
 
-/// One journaled event, as stored: its stream, its position (1, 2, …) and its bytes.
+/// One journaled event, as stored: its stream, its position (1, 2, …), its link of the
+/// stream's hash chain ([`integrity::link`]) and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
     pub stream: StreamId,
     pub seq: u64,
+    pub hash: integrity::Hash,
     pub payload: Vec<u8>,
 }
 
-/// The whole state of a stream after its event `seq`.
+/// The whole state of a stream after its event `seq`, and the hash of that event (the
+/// chain's head; [`integrity::GENESIS`] when not recorded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSnapshot {
     pub stream: StreamId,
     pub seq: u64,
+    pub head: integrity::Hash,
     pub payload: Vec<u8>,
 }
 
@@ -165,6 +170,49 @@ pub trait JournalBackend: Send + Sync + 'static {
         Ok(())
     }
 
+    /// The last event of every stream: its seq and its hash (the chain's head).
+    fn heads(&self) -> Result<HashMap<StreamId, (u64, integrity::Hash)>, JournalError> {
+        let mut heads = HashMap::new();
+        for (stream, last) in self.last_seqs()? {
+            let hash = self
+                .read_events(&stream, last.saturating_sub(1), 1)?
+                .first()
+                .map_or(integrity::GENESIS, |e| e.hash);
+            heads.insert(stream, (last, hash));
+        }
+        Ok(heads)
+    }
+
+    /// Whether every event has its hash: false for a journal an earlier version wrote,
+    /// until [`integrity::seal_unhashed`] gave them one.
+    fn sealed(&self) -> Result<bool, JournalError> {
+        Ok(true)
+    }
+
+    /// Records the hashes of events journaled without one (sealing, once).
+    fn set_hashes(
+        &self,
+        _stream: &StreamId,
+        _hashes: &[(u64, integrity::Hash)],
+    ) -> Result<(), JournalError> {
+        Ok(())
+    }
+
+    /// Records the head of a snapshot written without one (sealing, once).
+    fn set_snapshot_head(
+        &self,
+        _stream: &StreamId,
+        _seq: u64,
+        _head: integrity::Hash,
+    ) -> Result<(), JournalError> {
+        Ok(())
+    }
+
+    /// Says that every event has its hash from now on.
+    fn mark_sealed(&self) -> Result<(), JournalError> {
+        Ok(())
+    }
+
     /// Releases the files (locks included) even while handles remain; every later call
     /// fails with [`JournalError::Closed`].
     fn close(&self) -> Result<(), JournalError> {
@@ -197,17 +245,26 @@ impl DataDirLock {
     }
 }
 
-/// Opens (creating if needed) the journal of `backend` under `data_dir`.
+/// Opens (creating if needed) the journal of `backend` under `data_dir`. A journal an
+/// earlier version wrote gets its hash chain first (once).
 pub fn open(backend: Backend, data_dir: &Path) -> Result<Arc<dyn JournalBackend>, JournalError> {
     std::fs::create_dir_all(data_dir)?;
-    Ok(match backend {
+    let journal: Arc<dyn JournalBackend> = match backend {
         Backend::Sqlite => Arc::new(sqlite::SqliteJournal::open(
             &data_dir.join("journal.sqlite3"),
         )?),
         Backend::Sled => Arc::new(sled_backend::SledJournal::open(
             &data_dir.join("journal.sled"),
         )?),
-    })
+    };
+    let sealed = integrity::seal_unhashed(journal.as_ref(), &archive::Archive::new(data_dir))?;
+    if sealed > 0 {
+        tracing::info!(
+            events = sealed,
+            "journal written by an earlier version: every event now has its hash"
+        );
+    }
+    Ok(journal)
 }
 
 /// A journal that lives in memory only: nothing survives the process. For measuring the
@@ -225,6 +282,7 @@ mod backend_tests {
         StoredEvent {
             stream: stream.clone(),
             seq,
+            hash: [u8::try_from(seq).unwrap_or(0); 32],
             payload: format!("{stream}#{seq}").into_bytes(),
         }
     }
@@ -266,6 +324,7 @@ mod backend_tests {
         let snapshot = StoredSnapshot {
             stream: a.clone(),
             seq: 3,
+            head: [3; 32],
             payload: b"state@3".to_vec(),
         };
         journal
@@ -294,9 +353,10 @@ mod backend_tests {
             .expect("reads")
             .expect("a snapshot");
         assert_eq!(
-            (snapshot.seq, snapshot.payload.as_slice()),
-            (3, &b"state@3"[..])
+            (snapshot.seq, snapshot.head, snapshot.payload.as_slice()),
+            (3, [3; 32], &b"state@3"[..])
         );
+        assert_eq!(journal.heads().expect("reads").get(&a), Some(&(6, [6; 32])));
         assert!(journal.latest_snapshot(&b).expect("reads").is_none());
     }
 

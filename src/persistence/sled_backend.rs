@@ -8,7 +8,10 @@
 //!
 //! Layout: in the default tree, `e<stream>\0<seq BE>` → event and `l<stream>` → last seq
 //! (so start-up does not scan every event); in the `snapshots` tree, `s<stream>` → snapshot
-//! (`seq BE` + payload). Snapshots live apart because sled keeps values inline in its
+//! (`seq BE` + payload), and `t<stream>` → the head it stands at (`seq BE` + hash). Each
+//! event's link of the hash chain is `h<stream>\0<seq BE>` → hash, in the same batch as the
+//! event; `!sealed` says every event has one (a journal an earlier version wrote gets them
+//! once, from `integrity::seal_unhashed`). Snapshots live apart because sled keeps values inline in its
 //! pages: a snapshot of several megabytes next to the keys every commit updates was
 //! rewritten at each page consolidation: 64 tills fell to 1,000 sales/s, against 42,000
 //! with snapshots apart (`cargo bench --bench store_actor -- sled`). A commit is one atomic batch, or one
@@ -22,9 +25,12 @@ use std::sync::{RwLock, RwLockReadGuard};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use super::integrity::{GENESIS, Hash};
 use super::{JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId};
 
 const SNAPSHOTS: &str = "snapshots";
+/// Present once every event has its hash.
+const SEALED: &[u8] = b"!sealed";
 
 pub struct SledJournal {
     /// `None` once closed: sled holds an exclusive file lock until its last `Db` is dropped,
@@ -116,6 +122,21 @@ fn event_key(stream: &StreamId, seq: u64) -> Vec<u8> {
     key
 }
 
+/// The key of an event's hash: its event key under the tag `h`.
+fn hash_key(event_key: &[u8]) -> Vec<u8> {
+    let mut key = event_key.to_vec();
+    if let Some(tag) = key.first_mut() {
+        *tag = b'h';
+    }
+    key
+}
+
+fn hash_from(value: Option<sled::IVec>) -> Hash {
+    value
+        .and_then(|v| Hash::try_from(v.as_ref()).ok())
+        .unwrap_or(GENESIS)
+}
+
 fn tagged(tag: u8, stream: &StreamId) -> Vec<u8> {
     let mut key = vec![tag];
     key.extend_from_slice(stream.as_str().as_bytes());
@@ -182,6 +203,7 @@ impl JournalBackend for SledJournal {
                     got: event.seq,
                 });
             }
+            batch.insert(hash_key(&key), event.hash.as_slice());
             batch.insert(key, event.payload.as_slice());
             let entry = last.entry(&event.stream).or_default();
             *entry = (*entry).max(event.seq);
@@ -198,6 +220,9 @@ impl JournalBackend for SledJournal {
                 let mut value = snapshot.seq.to_be_bytes().to_vec();
                 value.extend_from_slice(&snapshot.payload);
                 snapshot_batch.insert(tagged(b's', &snapshot.stream), value);
+                let mut head = snapshot.seq.to_be_bytes().to_vec();
+                head.extend_from_slice(&snapshot.head);
+                snapshot_batch.insert(tagged(b't', &snapshot.stream), head);
             }
             let legacy: Vec<Vec<u8>> = snapshots
                 .iter()
@@ -235,8 +260,8 @@ impl JournalBackend for SledJournal {
     ) -> Result<Vec<StoredEvent>, JournalError> {
         let start = event_key(stream, after.saturating_add(1));
         let end = event_key(stream, u64::MAX);
-        self.db()?
-            .range(start..=end)
+        let db = self.db()?;
+        db.range(start..=end)
             .take(limit)
             .map(|item| {
                 let (key, value) = item?;
@@ -249,6 +274,7 @@ impl JournalBackend for SledJournal {
                 Ok(StoredEvent {
                     stream: stream.clone(),
                     seq,
+                    hash: hash_from(db.get(hash_key(&key))?),
                     payload: value.to_vec(),
                 })
             })
@@ -259,13 +285,22 @@ impl JournalBackend for SledJournal {
         let db = self.db()?;
         let key = tagged(b's', stream);
         // Journals written before snapshots had their own tree kept them in the default one.
-        let Some(value) = db.open_tree(SNAPSHOTS)?.get(&key)?.or(db.get(&key)?) else {
+        let tree = db.open_tree(SNAPSHOTS)?;
+        let Some(value) = tree.get(&key)?.or(db.get(&key)?) else {
             return Ok(None);
         };
         let (seq, payload) = split_seq(&value)?;
+        let head = match tree.get(tagged(b't', stream))? {
+            Some(head) => match split_seq(&head)? {
+                (at, hash) if at == seq => hash_from(Some(hash.into())),
+                _ => GENESIS,
+            },
+            None => GENESIS,
+        };
         Ok(Some(StoredSnapshot {
             stream: stream.clone(),
             seq,
+            head,
             payload: payload.to_vec(),
         }))
     }
@@ -298,6 +333,7 @@ impl JournalBackend for SledJournal {
             }
             let mut batch = sled::Batch::default();
             for key in &keys {
+                batch.remove(hash_key(key));
                 batch.remove(key);
             }
             db.apply_batch(batch)?;
@@ -306,6 +342,42 @@ impl JournalBackend for SledJournal {
         db.flush()?;
         self.data_file.sync_data()?;
         Ok(deleted)
+    }
+
+    fn sealed(&self) -> Result<bool, JournalError> {
+        Ok(self.db()?.contains_key(SEALED)?)
+    }
+
+    fn set_hashes(&self, stream: &StreamId, hashes: &[(u64, Hash)]) -> Result<(), JournalError> {
+        let db = self.db()?;
+        let mut batch = sled::Batch::default();
+        for (seq, hash) in hashes {
+            batch.insert(hash_key(&event_key(stream, *seq)), hash.as_slice());
+        }
+        db.apply_batch(batch)?;
+        Ok(())
+    }
+
+    fn set_snapshot_head(
+        &self,
+        stream: &StreamId,
+        seq: u64,
+        head: Hash,
+    ) -> Result<(), JournalError> {
+        let mut value = seq.to_be_bytes().to_vec();
+        value.extend_from_slice(&head);
+        self.db()?
+            .open_tree(SNAPSHOTS)?
+            .insert(tagged(b't', stream), value)?;
+        Ok(())
+    }
+
+    fn mark_sealed(&self) -> Result<(), JournalError> {
+        let db = self.db()?;
+        db.insert(SEALED, &[1u8])?;
+        db.flush()?;
+        self.data_file.sync_data()?;
+        Ok(())
     }
 
     fn close(&self) -> Result<(), JournalError> {

@@ -3,6 +3,11 @@
 //! Two connections: the writer (used only by the journal writer thread) and a reader for
 //! recovery and ledger reads, so a read never waits for a commit in progress (WAL lets
 //! readers see the last committed state while a write is under way).
+//!
+//! Each event row carries its link of the stream's hash chain (`hash`), each snapshot the
+//! head it stands at (`head`). A journal an earlier version wrote has neither column: they
+//! are added at open, empty, and filled once by `integrity::seal_unhashed`, after which
+//! `PRAGMA user_version` is [`SEALED`].
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -10,7 +15,11 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::integrity::{GENESIS, Hash};
 use super::{JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId};
+
+/// `user_version` once every event has its hash.
+const SEALED: i64 = 1;
 
 pub struct SqliteJournal {
     writer: Mutex<Connection>,
@@ -42,20 +51,41 @@ impl SqliteJournal {
                  stream  TEXT    NOT NULL,
                  seq     INTEGER NOT NULL,
                  payload BLOB    NOT NULL,
+                 hash    BLOB,
                  PRIMARY KEY (stream, seq)
              ) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS snapshots (
                  stream  TEXT    PRIMARY KEY,
                  seq     INTEGER NOT NULL,
-                 payload BLOB    NOT NULL
+                 payload BLOB    NOT NULL,
+                 head    BLOB
              );",
         )?;
+        // Tables an earlier version created lack the chain's columns.
+        for (table, column) in [("events", "hash"), ("snapshots", "head")] {
+            let present: bool = writer.query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+                params![table, column],
+                |row| row.get(0),
+            )?;
+            if !present {
+                writer.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} BLOB"))?;
+            }
+        }
         let reader = connect(path)?;
         Ok(Self {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
         })
     }
+}
+
+/// A stored hash; a missing or malformed one reads as [`GENESIS`], which no event's hash
+/// is, so verification names its event.
+fn hash_of(stored: Option<Vec<u8>>) -> Hash {
+    stored
+        .and_then(|bytes| Hash::try_from(bytes.as_slice()).ok())
+        .unwrap_or(GENESIS)
 }
 
 fn seq_to_sql(seq: u64) -> Result<i64, JournalError> {
@@ -75,24 +105,28 @@ impl JournalBackend for SqliteJournal {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
         {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO events (stream, seq, payload) VALUES (?1, ?2, ?3)")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (stream, seq, payload, hash) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for event in events {
                 insert.execute(params![
                     event.stream.as_str(),
                     seq_to_sql(event.seq)?,
-                    event.payload
+                    event.payload,
+                    event.hash.as_slice()
                 ])?;
             }
             let mut snap = tx.prepare_cached(
-                "INSERT INTO snapshots (stream, seq, payload) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(stream) DO UPDATE SET seq = excluded.seq, payload = excluded.payload",
+                "INSERT INTO snapshots (stream, seq, payload, head) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(stream) DO UPDATE SET seq = excluded.seq,
+                     payload = excluded.payload, head = excluded.head",
             )?;
             for snapshot in snapshots {
                 snap.execute(params![
                     snapshot.stream.as_str(),
                     seq_to_sql(snapshot.seq)?,
-                    snapshot.payload
+                    snapshot.payload,
+                    snapshot.head.as_slice()
                 ])?;
             }
         }
@@ -108,17 +142,23 @@ impl JournalBackend for SqliteJournal {
     ) -> Result<Vec<StoredEvent>, JournalError> {
         let conn = lock(&self.reader);
         let mut query = conn.prepare_cached(
-            "SELECT seq, payload FROM events WHERE stream = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            "SELECT seq, payload, hash FROM events WHERE stream = ?1 AND seq > ?2
+             ORDER BY seq LIMIT ?3",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = query.query_map(params![stream.as_str(), seq_to_sql(after)?, limit], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, Option<Vec<u8>>>(2)?,
+            ))
         })?;
         rows.map(|row| {
-            let (seq, payload) = row?;
+            let (seq, payload, hash) = row?;
             Ok(StoredEvent {
                 stream: stream.clone(),
                 seq: seq_from_sql(seq)?,
+                hash: hash_of(hash),
                 payload,
             })
         })
@@ -129,15 +169,22 @@ impl JournalBackend for SqliteJournal {
         let conn = lock(&self.reader);
         let row = conn
             .query_row(
-                "SELECT seq, payload FROM snapshots WHERE stream = ?1",
+                "SELECT seq, payload, head FROM snapshots WHERE stream = ?1",
                 params![stream.as_str()],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, Option<Vec<u8>>>(2)?,
+                    ))
+                },
             )
             .optional()?;
-        row.map(|(seq, payload)| {
+        row.map(|(seq, payload, head)| {
             Ok(StoredSnapshot {
                 stream: stream.clone(),
                 seq: seq_from_sql(seq)?,
+                head: hash_of(head),
                 payload,
             })
         })
@@ -157,6 +204,43 @@ impl JournalBackend for SqliteJournal {
         let conn = lock(&self.writer);
         conn.execute_batch("VACUUM")?;
         conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+        Ok(())
+    }
+
+    fn sealed(&self) -> Result<bool, JournalError> {
+        let version: i64 = lock(&self.reader).query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok(version >= SEALED)
+    }
+
+    fn set_hashes(&self, stream: &StreamId, hashes: &[(u64, Hash)]) -> Result<(), JournalError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        {
+            let mut update =
+                tx.prepare_cached("UPDATE events SET hash = ?3 WHERE stream = ?1 AND seq = ?2")?;
+            for (seq, hash) in hashes {
+                update.execute(params![stream.as_str(), seq_to_sql(*seq)?, hash.as_slice()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_snapshot_head(
+        &self,
+        stream: &StreamId,
+        seq: u64,
+        head: Hash,
+    ) -> Result<(), JournalError> {
+        lock(&self.writer).execute(
+            "UPDATE snapshots SET head = ?3 WHERE stream = ?1 AND seq = ?2",
+            params![stream.as_str(), seq_to_sql(seq)?, head.as_slice()],
+        )?;
+        Ok(())
+    }
+
+    fn mark_sealed(&self) -> Result<(), JournalError> {
+        lock(&self.writer).pragma_update(None, "user_version", SEALED)?;
         Ok(())
     }
 

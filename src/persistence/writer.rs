@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::history::{History, Recorded};
+use super::integrity::{self, GENESIS, Hash};
 use super::snapshot::Snapshot;
 use super::{JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId, codec};
 use crate::domain::{DomainEvent, StoreId};
@@ -99,7 +100,7 @@ impl Journal {
         listeners: Vec<Arc<dyn CommitListener>>,
         settings: WriterSettings,
     ) -> Result<Self, JournalError> {
-        let last = backend.last_seqs()?;
+        let last = backend.heads()?;
         let (queue, inbox) = mpsc::channel();
         let writable = Arc::new(AtomicBool::new(true));
         let mut writer = Writer {
@@ -367,7 +368,8 @@ struct Writer {
     /// until their recovery brought the history up to the journal.
     history_behind: HashSet<StoreId>,
     listeners: Vec<Arc<dyn CommitListener>>,
-    last: HashMap<StreamId, u64>,
+    /// Each stream's last journaled event: its seq and its hash (the chain's head).
+    last: HashMap<StreamId, (u64, Hash)>,
     settings: WriterSettings,
     writable: Arc<AtomicBool>,
 }
@@ -497,6 +499,15 @@ impl Writer {
         log_slow_commit(started.elapsed(), stored_events.len());
     }
 
+    /// The hash of an event journaled before this batch ([`GENESIS`] if it is gone).
+    fn hash_at(&self, stream: &StreamId, seq: u64) -> Result<Hash, JournalError> {
+        let found = self.backend.read_events(stream, seq.saturating_sub(1), 1)?;
+        Ok(found
+            .first()
+            .filter(|e| e.seq == seq)
+            .map_or(GENESIS, |e| e.hash))
+    }
+
     /// Refuses an append of a store the history is behind, unless its recovery has
     /// brought the history up to the journal since.
     fn check_history(&mut self, append: &Append) -> Result<(), JournalError> {
@@ -506,7 +517,7 @@ impl Writer {
         if !self.history_behind.contains(&store) {
             return Ok(());
         }
-        let journaled = self.last.get(&append.stream).copied().unwrap_or(0);
+        let journaled = self.last.get(&append.stream).map_or(0, |(seq, _)| *seq);
         if self.history.history.watermark(store)? >= journaled {
             self.history_behind.remove(&store);
             Ok(())
@@ -515,15 +526,15 @@ impl Writer {
         }
     }
 
-    /// Checks sequence numbers against `last` (advancing it) and encodes; takes the
-    /// snapshot's bytes out of the append rather than copying them (a store's snapshot
-    /// can be megabytes).
+    /// Checks sequence numbers against `last` (advancing it), encodes and links each event
+    /// to the one before; takes the snapshot's bytes out of the append rather than copying
+    /// them (a store's snapshot can be megabytes).
     fn encode(
         &self,
         append: &mut Append,
-        last: &mut HashMap<StreamId, u64>,
+        last: &mut HashMap<StreamId, (u64, Hash)>,
     ) -> Result<(Vec<StoredEvent>, Option<StoredSnapshot>), JournalError> {
-        let mut position = last.get(&append.stream).copied().unwrap_or(0);
+        let (mut position, mut head) = last.get(&append.stream).copied().unwrap_or((0, GENESIS));
         let mut events = Vec::with_capacity(append.events.len());
         for (seq, event) in &append.events {
             if *seq != position + 1 {
@@ -538,9 +549,11 @@ impl Writer {
                 DomainEvent::Store(_, e) => codec::encode_event(e)?,
                 DomainEvent::Central(_, e) => codec::encode_event(e)?,
             };
+            head = integrity::link(&head, &append.stream, *seq, &payload);
             events.push(StoredEvent {
                 stream: append.stream.clone(),
                 seq: *seq,
+                hash: head,
                 payload,
             });
             position = *seq;
@@ -556,11 +569,16 @@ impl Writer {
             Some((seq, payload)) => Some(StoredSnapshot {
                 stream: append.stream.clone(),
                 seq,
+                head: if seq == position {
+                    head
+                } else {
+                    self.hash_at(&append.stream, seq)?
+                },
                 payload,
             }),
             None => None,
         };
-        last.insert(append.stream.clone(), position);
+        last.insert(append.stream.clone(), (position, head));
         Ok((events, snapshot))
     }
 }
@@ -679,13 +697,7 @@ mod tests {
         snapshot: Option<StoredSnapshot>,
     ) -> (Journal, StreamId, tempfile::TempDir) {
         let stream = StreamId::store(StoreId::new(1).expect("valid id"));
-        let events: Vec<StoredEvent> = (1..=3_u32)
-            .map(|n| StoredEvent {
-                stream: stream.clone(),
-                seq: u64::from(n),
-                payload: codec::encode(&n).expect("encodes"),
-            })
-            .collect();
+        let events = stored(&stream, 1..=3);
         backend
             .commit(&events, snapshot.as_slice())
             .expect("commits");
@@ -702,6 +714,22 @@ mod tests {
         (journal, stream, dir)
     }
 
+    /// Events `seqs` of `stream`, each the number itself, linked as the writer links them.
+    fn stored(stream: &StreamId, seqs: std::ops::RangeInclusive<u32>) -> Vec<StoredEvent> {
+        let mut head = GENESIS;
+        seqs.map(|n| {
+            let payload = codec::encode(&n).expect("encodes");
+            head = integrity::link(&head, stream, u64::from(n), &payload);
+            StoredEvent {
+                stream: stream.clone(),
+                seq: u64::from(n),
+                hash: head,
+                payload,
+            }
+        })
+        .collect()
+    }
+
     fn push(state: &mut Pushed, event: u32) {
         state.0.push(event);
     }
@@ -710,6 +738,7 @@ mod tests {
         StoredSnapshot {
             stream: StreamId::store(StoreId::new(1).expect("valid id")),
             seq,
+            head: GENESIS,
             payload,
         }
     }
@@ -742,8 +771,8 @@ mod tests {
         let (journal, stream, _history) = journal_with(in_memory(), None);
         // Compaction archived events 1 and 2 and deleted them from the journal.
         let mut segment = archive.segment(&stream, 1, None).expect("a segment");
-        for n in 1..=2_u32 {
-            segment.push(u64::from(n), &n).expect("archived");
+        for (n, event) in (1..=2_u32).zip(stored(&stream, 1..=2)) {
+            segment.push(&event, &n).expect("archived");
         }
         journal
             .backend
