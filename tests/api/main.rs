@@ -33,3 +33,4 @@ mod returns;
 mod sales;
 mod stock;
 mod till;
+mod verify;

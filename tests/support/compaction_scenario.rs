@@ -595,6 +595,15 @@ pub fn run(backend: Backend, dir: &Path, sales: u64) -> Outcome {
     // Run again at once: nothing new to archive.
     let again = compaction::compact(backend, dir).expect("compacts");
     assert_eq!(again.archived(), 0, "nothing archived twice");
+    // The hash chain verifies from the first sale, through the archive into the journal.
+    let verified =
+        magasin::persistence::integrity::verify_data_dir(backend, dir).expect("verifies");
+    let store = verified
+        .iter()
+        .find(|v| v.stream.store_id().is_some())
+        .expect("the store's stream");
+    assert_eq!(store.broken, None, "{store}");
+    assert!(store.checked > sales, "{store}");
 
     // The history is a read model: lost, it is rebuilt from the archive and the journal.
     delete_history(dir);
