@@ -27,6 +27,8 @@ MAY_USE = {
     "http": {"domain", "actors", "reports", "auth", "cluster", "metrics", "request_id"},
     "metrics": {"domain", "persistence"},
     "request_id": set(),
+    # TLS material: certificates read or made, for the composition root to serve with.
+    "tls": set(),
 }
 ROOT = {"lib", "main", "wiring", "config", "bootstrap", "demo", "compaction", "recovery"}
 

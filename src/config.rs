@@ -47,6 +47,10 @@ pub struct AuthSettings {
     /// Only from the environment (`MAGASIN_BOOTSTRAP_ADMIN_PASSWORD`), never from a file.
     #[serde(skip)]
     pub bootstrap_password: Option<String>,
+    /// The Ed25519 seed that signs Z reports, hexadecimal; only from the environment
+    /// (`MAGASIN_AUDIT_KEY`). Without it, a key generated once into the data directory.
+    #[serde(skip)]
+    pub audit_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +139,9 @@ impl Settings {
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))?;
         settings.auth.jwt_secret = std::env::var("MAGASIN_JWT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty());
+        settings.auth.audit_key = std::env::var("MAGASIN_AUDIT_KEY")
             .ok()
             .filter(|s| !s.is_empty());
         settings.cluster.secret = std::env::var("MAGASIN_CLUSTER_SECRET")

@@ -92,11 +92,54 @@ pub enum StartupError {
     Bootstrap(#[from] bootstrap::BootstrapError),
     #[error("HTTPS: {0}")]
     Tls(#[from] tls::TlsError),
+    #[error("the Z reports' signing key in {path}: {source}")]
+    SealKeyFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {bind}: {source}")]
     Bind {
         bind: String,
         source: std::io::Error,
     },
+}
+
+/// The key that signs Z reports: `MAGASIN_AUDIT_KEY`, else the one kept in the data
+/// directory (`audit-key`, readable by its owner only), generated there the first time. In
+/// a cluster every instance needs the same: set the variable (ADR 0027).
+fn seal_key(settings: &Settings) -> Result<auth::seal::SealKey, StartupError> {
+    if let Some(seed) = &settings.auth.audit_key {
+        return Ok(auth::seal::SealKey::from_seed_hex(seed)?);
+    }
+    let path = settings.storage.data_dir.join("audit-key");
+    let file_error = |source| StartupError::SealKeyFile {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(seed) => Ok(auth::seal::SealKey::from_seed_hex(&seed)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (key, seed) = auth::seal::SealKey::generate();
+            write_private(&path, &seed).map_err(file_error)?;
+            tracing::warn!(path = %path.display(), public_key = %key.public_hex(), "MAGASIN_AUDIT_KEY is not set: Z reports are signed with a key generated into the data directory");
+            Ok(key)
+        }
+        Err(e) => Err(file_error(e)),
+    }
+}
+
+/// Writes `content` to a new file only its owner may read.
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(path.parent().unwrap_or(path))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()
 }
 
 /// A started server: its address, and the future that runs it until shutdown.
@@ -144,6 +187,7 @@ impl Application {
                  so tokens do not survive a restart and other instances will not accept them"
             );
         }
+        let seal = seal_key(settings)?;
         let time_zone = jiff::tz::TimeZone::get(&settings.reports.time_zone).map_err(|e| {
             StartupError::TimeZone {
                 name: settings.reports.time_zone.clone(),
@@ -257,6 +301,7 @@ impl Application {
             tokens: TokenKeys::new(&signing_key, settings.token_ttl()),
             throttle: LoginThrottle::new(settings.throttle_settings()),
             trusted_proxies: settings.server.trusted_proxies.clone(),
+            seal,
         });
         let app_state = state.clone();
         let body_limit = settings.server.body_limit_bytes;

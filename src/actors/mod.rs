@@ -15,6 +15,8 @@ mod restock;
 mod store;
 mod watermark;
 
+/// What verifying a store's hash chain found (`Registry::verify_store`).
+pub use crate::persistence::integrity::Verified;
 pub use chain::{Added, ChainActorError, ChainHandle};
 pub use clock::{Clock, now};
 pub use product::{CentralOp, ProductHandle, RemoteCentral};

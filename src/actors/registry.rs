@@ -18,6 +18,7 @@ use crate::domain::{
     CentralEvent, CentralStock, ChainEvent, ChainState, KEY_RETENTION_MS, NewStore, Sku, Store,
     StoreEvent, StoreId, StoreState, Timestamp,
 };
+use crate::persistence::integrity::{Hash, Verified};
 use crate::persistence::{Journal, JournalError, StreamId};
 
 /// Called with each store's recovered state before its actor takes a write (to load read
@@ -336,6 +337,35 @@ impl Registry {
         let mut ids: Vec<StoreId> = self.stores.iter().map(|e| *e.key()).collect();
         ids.sort();
         ids
+    }
+
+    /// Runs `read` over the journal on a blocking thread.
+    async fn journal_read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
+    ) -> Result<T, RegistryError> {
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || read(&journal))
+            .await
+            .map_err(|e| RegistryError::Task(e.to_string()))?
+            .map_err(RegistryError::from)
+    }
+
+    /// Verifies the hash chain of a store's stream, from its first event (archive and
+    /// journal). Events the store writes meanwhile are checked if the walk reaches them.
+    pub async fn verify_store(&self, id: StoreId) -> Result<Verified, RegistryError> {
+        self.journal_read(move |j| j.verify(&StreamId::store(id)))
+            .await
+    }
+
+    /// The hash of event `seq` of a store's stream (the head of its chain there).
+    pub async fn store_event_hash(
+        &self,
+        id: StoreId,
+        seq: u64,
+    ) -> Result<Option<Hash>, RegistryError> {
+        self.journal_read(move |j| j.event_hash(&StreamId::store(id), seq))
+            .await
     }
 
     /// The store's handle; a store whose actor stopped (failed commit) is recovered from

@@ -862,6 +862,11 @@ impl StoreHandle {
             .await
     }
 
+    /// The sequence number of Z report `z`'s closing event in the store's stream.
+    pub async fn z_seq(&self, z: u64) -> Result<Option<u64>, StoreError> {
+        self.read(move |h, store| h.z_seq(store, z)).await
+    }
+
     pub async fn z_report(&self, z: u64) -> Result<Option<TillReport>, StoreError> {
         self.read(move |h, store| h.z_report(store, z)).await
     }

@@ -6,6 +6,7 @@
 
 mod password;
 mod permission;
+pub mod seal;
 mod throttle;
 mod token;
 
@@ -39,6 +40,8 @@ pub enum AuthError {
     ForbiddenStore,
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    #[error("the Z reports' signing key is 64 hexadecimal characters (a 32-byte Ed25519 seed)")]
+    BadSealKey,
     #[error("MAGASIN_JWT_SECRET is required outside demo mode (at least 32 bytes)")]
     MissingSecret,
     #[error("MAGASIN_JWT_SECRET must be at least 32 bytes (it has {0})")]

@@ -36,6 +36,8 @@ pub enum Permission {
     ApproveDiscounts,
     /// Jurisdictions, their tax rates, and stores' tax details: head office.
     ManageTaxes,
+    /// Verify a store's hash chain: administrators (the auditors' door).
+    VerifyJournal,
 }
 
 /// The signed-in user a request acts as (from a verified token and the current user record).

@@ -5,6 +5,7 @@
 //! `domain`.
 
 mod accounting;
+mod audit;
 mod auth;
 mod catalog;
 mod client;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     /// The proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Signs Z reports.
+    pub seal: crate::auth::seal::SealKey,
 }
 
 impl crate::cluster::fanout::Instance for AppState {
@@ -111,6 +114,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .configure(auth::routes)
                 .configure(users::routes)
+                .configure(audit::routes)
                 .configure(stores::routes)
                 .configure(catalog::routes)
                 .configure(stock::routes)

@@ -68,6 +68,7 @@ fn build() -> utoipa::openapi::OpenApi {
     for part in [
         super::auth::Docs::openapi(),
         super::users::Docs::openapi(),
+        super::audit::Docs::openapi(),
         super::stores::Docs::openapi(),
         super::catalog::Docs::openapi(),
         super::stock::Docs::openapi(),

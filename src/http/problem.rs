@@ -800,7 +800,9 @@ fn auth_problem(error: &AuthError) -> Problem {
             "Vous n'avez pas accès à ce magasin.",
         ),
         AuthError::Hashing(cause) => internal(cause),
-        AuthError::MissingSecret | AuthError::WeakSecret(_) => internal(error),
+        AuthError::MissingSecret | AuthError::WeakSecret(_) | AuthError::BadSealKey => {
+            internal(error)
+        }
     }
 }
 

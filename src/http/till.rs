@@ -81,6 +81,27 @@ pub struct TillReportBody {
     over_short_cents: Option<i64>,
     /// Sales of this session recorded after its closing (taken offline, sent late).
     late_addendum: Option<AddendumBody>,
+    /// A Z report's seal: the head of the store's chain at its closing, signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seal: Option<SealBody>,
+}
+
+/// What proves a Z report is what the journal held that evening (ADR 0027): the hash of
+/// its closing event in the store's chain, and an Ed25519 signature, by the key published
+/// at `/api/v1/audit/public-key`, of the canonical JSON (keys sorted, no whitespace) of
+/// `{"chain": {"stream", "seq", "head"}, "report": <this report without "seal" and
+/// "late_addendum">}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SealBody {
+    stream: String,
+    /// The closing event's sequence number in the store's stream.
+    seq: u64,
+    /// The closing event's hash (hexadecimal): the chain's head at the closing.
+    head: String,
+    /// The signing key's public half (hexadecimal).
+    public_key: String,
+    /// Ed25519, hexadecimal.
+    signature: String,
 }
 
 /// What a closed session took in after its Z report.
@@ -119,18 +140,61 @@ impl From<SessionTotals> for AddendumBody {
 
 /// Z reports with their late addenda.
 async fn with_addenda(
+    app: &AppState,
     store: &crate::actors::StoreHandle,
     reports: Vec<TillReport>,
 ) -> Result<Vec<TillReportBody>, ApiError> {
     let mut bodies = Vec::with_capacity(reports.len());
     for report in reports {
         let late = store.late_addendum(&report).await?;
+        let body = sealed(app, store, report.into()).await?;
         bodies.push(TillReportBody {
             late_addendum: late.map(Into::into),
-            ..report.into()
+            ..body
         });
     }
     Ok(bodies)
+}
+
+/// A Z report with its seal (an X report, or a Z whose closing event is no longer known,
+/// as it is).
+async fn sealed(
+    app: &AppState,
+    store: &crate::actors::StoreHandle,
+    body: TillReportBody,
+) -> Result<TillReportBody, ApiError> {
+    let Some(z) = body.z_number else {
+        return Ok(body);
+    };
+    let Some(seq) = store.z_seq(z).await? else {
+        return Ok(body);
+    };
+    let id = store_id(body.store_id)?;
+    let Some(head) = app.registry.store_event_hash(id, seq).await? else {
+        return Ok(body);
+    };
+    let chain = serde_json::json!({
+        "stream": format!("store/{}", body.store_id),
+        "seq": seq,
+        "head": hex::encode(head),
+    });
+    let mut report = serde_json::to_value(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    // Sales sent late may add to it after the closing: not part of what was sealed.
+    if let Some(fields) = report.as_object_mut() {
+        fields.remove("late_addendum");
+    }
+    let signed = serde_json::json!({"chain": chain, "report": report});
+    let seal = SealBody {
+        stream: format!("store/{}", body.store_id),
+        seq,
+        head: hex::encode(head),
+        public_key: app.seal.public_hex(),
+        signature: app.seal.sign(&signed),
+    };
+    Ok(TillReportBody {
+        seal: Some(seal),
+        ..body
+    })
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -196,6 +260,7 @@ impl From<TillReport> for TillReportBody {
             reason: closing.and_then(|c| c.count.reason.clone()),
             over_short_cents: closing.map(|c| c.over_short),
             late_addendum: None,
+            seal: None,
         }
     }
 }
@@ -210,6 +275,16 @@ struct OpenSessionBody {
 /// 201 with the report; a replay is marked as one.
 fn answered(recorded: Recorded<TillReport>) -> HttpResponse {
     super::sales::replayable(recorded.replayed).json(TillReportBody::from(recorded.value))
+}
+
+/// 201 with the Z report and its seal; a replay is marked as one.
+async fn answered_sealed(
+    app: &AppState,
+    store: &crate::actors::StoreHandle,
+    recorded: Recorded<TillReport>,
+) -> Result<HttpResponse, ApiError> {
+    let body = sealed(app, store, recorded.value.into()).await?;
+    Ok(super::sales::replayable(recorded.replayed).json(body))
 }
 
 /// Opens a session on a till with its float: till sales and refunds belong to it.
@@ -324,7 +399,7 @@ async fn close_session(
     let closed = store
         .close_session(till, count, key.0, user.username.clone())
         .await?;
-    Ok(answered(closed))
+    answered_sealed(&app, &store, closed).await
 }
 
 /// The store's Z reports, newest first.
@@ -346,7 +421,7 @@ async fn z_reports(
     let (reports, total) = store
         .z_reports(pagination.skip(), pagination.take())
         .await?;
-    let items = with_addenda(&store, reports).await?;
+    let items = with_addenda(&app, &store, reports).await?;
     let total = usize::try_from(total).unwrap_or(usize::MAX);
     Ok(web::Json(pagination.page_of(items, total)))
 }

@@ -527,6 +527,23 @@ impl Archive {
         Ok(())
     }
 
+    /// The hash of archived event `seq` of `stream` (segments with hashes only).
+    pub fn hash_of(&self, stream: &StreamId, seq: u64) -> Result<Option<Hash>, JournalError> {
+        let mut found = None;
+        for segment in self.segments(stream)? {
+            if !(segment.first..=segment.last).contains(&seq) || !self.chained(&segment)? {
+                continue;
+            }
+            self.each_line(stream, &segment, |line| {
+                if line.seq == seq {
+                    found = Some(line.hash);
+                }
+                Ok(line.seq < seq)
+            })?;
+        }
+        Ok(found)
+    }
+
     /// Every byte the archive holds.
     pub fn size(&self) -> u64 {
         dir_size(&self.dir)

@@ -808,6 +808,19 @@ impl History {
         })
     }
 
+    /// The journal position of a Z report's closing event, by the report's number.
+    pub fn z_seq(&self, store: StoreId, z: u64) -> Result<Option<u64>, JournalError> {
+        self.read(|conn| {
+            let seq: Option<i64> = conn
+                .prepare_cached("SELECT seq FROM z_reports WHERE store = ?1 AND z = ?2")?
+                .query_row(params![store_sql(store), to_sql(z, "z number")?], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            seq.map(|s| from_sql(s, "seq")).transpose()
+        })
+    }
+
     /// A Z report by its number.
     pub fn z_report(&self, store: StoreId, z: u64) -> Result<Option<TillReport>, JournalError> {
         self.row_by_id(

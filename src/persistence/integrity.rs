@@ -157,11 +157,13 @@ const PAGE: usize = 10_000;
 /// journal, then its snapshot's head.
 pub fn verify_stream(
     journal: &dyn JournalBackend,
-    archive: &Archive,
+    archive: Option<&Archive>,
     stream: &StreamId,
 ) -> Result<Verified, JournalError> {
     let mut walk = Walk::new(stream);
-    walk_archive(archive, stream, &mut walk)?;
+    if let Some(archive) = archive {
+        walk_archive(archive, stream, &mut walk)?;
+    }
     let mut after = walk.next - 1;
     while !walk.broken() {
         let page = journal.read_events(stream, after, PAGE)?;
@@ -202,7 +204,7 @@ pub fn verify_all(
     streams.sort();
     streams
         .iter()
-        .map(|stream| verify_stream(journal, archive, stream))
+        .map(|stream| verify_stream(journal, Some(archive), stream))
         .collect()
 }
 

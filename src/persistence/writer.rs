@@ -209,6 +209,27 @@ impl Journal {
         )
     }
 
+    /// Verifies the hash chain of `stream`, archive and journal (see `integrity`). Blocking.
+    pub fn verify(&self, stream: &StreamId) -> Result<integrity::Verified, JournalError> {
+        integrity::verify_stream(self.backend.as_ref(), self.archive.as_deref(), stream)
+    }
+
+    /// The hash of event `seq` of `stream`, from the journal or, once compacted, the
+    /// archive. Blocking.
+    pub fn event_hash(&self, stream: &StreamId, seq: u64) -> Result<Option<Hash>, JournalError> {
+        let journaled = self
+            .backend
+            .read_events(stream, seq.saturating_sub(1), 1)?
+            .first()
+            .filter(|e| e.seq == seq)
+            .map(|e| e.hash);
+        match (journaled, &self.archive) {
+            (Some(hash), _) => Ok(Some(hash)),
+            (None, Some(archive)) => archive.hash_of(stream, seq),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// Reads the older events of a stream from `archive` once compaction moved them there.
     pub fn with_archive(mut self, archive: super::archive::Archive) -> Self {
         self.archive = Some(Arc::new(archive));

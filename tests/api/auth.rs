@@ -71,6 +71,8 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/stores/{store_id}/tills/{till}/sessions/current", allowed: STORE_STAFF, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/tills/{till}/sessions/current/close", allowed: STORE_STAFF, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/z-reports", allowed: STORE_STAFF, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/verify", allowed: ADMIN, scoped: true },
+    Row { method: "GET", template: "/api/v1/audit/public-key", allowed: PUBLIC, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/taxes", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/tenders", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/sessions", allowed: MANAGERS, scoped: false },

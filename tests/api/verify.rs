@@ -236,3 +236,99 @@ fn a_data_directory_written_before_the_chain_verifies_on_this_version() {
         "{stdout}"
     );
 }
+
+/// What a Z report's seal signs: `{"chain", "report"}`, the report without its seal and
+/// its late addendum (ADR 0027).
+fn signed_content(z: &serde_json::Value) -> serde_json::Value {
+    let seal = &z["seal"];
+    let mut report = z.clone();
+    let fields = report.as_object_mut().expect("an object");
+    fields.remove("seal");
+    fields.remove("late_addendum");
+    json!({
+        "chain": {"stream": seal["stream"], "seq": seal["seq"], "head": seal["head"]},
+        "report": report,
+    })
+}
+
+#[test]
+fn a_z_report_names_its_chain_head_and_its_signature_verifies_with_the_published_key() {
+    let app = crate::helpers::spawn_app();
+    let token = app.login("caissier1");
+    let sessions = "/api/v1/stores/1/tills/1/sessions";
+    let opened = app.post_as(Some(&token), sessions, &json!({"float_cents": 10_000}));
+    assert_eq!(opened.status, 201, "{:?}", opened.body);
+    assert!(opened.body.get("seal").is_none(), "an X report has no seal");
+    let sale = app.post_as_with_key(
+        Some(&token),
+        "/api/v1/stores/1/sales",
+        "z-seal-1",
+        &json!({"till": 1, "lines": [{"sku": "EPI-0024", "quantity": 1}],
+                "tenders": [{"type": "card", "amount_cents": 100_000}]}),
+    );
+    assert_eq!(sale.status, 422, "a card pays exactly: {:?}", sale.body);
+    let sale = app.post_as_with_key(
+        Some(&token),
+        "/api/v1/stores/1/sales",
+        "z-seal-2",
+        &json!({"till": 1, "lines": [{"sku": "LAI-0001", "quantity": 1}],
+                "tenders": [{"type": "cash", "amount_cents": 10_000}]}),
+    );
+    assert_eq!(sale.status, 201, "{:?}", sale.body);
+    let expected = sale.body["paid_cents"].as_i64().expect("paid") + 10_000;
+    let closed = app.post_as(
+        Some(&token),
+        &format!("{sessions}/current/close"),
+        &json!({"counted_cash_cents": expected}),
+    );
+    assert_eq!(closed.status, 201, "{:?}", closed.body);
+    let z = closed.body;
+    let seal = &z["seal"];
+    assert_eq!(seal["stream"], "store/1");
+    // Published to anyone, without a token.
+    let key: serde_json::Value = ureq::get(&app.url("/api/v1/audit/public-key"))
+        .call()
+        .expect("the key is public")
+        .into_json()
+        .expect("json");
+    assert_eq!(key["algorithm"], "Ed25519");
+    let public = key["public_key"].as_str().expect("a key");
+    assert_eq!(seal["public_key"], public);
+    let signature = seal["signature"].as_str().expect("a signature");
+    assert!(magasin::auth::seal::verify(
+        public,
+        &signed_content(&z),
+        signature
+    ));
+
+    // The same Z report read back later carries the same seal.
+    let listed = app.get_as(Some(&token), "/api/v1/stores/1/z-reports");
+    assert_eq!(listed.body["items"][0]["seal"], z["seal"]);
+
+    // An edited copy does not verify: a total, the head, the sequence number.
+    for (path, value) in [
+        (
+            "/report/net_cents",
+            json!(z["net_cents"].as_i64().expect("net") + 100),
+        ),
+        ("/chain/head", json!("00".repeat(32))),
+        ("/chain/seq", json!(seal["seq"].as_u64().expect("seq") - 1)),
+    ] {
+        let mut edited = signed_content(&z);
+        *edited.pointer_mut(path).expect("a field") = value;
+        assert!(
+            !magasin::auth::seal::verify(public, &edited, signature),
+            "{path}"
+        );
+    }
+
+    // The head is the store's chain at that event, as the administrators' check reads it.
+    let verified = app.get("/api/v1/stores/1/verify");
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+    assert_eq!(verified.body["broken"], serde_json::Value::Null);
+    assert_eq!(verified.body["events_checked"], seal["seq"]);
+    assert_eq!(verified.body["head"], seal["head"]);
+    let manager = app.login("gestionnaire1");
+    let refused = app.get_as(Some(&manager), "/api/v1/stores/1/verify");
+    assert_eq!(refused.status, 403);
+}
