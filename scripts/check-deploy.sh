@@ -3,7 +3,8 @@
 # .gitlab-ci.yml against their published schemas, the Dockerfile's last stage, every
 # Kubernetes manifest of deploy/k8s/ against the API schemas, and that every deployment
 # says the same as scripts/cluster-local.sh and haproxy/haproxy.cfg (one HAProxy
-# configuration, the same instance names and variables, readiness on /health/ready).
+# configuration, the same instance names and variables, readiness on /health/ready, a
+# certificate where HAPROXY_TLS_CERT points, instances that trust HAProxy's address).
 # One line per check; exits 1 when any fails. Usage: scripts/check-deploy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,9 +108,18 @@ def differ(what, expected, found):
 
 # --- what the other deployments must agree with ------------------------------------------
 haproxy_cfg = open("haproxy/haproxy.cfg").read()
-backends = sorted(b for b in re.findall(r"^backend\s+(\S+)", haproxy_cfg, re.M) if b != "any")
-addr_vars = sorted(set(re.findall(r"\$(MAGASIN_\d+_ADDR)", haproxy_cfg)))
-haproxy_vars = sorted(set(re.findall(r"\$(HAPROXY_[A-Z_]+|MAGASIN_[A-Z0-9_]+)", haproxy_cfg)))
+# The instances' backends: those with servers (the `limit_*` backends hold stick tables).
+sections = re.split(r"^(?=\S)", haproxy_cfg, flags=re.M)
+backends = sorted(m.group(1) for part in sections
+                  if (m := re.match(r"backend\s+(\S+)", part))
+                  and m.group(1) != "any" and re.search(r"^\s+server\s", part, re.M))
+addr_vars = sorted(set(re.findall(r"\$\{?(MAGASIN_\d+_ADDR)", haproxy_cfg)))
+# Every variable haproxy.cfg reads, but those it gives a default (`presetenv`) or reads
+# only when set (`.if defined(...)`): each deployment must set the others.
+optional_vars = set(re.findall(r"^\s*presetenv\s+(\w+)", haproxy_cfg, re.M))
+optional_vars |= set(re.findall(r"defined\((\w+)\)", haproxy_cfg))
+haproxy_vars = sorted(set(re.findall(r"\$\{?(HAPROXY_[A-Z_]+|MAGASIN_[A-Z0-9_]+)", haproxy_cfg))
+                      - optional_vars)
 haproxy_vars += ["MAGASIN_INSTANCES"]  # read by magasin.lua
 # The variables scripts/cluster-local.sh gives its instances: every MAGASIN_* it sets, but
 # HAProxy's and MAGASIN_BIN (the script's own input). Every deployment gives the same.
@@ -125,7 +135,7 @@ for line in open("config/default.toml"):
         settings.add(f"MAGASIN_{section.upper()}__{m.group(1).upper()}")
 
 expected = ["MAGASIN_CLUSTER_SECRET", "MAGASIN_CLUSTER__ADDRESSES", "MAGASIN_CLUSTER__INSTANCE",
-            "MAGASIN_CLUSTER__INSTANCES", "MAGASIN_JWT_SECRET"]
+            "MAGASIN_CLUSTER__INSTANCES", "MAGASIN_JWT_SECRET", "MAGASIN_SERVER__TRUSTED_PROXIES"]
 check("scripts/cluster-local.sh gives its instances " + ", ".join(cluster_keys),
       [f"{key} is not set there" for key in expected if key not in cluster_keys])
 
@@ -204,15 +214,27 @@ instances = {name: s for name, s in services.items() if re.fullmatch(r"magasin-\
 haproxy = services.get("haproxy", {})
 haproxy_env = env_of(haproxy.get("environment"))
 
+def mounts_of(service):
+    """Target → source of a service's volumes (a source may be `${VAR:-default}`)."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            m = re.match(r"^(.*?):(/[^:]*)(?::(?:ro|rw))?$", volume)
+            source, target = (m.group(1), m.group(2)) if m else (volume, None)
+        else:
+            source, target = volume.get("source"), volume.get("target")
+        mounts[target] = os.path.normpath(source) if source.startswith(".") else source
+    return mounts
+
+
+def interpolated(value):
+    """A Compose value with each `${VAR:-default}` read as its default."""
+    return re.sub(r"\$\{\w+:?-([^}]*)\}", r"\1", str(value or ""))
+
+
 problems = []
 config_dir = haproxy_env.get("HAPROXY_CONFIG_DIR")
-mounts = {}
-for volume in haproxy.get("volumes", []):
-    if isinstance(volume, str):
-        source, target = volume.split(":")[:2]
-    else:
-        source, target = volume.get("source"), volume.get("target")
-    mounts[target] = os.path.normpath(source)
+mounts = mounts_of(haproxy)
 if mounts.get(config_dir) != "haproxy":
     problems.append(f"HAPROXY_CONFIG_DIR ({config_dir}) is not where ./haproxy is mounted ({mounts})")
 command = haproxy.get("command") or []
@@ -220,6 +242,29 @@ command = command.split() if isinstance(command, str) else command
 if f"{config_dir}/haproxy.cfg" not in command:
     problems.append(f"the command does not load {config_dir}/haproxy.cfg: {command}")
 check("compose: HAProxy runs the shipped haproxy/haproxy.cfg and magasin.lua", problems)
+
+# The certificate: HAPROXY_TLS_CERT in a directory mounted from what the `tls` service
+# fills (or an operator's directory, MAGASIN_TLS_DIR, the same source).
+problems = []
+cert = haproxy_env.get("HAPROXY_TLS_CERT") or ""
+cert_source = mounts.get(os.path.dirname(cert))
+tls_service = services.get("tls", {})
+tls_command = tls_service.get("command") or []
+tls_mounts = mounts_of(tls_service)
+if cert_source is None:
+    problems.append(f"HAPROXY_TLS_CERT ({cert or '-'}) is not in a directory mounted into HAProxy")
+elif cert_source not in tls_mounts.values():
+    problems.append(f"the service tls does not fill {cert_source}, HAProxy's certificate directory")
+else:
+    tls_dir = next(t for t, s in tls_mounts.items() if s == cert_source)
+    if tls_command[:2] != ["tls", "self-signed"] or tls_command[tls_command.index("--dir") + 1:][:1] != [tls_dir]:
+        problems.append(f"the service tls does not run `tls self-signed --dir {tls_dir}`: {tls_command}")
+    if os.path.basename(cert) != "haproxy.pem":
+        problems.append(f"HAPROXY_TLS_CERT is not the haproxy.pem `magasin tls` writes: {cert}")
+condition = ((haproxy.get("depends_on") or {}).get("tls") or {}).get("condition")
+problems += differ("HAProxy waits for the service tls", "service_completed_successfully", condition)
+check("compose: HAProxy's certificate comes from the one-shot service tls "
+      "(or the directory MAGASIN_TLS_DIR gives)", problems)
 
 check("compose: HAProxy gets every variable haproxy.cfg and magasin.lua read "
       f"({', '.join(haproxy_vars)})",
@@ -258,6 +303,22 @@ for name, service in instances.items():
         problems.append(f"{name}: no volume on /var/lib/magasin")
 check("compose: every instance is checked on /health/ready and keeps its data in a volume",
       problems)
+
+problems = []
+networks = haproxy.get("networks") or {}
+haproxy_address = interpolated(((networks.get("default") or {}) if isinstance(networks, dict) else {})
+                               .get("ipv4_address"))
+if not haproxy_address:
+    problems.append("HAProxy has no fixed ipv4_address on the default network")
+for name, service in instances.items():
+    trusted = interpolated(env_of(service.get("environment")).get("MAGASIN_SERVER__TRUSTED_PROXIES"))
+    try:
+        trusted = json.loads(trusted or "null") or []
+    except json.JSONDecodeError as e:
+        trusted = [f"unreadable: {e}"]
+    problems += differ(f"{name}: MAGASIN_SERVER__TRUSTED_PROXIES", [haproxy_address], trusted)
+check(f"compose: the instances believe X-Forwarded-For from HAProxy's address alone "
+      f"({haproxy_address or '-'})", problems)
 
 # --- deploy/k8s ----------------------------------------------------------------------------
 kustomization = yaml.safe_load(open("deploy/k8s/kustomization.yaml"))
@@ -320,6 +381,23 @@ if f"{config_dir}/haproxy.cfg" not in container.get("args", []) + container.get(
     problems.append(f"HAProxy is not started on {config_dir}/haproxy.cfg")
 problems += [f"{var} is not set" for var in haproxy_vars if not env.get(var)]
 check("k8s: HAProxy runs the generated ConfigMap with every variable it reads", problems)
+
+# The certificate: a kubernetes.io/tls Secret, its chain where HAPROXY_TLS_CERT points and
+# its key beside it (HAPROXY_TLS_CERT.key), readable by HAProxy's group.
+problems = []
+cert = env.get("HAPROXY_TLS_CERT") or ""
+secret = next((volumes.get(m["name"], {}).get("secret") for m in container.get("volumeMounts", [])
+               if m["mountPath"] == os.path.dirname(cert)), None)
+if not secret:
+    problems.append(f"HAPROXY_TLS_CERT ({cert or '-'}) is not in a directory mounted from a Secret")
+else:
+    items = {i["key"]: i["path"] for i in secret.get("items", [])}
+    name = os.path.basename(cert)
+    problems += differ("the Secret's files", {"tls.crt": name, "tls.key": f"{name}.key"}, items)
+    if pod.get("securityContext", {}).get("fsGroup") is None:
+        problems.append("no fsGroup: HAProxy's user cannot read the Secret's key")
+check("k8s: HAProxy's certificate is a kubernetes.io/tls Secret mounted where "
+      "HAPROXY_TLS_CERT points", problems)
 
 spec = sts["spec"]
 start = spec.get("ordinals", {}).get("start", 0)

@@ -62,6 +62,14 @@ if { wants lint || wants tests; } && ! command -v haproxy >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null
 fi
 
+# sslscan, which the edge's test runs against HAProxy's TLS (tests/api/edge.rs); openssl
+# makes the throwaway certificate of HAProxy's configuration check.
+if { wants tests && ! command -v sslscan >/dev/null 2>&1; } ||
+    { wants lint && ! command -v openssl >/dev/null 2>&1; }; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sslscan openssl >/dev/null
+fi
+
 if wants lint; then
     echo "== format"
     cargo fmt --check
@@ -70,10 +78,20 @@ if wants lint; then
     echo "== monitoring kit"
     scripts/check-monitoring.sh
     echo "== haproxy configuration"
-    HAPROXY_CONFIG_DIR="$PWD/haproxy" MAGASIN_INSTANCES=magasin-1,magasin-2,magasin-3 \
-        MAGASIN_1_ADDR=127.0.0.1:8081 MAGASIN_2_ADDR=127.0.0.1:8082 MAGASIN_3_ADDR=127.0.0.1:8083 \
-        HAPROXY_BIND=127.0.0.1:8080 HAPROXY_STATS_BIND=127.0.0.1:8404 \
-        haproxy -c -f haproxy/haproxy.cfg
+    # HAProxy reads the certificate while it checks: a throwaway self-signed one.
+    haproxy_check=$(mktemp -d)
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -subj /CN=localhost -keyout "$haproxy_check/key.pem" -out "$haproxy_check/cert.pem" 2>/dev/null
+    cat "$haproxy_check/cert.pem" "$haproxy_check/key.pem" >"$haproxy_check/haproxy.pem"
+    for https_port in "" 8443; do
+        env HAPROXY_CONFIG_DIR="$PWD/haproxy" MAGASIN_INSTANCES=magasin-1,magasin-2,magasin-3 \
+            MAGASIN_1_ADDR=127.0.0.1:8081 MAGASIN_2_ADDR=127.0.0.1:8082 MAGASIN_3_ADDR=127.0.0.1:8083 \
+            HAPROXY_BIND=127.0.0.1:8443 HAPROXY_HTTP_BIND=127.0.0.1:8080 \
+            HAPROXY_TLS_CERT="$haproxy_check/haproxy.pem" HAPROXY_STATS_BIND=127.0.0.1:8404 \
+            ${https_port:+HAPROXY_HTTPS_PORT=$https_port} \
+            haproxy -c -f haproxy/haproxy.cfg
+    done
+    rm -rf "$haproxy_check"
     echo "== deployment kit (compose, GitLab CI, Dockerfile, Kubernetes)"
     scripts/check-deploy.sh
     echo "== architecture documents"

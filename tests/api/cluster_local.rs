@@ -1,14 +1,18 @@
 //! The local cluster as a developer runs it (`scripts/cluster-local.sh`): real HAProxy and
-//! three real `magasin` processes on loopback. Sales through HAProxy land on their store's
-//! owner; a killed instance's stores answer 503 with Retry-After while the others keep
-//! selling, and chain reports name its stores as missing; after a restart on the same data
-//! every acknowledged sale is there, once. Reference data written anywhere is read
-//! everywhere; a restock between a store and a product held by different instances
-//! conserves stock; the chain's report is the sum of the instances' own.
+//! three real `magasin` processes on loopback, reached over HTTPS as clients reach it. Sales
+//! through HAProxy land on their store's owner; a killed instance's stores answer 503 with
+//! Retry-After while the others keep selling, and chain reports name its stores as
+//! missing; after a restart on the same data every acknowledged sale is there, once.
+//! Reference data written anywhere is read everywhere; a restock between a store and a
+//! product held by different instances conserves stock; the chain's report is the sum of
+//! the instances' own.
+//!
+//! `start`, `start_with` and `https_client` serve the other tests that go through HAProxy
+//! (the edge's TLS and limits in `edge.rs`, logins behind it).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,18 +22,31 @@ use std::time::{Duration, Instant};
 use magasin::cluster::{owner, product_key, store_key};
 use magasin::domain::Sku;
 use magasin::domain::StoreId;
+use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{Value, json};
 
 const INSTANCES: [&str; 3] = ["magasin-1", "magasin-2", "magasin-3"];
 
-struct Cluster {
+/// The edge's rates lifted: these tests sell as fast as they can from one address, which
+/// the shipped limits refuse (they are tested in `edge.rs`).
+const UNLIMITED: [(&str, &str); 3] = [
+    ("HAPROXY_RATE_LOGINS", "1000000"),
+    ("HAPROXY_RATE_WRITES", "1000000"),
+    ("HAPROXY_RATE_READS", "1000000"),
+];
+
+/// A running `scripts/cluster-local.sh`; stopped when dropped.
+pub(crate) struct Cluster {
     script: Child,
-    base: String,
-    port: u16,
+    /// HAProxy over HTTPS: `https://127.0.0.1:PORT`.
+    pub(crate) base: String,
+    pub(crate) port: u16,
+    /// The CA of the self-signed certificate the script made (`DATA_DIR/tls/ca.pem`).
+    pub(crate) ca: PathBuf,
 }
 
-/// A base port with PORT, PORT+1..3 and PORT+100 free.
-fn free_ports() -> u16 {
+/// A base port with PORT, PORT+1..3, PORT+100 (stats) and PORT+101 (plain HTTP) free.
+pub(crate) fn free_ports() -> u16 {
     for _ in 0..50 {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -38,7 +55,7 @@ fn free_ports() -> u16 {
         if port > 60_000 {
             continue;
         }
-        let all_free = [0, 1, 2, 3, 100]
+        let all_free = [0, 1, 2, 3, 100, 101]
             .iter()
             .all(|offset| TcpListener::bind(("127.0.0.1", port + offset)).is_ok());
         if all_free {
@@ -48,37 +65,74 @@ fn free_ports() -> u16 {
     panic!("no free block of ports");
 }
 
-fn start(data_dir: &Path, port: u16) -> Cluster {
+/// An HTTPS client that trusts `ca` alone, sends from `source` (any 127/8 address on
+/// Linux: another client as HAProxy sees it) or 127.0.0.1, and follows no redirect.
+pub(crate) fn https_client(ca: &Path, source: Option<IpAddr>) -> Client {
+    https_client_builder(ca, source)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTPS client")
+}
+
+fn https_client_builder(ca: &Path, source: Option<IpAddr>) -> reqwest::blocking::ClientBuilder {
+    let pem = std::fs::read(ca).unwrap_or_else(|e| panic!("{}: {e}", ca.display()));
+    let ca = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
+    let builder = Client::builder()
+        .tls_certs_only([ca])
+        .redirect(reqwest::redirect::Policy::none());
+    match source {
+        Some(source) => builder.local_address(source),
+        None => builder,
+    }
+}
+
+/// The cluster with the edge's limits as shipped (defaults of haproxy/haproxy.cfg).
+pub(crate) fn start(data_dir: &Path, port: u16) -> Cluster {
+    start_with(data_dir, port, &[])
+}
+
+/// The cluster with `env` added to the script's environment (the edge's rates, say).
+pub(crate) fn start_with(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Cluster {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut script = Command::new(root.join("scripts/cluster-local.sh"))
+    let mut script = Command::new(root.join("scripts/cluster-local.sh"));
+    script
         .env("MAGASIN_BIN", env!("CARGO_BIN_EXE_magasin"))
         .env("PORT", port.to_string())
         .env("DATA_DIR", data_dir)
-        .env("INSTANCES", "3")
+        .env("INSTANCES", INSTANCES.len().to_string())
         .env_remove("MAGASIN_JWT_SECRET")
+        .env_remove("TLS_CERT")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    let mut script = script
         .spawn()
         .expect("scripts/cluster-local.sh starts (it needs haproxy: scripts/test.sh installs it)");
     let stdout = script.stdout.take().expect("piped stdout");
+    let ready = format!("cluster: {} instances behind https://", INSTANCES.len());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("cluster: 3 instances behind") {
+            if line.starts_with(&ready) {
                 let _ = tx.send(());
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(90))
-        .expect("the cluster says it is ready within 90 s");
-    let cluster = Cluster {
+    // Built now, so that a cluster that never gets ready is still stopped.
+    let mut cluster = Cluster {
         script,
-        base: format!("http://127.0.0.1:{port}"),
+        base: format!("https://127.0.0.1:{port}"),
         port,
+        ca: data_dir.join("tls/ca.pem"),
     };
+    if rx.recv_timeout(Duration::from_secs(90)).is_err() {
+        cluster.stop_now();
+        panic!("the cluster did not say it was ready within 90 s");
+    }
     // HAProxy's health checks see every instance up.
+    let c = cluster.client();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while (1..=5).any(|id| get(&cluster.base, None, &format!("/api/v1/stores/{id}")).0 == 503) {
+    while (1..=5).any(|id| get(&c, &cluster.base, None, &format!("/api/v1/stores/{id}")).0 == 503) {
         assert!(
             Instant::now() < deadline,
             "HAProxy did not see every instance up"
@@ -89,7 +143,22 @@ fn start(data_dir: &Path, port: u16) -> Cluster {
 }
 
 impl Cluster {
-    fn instance_base(&self, name: &str) -> String {
+    /// An HTTPS client of HAProxy (and a plain one of the instances) from 127.0.0.1.
+    pub(crate) fn client(&self) -> Client {
+        https_client(&self.ca, None)
+    }
+
+    /// The same, sending from another loopback address: another client to HAProxy.
+    pub(crate) fn client_from(&self, source: IpAddr) -> Client {
+        https_client(&self.ca, Some(source))
+    }
+
+    /// Plain HTTP to HAProxy, which only redirects to HTTPS.
+    pub(crate) fn plain_base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port + 101)
+    }
+
+    pub(crate) fn instance_base(&self, name: &str) -> String {
         let index = INSTANCES
             .iter()
             .position(|n| *n == name)
@@ -98,13 +167,9 @@ impl Cluster {
     }
 
     /// Stops every process the script started (see `Drop`).
-    fn stop(self) {}
-}
+    pub(crate) fn stop(self) {}
 
-impl Drop for Cluster {
-    /// SIGTERM to the script, which stops every process it started; also when a test
-    /// fails half-way, so that no instance outlives it.
-    fn drop(&mut self) {
+    fn stop_now(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.script.id().to_string()])
             .status();
@@ -112,63 +177,81 @@ impl Drop for Cluster {
     }
 }
 
+impl Drop for Cluster {
+    /// SIGTERM to the script, which stops every process it started; also when a test
+    /// fails half-way, so that no instance outlives it.
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
 /// (status, X-Magasin-Instance, Retry-After, body).
-fn call(request: ureq::Request, body: Option<Value>) -> (u16, String, Option<String>, Value) {
-    let result = match body {
-        Some(body) => request.send_json(body),
-        None => request.call(),
+fn call(request: RequestBuilder, body: Option<Value>) -> (u16, String, Option<String>, Value) {
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
     };
-    let response = match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+    let response = match request.send() {
+        Ok(response) => response,
         Err(e) => return (0, String::new(), None, Value::String(e.to_string())),
     };
-    let status = response.status();
-    let instance = response
-        .header("X-Magasin-Instance")
-        .unwrap_or_default()
-        .to_owned();
-    let retry = response.header("Retry-After").map(str::to_owned);
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let instance = header("X-Magasin-Instance").unwrap_or_default();
+    let retry = header("Retry-After");
     (
         status,
         instance,
         retry,
-        response.into_json().unwrap_or(Value::Null),
+        response.json().unwrap_or(Value::Null),
     )
 }
 
-fn get(base: &str, token: Option<&str>, path: &str) -> (u16, String, Option<String>, Value) {
-    let mut request = ureq::get(&format!("{base}{path}")).timeout(Duration::from_secs(10));
+fn get(
+    c: &Client,
+    base: &str,
+    token: Option<&str>,
+    path: &str,
+) -> (u16, String, Option<String>, Value) {
+    let mut request = c.get(format!("{base}{path}"));
     if let Some(token) = token {
-        request = request.set("Authorization", &format!("Bearer {token}"));
+        request = request.bearer_auth(token);
     }
     call(request, None)
 }
 
 fn sell(
+    c: &Client,
     base: &str,
     token: &str,
     store: u32,
     sku: &str,
     key: &str,
 ) -> (u16, String, Option<String>, Value) {
-    let request = ureq::post(&format!("{base}/api/v1/stores/{store}/sales"))
-        .timeout(Duration::from_secs(10))
-        .set("Authorization", &format!("Bearer {token}"))
-        .set("Idempotency-Key", key);
+    let request = c
+        .post(format!("{base}/api/v1/stores/{store}/sales"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key);
     call(
         request,
         Some(json!({"lines": [{"sku": sku, "quantity": 1}]})),
     )
 }
 
-fn login(base: &str) -> String {
-    let (status, body) = login_as(base, "admin", "demo");
+fn login(c: &Client, base: &str) -> String {
+    let (status, body) = login_as(c, base, "admin", "demo");
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().expect("a token").to_owned()
 }
 
-fn login_as(base: &str, username: &str, password: &str) -> (u16, Value) {
-    let request = ureq::post(&format!("{base}/api/v1/auth/login"));
+fn login_as(c: &Client, base: &str, username: &str, password: &str) -> (u16, Value) {
+    let request = c.post(format!("{base}/api/v1/auth/login"));
     let (status, _, _, body) = call(
         request,
         Some(json!({"username": username, "password": password})),
@@ -176,10 +259,14 @@ fn login_as(base: &str, username: &str, password: &str) -> (u16, Value) {
     (status, body)
 }
 
-fn post(base: &str, token: &str, path: &str, body: Value) -> (u16, String, Option<String>, Value) {
-    let request = ureq::post(&format!("{base}{path}"))
-        .timeout(Duration::from_secs(10))
-        .set("Authorization", &format!("Bearer {token}"));
+fn post(
+    c: &Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> (u16, String, Option<String>, Value) {
+    let request = c.post(format!("{base}{path}")).bearer_auth(token);
     call(request, Some(body))
 }
 
@@ -188,8 +275,9 @@ fn names() -> Vec<String> {
 }
 
 /// SKUs of a store with stock enough for the test's sales.
-fn stocked_skus(base: &str, token: &str, store: u32) -> Vec<String> {
+fn stocked_skus(c: &Client, base: &str, token: &str, store: u32) -> Vec<String> {
     let (status, _, _, body) = get(
+        c,
         base,
         Some(token),
         &format!("/api/v1/stores/{store}/stock?per_page=200"),
@@ -216,12 +304,12 @@ fn owner_of(store: u32) -> &'static str {
     INSTANCES.iter().find(|n| **n == name).expect("one of them")
 }
 
-fn sales_counter(base: &str) -> f64 {
-    let text = ureq::get(&format!("{base}/metrics"))
-        .call()
-        .expect("metrics answer")
-        .into_string()
-        .expect("text");
+fn sales_counter(c: &Client, base: &str) -> f64 {
+    let text = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .and_then(|r| r.text())
+        .expect("metrics answer");
     text.lines()
         .find_map(|l| l.strip_prefix("magasin_sales_total "))
         .and_then(|v| v.trim().parse().ok())
@@ -232,10 +320,11 @@ fn sales_counter(base: &str) -> f64 {
 fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
     let temp = tempfile::tempdir().expect("a temp dir");
     let port = free_ports();
-    let cluster = start(temp.path(), port);
-    let token = login(&cluster.base);
+    let cluster = start_with(temp.path(), port, &UNLIMITED);
+    let c = cluster.client();
+    let token = login(&c, &cluster.base);
     let skus: HashMap<u32, Vec<String>> = (1..=5_u32)
-        .map(|store| (store, stocked_skus(&cluster.base, &token, store)))
+        .map(|store| (store, stocked_skus(&c, &cluster.base, &token, store)))
         .collect();
     let sku_for = |store: u32, n: usize| skus[&store][n % skus[&store].len()].clone();
 
@@ -247,7 +336,7 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
         for n in 0..3 {
             let key = format!("route-{store}-{n}");
             let sku = sku_for(store, n);
-            let (status, instance, _, body) = sell(&cluster.base, &token, store, &sku, &key);
+            let (status, instance, _, body) = sell(&c, &cluster.base, &token, store, &sku, &key);
             assert_eq!(status, 201, "store {store}: {body}");
             assert_eq!(instance, owner_of(store), "store {store}");
             acknowledged.insert(key, (store, body["id"].as_u64().expect("a sale id"), sku));
@@ -255,7 +344,7 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
         }
     }
     for name in INSTANCES {
-        let counted = sales_counter(&cluster.instance_base(name));
+        let counted = sales_counter(&c, &cluster.instance_base(name));
         assert_eq!(
             counted,
             per_instance.get(name).copied().unwrap_or(0.0),
@@ -269,6 +358,7 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
         .find(|n| **n != victim)
         .expect("another instance");
     let (status, _, _, body) = get(
+        &c,
         &cluster.instance_base(other),
         Some(&token),
         "/api/v1/stores/3/stock",
@@ -281,7 +371,8 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
     let results = Arc::new(Mutex::new(Vec::new()));
     let sellers: Vec<_> = (1..=5_u32)
         .map(|store| {
-            let (base, token, running, results, skus) = (
+            let (c, base, token, running, results, skus) = (
+                c.clone(),
                 cluster.base.clone(),
                 token.clone(),
                 running.clone(),
@@ -293,7 +384,7 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
                 while running.load(Ordering::Relaxed) {
                     let key = format!("load-{store}-{n}");
                     let sku = skus[n % skus.len()].clone();
-                    let (status, _, retry, body) = sell(&base, &token, store, &sku, &key);
+                    let (status, _, retry, body) = sell(&c, &base, &token, store, &sku, &key);
                     results
                         .lock()
                         .expect("results")
@@ -351,7 +442,7 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
         .collect();
     let deadline = Instant::now() + Duration::from_secs(10);
     let report = loop {
-        let (status, _, _, body) = get(&cluster.base, Some(&token), "/api/v1/reports/sales");
+        let (status, _, _, body) = get(&c, &cluster.base, Some(&token), "/api/v1/reports/sales");
         if status == 200 {
             break body;
         }
@@ -371,29 +462,32 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
 
     // Restart on the same data: every acknowledged sale is there, and only once.
     cluster.stop();
-    let cluster = start(temp.path(), port);
-    let token = login(&cluster.base);
+    let cluster = start_with(temp.path(), port, &UNLIMITED);
+    let c = cluster.client();
+    let token = login(&c, &cluster.base);
     for (store, key, sku) in in_doubt {
-        let (status, _, _, body) = sell(&cluster.base, &token, store, &sku, &key);
+        let (status, _, _, body) = sell(&c, &cluster.base, &token, store, &sku, &key);
         assert!(matches!(status, 200 | 201), "{key} sent again: {body}");
         acknowledged.insert(key, (store, body["id"].as_u64().expect("an id"), sku));
     }
     let mut per_store: HashMap<u32, usize> = HashMap::new();
     for (key, (store, id, sku)) in &acknowledged {
         let (status, _, _, body) = get(
+            &c,
             &cluster.base,
             Some(&token),
             &format!("/api/v1/stores/{store}/sales/{id}"),
         );
         assert_eq!(status, 200, "sale {id} of store {store} ({key}): {body}");
         // The same key again answers the same sale, recording nothing.
-        let (status, _, _, body) = sell(&cluster.base, &token, *store, sku, key);
+        let (status, _, _, body) = sell(&c, &cluster.base, &token, *store, sku, key);
         assert!(matches!(status, 200 | 201), "{key}: {body}");
         assert_eq!(body["id"].as_u64(), Some(*id), "{key}: {body}");
         *per_store.entry(*store).or_default() += 1;
     }
     for (store, count) in per_store {
         let (_, _, _, body) = get(
+            &c,
             &cluster.base,
             Some(&token),
             &format!("/api/v1/stores/{store}/sales?per_page=1"),
@@ -407,8 +501,9 @@ fn the_local_cluster_routes_by_owner_survives_a_killed_instance_and_recovers() {
     cluster.stop();
 }
 
-fn on_hand(base: &str, token: &str, store: u32, sku: &str) -> u64 {
+fn on_hand(c: &Client, base: &str, token: &str, store: u32, sku: &str) -> u64 {
     let (status, _, _, body) = get(
+        c,
         base,
         Some(token),
         &format!("/api/v1/stores/{store}/stock/{sku}"),
@@ -418,8 +513,9 @@ fn on_hand(base: &str, token: &str, store: u32, sku: &str) -> u64 {
 }
 
 /// (on hand, in transit) at the logistics center, as the chain reports it.
-fn central(base: &str, token: &str, sku: &str) -> (u64, u64) {
+fn central(c: &Client, base: &str, token: &str, sku: &str) -> (u64, u64) {
     let (status, _, _, body) = get(
+        c,
         base,
         Some(token),
         &format!("/api/v1/logistics/stock?q={sku}"),
@@ -440,13 +536,15 @@ fn central(base: &str, token: &str, sku: &str) -> (u64, u64) {
 fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up_reports() {
     let temp = tempfile::tempdir().expect("a temp dir");
     let port = free_ports();
-    let cluster = start(temp.path(), port);
-    let token = login(&cluster.base);
+    let cluster = start_with(temp.path(), port, &UNLIMITED);
+    let c = cluster.client();
+    let token = login(&c, &cluster.base);
     let bases: Vec<String> = INSTANCES.iter().map(|n| cluster.instance_base(n)).collect();
 
     // A user created through HAProxy (any instance) can log in on every instance within a
     // second, and a token from one instance is accepted by the others.
     let (status, _, _, body) = post(
+        &c,
         &cluster.base,
         &token,
         "/api/v1/users",
@@ -457,7 +555,7 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     let mut tokens = Vec::new();
     for base in &bases {
         let body = loop {
-            let (status, body) = login_as(base, "grappe.gestion", "mot-de-passe-1");
+            let (status, body) = login_as(&c, base, "grappe.gestion", "mot-de-passe-1");
             if status == 200 {
                 break body;
             }
@@ -470,13 +568,14 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         tokens.push(body["token"].as_str().expect("a token").to_owned());
     }
     let (status, instance, _, body) = get(
+        &c,
         &cluster.base,
         Some(&tokens[0]),
         "/api/v1/stores/4/stock?per_page=1",
     );
     assert_eq!((status, instance.as_str()), (200, owner_of(4)), "{body}");
     for (base, token) in bases.iter().zip(tokens.iter().rev()) {
-        let (status, _, _, body) = get(base, Some(token), "/api/v1/products?q=lait");
+        let (status, _, _, body) = get(&c, base, Some(token), "/api/v1/products?q=lait");
         assert_eq!(status, 200, "{base}: {body}");
     }
 
@@ -486,12 +585,13 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         "/%69nternal/v1/chain/events?after=0",
         "//internal/v1/events",
     ] {
-        let (status, _, _, body) = get(&cluster.base, Some(&token), path);
+        let (status, _, _, body) = get(&c, &cluster.base, Some(&token), path);
         assert_eq!(status, 404, "{path}: {body}");
     }
 
     // A new store takes requests on its owner as soon as POST /stores answers.
     let (status, _, _, store) = post(
+        &c,
         &cluster.base,
         &token,
         "/api/v1/stores",
@@ -500,6 +600,7 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     assert_eq!(status, 201, "{store}");
     let new_id = store["id"].as_u64().expect("an id") as u32;
     let (status, instance, _, body) = get(
+        &c,
         &cluster.base,
         Some(&token),
         &format!("/api/v1/stores/{new_id}/stock?per_page=1"),
@@ -517,7 +618,7 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     let chain_owner = owner(magasin::cluster::CHAIN_KEY, &all).expect("an owner");
     // Each instance says whether it writes the reference data: exactly one does.
     for (name, base) in INSTANCES.iter().zip(&bases) {
-        let (status, _, _, ready) = get(base, None, "/health/ready");
+        let (status, _, _, ready) = get(&c, base, None, "/health/ready");
         let role = if *name == chain_owner {
             "owner"
         } else {
@@ -536,6 +637,7 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         .map(|(name, base)| (*name, base))
         .collect();
     let (status, instance, _, product) = post(
+        &c,
         followers[0].1,
         &token,
         "/api/v1/products",
@@ -546,7 +648,7 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     let priced = |base: &str, cents: i64| {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let (status, _, _, body) = get(base, Some(&token), "/api/v1/products/GRP-0001");
+            let (status, _, _, body) = get(&c, base, Some(&token), "/api/v1/products/GRP-0001");
             if status == 200 && body["price_cents"] == cents {
                 return;
             }
@@ -556,12 +658,8 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     };
     priced(followers[0].1, 899);
     let (status, instance, _, body) = call(
-        ureq::request(
-            "PATCH",
-            &format!("{}/api/v1/products/GRP-0001", followers[1].1),
-        )
-        .timeout(Duration::from_secs(10))
-        .set("Authorization", &format!("Bearer {token}")),
+        c.patch(format!("{}/api/v1/products/GRP-0001", followers[1].1))
+            .bearer_auth(&token),
         Some(json!({"price_cents": 949})),
     );
     assert_eq!((status, instance.as_str()), (200, chain_owner), "{body}");
@@ -579,24 +677,21 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
             .expect("gzip in memory");
         encoder.finish().expect("gzip in memory")
     };
-    let answer = ureq::post(&format!("{}/api/v1/users", followers[0].1))
-        .timeout(Duration::from_secs(10))
-        .set("Authorization", &format!("Bearer {token}"))
-        .set("Content-Type", "application/json")
-        .set("Content-Encoding", "gzip")
-        .send_bytes(&gzipped);
-    match answer {
-        Ok(r) => assert_eq!(r.status(), 201),
-        Err(ureq::Error::Status(status, r)) => {
-            panic!("{status}: {}", r.into_string().unwrap_or_default())
-        }
-        Err(e) => panic!("{e}"),
-    }
+    let answer = c
+        .post(format!("{}/api/v1/users", followers[0].1))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body(gzipped)
+        .send()
+        .expect("an answer");
+    let status = answer.status().as_u16();
+    assert_eq!(status, 201, "{}", answer.text().unwrap_or_default());
 
     // A restock between a store and a product whose central stock another instance holds.
     let (store, sku) = (1..=5_u32)
         .flat_map(|s| {
-            stocked_skus(&cluster.base, &token, s)
+            stocked_skus(&c, &cluster.base, &token, s)
                 .into_iter()
                 .map(move |k| (s, k))
         })
@@ -607,10 +702,11 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
             product != owner_of(*s)
         })
         .expect("a store and a product on different instances");
-    let (central_before, _) = central(&cluster.base, &token, &sku);
-    let store_before = on_hand(&cluster.base, &token, store, &sku);
+    let (central_before, _) = central(&c, &cluster.base, &token, &sku);
+    let store_before = on_hand(&c, &cluster.base, &token, store, &sku);
     assert!(central_before >= 7, "{sku}: {central_before} at the center");
     let (status, _, _, request) = post(
+        &c,
         &cluster.base,
         &token,
         &format!("/api/v1/stores/{store}/restock-requests"),
@@ -620,6 +716,7 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     let id = request["id"].as_str().expect("a request id").to_owned();
     for step in ["allocate", "ship"] {
         let (status, instance, _, body) = post(
+            &c,
             &cluster.base,
             &token,
             &format!("/api/v1/logistics/restock-requests/{id}/{step}"),
@@ -632,11 +729,12 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
         );
     }
     assert_eq!(
-        central(&cluster.base, &token, &sku),
+        central(&c, &cluster.base, &token, &sku),
         (central_before - 7, 7)
     );
     // The same step again moves nothing (every internal write is idempotent).
     let (status, _, _, body) = post(
+        &c,
         &cluster.base,
         &token,
         &format!("/api/v1/logistics/restock-requests/{id}/ship"),
@@ -644,6 +742,7 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     );
     assert_eq!(status, 200, "{body}");
     let (status, _, _, body) = post(
+        &c,
         &cluster.base,
         &token,
         &format!("/api/v1/stores/{store}/restock-requests/{id}/receive"),
@@ -651,14 +750,15 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "received", "{body}");
-    let (central_after, in_transit) = central(&cluster.base, &token, &sku);
-    let store_after = on_hand(&cluster.base, &token, store, &sku);
+    let (central_after, in_transit) = central(&c, &cluster.base, &token, &sku);
+    let store_after = on_hand(&c, &cluster.base, &token, store, &sku);
     assert_eq!(
         (central_after, in_transit, store_after),
         (central_before - 7, 0, store_before + 7)
     );
     // Its central ledger, on the product's owner, reads the same through any instance.
     let (status, _, _, ledger) = get(
+        &c,
         &bases[0],
         Some(&token),
         &format!("/api/v1/logistics/stock/{sku}/ledger"),
@@ -675,13 +775,14 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
 
     // A live feed opened on any instance carries the sales of every instance's stores,
     // with ids that say where each instance's feed stands.
-    let live = live_sales(&cluster.base, &token);
+    let live = live_sales(&cluster, &token);
 
     // The chain's report is the sum of every instance's own.
     for store in 1..=5_u32 {
-        let skus = stocked_skus(&cluster.base, &token, store);
+        let skus = stocked_skus(&c, &cluster.base, &token, store);
         for (n, sku) in skus.iter().take(store as usize).enumerate() {
             let (status, _, _, body) = sell(
+                &c,
                 &cluster.base,
                 &token,
                 store,
@@ -691,14 +792,19 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
             assert_eq!(status, 201, "{body}");
         }
     }
-    let (status, _, _, chain) = get(&cluster.base, Some(&token), "/api/v1/reports/sales");
+    let (status, _, _, chain) = get(&c, &cluster.base, Some(&token), "/api/v1/reports/sales");
     assert_eq!(status, 200, "{chain}");
     assert_eq!(chain["partial"], false, "{chain}");
     assert_eq!(chain["totals"]["sales_count"], 15, "{chain}");
     let mut sum: HashMap<&str, i64> = HashMap::new();
     let mut stores_seen = 0;
     for base in &bases {
-        let (status, _, _, own) = get(base, Some(&token), "/api/v1/reports/sales?scope=instance");
+        let (status, _, _, own) = get(
+            &c,
+            base,
+            Some(&token),
+            "/api/v1/reports/sales?scope=instance",
+        );
         assert_eq!(status, 200, "{own}");
         stores_seen += own["stores"].as_array().expect("stores").len();
         for field in [
@@ -742,7 +848,8 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
             .map(|s| (s, s as usize))
             .collect::<HashMap<_, _>>()
     );
-    let (status, _, _, dashboard) = get(&cluster.base, Some(&token), "/api/v1/reports/dashboard");
+    let (status, _, _, dashboard) =
+        get(&c, &cluster.base, Some(&token), "/api/v1/reports/dashboard");
     assert_eq!(status, 200, "{dashboard}");
     assert_eq!(dashboard["sales_today"], 15, "{dashboard}");
     assert_eq!(
@@ -752,22 +859,23 @@ fn the_local_cluster_shares_reference_data_restocks_across_instances_and_adds_up
     cluster.stop();
 }
 
-/// The `sale_recorded` events of a live feed opened through `base`: (id, data).
-fn live_sales(base: &str, token: &str) -> mpsc::Receiver<(String, Value)> {
-    let response = ureq::AgentBuilder::new()
-        .timeout_read(Duration::from_secs(30))
+/// The `sale_recorded` events of a live feed opened through HAProxy: (id, data).
+fn live_sales(cluster: &Cluster, token: &str) -> mpsc::Receiver<(String, Value)> {
+    // No overall timeout: the feed stays open as long as the test reads it (the server
+    // sends a comment every 15 s).
+    let response = https_client_builder(&cluster.ca, None)
+        .timeout(None)
         .build()
-        .get(&format!("{base}/api/v1/events"))
-        .set("Authorization", &format!("Bearer {token}"))
-        .call()
+        .expect("an HTTPS client")
+        .get(format!("{}/api/v1/events", cluster.base))
+        .bearer_auth(token)
+        .send()
         .expect("the live feed opens");
+    assert_eq!(response.status().as_u16(), 200, "the live feed opens");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let (mut id, mut kind) = (String::new(), String::new());
-        for line in BufReader::new(response.into_reader())
-            .lines()
-            .map_while(Result::ok)
-        {
+        for line in BufReader::new(response).lines().map_while(Result::ok) {
             if let Some(v) = line.strip_prefix("id: ") {
                 id = v.to_owned();
             } else if let Some(v) = line.strip_prefix("event: ") {

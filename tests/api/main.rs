@@ -15,6 +15,7 @@ mod cluster_local;
 mod concurrency;
 mod crash_cycles;
 mod disk;
+mod edge;
 mod errors;
 mod events;
 mod formats;
