@@ -39,6 +39,15 @@ const FIRST_EVENT_AT: i64 = 1_700_000_000_000;
 /// 2,400 sales a day.
 const EVENT_SPACING_MS: i64 = 36_000;
 
+/// The idempotency window of the built-in defaults, as a server started without
+/// configuration keeps it.
+fn key_window() -> magasin::domain::KeyRetention {
+    magasin::config::Settings::defaults()
+        .expect("the built-in defaults parse")
+        .idempotency
+        .retention
+}
+
 /// Events in the journal: a million under `cargo bench`; a hundredth when `cargo test`
 /// runs each benchmark once to check that it works (in a debug build).
 fn events() -> u64 {
@@ -176,7 +185,7 @@ fn prepare(backend: Backend, dir: &Path, shape: Shape) {
         }
     }
     flush(&mut batch, None);
-    let history = Arc::new(History::open(dir).expect("history opens"));
+    let history = Arc::new(History::open(dir, key_window()).expect("history opens"));
     let writer = Journal::start(journal, history.clone(), Vec::new(), writer_settings())
         .expect("writer starts");
     let filled = history
@@ -193,7 +202,7 @@ fn recover(backend: Backend, dir: &Path) -> Duration {
     system.block_on(async {
         let started = Instant::now();
         let storage: Arc<dyn JournalBackend> = persistence::open(backend, dir).expect("opens");
-        let history = Arc::new(History::open(dir).expect("history opens"));
+        let history = Arc::new(History::open(dir, key_window()).expect("history opens"));
         let journal =
             Journal::start(storage, history, Vec::new(), writer_settings()).expect("writer starts");
         let stock = Arc::new(StockView::default());
@@ -213,6 +222,7 @@ fn recover(backend: Backend, dir: &Path) -> Duration {
             mailbox_capacity: 4096,
             ask_timeout: Duration::from_secs(30),
             clock: Clock::reading(move || restart_at),
+            key_retention: key_window(),
         };
         let (registry, _) = Registry::start(
             journal.clone(),

@@ -18,8 +18,17 @@ const SALES: u64 = 100_000;
 const STORES: u32 = 5;
 const DAYS: i64 = 90;
 
+/// The idempotency window of the built-in defaults, as a server started without
+/// configuration keeps it.
+fn key_window() -> magasin::domain::KeyRetention {
+    magasin::config::Settings::defaults()
+        .expect("the built-in defaults parse")
+        .idempotency
+        .retention
+}
+
 fn facts(dir: &std::path::Path) -> (SalesFacts, Vec<StoreId>, i64) {
-    let history = Arc::new(History::open(dir).expect("the history opens"));
+    let history = Arc::new(History::open(dir, key_window()).expect("the history opens"));
     let stores: Vec<StoreId> = (1..=STORES)
         .map(|s| StoreId::new(s).expect("valid store"))
         .collect();

@@ -25,6 +25,15 @@ use magasin::persistence::{self, Backend, History, Journal, JournalBackend, Writ
 
 const PRODUCTS: usize = 200;
 
+/// The idempotency window of the built-in defaults, as a server started without
+/// configuration keeps it.
+fn key_window() -> magasin::domain::KeyRetention {
+    magasin::config::Settings::defaults()
+        .expect("the built-in defaults parse")
+        .idempotency
+        .retention
+}
+
 fn till() -> TillNumber {
     TillNumber::new(1).expect("till 1")
 }
@@ -49,7 +58,7 @@ impl Bench {
             Some(backend) => persistence::open(backend, dir.path()).expect("opens"),
             None => persistence::in_memory(),
         };
-        let history = Arc::new(History::open(dir.path()).expect("history opens"));
+        let history = Arc::new(History::open(dir.path(), key_window()).expect("history opens"));
         let journal = Journal::start(
             storage,
             history,
@@ -65,6 +74,7 @@ impl Bench {
             mailbox_capacity: 4096,
             ask_timeout: Duration::from_secs(30),
             clock: Clock::wall(),
+            key_retention: key_window(),
         };
         let hooks = RecoveryHooks {
             store: Arc::new(|_, _| {}),

@@ -45,6 +45,15 @@ use magasin::persistence::{
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
+/// The idempotency window of the built-in defaults, as a server started without
+/// configuration keeps it.
+fn key_window() -> magasin::domain::KeyRetention {
+    magasin::config::Settings::defaults()
+        .expect("the built-in defaults parse")
+        .idempotency
+        .retention
+}
+
 fn held() -> usize {
     dhat::HeapStats::get().curr_bytes
 }
@@ -149,6 +158,7 @@ impl Chain {
             mailbox_capacity: 4096,
             ask_timeout: Duration::from_secs(60),
             clock: Clock::reading(move || Timestamp(clock.load(Ordering::Relaxed))),
+            key_retention: key_window(),
         }
     }
 
@@ -157,7 +167,7 @@ impl Chain {
     /// `Registry::start` took.
     async fn start(&self, on_store: OnStoreRecovered) -> (Running, Duration) {
         let storage = persistence::open(Backend::Sqlite, self.path()).expect("journal opens");
-        let history = Arc::new(History::open(self.path()).expect("history opens"));
+        let history = Arc::new(History::open(self.path(), key_window()).expect("history opens"));
         let journal = Journal::start(
             storage.clone(),
             history,

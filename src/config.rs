@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::actors::{ActorSettings, Clock};
 use crate::auth::ThrottleSettings;
 pub use crate::cluster::ClusterSettings;
+use crate::domain::KeyRetention;
 use crate::persistence::{Backend, WriterSettings};
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -20,6 +21,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub storage: StorageSettings,
     pub actors: ActorsSection,
+    pub idempotency: IdempotencySettings,
     pub auth: AuthSettings,
     pub reports: ReportSettings,
     pub demo: DemoSettings,
@@ -113,6 +115,27 @@ pub struct ActorsSection {
     pub ask_timeout_ms: u64,
 }
 
+/// How long a store remembers an idempotency key: one window for every write that takes
+/// a key (ADR 0028).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencySettings {
+    /// `retention_hours` in the file and the environment; a fraction of an hour is allowed
+    /// (`0.5`), from one second to 30 days.
+    #[serde(rename = "retention_hours", deserialize_with = "retention_hours")]
+    pub retention: KeyRetention,
+}
+
+fn retention_hours<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<KeyRetention, D::Error> {
+    let hours = f64::deserialize(deserializer)?;
+    // Saturates on an absurd number and gives 0 for NaN: the bounds refuse both.
+    let millis = (hours * 3_600_000.0).round() as i64;
+    KeyRetention::from_millis(millis)
+        .map_err(|e| serde::de::Error::custom(format!("retention_hours = {hours}: {e}")))
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DemoSettings {
@@ -169,6 +192,7 @@ impl Settings {
             mailbox_capacity: self.actors.mailbox_capacity,
             ask_timeout: Duration::from_millis(self.actors.ask_timeout_ms),
             clock: Clock::wall(),
+            key_retention: self.idempotency.retention,
         }
     }
 
@@ -200,5 +224,25 @@ mod tests {
         assert_eq!(settings.server.bind, "127.0.0.1:8080");
         assert_eq!(settings.storage.backend, Backend::Sqlite);
         assert!(settings.demo.enabled);
+    }
+
+    #[test]
+    fn the_idempotency_window_is_read_in_hours_and_bounded() {
+        let settings = Settings::defaults().expect("defaults parse");
+        assert_eq!(settings.idempotency.retention.window_ms(), 72 * 3_600_000);
+        let read = |toml: &str| {
+            Figment::from(Toml::string(DEFAULTS))
+                .merge(Toml::string(toml))
+                .extract::<Settings>()
+                .map(|s| s.idempotency.retention.window_ms())
+                .ok()
+        };
+        let hours = |h: &str| read(&format!("[idempotency]\nretention_hours = {h}"));
+        assert_eq!(hours("24"), Some(24 * 3_600_000));
+        assert_eq!(hours("0.5"), Some(1_800_000));
+        assert_eq!(hours("720"), Some(720 * 3_600_000));
+        for refused in ["0", "-1", "0.0001", "721", "1e300", "nan"] {
+            assert_eq!(hours(refused), None, "retention_hours = {refused}");
+        }
     }
 }

@@ -205,7 +205,10 @@ impl Application {
         let users = Arc::new(UsersView::default());
         let central = Arc::new(CentralView::default());
         let restocks = Arc::new(RestockView::default());
-        let history = Arc::new(persistence::History::open(&settings.storage.data_dir)?);
+        let history = Arc::new(persistence::History::open(
+            &settings.storage.data_dir,
+            settings.idempotency.retention,
+        )?);
         let sales = Arc::new(SalesFacts::new(history.clone()));
         let events = Arc::new(EventHub::new(LIVE_EVENTS_KEPT));
         let projector = Arc::new(Projector {

@@ -15,8 +15,8 @@ use super::product::{CentralOp, ProductHandle, ProductStockActor, RemoteCentral}
 use super::restock::FlowError;
 use super::store::{ActorSettings, Prices, StoreActor, StoreError, StoreHandle};
 use crate::domain::{
-    CentralEvent, CentralStock, ChainEvent, ChainState, KEY_RETENTION_MS, NewStore, Sku, Store,
-    StoreEvent, StoreId, StoreState, Timestamp,
+    CentralEvent, CentralStock, ChainEvent, ChainState, NewStore, Sku, Store, StoreEvent, StoreId,
+    StoreState,
 };
 use crate::persistence::integrity::{Hash, Verified};
 use crate::persistence::{Journal, JournalError, StreamId};
@@ -209,7 +209,7 @@ impl Registry {
     /// window read back from the history.
     async fn recover_store(&self, id: StoreId) -> Result<StoreHandle, RegistryError> {
         let journal = self.journal.clone();
-        let since = Timestamp(self.settings.clock.now().0.saturating_sub(KEY_RETENTION_MS));
+        let (keys, now) = (self.settings.key_retention, self.settings.clock.now());
         let (state, seq, tail) = blocking(move || {
             let (mut state, seq, tail) =
                 journal.recover(&StreamId::store(id), StoreState::apply_owned)?;
@@ -218,9 +218,11 @@ impl Registry {
             if filled > 0 {
                 tracing::info!(store = %id, events = filled, "history brought up to the journal");
             }
-            for (used, outcome, at) in history.keys_since(id, since)? {
+            for (used, outcome, at) in history.keys_since(id, keys.oldest(now))? {
                 state.remember_key(&used, outcome, at);
             }
+            // The events replayed over the snapshot brought their keys, older ones too.
+            state.let_go_keys(keys, now);
             Ok((state, seq, tail))
         })
         .await?;

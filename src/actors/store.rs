@@ -24,8 +24,8 @@ use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use crate::domain::{
     Adjustment, AdjustmentError, AdjustmentRequest, DomainEvent, Fingerprint, IdempotencyKey,
-    KeyCheck, KeyUse, Outcome, PriceLookup, Return, ReturnError, ReturnRequest, Sale, SaleError,
-    SaleId, SaleRequest, Sku, Stamp, StoreEvent, StoreId, StoreState, Username,
+    KeyCheck, KeyRetention, KeyUse, Outcome, PriceLookup, Return, ReturnError, ReturnRequest, Sale,
+    SaleError, SaleId, SaleRequest, Sku, Stamp, StoreEvent, StoreId, StoreState, Username,
 };
 use crate::domain::{Cents, Count, SessionTotals, TillError, TillNumber, TillReport};
 use crate::domain::{RestockAsk, RestockError, RestockId, RestockRequest, RestockStep};
@@ -153,6 +153,7 @@ pub struct StoreActor {
     mailbox_capacity: usize,
     prices: Prices,
     clock: Clock,
+    key_retention: KeyRetention,
     recent_returns: RecentReturns,
 }
 
@@ -198,6 +199,7 @@ impl StoreActor {
             mailbox_capacity: settings.mailbox_capacity,
             prices,
             clock: settings.clock,
+            key_retention: settings.key_retention,
             recent_returns: RecentReturns::default(),
         }
     }
@@ -225,15 +227,22 @@ impl StoreActor {
         once_settled(self, Decided::Again(outcome), StoreError::Unavailable)
     }
 
+    /// A key of the retention window replays (or conflicts); an older one is new again.
+    /// Lets go of the expired keys first, once per sweep interval.
     fn check_key(
-        &self,
+        &mut self,
         key: Option<IdempotencyKey>,
         fingerprint: Fingerprint,
     ) -> Result<KeyStep, StoreError> {
         let Some(key) = key else {
             return Ok(KeyStep::Fresh(None));
         };
-        match self.state().check_key(&key, fingerprint) {
+        let now = self.clock.now();
+        self.log.state.let_go_keys(self.key_retention, now);
+        match self
+            .state()
+            .check_key(&key, fingerprint, self.key_retention, now)
+        {
             KeyCheck::Fresh => Ok(KeyStep::Fresh(Some(KeyUse { key, fingerprint }))),
             KeyCheck::Replay(outcome) => Ok(KeyStep::Replay(outcome)),
             KeyCheck::Conflict => Err(StoreError::KeyReused),
@@ -257,6 +266,8 @@ pub struct ActorSettings {
     pub ask_timeout: Duration,
     /// Stamps every write and dates the idempotency window; the wall clock in a server.
     pub clock: Clock,
+    /// How long a store remembers an idempotency key (`[idempotency] retention_hours`).
+    pub key_retention: KeyRetention,
 }
 
 impl Actor for StoreActor {

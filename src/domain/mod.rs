@@ -35,12 +35,12 @@ pub use restock::{
 };
 pub use store::{
     AdjustedLine, Adjustment, AdjustmentError, AdjustmentKind, AdjustmentLine, AdjustmentRequest,
-    Fingerprint, IdempotencyKey, KEY_RETENTION_MS, KeyCheck, KeyUse, KeyWindow, LinesError,
-    MAX_LINES, MAX_ON_HAND, NegativeLine, Offline, Outcome, PriceLookup, RequestedLine, RestockAsk,
-    RestockRequested, Return, ReturnError, ReturnExcess, ReturnRequest, ReturnedLine, Sale,
-    SaleError, SaleLineRequest, SaleRecorded, SaleRequest, SaleReturned, SaleTerms, SessionClosed,
-    SessionOpened, Shortage, SoldLine, Stamp, StockAdjusted, StockLevelsSet, StockLine, StoreEvent,
-    StoreState, TillError, TillRules, TillState,
+    Fingerprint, IdempotencyKey, KeyCheck, KeyRetention, KeyUse, KeyWindow, LinesError, MAX_LINES,
+    MAX_ON_HAND, NegativeLine, Offline, Outcome, PriceLookup, RequestedLine, RestockAsk,
+    RestockRequested, RetentionOutOfBounds, Return, ReturnError, ReturnExcess, ReturnRequest,
+    ReturnedLine, Sale, SaleError, SaleLineRequest, SaleRecorded, SaleRequest, SaleReturned,
+    SaleTerms, SessionClosed, SessionOpened, Shortage, SoldLine, Stamp, StockAdjusted,
+    StockLevelsSet, StockLine, StoreEvent, StoreState, TillError, TillRules, TillState,
 };
 pub use tax::{
     DatedRate, Jurisdiction, Rate, TaxClass, TaxCode, TaxLine, cash_rounding, receipt_taxes, share,

@@ -518,6 +518,12 @@ impl Sale {
         }
     }
 
+    /// When the server recorded it: its time, or for a sale taken offline the time it
+    /// reached the server. A key's window runs from here (ADR 0028).
+    pub fn recorded(&self) -> Timestamp {
+        self.recorded_at.unwrap_or(self.at)
+    }
+
     /// What the customer paid: the total and the cash rounding.
     pub fn paid(&self) -> Cents {
         Cents(self.total.0 + self.cash_rounding.0)
@@ -752,13 +758,55 @@ impl KeyDigest {
     }
 }
 
-/// How long a store remembers an idempotency key after the write that used it: a till
-/// retrying within this window gets the original answer; after it, the key is new again.
-/// Three days: a till that sells offline over a long weekend still replays safely (ADR 0018).
-pub const KEY_RETENTION_MS: i64 = 72 * HOUR_MS;
-/// Expired keys are dropped once an hour of event time, so a key is remembered for at
-/// least [`KEY_RETENTION_MS`] and at most one hour more.
-const KEY_SWEEP_MS: i64 = HOUR_MS;
+/// How long a store remembers an idempotency key after the write that used it: a retry
+/// within the window gets the original answer (or 422 with another body); after it, the
+/// key is new again and the request is decided as a new write. Set by the configuration
+/// (`[idempotency] retention_hours`, 72 by default: a till that lost an answer before a
+/// long weekend offline still replays; ADR 0028), the same for every kind of keyed write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRetention {
+    window_ms: i64,
+}
+
+/// A retention window outside [`KeyRetention::MIN_MS`] to [`KeyRetention::MAX_MS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the idempotency retention window is {0} ms; it must be between one second and 30 days")]
+pub struct RetentionOutOfBounds(pub i64);
+
+impl KeyRetention {
+    /// One second: a shorter window could not outlast the round trip of a retry.
+    pub const MIN_MS: i64 = 1_000;
+    /// 30 days: every key of the window is held in memory (about 48 B each) and on disk
+    /// for twice as long.
+    pub const MAX_MS: i64 = 30 * 24 * HOUR_MS;
+    /// Sweeps of expired keys per window: an hour for a window of 72 hours.
+    const SWEEPS_PER_WINDOW: i64 = 72;
+
+    pub fn from_millis(window_ms: i64) -> Result<Self, RetentionOutOfBounds> {
+        if (Self::MIN_MS..=Self::MAX_MS).contains(&window_ms) {
+            Ok(Self { window_ms })
+        } else {
+            Err(RetentionOutOfBounds(window_ms))
+        }
+    }
+
+    pub fn window_ms(self) -> i64 {
+        self.window_ms
+    }
+
+    /// The oldest use of a key still remembered at `now`: a key used at or after it
+    /// replays, an older one is new again.
+    pub fn oldest(self, now: Timestamp) -> Timestamp {
+        Timestamp(now.0.saturating_sub(self.window_ms))
+    }
+
+    /// Event time between two sweeps of expired keys (a 72nd of the window, at least a
+    /// millisecond): an expired key leaves memory at most this long after its window
+    /// ended, and is never answered in between.
+    pub fn sweep_every_ms(self) -> i64 {
+        (self.window_ms / Self::SWEEPS_PER_WINDOW).max(1)
+    }
+}
 
 /// What a store remembers of one key: enough to tell a retry (same body: the first 8
 /// bytes of the body's fingerprint) from a reuse, the outcome to answer, and when.
@@ -775,9 +823,11 @@ fn short_fingerprint(fingerprint: Fingerprint) -> [u8; 8] {
     short
 }
 
-/// The idempotency keys of the last [`KEY_RETENTION_MS`] of a store's writes. Bounded by
-/// the window, never by the store's history; not part of a snapshot (the history on disk
-/// keeps every key with its time, and recovery loads the window from it).
+/// The idempotency keys of a store's writes of the retention window ([`KeyRetention`]).
+/// Bounded by the window (and one sweep interval), never by the store's history; not part
+/// of a snapshot (the history on disk keeps every key with its time, and recovery loads
+/// the window from it). Whether a key is remembered depends only on its time and the
+/// window, never on when the last sweep ran.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyWindow {
     keys: HashMap<KeyDigest, Remembered>,
@@ -786,8 +836,10 @@ pub struct KeyWindow {
 }
 
 impl KeyWindow {
-    fn check(&self, key: &IdempotencyKey, fingerprint: Fingerprint) -> KeyCheck {
+    /// `key` as remembered by a write at or after `oldest`.
+    fn check(&self, key: &IdempotencyKey, fingerprint: Fingerprint, oldest: Timestamp) -> KeyCheck {
         match self.keys.get(&KeyDigest::of(key)) {
+            Some(seen) if seen.at < oldest => KeyCheck::Fresh,
             None => KeyCheck::Fresh,
             Some(seen) if seen.fingerprint == short_fingerprint(fingerprint) => {
                 KeyCheck::Replay(seen.outcome)
@@ -796,12 +848,9 @@ impl KeyWindow {
         }
     }
 
+    /// Remembers the last use of a key (a key used again after its window replaces the
+    /// earlier use).
     fn remember(&mut self, used: &KeyUse, outcome: Outcome, at: Timestamp) {
-        if at.0.saturating_sub(self.swept_at) >= KEY_SWEEP_MS {
-            let oldest = at.0.saturating_sub(KEY_RETENTION_MS);
-            self.keys.retain(|_, seen| seen.at.0 >= oldest);
-            self.swept_at = at.0;
-        }
         self.keys.insert(
             KeyDigest::of(&used.key),
             Remembered {
@@ -810,6 +859,17 @@ impl KeyWindow {
                 at,
             },
         );
+    }
+
+    /// Forgets the keys used before the window ending at `now`, once per sweep interval of
+    /// `retention`.
+    fn let_go(&mut self, retention: KeyRetention, now: Timestamp) {
+        if now.0.saturating_sub(self.swept_at) < retention.sweep_every_ms() {
+            return;
+        }
+        let oldest = retention.oldest(now);
+        self.keys.retain(|_, seen| seen.at >= oldest);
+        self.swept_at = now.0;
     }
 
     pub fn len(&self) -> usize {
@@ -874,6 +934,13 @@ impl StoreState {
     /// in the snapshot).
     pub fn remember_key(&mut self, used: &KeyUse, outcome: Outcome, at: Timestamp) {
         self.keys.remember(used, outcome, at);
+    }
+
+    /// Frees the memory of the keys used before the window ending at `now` (once per sweep
+    /// interval). Changes no decision: [`StoreState::check_key`] already takes them for
+    /// new keys.
+    pub fn let_go_keys(&mut self, retention: KeyRetention, now: Timestamp) {
+        self.keys.let_go(retention, now);
     }
 
     pub fn restocks(&self) -> impl Iterator<Item = &RestockRequest> {
@@ -1176,8 +1243,16 @@ impl StoreState {
         Ok(Some(done))
     }
 
-    pub fn check_key(&self, key: &IdempotencyKey, fingerprint: Fingerprint) -> KeyCheck {
-        self.keys.check(key, fingerprint)
+    /// Whether `key` was used by a write of the window of `retention` ending at `now`, and
+    /// with the same body: exactly by the keys' times, however long ago the last sweep ran.
+    pub fn check_key(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: Fingerprint,
+        retention: KeyRetention,
+        now: Timestamp,
+    ) -> KeyCheck {
+        self.keys.check(key, fingerprint, retention.oldest(now))
     }
 
     /// All-or-nothing: every line is checked, and every failing line is reported; then
@@ -1504,7 +1579,7 @@ impl StoreState {
                     session.totals.add_sale(sale);
                 }
                 self.last_sale = self.last_sale.max(sale.id.0);
-                self.remember(key, Outcome::Sale(sale.id), sale.at);
+                self.remember(key, Outcome::Sale(sale.id), sale.recorded());
             }
             StoreEvent::SaleReturned(SaleReturned { ret, key }) => {
                 for line in &ret.lines {
@@ -1781,48 +1856,180 @@ mod tests {
         assert_eq!(state, fresh);
     }
 
-    #[test]
-    fn a_key_is_remembered_for_its_retention_window_then_forgotten() {
-        let mut state = stocked(&[("AAA-1", 50)]);
+    fn retention(ms: i64) -> KeyRetention {
+        KeyRetention::from_millis(ms).expect("within the bounds")
+    }
+
+    /// Sells one unit of AAA-1 at `at` under `key`, as the actor would.
+    fn sell_keyed(state: &mut StoreState, at: i64, key: &str) -> SaleRecorded {
         let request = SaleRequest::new(vec![line("AAA-1", 1)]).expect("valid");
-        let used = |k: &str| KeyUse {
-            key: IdempotencyKey::parse(k).expect("valid key"),
+        let used = KeyUse {
+            key: IdempotencyKey::parse(key).expect("valid key"),
             fingerprint: request.fingerprint(),
         };
-        let sell_at = |state: &mut StoreState, at: i64, key: &str| {
-            let recorded = state
-                .decide_sale(store(), &request, &Prices, &stamp(at), Some(used(key)))
-                .expect("in stock");
-            state.apply(&StoreEvent::SaleRecorded(recorded));
-        };
-        sell_at(&mut state, 0, "till-1-0001");
-        sell_at(&mut state, 2 * HOUR_MS, "till-1-0002");
-        let check =
-            |state: &StoreState, k: &str| state.check_key(&used(k).key, request.fingerprint());
+        let recorded = state
+            .decide_sale(store(), &request, &Prices, &stamp(at), Some(used))
+            .expect("in stock");
+        state.apply(&StoreEvent::SaleRecorded(recorded.clone()));
+        recorded
+    }
+
+    /// The check the actor makes at `now`, for one unit of AAA-1 (`units` for another body).
+    fn check_at(
+        state: &StoreState,
+        keys: KeyRetention,
+        now: i64,
+        key: &str,
+        units: i64,
+    ) -> KeyCheck {
+        let request = SaleRequest::new(vec![line("AAA-1", units)]).expect("valid");
+        let key = IdempotencyKey::parse(key).expect("valid key");
+        state.check_key(&key, request.fingerprint(), keys, Timestamp(now))
+    }
+
+    #[test]
+    fn a_key_replays_for_exactly_its_window_then_is_new() {
+        for window in [
+            72 * HOUR_MS,
+            3_000,
+            KeyRetention::MIN_MS,
+            KeyRetention::MAX_MS,
+        ] {
+            let keys = retention(window);
+            let mut state = stocked(&[("AAA-1", 50)]);
+            let t0 = 1_700_000_000_000;
+            sell_keyed(&mut state, t0, "till-1-0001");
+            let replay = KeyCheck::Replay(Outcome::Sale(SaleId(1)));
+            for now in [t0, t0 + 1, t0 + window - 1, t0 + window] {
+                assert_eq!(check_at(&state, keys, now, "till-1-0001", 1), replay);
+                assert_eq!(
+                    check_at(&state, keys, now, "till-1-0001", 2),
+                    KeyCheck::Conflict,
+                    "another body within the window ({window} ms)"
+                );
+            }
+            // One millisecond past the window, with no sweep in between: new again, for
+            // the same body and for another.
+            for units in [1, 2] {
+                assert_eq!(
+                    check_at(&state, keys, t0 + window + 1, "till-1-0001", units),
+                    KeyCheck::Fresh,
+                    "{window} ms"
+                );
+            }
+            assert_eq!(
+                check_at(&state, keys, t0, "till-1-0002", 1),
+                KeyCheck::Fresh
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_used_again_after_its_window_answers_its_new_write() {
+        let keys = retention(3_000);
+        let mut state = stocked(&[("AAA-1", 50)]);
+        sell_keyed(&mut state, 10_000, "till-1-0001");
+        let later = 10_000 + 3_001;
         assert_eq!(
-            check(&state, "till-1-0001"),
-            KeyCheck::Replay(Outcome::Sale(SaleId(1)))
+            check_at(&state, keys, later, "till-1-0001", 1),
+            KeyCheck::Fresh
         );
-        // Just inside the window, both are remembered.
-        sell_at(&mut state, KEY_RETENTION_MS, "till-1-0003");
+        state.let_go_keys(keys, Timestamp(later));
+        sell_keyed(&mut state, later, "till-1-0001");
         assert_eq!(
-            check(&state, "till-1-0001"),
-            KeyCheck::Replay(Outcome::Sale(SaleId(1)))
-        );
-        // Past it (and the hourly sweep), the first is forgotten, the second not yet.
-        sell_at(&mut state, KEY_RETENTION_MS + HOUR_MS + 1, "till-1-0004");
-        assert_eq!(check(&state, "till-1-0001"), KeyCheck::Fresh);
-        assert_eq!(
-            check(&state, "till-1-0002"),
+            check_at(&state, keys, later + 3_000, "till-1-0001", 1),
             KeyCheck::Replay(Outcome::Sale(SaleId(2)))
         );
-        assert_eq!(state.keys().len(), 3);
-        // Another body under a remembered key is a conflict.
-        let other = SaleRequest::new(vec![line("AAA-1", 2)]).expect("valid");
+        assert_eq!(state.keys().len(), 1);
+    }
+
+    #[test]
+    fn expired_keys_leave_memory_within_one_sweep_interval() {
+        let keys = retention(72 * HOUR_MS);
+        assert_eq!(keys.sweep_every_ms(), HOUR_MS);
+        let mut state = stocked(&[("AAA-1", 50)]);
+        sell_keyed(&mut state, 0, "till-1-0001");
+        sell_keyed(&mut state, 2 * HOUR_MS, "till-1-0002");
+        // At the end of the first key's window both are still in it.
+        state.let_go_keys(keys, Timestamp(72 * HOUR_MS));
+        assert_eq!(state.keys().len(), 2);
+        // Past it, but within an hour of the last sweep: not swept yet, yet not answered.
+        let now = 72 * HOUR_MS + HOUR_MS - 1;
+        state.let_go_keys(keys, Timestamp(now));
+        assert_eq!(state.keys().len(), 2);
         assert_eq!(
-            state.check_key(&used("till-1-0002").key, other.fingerprint()),
-            KeyCheck::Conflict
+            check_at(&state, keys, now, "till-1-0001", 1),
+            KeyCheck::Fresh
         );
+        // An hour after the last sweep: gone; the younger key stays.
+        state.let_go_keys(keys, Timestamp(73 * HOUR_MS));
+        assert_eq!(state.keys().len(), 1);
+        assert_eq!(
+            check_at(&state, keys, 73 * HOUR_MS, "till-1-0002", 1),
+            KeyCheck::Replay(Outcome::Sale(SaleId(2)))
+        );
+        // A window of seconds sweeps at its own scale.
+        let short = retention(3_000);
+        assert_eq!(short.sweep_every_ms(), 41);
+        let mut state = stocked(&[("AAA-1", 50)]);
+        sell_keyed(&mut state, 0, "till-1-0001");
+        state.let_go_keys(short, Timestamp(3_000 + 41));
+        assert!(state.keys().is_empty());
+    }
+
+    #[test]
+    fn an_offline_sale_s_key_is_remembered_from_when_the_server_recorded_it() {
+        let keys = retention(72 * HOUR_MS);
+        let mut state = stocked(&[("AAA-1", 50)]);
+        let recorded_at = 100 * HOUR_MS;
+        let request = SaleRequest::new(vec![line("AAA-1", 1)]).expect("valid");
+        let used = KeyUse {
+            key: IdempotencyKey::parse("hors-ligne-1").expect("valid key"),
+            fingerprint: request.fingerprint(),
+        };
+        let mut event = state
+            .decide_sale(store(), &request, &Prices, &stamp(recorded_at), Some(used))
+            .expect("in stock");
+        // Rung 70 hours before the till could send it.
+        event.sale.at = Timestamp(recorded_at - 70 * HOUR_MS);
+        event.sale.recorded_at = Some(Timestamp(recorded_at));
+        state.apply(&StoreEvent::SaleRecorded(event));
+        assert_eq!(
+            check_at(&state, keys, recorded_at + 71 * HOUR_MS, "hors-ligne-1", 1),
+            KeyCheck::Replay(Outcome::Sale(SaleId(1)))
+        );
+        assert_eq!(
+            check_at(
+                &state,
+                keys,
+                recorded_at + 72 * HOUR_MS + 1,
+                "hors-ligne-1",
+                1
+            ),
+            KeyCheck::Fresh
+        );
+    }
+
+    #[test]
+    fn the_retention_window_is_between_a_second_and_30_days() {
+        assert_eq!(
+            KeyRetention::from_millis(999),
+            Err(RetentionOutOfBounds(999))
+        );
+        assert_eq!(KeyRetention::from_millis(0), Err(RetentionOutOfBounds(0)));
+        assert_eq!(KeyRetention::from_millis(-1), Err(RetentionOutOfBounds(-1)));
+        assert_eq!(retention(1_000).window_ms(), 1_000);
+        assert_eq!(retention(1_000).sweep_every_ms(), 13);
+        assert_eq!(
+            retention(30 * 24 * HOUR_MS).window_ms(),
+            KeyRetention::MAX_MS
+        );
+        let over = KeyRetention::MAX_MS + 1;
+        assert_eq!(
+            KeyRetention::from_millis(over),
+            Err(RetentionOutOfBounds(over))
+        );
+        assert_eq!(retention(5_000).oldest(Timestamp(12_000)), Timestamp(7_000));
     }
 
     #[test]
@@ -1896,13 +2103,14 @@ mod tests {
             .decide_sale(store(), &request, &Prices, &stamp(0), Some(used))
             .expect("in stock");
         state.apply(&StoreEvent::SaleRecorded(event));
+        let (keys, now) = (retention(72 * HOUR_MS), Timestamp(0));
         assert_eq!(
-            state.check_key(&key, request.fingerprint()),
+            state.check_key(&key, request.fingerprint(), keys, now),
             KeyCheck::Replay(Outcome::Sale(SaleId(1)))
         );
         let other = SaleRequest::new(vec![line("AAA-1", 2)]).expect("valid");
         assert_eq!(
-            state.check_key(&key, other.fingerprint()),
+            state.check_key(&key, other.fingerprint(), keys, now),
             KeyCheck::Conflict
         );
     }

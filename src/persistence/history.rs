@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use super::{Committed, Journal, JournalError, StreamId, codec};
 use crate::domain::{
-    Account, Adjustment, AdjustmentId, DomainEvent, Figures, Fingerprint, HOUR_MS, IdempotencyKey,
-    KEY_RETENTION_MS, KeyUse, MoneyRow, Outcome, ProductFigures, Return, ReturnId, Sale, SaleId,
-    Sku, StoreEvent, StoreId, TillReport, Timestamp, accounts_of_return, accounts_of_sale, hour_of,
+    Account, Adjustment, AdjustmentId, DomainEvent, Figures, Fingerprint, IdempotencyKey,
+    KeyRetention, KeyUse, MoneyRow, Outcome, ProductFigures, Return, ReturnId, Sale, SaleId, Sku,
+    StoreEvent, StoreId, TillReport, Timestamp, accounts_of_return, accounts_of_sale, hour_of,
 };
 
 const FILE_NAME: &str = "history.sqlite3";
@@ -168,6 +168,8 @@ pub struct SaleRecord {
 
 pub struct History {
     path: PathBuf,
+    /// The stores' idempotency window, which decides how long keys stay on disk.
+    key_retention: KeyRetention,
     writer: Mutex<Writer>,
     /// Idle read-only connections; WAL lets them read the last commit while one is under way.
     readers: Mutex<Vec<Connection>>,
@@ -184,13 +186,16 @@ struct Writer {
 }
 
 /// Keys are kept on disk for twice the stores' retention window (recovery loads the
-/// window from here), then deleted: the keys table is bounded by time, not by history.
-const KEYS_KEPT_MS: i64 = 2 * KEY_RETENTION_MS;
+/// window from here; the other half is a margin for a clock set back), then deleted at
+/// the window's sweep interval: the keys table is bounded by time, not by history.
+fn keys_kept_ms(keys: KeyRetention) -> i64 {
+    2 * keys.window_ms()
+}
 
 /// The event time of a write that used an idempotency key.
 fn key_time(event: &StoreEvent) -> Option<i64> {
     match event {
-        StoreEvent::SaleRecorded(e) => e.key.as_ref().map(|_| e.sale.at.0),
+        StoreEvent::SaleRecorded(e) => e.key.as_ref().map(|_| e.sale.recorded().0),
         StoreEvent::SaleReturned(e) => e.key.as_ref().map(|_| e.ret.at.0),
         StoreEvent::StockAdjusted(e) => e.key.as_ref().map(|_| e.adjustment.at.0),
         StoreEvent::RestockRequested(e) => e.key.as_ref().map(|_| e.request.requested_at.0),
@@ -402,8 +407,9 @@ struct Mark {
 }
 
 impl History {
-    /// Opens (creating if needed) `<data_dir>/history.sqlite3`.
-    pub fn open(data_dir: &Path) -> Result<Self, JournalError> {
+    /// Opens (creating if needed) `<data_dir>/history.sqlite3`, keeping the idempotency
+    /// keys for twice the stores' window `key_retention`.
+    pub fn open(data_dir: &Path, key_retention: KeyRetention) -> Result<Self, JournalError> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join(FILE_NAME);
         let mut conn = connect_writer(&path)?;
@@ -412,6 +418,7 @@ impl History {
         Ok(Self {
             _checkpointer: checkpointer,
             path,
+            key_retention,
             writer: Mutex::new(Writer {
                 conn,
                 held_back: HashSet::new(),
@@ -521,12 +528,14 @@ impl History {
         }
         tx.commit()?;
         if let Some(newest) = newest_key
-            && newest.saturating_sub(*keys_swept_at) >= HOUR_MS
+            && newest.saturating_sub(*keys_swept_at) >= self.key_retention.sweep_every_ms()
         {
             conn.prepare_cached(
                 "DELETE FROM keys WHERE store IN (SELECT store FROM watermarks) AND at < ?1",
             )?
-            .execute(params![newest.saturating_sub(KEYS_KEPT_MS)])?;
+            .execute(params![
+                newest.saturating_sub(keys_kept_ms(self.key_retention))
+            ])?;
             *keys_swept_at = newest;
         }
         let mut behind = Vec::new();
@@ -1147,7 +1156,8 @@ fn record_event<'a>(
                     ProductFigures::of_line(line);
             }
             sums.add_money(store, hour, accounts_of_sale(sale), false);
-            record_key(tx, store, &recorded.key, Outcome::Sale(sale.id), sale.at)?;
+            let outcome = Outcome::Sale(sale.id);
+            record_key(tx, store, &recorded.key, outcome, sale.recorded())?;
         }
         StoreEvent::SaleReturned(returned) => {
             let ret = &returned.ret;
@@ -1570,8 +1580,13 @@ mod tests {
         }
     }
 
+    /// The default window of the stores' keys.
+    fn three_days() -> KeyRetention {
+        KeyRetention::from_millis(72 * HOUR_MS).expect("within the bounds")
+    }
+
     fn open(dir: &tempfile::TempDir) -> History {
-        History::open(dir.path()).expect("opens")
+        History::open(dir.path(), three_days()).expect("opens")
     }
 
     /// Every answer the history gives about a store, to compare two histories.
@@ -2117,7 +2132,7 @@ mod tests {
     ) -> (Journal, Arc<dyn crate::persistence::JournalBackend>) {
         let backend = crate::persistence::open(Backend::Sqlite, dir.path()).expect("opens");
         // The journal's writer fills a history of its own; the tests catch up another one.
-        let own = Arc::new(History::open(&dir.path().join("writer")).expect("opens"));
+        let own = Arc::new(History::open(&dir.path().join("writer"), three_days()).expect("opens"));
         let journal = Journal::start(
             backend.clone(),
             own,
@@ -2252,35 +2267,44 @@ mod tests {
 
     #[test]
     fn keys_older_than_twice_the_retention_window_leave_the_disk() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let history = open(&dir);
-        let mut shop = Shop::new(7);
-        shop.count(0, &[("CAF-0003", 100)], None);
-        shop.sell(HOUR_MS, &[("CAF-0003", 1)], Some("old"));
-        shop.sell(2 * HOUR_MS, &[("CAF-0003", 1)], Some("recent"));
-        history.record(&shop.events).expect("records");
-        let id = shop.id;
-        let keys = |history: &History| -> Vec<String> {
-            history
-                .keys_since(id, Timestamp(i64::MIN))
-                .expect("reads")
-                .into_iter()
-                .map(|(used, _, _)| used.key.as_str().to_owned())
-                .collect()
-        };
-        assert_eq!(keys(&history).len(), 2);
-        let seen = shop.events.len();
-        // Twice the window after the first key, plus a little: the first goes, the second
-        // (an hour younger) stays; the sales themselves stay.
-        shop.sell(
-            KEYS_KEPT_MS + HOUR_MS + 1,
-            &[("CAF-0003", 1)],
-            Some("today"),
-        );
-        history.record(&shop.events[seen..]).expect("records");
-        let mut left = keys(&history);
-        left.sort();
-        assert_eq!(left, vec!["recent".to_owned(), "today".to_owned()]);
-        assert_eq!(history.sale_count(shop.id).expect("reads"), 3);
+        for window in [72 * HOUR_MS, 3_000] {
+            let keys = KeyRetention::from_millis(window).expect("within the bounds");
+            let dir = tempfile::tempdir().expect("temp dir");
+            let history = History::open(dir.path(), keys).expect("opens");
+            let mut shop = Shop::new(7);
+            // One sweep interval apart, so that the sweep at the end lets one go.
+            let step = keys.sweep_every_ms();
+            shop.count(0, &[("CAF-0003", 100)], None);
+            shop.sell(step, &[("CAF-0003", 1)], Some("old"));
+            shop.sell(2 * step, &[("CAF-0003", 1)], Some("recent"));
+            history.record(&shop.events).expect("records");
+            let id = shop.id;
+            let kept = |history: &History| -> Vec<String> {
+                history
+                    .keys_since(id, Timestamp(i64::MIN))
+                    .expect("reads")
+                    .into_iter()
+                    .map(|(used, _, _)| used.key.as_str().to_owned())
+                    .collect()
+            };
+            assert_eq!(kept(&history).len(), 2);
+            let seen = shop.events.len();
+            // Twice the window after the first key, plus a little: the first goes, the
+            // second (a sweep interval younger) stays; the sales themselves stay.
+            shop.sell(
+                keys_kept_ms(keys) + step + 1,
+                &[("CAF-0003", 1)],
+                Some("today"),
+            );
+            history.record(&shop.events[seen..]).expect("records");
+            let mut left = kept(&history);
+            left.sort();
+            assert_eq!(
+                left,
+                vec!["recent".to_owned(), "today".to_owned()],
+                "{window} ms"
+            );
+            assert_eq!(history.sale_count(shop.id).expect("reads"), 3);
+        }
     }
 }

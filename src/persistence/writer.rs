@@ -709,7 +709,8 @@ mod tests {
 
     fn history() -> (tempfile::TempDir, Arc<History>) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let history = Arc::new(History::open(dir.path()).expect("opens"));
+        let keys = crate::domain::KeyRetention::from_millis(3_600_000).expect("an hour");
+        let history = Arc::new(History::open(dir.path(), keys).expect("opens"));
         (dir, history)
     }
 

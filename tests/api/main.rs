@@ -21,6 +21,7 @@ mod events;
 mod formats;
 mod formats_v2;
 mod helpers;
+mod idempotency;
 mod ledger;
 mod openapi;
 mod ops;

@@ -46,6 +46,15 @@ const FIRST_DAY: i64 = 1_736_121_600_000;
 /// Sales read per page through the store's handle.
 const PAGE: usize = 10_000;
 
+/// The idempotency window of the built-in defaults, as a server started without
+/// configuration keeps it.
+fn key_window() -> magasin::domain::KeyRetention {
+    magasin::config::Settings::defaults()
+        .expect("the built-in defaults parse")
+        .idempotency
+        .retention
+}
+
 struct FlatPrices;
 
 impl PriceLookup for FlatPrices {
@@ -189,12 +198,13 @@ impl Scenario {
             mailbox_capacity: 4096,
             ask_timeout: Duration::from_secs(60),
             clock: Clock::reading(move || Timestamp(clock.load(Ordering::Relaxed))),
+            key_retention: key_window(),
         }
     }
 
     fn open_journal(&self) -> Journal {
         let storage = persistence::open(self.backend, &self.dir).expect("journal opens");
-        let history = Arc::new(History::open(&self.dir).expect("history opens"));
+        let history = Arc::new(History::open(&self.dir, key_window()).expect("history opens"));
         Journal::start(
             storage,
             history,
