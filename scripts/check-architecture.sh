@@ -24,11 +24,13 @@ MAY_USE = {
     "actors": {"domain", "persistence"},
     "cluster": {"domain", "actors", "reports", "request_id",
                 "persistence::codec"},
-    "http": {"domain", "actors", "reports", "auth", "cluster", "metrics", "request_id"},
+    "http": {"domain", "actors", "reports", "auth", "cluster", "metrics", "request_id",
+             "webhooks"},
     "metrics": {"domain", "persistence"},
     "request_id": set(),
     # TLS material: certificates read or made, for the composition root to serve with.
     "tls": set(),
+    "webhooks": {"domain", "persistence", "reports", "actors"},
 }
 ROOT = {"lib", "main", "wiring", "config", "bootstrap", "demo", "compaction", "recovery"}
 

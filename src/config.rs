@@ -25,6 +25,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub reports: ReportSettings,
     pub demo: DemoSettings,
+    pub webhooks: crate::webhooks::WebhookSettings,
     pub cluster: ClusterSettings,
 }
 

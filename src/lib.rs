@@ -51,6 +51,7 @@ pub mod recovery;
 pub mod reports;
 pub mod request_id;
 pub mod tls;
+pub mod webhooks;
 mod wiring;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -97,6 +98,8 @@ pub enum StartupError {
         path: String,
         source: std::io::Error,
     },
+    #[error("webhooks: {0}")]
+    Webhooks(String),
     #[error("cannot listen on {bind}: {source}")]
     Bind {
         bind: String,
@@ -203,6 +206,8 @@ impl Application {
         let catalog = Arc::new(CatalogView::default());
         let stock = Arc::new(StockView::default());
         let users = Arc::new(UsersView::default());
+        let webhooks = Arc::new(reports::WebhookDirectory::default());
+        let webhook_feed = Arc::new(webhooks::WebhookFeed::default());
         let central = Arc::new(CentralView::default());
         let restocks = Arc::new(RestockView::default());
         let history = Arc::new(persistence::History::open(
@@ -215,12 +220,14 @@ impl Application {
             catalog: catalog.clone(),
             stock: stock.clone(),
             users: users.clone(),
+            webhooks: webhooks.clone(),
             central: central.clone(),
             restocks: restocks.clone(),
             events: events.clone(),
         });
         let metrics = Arc::new(Metrics::new());
-        let listeners: Vec<Arc<dyn persistence::CommitListener>> = vec![projector, metrics.clone()];
+        let listeners: Vec<Arc<dyn persistence::CommitListener>> =
+            vec![projector, metrics.clone(), webhook_feed.clone()];
         let journal = Journal::start(backend, history, listeners, settings.writer_settings())?
             .with_archive(persistence::archive::Archive::new(
                 &settings.storage.data_dir,
@@ -252,6 +259,30 @@ impl Application {
             .set(recovery_started.elapsed().as_secs_f64());
         catalog.load(&chain);
         users.load(&chain);
+        webhooks.load(&chain);
+        let outbox = Arc::new(webhooks::outbox::Outbox::open(&settings.storage.data_dir)?);
+        let owner = cluster.clone();
+        let owns: webhooks::Owns = Arc::new(move |stream: &persistence::StreamId| {
+            if *stream == persistence::StreamId::chain() {
+                owner.owns_chain()
+            } else if let Some(store) = stream.store_id() {
+                owner.owns_store(store)
+            } else {
+                stream
+                    .product_sku()
+                    .is_some_and(|sku| owner.product_owner(&sku) == owner.name())
+            }
+        });
+        let deliverer = webhooks::Deliverer::new(
+            outbox.clone(),
+            webhook_feed,
+            journal.clone(),
+            webhooks.clone(),
+            owns,
+            settings.webhooks.clone(),
+        )
+        .map_err(|e| StartupError::Webhooks(e.to_string()))?;
+        actix_rt::spawn(Arc::new(deliverer).run());
         // Alone, an instance seeds before it listens. In a cluster the seeding needs the
         // other instances (the chain's owner opens the stores, each owner stocks its own),
         // so it runs once listening, and the instance is not ready until it is done.
@@ -305,6 +336,9 @@ impl Application {
             throttle: LoginThrottle::new(settings.throttle_settings()),
             trusted_proxies: settings.server.trusted_proxies.clone(),
             seal,
+            webhooks,
+            outbox,
+            webhook_settings: settings.webhooks.clone(),
         });
         let app_state = state.clone();
         let body_limit = settings.server.body_limit_bytes;

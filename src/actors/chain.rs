@@ -17,6 +17,7 @@ use super::watermark;
 use crate::domain::{
     ChainError, ChainEvent, ChainState, ChangedBy, DomainEvent, Jurisdiction, NewStore, Product,
     ProductChange, Sku, Store, StoreDetails, StoreId, User, UserAccount, UserChange, Username,
+    Webhook,
 };
 use crate::persistence::{Journal, JournalError, StreamId};
 
@@ -290,6 +291,40 @@ impl Handler<ChangeUser> for ChainActor {
     }
 }
 
+/// Registers a webhook endpoint (its id given here); answered with it once durable.
+#[derive(Message)]
+#[rtype(result = "Result<Webhook, ChainActorError>")]
+pub struct RegisterWebhook(pub Webhook);
+
+impl Handler<RegisterWebhook> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<Webhook, ChainActorError>>;
+
+    fn handle(&mut self, msg: RegisterWebhook, _ctx: &mut Self::Context) -> Self::Result {
+        let event = self.state().decide_register_webhook(msg.0);
+        let ChainEvent::WebhookRegistered(registered) = &event else {
+            return Box::pin(fut::ready(Err(ChainActorError::Unavailable)));
+        };
+        let registered = registered.clone();
+        self.write(vec![event], registered)
+    }
+}
+
+/// Removes a webhook endpoint; removing one that is not there is harmless.
+#[derive(Message)]
+#[rtype(result = "Result<bool, ChainActorError>")]
+pub struct RemoveWebhook(pub u32);
+
+impl Handler<RemoveWebhook> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<bool, ChainActorError>>;
+
+    fn handle(&mut self, msg: RemoveWebhook, _ctx: &mut Self::Context) -> Self::Result {
+        match self.state().decide_remove_webhook(msg.0) {
+            Some(event) => self.write(vec![event], true),
+            None => self.once_durable(false),
+        }
+    }
+}
+
 /// Creates a user (its password already hashed), `by` whom. Answered once durable.
 #[derive(Message)]
 #[rtype(result = "Result<User, ChainActorError>")]
@@ -493,6 +528,17 @@ impl ChainHandle {
     ) -> Result<User, ChainActorError> {
         self.writable()?;
         self.ask(CreateUser { user, by }).await?
+    }
+
+    pub async fn register_webhook(&self, webhook: Webhook) -> Result<Webhook, ChainActorError> {
+        self.writable()?;
+        self.ask(RegisterWebhook(webhook)).await?
+    }
+
+    /// Whether there was such an endpoint.
+    pub async fn remove_webhook(&self, id: u32) -> Result<bool, ChainActorError> {
+        self.writable()?;
+        self.ask(RemoveWebhook(id)).await?
     }
 
     pub async fn snapshot(&self) -> Result<(), ChainActorError> {

@@ -38,6 +38,8 @@ pub enum Permission {
     ManageTaxes,
     /// Verify a store's hash chain: administrators (the auditors' door).
     VerifyJournal,
+    /// Register, list and remove webhook endpoints, read their deliveries: administrators.
+    ManageWebhooks,
 }
 
 /// The signed-in user a request acts as (from a verified token and the current user record).

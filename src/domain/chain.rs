@@ -11,6 +11,7 @@ use super::legacy::{DEFAULT_APPROVAL_PERCENT, DEFAULT_TILLS};
 use super::{
     Cents, ChangedBy, Ean13, Jurisdiction, Rate, Sku, StoreId, TaxClass, TaxCode, TillRules,
     Timestamp, User, UserAccount, UserChangeKind, UserLogEntry, UserRecord, Username, ValueError,
+    Webhook,
 };
 
 /// A short human text (name, city, category, reason): trimmed, 1 to `max` characters.
@@ -221,6 +222,10 @@ pub enum ChainEvent {
     UserChanged(User),
     /// A user created or changed, with who did it and when.
     UserRecorded(UserRecord),
+    /// A webhook endpoint registered (ADR 0029).
+    WebhookRegistered(Webhook),
+    /// A webhook endpoint removed: nothing more is delivered to it.
+    WebhookRemoved(u32),
 }
 
 /// A change to a user.
@@ -293,6 +298,7 @@ pub struct ChainState {
     /// Every [`ChainEvent::UserRecorded`], oldest first, without password hashes. User
     /// changes are rare (a chain of a thousand stores makes a few thousand a year).
     user_log: Vec<UserLogEntry>,
+    webhooks: BTreeMap<u32, Webhook>,
 }
 
 impl ChainState {
@@ -357,6 +363,23 @@ impl ChainState {
 
     pub fn account(&self, username: &Username) -> Option<&UserAccount> {
         self.users.get(username)
+    }
+
+    pub fn webhooks(&self) -> impl Iterator<Item = &Webhook> {
+        self.webhooks.values()
+    }
+
+    /// The endpoint to journal as [`ChainEvent::WebhookRegistered`]: the next id.
+    pub fn decide_register_webhook(&self, mut webhook: Webhook) -> ChainEvent {
+        webhook.id = self.webhooks.keys().next_back().map_or(1, |id| id + 1);
+        ChainEvent::WebhookRegistered(webhook)
+    }
+
+    /// `None` when there is no such endpoint (removing twice is harmless).
+    pub fn decide_remove_webhook(&self, id: u32) -> Option<ChainEvent> {
+        self.webhooks
+            .contains_key(&id)
+            .then_some(ChainEvent::WebhookRemoved(id))
     }
 
     /// Every change to a user since they were recorded with their author, oldest first.
@@ -529,6 +552,12 @@ impl ChainState {
                 if let Some(account) = self.users.get_mut(name) {
                     account.user.active = false;
                 }
+            }
+            ChainEvent::WebhookRegistered(webhook) => {
+                self.webhooks.insert(webhook.id, webhook.clone());
+            }
+            ChainEvent::WebhookRemoved(id) => {
+                self.webhooks.remove(id);
             }
             ChainEvent::UserRecorded(record) => {
                 let account = record.account_after(self.users.get(&record.user.username));

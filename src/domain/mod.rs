@@ -18,6 +18,7 @@ mod till;
 #[cfg(test)]
 mod till_tests;
 mod user;
+mod webhook;
 
 pub use chain::{
     CATEGORY_MAX, ChainError, ChainEvent, ChainState, NewStore, PRODUCT_NAME_MAX, Product,
@@ -55,6 +56,7 @@ pub use user::{
     ChangedBy, Role, User, UserAccount, UserChangeKind, UserLogEntry, UserRecord, Username,
     check_new_password,
 };
+pub use webhook::{ALL_EVENTS, Webhook, parse_event_types};
 
 /// A value that failed its constructor's checks. The HTTP layer names the field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +91,10 @@ pub enum ValueError {
     Password,
     #[error("the new password is the current one")]
     SamePassword,
+    #[error("events is [\"*\"] or 1 to 50 event types (lowercase letters and _)")]
+    EventTypes,
+    #[error("a webhook URL is an absolute https URL (http only where private targets are allowed)")]
+    WebhookUrl,
     #[error("a restock request id is <store>-<number>, e.g. 3-12")]
     RestockId,
     #[error("a restock status is requested, allocated, shipped, received, rejected or cancelled")]

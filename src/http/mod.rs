@@ -30,6 +30,7 @@ mod stores;
 mod till;
 mod ui;
 mod users;
+mod webhooks;
 
 use actix_web::web;
 use std::sync::Arc;
@@ -74,6 +75,10 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Signs Z reports.
     pub seal: crate::auth::seal::SealKey,
+    /// The webhook endpoints, this instance's deliveries, and the rules for targets.
+    pub webhooks: Arc<crate::reports::WebhookDirectory>,
+    pub outbox: Arc<crate::webhooks::outbox::Outbox>,
+    pub webhook_settings: crate::webhooks::WebhookSettings,
 }
 
 impl crate::cluster::fanout::Instance for AppState {
@@ -115,6 +120,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(auth::routes)
                 .configure(users::routes)
                 .configure(audit::routes)
+                .configure(webhooks::routes)
                 .configure(stores::routes)
                 .configure(catalog::routes)
                 .configure(stock::routes)

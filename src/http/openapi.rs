@@ -69,6 +69,7 @@ fn build() -> utoipa::openapi::OpenApi {
         super::auth::Docs::openapi(),
         super::users::Docs::openapi(),
         super::audit::Docs::openapi(),
+        super::webhooks::Docs::openapi(),
         super::stores::Docs::openapi(),
         super::catalog::Docs::openapi(),
         super::stock::Docs::openapi(),

@@ -73,6 +73,8 @@ fn value_code(error: ValueError) -> &'static str {
         ValueError::RoleScope => "invalid_role_scope",
         ValueError::Password => "weak_password",
         ValueError::SamePassword => "same_password",
+        ValueError::EventTypes => "invalid_event_types",
+        ValueError::WebhookUrl => "invalid_webhook_url",
         ValueError::RestockId => "invalid_restock_id",
         ValueError::RestockStatus => "invalid_status",
         ValueError::Till => "invalid_till",
@@ -115,6 +117,12 @@ fn value_detail(error: ValueError) -> String {
         }
         ValueError::Password => "Le mot de passe compte de 8 à 128 caractères.".into(),
         ValueError::SamePassword => "Le nouveau mot de passe doit différer de l'actuel.".into(),
+        ValueError::EventTypes => {
+            "events : [\"*\"] ou de 1 à 50 types d'événements (minuscules et _).".into()
+        }
+        ValueError::WebhookUrl => "L'adresse doit être une URL https absolue, vers une cible \
+             publique (http et les adresses privées seulement si la configuration les permet)."
+            .into(),
         ValueError::RestockId => {
             "Un numéro de demande s'écrit <magasin>-<numéro>, par exemple 3-12.".into()
         }
@@ -143,6 +151,7 @@ pub enum ApiError {
     RouteNotFound,
     StoreNotFound(StoreId),
     ProductNotFound(String),
+    WebhookNotFound(u32),
     /// Lines naming SKUs that are not in the catalog.
     UnknownSkus(Vec<Value>),
     Store(StoreError),
@@ -450,6 +459,14 @@ impl ApiError {
                 "product_not_found",
                 "Product not found",
                 format!("Le produit {sku} n'existe pas au catalogue."),
+            ),
+            ApiError::WebhookNotFound(id) => problem(
+                StatusCode::NOT_FOUND,
+                "webhook_not_found",
+                "Webhook not found",
+                format!(
+                    "Le webhook {id} n'existe pas (ou aucun envoi mis de côté ne porte cet identifiant)."
+                ),
             ),
             ApiError::UnknownSkus(skus) => unknown_skus(skus.clone()),
             ApiError::Store(e) => store_problem(e),

@@ -73,7 +73,7 @@ impl StreamId {
         &self.0
     }
 
-    fn from_stored(raw: String) -> Self {
+    pub fn from_stored(raw: String) -> Self {
         Self(raw)
     }
 }

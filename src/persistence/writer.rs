@@ -350,6 +350,11 @@ impl Journal {
         Ok(streams)
     }
 
+    /// The last journaled sequence of every stream. Blocking.
+    pub fn last_seqs(&self) -> Result<HashMap<StreamId, u64>, JournalError> {
+        self.backend.last_seqs()
+    }
+
     /// False since a commit failed, until one succeeds again.
     pub fn is_writable(&self) -> bool {
         self.writable.load(Ordering::Relaxed)

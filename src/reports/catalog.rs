@@ -65,7 +65,9 @@ impl CatalogIndex {
             ChainEvent::UserCreated(_)
             | ChainEvent::UserDeactivated(_)
             | ChainEvent::UserChanged(_)
-            | ChainEvent::UserRecorded(_) => {}
+            | ChainEvent::UserRecorded(_)
+            | ChainEvent::WebhookRegistered(_)
+            | ChainEvent::WebhookRemoved(_) => {}
         }
     }
 }

@@ -123,7 +123,9 @@ impl EventHub {
     }
 }
 
-fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Value) {
+/// An event as the live feed and webhooks show it: who may see it, whether it is a restock's
+/// (logistics sees those), its type, and its data.
+pub fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Value) {
     match event {
         DomainEvent::Store(store, event) => {
             let base = |kind: &'static str, extra: Value, restock: bool| {
@@ -253,6 +255,19 @@ fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str, Val
                 false,
                 "user_changed",
                 json!({"username": u.username.as_str(), "role": u.role.as_str(), "active": u.active}),
+            ),
+            // Never the secret.
+            ChainEvent::WebhookRegistered(w) => (
+                Audience::HeadOffice,
+                false,
+                "webhook_registered",
+                json!({"id": w.id, "url": w.url, "events": w.events}),
+            ),
+            ChainEvent::WebhookRemoved(id) => (
+                Audience::HeadOffice,
+                false,
+                "webhook_removed",
+                json!({"id": id}),
             ),
             ChainEvent::UserRecorded(r) => (
                 Audience::HeadOffice,

@@ -13,12 +13,14 @@ mod sales;
 mod stock;
 pub mod till;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
 use crate::domain::DomainEvent;
 
 pub use catalog::{CatalogView, ProductQuery, fold};
+pub use events::describe;
 pub use events::{Audience, EventHub, LiveEvent};
 pub use logistics::{CentralLine, CentralView, RestockView};
 pub use sales::{
@@ -27,12 +29,14 @@ pub use sales::{
 };
 pub use stock::StockView;
 pub use users::UsersView;
+pub use webhooks::WebhookDirectory;
 
 /// Feeds every read model from committed batches.
 pub struct Projector {
     pub catalog: Arc<CatalogView>,
     pub stock: Arc<StockView>,
     pub users: Arc<UsersView>,
+    pub webhooks: Arc<WebhookDirectory>,
     pub central: Arc<CentralView>,
     pub restocks: Arc<RestockView>,
     pub events: Arc<EventHub>,
@@ -51,6 +55,7 @@ impl Projector {
         self.catalog.apply(&chain);
         for event in &chain {
             self.users.apply(event);
+            self.webhooks.apply(event);
         }
         for (event, seq) in events {
             self.events.publish(event, seq);

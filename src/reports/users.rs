@@ -53,7 +53,9 @@ impl UsersView {
             | ChainEvent::ProductChanged(_)
             | ChainEvent::StoreOpened(_)
             | ChainEvent::StoreChanged(_)
-            | ChainEvent::JurisdictionSet(_) => {}
+            | ChainEvent::JurisdictionSet(_)
+            | ChainEvent::WebhookRegistered(_)
+            | ChainEvent::WebhookRemoved(_) => {}
         }
     }
 

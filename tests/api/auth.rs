@@ -73,6 +73,12 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/stores/{store_id}/z-reports", allowed: STORE_STAFF, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/verify", allowed: ADMIN, scoped: true },
     Row { method: "GET", template: "/api/v1/audit/public-key", allowed: PUBLIC, scoped: false },
+    Row { method: "POST", template: "/api/v1/webhooks", allowed: ADMIN, scoped: false },
+    Row { method: "GET", template: "/api/v1/webhooks", allowed: ADMIN, scoped: false },
+    Row { method: "DELETE", template: "/api/v1/webhooks/{id}", allowed: ADMIN, scoped: false },
+    Row { method: "GET", template: "/api/v1/webhooks/{id}/deliveries", allowed: ADMIN, scoped: false },
+    Row { method: "GET", template: "/api/v1/webhooks/{id}/set-aside", allowed: ADMIN, scoped: false },
+    Row { method: "POST", template: "/api/v1/webhooks/{id}/set-aside/resend", allowed: ADMIN, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/taxes", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/tenders", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/sessions", allowed: MANAGERS, scoped: false },
@@ -222,6 +228,14 @@ impl Fixture {
             till_state(app, store, !opening);
             path = path.replace("{till}", "1");
         }
+        if path.contains("{id}") {
+            let hook = app.post(
+                "/api/v1/webhooks",
+                &json!({"url": "https://203.0.114.9/hook", "events": ["*"]}),
+            );
+            assert_eq!(hook.status, 201, "{:?}", hook.body);
+            path = path.replace("{id}", &hook.body["id"].to_string());
+        }
         if path.contains("{username}") {
             let victim = format!("victime{n}");
             let created = app.post(
@@ -233,6 +247,10 @@ impl Fixture {
         }
         let body = match (row.method, row.template) {
             ("POST", "/api/v1/auth/login") => json!({"username": "caissier1", "password": "demo"}),
+            ("POST", t) if t.ends_with("/resend") => json!({}),
+            ("POST", "/api/v1/webhooks") => {
+                json!({"url": "https://203.0.114.9/hook", "events": ["sale_recorded"]})
+            }
             // A user of its own each time: the change ends the user's other sessions.
             ("POST", "/api/v1/auth/password") => {
                 let user = format!("change{n}");
@@ -320,12 +338,14 @@ fn expected(row: &Row, role: Option<&str>, store_role_other_store: bool) -> u16 
         "/reject",
         "/receive",
         "/cancel",
+        "/resend",
     ];
     let success = if row.method == "POST" && !acts.iter().any(|a| row.template.ends_with(a)) {
         201
     } else {
         200
     };
+    let success = if row.method == "DELETE" { 204 } else { success };
     if row.allowed.is_empty() {
         return success;
     }
@@ -358,8 +378,12 @@ fn every_route_answers_every_role_as_the_table_says() {
                 let reply = match (row.method, token) {
                     ("GET", Some(t)) => app.get_as(Some(t), &path),
                     ("GET", None) => app.get_with_headers(&path, &[]),
-                    ("PATCH" | "PUT", Some(t)) => app.send_as(row.method, Some(t), &path, &body),
-                    ("PATCH" | "PUT", None) => app.send_anonymous(row.method, &path, &body),
+                    ("PATCH" | "PUT" | "DELETE", Some(t)) => {
+                        app.send_as(row.method, Some(t), &path, &body)
+                    }
+                    ("PATCH" | "PUT" | "DELETE", None) => {
+                        app.send_anonymous(row.method, &path, &body)
+                    }
                     (_, Some(t)) => app.post_as(Some(t), &path, &body),
                     (_, None) => app.post_anonymous(&path, &body),
                 };

@@ -36,3 +36,4 @@ mod sales;
 mod stock;
 mod till;
 mod verify;
+mod webhooks;
