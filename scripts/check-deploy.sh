@@ -135,7 +135,8 @@ for line in open("config/default.toml"):
         settings.add(f"MAGASIN_{section.upper()}__{m.group(1).upper()}")
 
 expected = ["MAGASIN_CLUSTER_SECRET", "MAGASIN_CLUSTER__ADDRESSES", "MAGASIN_CLUSTER__INSTANCE",
-            "MAGASIN_CLUSTER__INSTANCES", "MAGASIN_JWT_SECRET", "MAGASIN_SERVER__TRUSTED_PROXIES"]
+            "MAGASIN_CLUSTER__INSTANCES", "MAGASIN_JWT_SECRET", "MAGASIN_SERVER__TRUSTED_PROXIES",
+            "MAGASIN_AUDIT_KEY"]
 check("scripts/cluster-local.sh gives its instances " + ", ".join(cluster_keys),
       [f"{key} is not set there" for key in expected if key not in cluster_keys])
 

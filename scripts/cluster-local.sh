@@ -48,6 +48,12 @@ if [[ -z "${MAGASIN_JWT_SECRET:-}" ]]; then
     MAGASIN_JWT_SECRET=$(cat "$data_dir/jwt-secret")
 fi
 export MAGASIN_JWT_SECRET
+# The Z reports' signing key (ADR 0027): every instance signs with the same one.
+if [[ -z "${MAGASIN_AUDIT_KEY:-}" ]]; then
+    [[ -s "$data_dir/audit-key" ]] || od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$data_dir/audit-key"
+    MAGASIN_AUDIT_KEY=$(cat "$data_dir/audit-key")
+fi
+export MAGASIN_AUDIT_KEY
 if [[ -z "${MAGASIN_CLUSTER_SECRET:-}" ]]; then
     [[ -s "$data_dir/cluster-secret" ]] || head -c 48 /dev/urandom | base64 >"$data_dir/cluster-secret"
     MAGASIN_CLUSTER_SECRET=$(cat "$data_dir/cluster-secret")

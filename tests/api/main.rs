@@ -23,6 +23,7 @@ mod formats_v2;
 mod helpers;
 mod idempotency;
 mod ledger;
+mod login_cluster;
 mod openapi;
 mod ops;
 mod process;
