@@ -629,6 +629,11 @@ function showReport(zone, z) {
       ...(z.report === "Z" ? [row("Espèces comptées", money(z.counted_cash_cents)),
         row(z.over_short_cents < 0 ? "Manque" : "Surplus", money(Math.abs(z.over_short_cents)), "ecart")] : []))),
     z.reason ? el("p", {}, `Raison : ${z.reason}`) : "",
+    z.seal ? el("div", { class: "sceau", id: "sceau" },
+      el("p", {}, `Scellé : événement ${z.seal.seq} de ${z.seal.stream}`),
+      el("p", {}, "Empreinte du journal : ", el("code", {}, z.seal.head)),
+      el("p", {}, "Signature Ed25519 : ", el("code", {}, z.seal.signature)),
+      el("p", {}, "Clé publique : ", el("code", {}, z.seal.public_key))) : "",
     el("button", { type: "button", class: "non-imprime", onclick: () => window.print() }, "Imprimer"));
 }
 

@@ -122,5 +122,11 @@ async fn sells_and_closes_in_browser(app: &TestApp) {
     let z = app.get("/api/v1/stores/1/z-reports").body;
     assert_eq!(z["items"][0]["over_short_cents"], 0);
     assert_eq!(z["items"][0]["sales_count"], 1);
+    // The printed Z report carries its seal: the journal's head and the signature.
+    let seal = text_of(&client, "#sceau").await;
+    for part in ["head", "signature", "public_key"] {
+        let value = z["items"][0]["seal"][part].as_str().expect("sealed");
+        assert!(seal.contains(value), "{part} printed: {seal}");
+    }
     client.close().await.expect("the session closes");
 }
