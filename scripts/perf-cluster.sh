@@ -3,6 +3,9 @@
 # scenario, the load generator runs once against a single fresh release instance, then
 # against HAProxy in front of a fresh local cluster (scripts/cluster-local.sh), with the
 # same users and duration, and the check after each pass. Prints the ratio of the totals.
+# HAProxy's side is HTTPS (TLS ends there, ADR 0025), with its limits per client address
+# lifted: every user here sends from one address, as fast as it can, which measures the
+# proxy, not a chain's pace (scripts/perf-edge.sh runs the tills at theirs, limits on).
 # Usage: scripts/perf-cluster.sh [USERS] [SECONDS] [SCENARIOS...]
 #   default: 64 users, 30 s, till and mixed; INSTANCES (default 3) instances.
 # Reports go to target/perf-cluster/<scenario>-{direct,haproxy}/.
@@ -31,10 +34,10 @@ throughput() {
 }
 
 status=0
-# One pass of the load generator: pass SCENARIO HOST REPORT-NAME.
+# One pass of the load generator: pass SCENARIO HOST REPORT-NAME [LOADTEST-OPTION...].
 pass() {
     target/release/loadtest --host "$2" --scenario "$1" --users "$users" \
-        --duration "${seconds}s" --no-ceiling --report-dir "$out/$3" |
+        --duration "${seconds}s" --no-ceiling --report-dir "$out/$3" "${@:4}" |
         tee "$out/$3.txt" || status=1
 }
 
@@ -44,18 +47,10 @@ for scenario in "${scenarios[@]}"; do
     pass "$scenario" "$perf_host" "$scenario-direct"
     perf_stop
 
-    perf_work=$(mktemp -d)
-    INSTANCES=$instances PORT=18280 DATA_DIR="$perf_work/cluster" MAGASIN_BIN=target/release/magasin \
-        scripts/cluster-local.sh >"$perf_work/cluster.log" 2>&1 &
-    perf_pid=$!
-    for _ in $(seq 600); do
-        grep -q '^cluster: .* instances behind' "$perf_work/cluster.log" && break
-        kill -0 "$perf_pid" 2>/dev/null || { cat "$perf_work/cluster.log" >&2; exit 2; }
-        sleep 0.2
-    done
-    perf_wait_ready http://127.0.0.1:18280
-    echo "== $scenario, HAProxy in front of $instances instances: $users users, ${seconds} s"
-    pass "$scenario" http://127.0.0.1:18280 "$scenario-haproxy"
+    INSTANCES=$instances HAPROXY_RATE_LOGINS=1000000 HAPROXY_RATE_WRITES=1000000 \
+        HAPROXY_RATE_READS=1000000 perf_start_cluster 18280
+    echo "== $scenario, HAProxy (HTTPS) in front of $instances instances: $users users, ${seconds} s"
+    pass "$scenario" "$perf_host" "$scenario-haproxy" --ca-cert "$perf_ca"
     perf_stop
 
     direct=$(throughput "$out/$scenario-direct/summary.json")

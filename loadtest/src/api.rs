@@ -2,7 +2,9 @@
 //! preparing the chain before a run, and reading stock, ledgers and sales for the check.
 //!
 //! Nothing here is measured. Every answer the server sends is parsed into the few fields
-//! the tool reads, and every unexpected status becomes an error naming the call.
+//! the tool reads, and every unexpected status becomes an error naming the call, but 429:
+//! behind HAProxy's limits the tool waits as `Retry-After` says and asks again, as a
+//! well-behaved client does.
 
 use anyhow::{Context, Result, bail};
 use reqwest::{Client, Method, StatusCode};
@@ -11,10 +13,14 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+use crate::connection::Connection;
+
 /// The largest page the listing routes give (`per_page` 1 to 200).
 pub const MAX_PER_PAGE: u32 = 200;
 /// The largest ledger page (`limit` 1 to 1000).
 const LEDGER_LIMIT: u32 = 1000;
+/// How many times one call waits out a 429 before it fails.
+const RATE_LIMITED_TRIES: u32 = 10;
 /// The most lines one adjustment or supplier receipt may carry.
 pub const MAX_LINES: usize = 200;
 
@@ -101,9 +107,9 @@ struct UserRecord {
 }
 
 impl Api {
-    pub fn new(host: &str) -> Result<Self> {
-        let client = Client::builder()
-            .timeout(Duration::from_secs(60))
+    pub fn new(host: &str, connection: &Connection) -> Result<Self> {
+        let client = connection
+            .builder()
             .build()
             .context("building the HTTP client")?;
         Ok(Self {
@@ -122,17 +128,31 @@ impl Api {
         body: Option<&Value>,
     ) -> Result<T> {
         let url = format!("{}{path}", self.host);
-        let mut request = self.client.request(method.clone(), &url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("{method} {path}: no answer"))?;
+        let mut tries = 0;
+        let response = loop {
+            let mut request = self.client.request(method.clone(), &url);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("{method} {path}: no answer"))?;
+            tries += 1;
+            if response.status() != StatusCode::TOO_MANY_REQUESTS || tries >= RATE_LIMITED_TRIES {
+                break response;
+            }
+            let wait = response
+                .headers()
+                .get("Retry-After")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+            tokio::time::sleep(Duration::from_secs(wait.clamp(1, 120))).await;
+        };
         let status = response.status();
         let text = response
             .text()

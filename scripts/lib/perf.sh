@@ -1,12 +1,16 @@
-# Shared by scripts/perf-run.sh and scripts/perf-cluster.sh (sourced, not run): the release
-# build, a fresh server on a free port, and stopping it with its data.
+# Shared by scripts/perf-run.sh, scripts/perf-cluster.sh and scripts/perf-edge.sh (sourced,
+# not run): the release build, a fresh server on a free port or a fresh local cluster, and
+# stopping it with its data.
 #
-# After `perf_start_server`: $perf_host is its base URL, $perf_pid its pid, $perf_work its
-# temporary directory (data and log), all cleared by `perf_stop`.
+# After `perf_start_server` or `perf_start_cluster`: $perf_host is its base URL, $perf_pid
+# its pid (the server's, or the cluster script's), $perf_work its temporary directory
+# (data and log), all cleared by `perf_stop`; after `perf_start_cluster`, $perf_ca is the
+# CA its HTTPS certificate was signed with.
 
 perf_pid=""
 perf_work=""
 perf_host=""
+perf_ca=""
 
 perf_build() {
     cargo build --locked --release -p magasin --bin magasin -p magasin-loadtest --bin loadtest
@@ -23,10 +27,11 @@ perf_stop() {
     perf_work=""
 }
 
-# Waits until $1/health/ready answers 200 (two minutes at most).
+# Waits until $1/health/ready answers 200 (two minutes at most); $2, if given, is the CA
+# of an https:// server.
 perf_wait_ready() {
     for _ in $(seq 600); do
-        curl -fsS "$1/health/ready" >/dev/null 2>&1 && return 0
+        curl -fsS ${2:+--cacert "$2"} "$1/health/ready" >/dev/null 2>&1 && return 0
         sleep 0.2
     done
     echo "$(basename "$0"): $1 did not get ready" >&2
@@ -47,4 +52,22 @@ perf_start_server() {
     done
     [[ -n "$perf_host" ]] || { cat "$perf_work/server.log" >&2; echo "$(basename "$0"): the server did not start" >&2; exit 2; }
     perf_wait_ready "$perf_host"
+}
+
+# A fresh local cluster (scripts/cluster-local.sh: INSTANCES release instances, HAProxy
+# with TLS on port $1, a self-signed certificate) in the background. The environment of
+# the call reaches the script: HAPROXY_RATE_* set the edge's limits.
+perf_start_cluster() {
+    perf_work=$(mktemp -d)
+    PORT=$1 DATA_DIR="$perf_work/cluster" MAGASIN_BIN=target/release/magasin \
+        scripts/cluster-local.sh >"$perf_work/cluster.log" 2>&1 &
+    perf_pid=$!
+    for _ in $(seq 600); do
+        grep -q '^cluster: .* instances behind' "$perf_work/cluster.log" && break
+        kill -0 "$perf_pid" 2>/dev/null || { cat "$perf_work/cluster.log" >&2; exit 2; }
+        sleep 0.2
+    done
+    perf_host="https://127.0.0.1:$1"
+    perf_ca="$perf_work/cluster/tls/ca.pem"
+    perf_wait_ready "$perf_host" "$perf_ca"
 }

@@ -3,8 +3,9 @@
 //! operation (`sale`, `search_products`, …) rather than per URL.
 //!
 //! Each user logs in once, at its start, and keeps its token in its session data. No
-//! user waits between transactions: a pass measures what the server sustains, not a
-//! day's pace.
+//! user waits between transactions unless asked (`--wait-ms`): a pass measures what the
+//! server sustains, not a day's pace. Before anything else a user takes its own client
+//! when the run asks for one (HTTPS with a given CA, its own source address).
 
 mod ceiling;
 mod logistics;
@@ -21,7 +22,9 @@ use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::connection::Connection;
 use crate::world::{Credentials, World};
 
 /// The scenarios a run may ask for.
@@ -64,8 +67,47 @@ pub const MIXED_WEIGHTS: [(Kind, usize); 4] = [
     (Kind::Logistics, 5),
 ];
 
-/// The goose scenarios of `kind`. `world` is `None` only for the ceiling.
-pub fn build(kind: Kind, world: Option<&Arc<World>>) -> Result<Vec<Scenario>> {
+/// The goose scenarios of `kind`, each user on a client of `connection`, waiting `wait`
+/// (between half and one and a half times) between transactions. `world` is `None` only
+/// for the ceiling, which never waits.
+pub fn build(
+    kind: Kind,
+    world: Option<&Arc<World>>,
+    connection: &Connection,
+    wait: Duration,
+) -> Result<Vec<Scenario>> {
+    let scenarios = scenarios_of(kind, world)?;
+    scenarios
+        .into_iter()
+        .map(|mut scenario| {
+            if connection.customized() {
+                scenario = scenario.register_transaction(connect(connection));
+            }
+            if kind != Kind::Ceiling && !wait.is_zero() {
+                scenario = scenario.set_wait_time(wait / 2, wait + wait / 2)?;
+            }
+            Ok(scenario)
+        })
+        .collect()
+}
+
+/// The first thing a user does: takes its own client (see `Connection::user_builder`).
+fn connect(connection: &Connection) -> Transaction {
+    let connection = Arc::new(connection.clone());
+    let function: TransactionFunction = Arc::new(move |user| {
+        let builder = connection.user_builder(user.weighted_users_index);
+        Box::pin(async move {
+            user.set_client_builder(builder).await?;
+            Ok(())
+        })
+    });
+    Transaction::new(function)
+        .set_name("connect")
+        .set_on_start()
+        .set_sequence(1)
+}
+
+fn scenarios_of(kind: Kind, world: Option<&Arc<World>>) -> Result<Vec<Scenario>> {
     if kind == Kind::Ceiling {
         return Ok(vec![ceiling::scenario()?]);
     }
