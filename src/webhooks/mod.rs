@@ -260,17 +260,7 @@ impl Deliverer {
             (false, true) => "set_aside",
             (false, false) => "failed",
         };
-        self.outbox.log(&Attempt {
-            id: 0,
-            webhook: hook.id,
-            event_id: pending.event_id.clone(),
-            kind: pending.kind.clone(),
-            seq: pending.seq,
-            at: now,
-            status: answer.status,
-            error: answer.error,
-            outcome,
-        })?;
+        self.record(&pending, now, answer, outcome)?;
         if delivered {
             self.outbox.forget(&pending)?;
         } else {
@@ -294,17 +284,8 @@ impl Deliverer {
         let (_, body) = payload(&pending.stream, pending.seq, &event);
         let answer = self.send(hook, &pending, &body).await;
         let delivered = answer.status.is_some_and(|s| (200..300).contains(&s));
-        self.outbox.log(&Attempt {
-            id: 0,
-            webhook: hook.id,
-            event_id: pending.event_id.clone(),
-            kind: pending.kind.clone(),
-            seq: pending.seq,
-            at: now_ms(),
-            status: answer.status,
-            error: answer.error,
-            outcome: if delivered { "delivered" } else { "set_aside" },
-        })?;
+        let outcome = if delivered { "delivered" } else { "set_aside" };
+        self.record(&pending, now_ms(), answer, outcome)?;
         if delivered {
             self.outbox.forget(&pending)
         } else {
@@ -312,6 +293,27 @@ impl Deliverer {
             pending.attempts += 1;
             self.outbox.save(&pending)
         }
+    }
+
+    /// Writes an attempt of `pending` to the delivery log.
+    fn record(
+        &self,
+        pending: &Pending,
+        at: i64,
+        answer: Answer,
+        outcome: &'static str,
+    ) -> Result<(), JournalError> {
+        self.outbox.log(&Attempt {
+            id: 0,
+            webhook: pending.webhook,
+            event_id: pending.event_id.clone(),
+            kind: pending.kind.clone(),
+            seq: pending.seq,
+            at,
+            status: answer.status,
+            error: answer.error,
+            outcome,
+        })
     }
 
     async fn send(&self, hook: &Webhook, pending: &Pending, body: &Value) -> Answer {
