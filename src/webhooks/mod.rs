@@ -106,6 +106,8 @@ pub struct Deliverer {
     owns: Owns,
     settings: WebhookSettings,
     http: reqwest::Client,
+    /// The outbox's cursors, read once: every round looks at every stream.
+    cursors: DashMap<(u32, StreamId), u64>,
 }
 
 /// Events read from a stream at a time.
@@ -138,6 +140,7 @@ impl Deliverer {
             owns,
             settings,
             http,
+            cursors: DashMap::new(),
         })
     }
 
@@ -173,7 +176,7 @@ impl Deliverer {
         for hook in &hooks {
             self.start(hook, &streams)?;
             for (stream, latest) in &streams {
-                if self.outbox.cursor(hook.id, stream)? < *latest {
+                if self.cursor(hook.id, stream)? < *latest {
                     work.push(self.catch_up(hook, stream));
                 }
             }
@@ -217,7 +220,7 @@ impl Deliverer {
                 return Ok(());
             }
         }
-        let after = self.outbox.cursor(hook.id, stream)?;
+        let after = self.cursor(hook.id, stream)?;
         for (seq, event) in self.events(stream, after)? {
             let (kind, body) = payload(stream, seq, &event);
             if hook.wants(kind) {
@@ -236,7 +239,7 @@ impl Deliverer {
                     return Ok(());
                 }
             } else {
-                self.outbox.advance(hook.id, stream, seq)?;
+                self.advance(hook.id, stream, seq)?;
             }
         }
         Ok(())
@@ -272,7 +275,7 @@ impl Deliverer {
             }
             tracing::warn!(webhook = hook.id, event = %pending.event_id, "webhook delivery set aside after its retry period");
         }
-        self.outbox.advance(hook.id, &pending.stream, pending.seq)?;
+        self.advance(hook.id, &pending.stream, pending.seq)?;
         Ok(true)
     }
 
@@ -293,6 +296,25 @@ impl Deliverer {
             pending.attempts += 1;
             self.outbox.save(&pending)
         }
+    }
+
+    fn cursor(&self, webhook: u32, stream: &StreamId) -> Result<u64, JournalError> {
+        let key = (webhook, stream.clone());
+        if let Some(seq) = self.cursors.get(&key) {
+            return Ok(*seq);
+        }
+        let seq = self.outbox.cursor(webhook, stream)?;
+        self.cursors.insert(key, seq);
+        Ok(seq)
+    }
+
+    fn advance(&self, webhook: u32, stream: &StreamId, seq: u64) -> Result<(), JournalError> {
+        self.outbox.advance(webhook, stream, seq)?;
+        self.cursors
+            .entry((webhook, stream.clone()))
+            .and_modify(|s| *s = (*s).max(seq))
+            .or_insert(seq);
+        Ok(())
     }
 
     /// Writes an attempt of `pending` to the delivery log.
