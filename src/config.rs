@@ -24,6 +24,8 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     pub auth: AuthSettings,
     pub reports: ReportSettings,
+    /// How reorder points are proposed from sales (ADR 0030).
+    pub replenishment: crate::domain::ReplenishmentPolicy,
     pub demo: DemoSettings,
     pub webhooks: crate::webhooks::WebhookSettings,
     pub cluster: ClusterSettings,

@@ -332,6 +332,7 @@ impl Application {
             events,
             metrics,
             time_zone,
+            replenishment: settings.replenishment,
             tokens: TokenKeys::new(&signing_key, settings.token_ttl()),
             throttle: LoginThrottle::new(settings.throttle_settings()),
             trusted_proxies: settings.server.trusted_proxies.clone(),

@@ -9,6 +9,7 @@ mod history;
 mod ids;
 pub mod legacy;
 mod money;
+mod replenishment;
 mod restock;
 mod store;
 mod tax;
@@ -30,6 +31,9 @@ pub use history::{
 };
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
 pub use money::Cents;
+pub use replenishment::{
+    DemandStats, LeadTime, LeadTimeSource, Proposal, ReplenishmentPolicy, z_score,
+};
 pub use restock::{
     CentralEvent, CentralStock, MAX_CENTRAL, ReceivedLine, RestockError, RestockId, RestockLine,
     RestockRequest, RestockStatus, RestockStep, RestockStepDone, StepKind,

@@ -21,6 +21,7 @@ mod openapi;
 mod ops;
 mod problem;
 mod receipt;
+mod replenishment;
 mod reports;
 mod restock;
 mod route;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Where the chain's days begin and end.
     pub time_zone: jiff::tz::TimeZone,
+    /// How reorder points are proposed from sales (ADR 0030).
+    pub replenishment: crate::domain::ReplenishmentPolicy,
     pub tokens: TokenKeys,
     pub throttle: LoginThrottle,
     /// The proxies whose `X-Forwarded-For` is believed.
@@ -124,6 +127,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(stores::routes)
                 .configure(catalog::routes)
                 .configure(stock::routes)
+                .configure(replenishment::routes)
                 .configure(sales::routes)
                 .configure(till::routes)
                 .configure(accounting::routes)

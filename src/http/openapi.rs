@@ -73,6 +73,7 @@ fn build() -> utoipa::openapi::OpenApi {
         super::stores::Docs::openapi(),
         super::catalog::Docs::openapi(),
         super::stock::Docs::openapi(),
+        super::replenishment::Docs::openapi(),
         super::sales::Docs::openapi(),
         super::till::Docs::openapi(),
         super::ledger::Docs::openapi(),

@@ -8,6 +8,7 @@
 mod catalog;
 mod events;
 mod logistics;
+pub mod replenishment;
 pub mod report;
 mod sales;
 mod stock;

@@ -90,6 +90,22 @@ impl SalesFacts {
         })
     }
 
+    /// Units of each product `store` sold on each of `days` (ranges of hours), one entry
+    /// per day, the days without a sale as 0. Blocking: one read per day.
+    pub fn daily_units(
+        &self,
+        store: StoreId,
+        days: &[Range<i64>],
+    ) -> Result<HashMap<Sku, Vec<u64>>, ReadError> {
+        let mut units: HashMap<Sku, Vec<u64>> = HashMap::new();
+        for (day, hours) in days.iter().enumerate() {
+            for (sku, figures) in self.history.products(&[store], hours.clone())? {
+                units.entry(sku).or_insert_with(|| vec![0; days.len()])[day] = figures.units;
+            }
+        }
+        Ok(units)
+    }
+
     /// The figures of `stores` (this instance's) for `question`. Blocking.
     pub fn part(
         &self,

@@ -63,6 +63,8 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/stores/{store_id}/stock", allowed: STOCK_READERS, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/stock/{sku}", allowed: STOCK_READERS, scoped: true },
     Row { method: "PUT", template: "/api/v1/stores/{store_id}/stock/{sku}/levels", allowed: MANAGERS, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/reorder-proposals", allowed: MANAGERS, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/reorder-proposals/apply", allowed: MANAGERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/sales", allowed: STORE_STAFF, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/sales", allowed: STORE_STAFF, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/sales/{sale_id}", allowed: STORE_STAFF, scoped: true },
@@ -280,6 +282,7 @@ impl Fixture {
                 "rates": [{"code": "GST", "rate": "5", "from": "2008-01-01"},
                           {"code": "QST", "rate": "9.975", "from": "2013-01-01"}],
             }),
+            ("POST", t) if t.ends_with("/reorder-proposals/apply") => json!({"all": true}),
             ("PUT", t) if t.ends_with("/levels") => {
                 json!({"reorder_point": n, "target_level": 2 * n})
             }
@@ -339,6 +342,7 @@ fn expected(row: &Row, role: Option<&str>, store_role_other_store: bool) -> u16 
         "/receive",
         "/cancel",
         "/resend",
+        "/apply",
     ];
     let success = if row.method == "POST" && !acts.iter().any(|a| row.template.ends_with(a)) {
         201

@@ -28,6 +28,7 @@ mod openapi;
 mod ops;
 mod process;
 mod receipts;
+mod replenishment;
 mod reports;
 mod responsive;
 mod restart;
