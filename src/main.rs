@@ -281,7 +281,13 @@ async fn main() -> ExitCode {
         }
     };
     // Tests and scripts read this line to find the port when binding to port 0.
-    println!("magasin listening on http://{}", app.addr());
+    let tls = &settings.server.tls;
+    let scheme = if tls.cert.is_some() && tls.key.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("magasin listening on {scheme}://{}", app.addr());
     tracing::info!(addr = %app.addr(), backend = ?settings.storage.backend, data_dir = %settings.storage.data_dir.display(), "serving");
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
