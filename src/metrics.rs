@@ -272,7 +272,7 @@ impl CommitListener for Metrics {
                 StoreEvent::RestockStep(done) => self.state(match done.step {
                     StepKind::Allocated(_) => "allocated",
                     StepKind::Shipped(_) => "shipped",
-                    StepKind::Received(_) => "received",
+                    StepKind::Received(_) | StepKind::ReceivedCounted(_) => "received",
                     StepKind::Rejected(_) => "rejected",
                     StepKind::Cancelled => "cancelled",
                 }),

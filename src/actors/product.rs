@@ -13,7 +13,9 @@ use std::time::Duration;
 use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use super::store::{Pending, StoreError};
-use crate::domain::{CentralEvent, CentralStock, DomainEvent, RestockId, Sku, Stamp, Username};
+use crate::domain::{
+    CentralEvent, CentralStock, DomainEvent, MissingOutcome, RestockId, Sku, Stamp, Username,
+};
 use crate::persistence::{Journal, StreamId};
 
 pub struct ProductStockActor {
@@ -118,6 +120,15 @@ pub enum CentralOp {
     Deliver { request: RestockId },
     /// Changes nothing; answers the quantity shipped for the request (0: none).
     Shipped { request: RestockId },
+    /// Records a receipt short by `missing` units; answers the quantity shipped.
+    DeliverShort { request: RestockId, missing: u32 },
+    /// Settles the units missing from a request; answers how many this call settled (0:
+    /// none waited, or they were settled already).
+    ResolveMissing {
+        request: RestockId,
+        outcome: MissingOutcome,
+        by: Username,
+    },
     /// Writes a snapshot (graceful shutdown); answers 0.
     Snapshot,
 }
@@ -169,6 +180,21 @@ impl Handler<Central> for ProductStockActor {
             CentralOp::Deliver { request } => {
                 let event = self.state().decide_deliver(request, at);
                 self.commit(event, move |s| s.shipment_of(request).unwrap_or(0))
+            }
+            CentralOp::DeliverShort { request, missing } => {
+                let event = self.state().decide_deliver_short(request, missing, at);
+                self.commit(event, move |s| s.shipment_of(request).unwrap_or(0))
+            }
+            CentralOp::ResolveMissing {
+                request,
+                outcome,
+                by,
+            } => {
+                let settled = self.state().missing_of(request);
+                let event =
+                    self.state()
+                        .decide_resolve_missing(request, outcome, &Stamp { at, by });
+                self.commit(event, move |_| settled)
             }
             CentralOp::Snapshot => {
                 let ack = self.log.snapshot();

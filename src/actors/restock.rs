@@ -17,8 +17,8 @@ use super::product::CentralOp;
 use super::registry::{Registry, RegistryError};
 use super::store::{Recorded, StoreError};
 use crate::domain::{
-    IdempotencyKey, RestockAsk, RestockError, RestockId, RestockRequest, RestockStatus,
-    RestockStep, Sku, StoreId, Username,
+    IdempotencyKey, MissingOutcome, Receipt, RestockAsk, RestockError, RestockId, RestockRequest,
+    RestockStatus, RestockStep, Sku, StoreId, Username,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -116,24 +116,62 @@ impl Registry {
             .await?)
     }
 
-    /// The store receives what was shipped: on-hand grows by the shipped quantities.
+    /// The store receives the shipment: everything shipped, or counted line by line (only
+    /// the units received in good condition reach on-hand; damaged ones are written off).
+    /// Then each product notes the delivery, and what went missing waits at the center.
+    /// A retry finds the receipt done and notes the deliveries again (idempotent).
     pub async fn receive_restock(
         &self,
         id: RestockId,
+        receipt: Receipt,
         by: Username,
     ) -> Result<RestockRequest, FlowError> {
         let store = self.store(id.store).await?;
-        let request = store.step_restock(id, RestockStep::Receive, by).await?;
+        let request = store
+            .step_restock(id, RestockStep::Receive(receipt), by)
+            .await?;
         for line in request.lines.iter().filter(|l| l.shipped > 0) {
-            if let Err(e) = self.note_delivery(id, &line.sku).await {
+            // The request says what went missing (shipped − arrived), so a retry after a
+            // crash here tells the center the same thing.
+            let missing = line.shipped.saturating_sub(line.received);
+            if let Err(e) = self.note_delivery(id, &line.sku, missing).await {
                 tracing::warn!(request = %id, sku = %line.sku, error = %e, "delivery not noted centrally; a retry of the receipt notes it");
             }
         }
         Ok(request)
     }
 
-    async fn note_delivery(&self, id: RestockId, sku: &Sku) -> Result<u32, FlowError> {
-        self.central(sku, CentralOp::Deliver { request: id }).await
+    async fn note_delivery(
+        &self,
+        id: RestockId,
+        sku: &Sku,
+        missing: u32,
+    ) -> Result<u32, FlowError> {
+        let op = match missing {
+            0 => CentralOp::Deliver { request: id },
+            _ => CentralOp::DeliverShort {
+                request: id,
+                missing,
+            },
+        };
+        self.central(sku, op).await
+    }
+
+    /// Settles at the center the units of `sku` missing from request `id`: lost in
+    /// transit, or found and back in central stock. Answers how many this call settled.
+    pub async fn resolve_missing(
+        &self,
+        id: RestockId,
+        sku: &Sku,
+        outcome: MissingOutcome,
+        by: Username,
+    ) -> Result<u32, FlowError> {
+        let op = CentralOp::ResolveMissing {
+            request: id,
+            outcome,
+            by,
+        };
+        self.central(sku, op).await
     }
 
     pub async fn reject_restock(

@@ -19,6 +19,10 @@ use super::{
     Tender, TenderKind, Timestamp, User, Username,
 };
 
+/// A product's central stock in snapshot version 1 (before missing and lost units); its
+/// fields are the central stock's own, so it lives beside it and is named here.
+pub use super::restock::CentralStockV1;
+
 /// What a store that was upgraded from version 1 is, until head office says otherwise:
 /// in Quebec, with two tills and the default approval threshold (ADR 0023).
 pub const UPGRADED_JURISDICTION: &str = "QC";

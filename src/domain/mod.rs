@@ -35,8 +35,9 @@ pub use replenishment::{
     DemandStats, LeadTime, LeadTimeSource, Proposal, ReplenishmentPolicy, z_score,
 };
 pub use restock::{
-    CentralEvent, CentralStock, MAX_CENTRAL, ReceivedLine, RestockError, RestockId, RestockLine,
-    RestockRequest, RestockStatus, RestockStep, RestockStepDone, StepKind,
+    CentralEvent, CentralStock, CountedLine, DamageReason, MAX_CENTRAL, MissingOutcome, Receipt,
+    ReceiptLine, ReceiptMismatch, ReceivedLine, RestockError, RestockId, RestockLine,
+    RestockRequest, RestockStatus, RestockStep, RestockStepDone, StepKind, check_receipt,
 };
 pub use store::{
     AdjustedLine, Adjustment, AdjustmentError, AdjustmentKind, AdjustmentLine, AdjustmentRequest,
@@ -111,6 +112,10 @@ pub enum ValueError {
     TaxClass,
     #[error("an amount in cents from 0 to 100000000")]
     Amount,
+    #[error("a damage reason is broken, expired, wet or other")]
+    DamageReason,
+    #[error("missing units are lost or found")]
+    MissingOutcome,
 }
 
 /// Any event of the system, tagged with the stream it belongs to.

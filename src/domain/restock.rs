@@ -140,6 +140,17 @@ impl RestockRequest {
                         .map_or(0, |r| r.quantity);
                 }
             }
+            StepKind::ReceivedCounted(counted) => {
+                self.status = RestockStatus::Received;
+                // What reached the store, damaged units included: shipped − received is
+                // what went missing on the road, and what the center settles.
+                for line in &mut self.lines {
+                    line.received = counted
+                        .iter()
+                        .find(|r| r.sku == line.sku)
+                        .map_or(0, |r| r.received.saturating_add(r.damaged));
+                }
+            }
             StepKind::Rejected(reason) => {
                 self.status = RestockStatus::Rejected;
                 self.rejection_reason = Some(reason.clone());
@@ -156,6 +167,124 @@ pub struct ReceivedLine {
     pub on_hand_after: u32,
 }
 
+/// Why units arrived unsellable: a closed set, so write-offs can be added up by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DamageReason {
+    Broken,
+    Expired,
+    Wet,
+    Other,
+}
+
+impl DamageReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DamageReason::Broken => "broken",
+            DamageReason::Expired => "expired",
+            DamageReason::Wet => "wet",
+            DamageReason::Other => "other",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        [
+            DamageReason::Broken,
+            DamageReason::Expired,
+            DamageReason::Wet,
+            DamageReason::Other,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == raw)
+        .ok_or(ValueError::DamageReason)
+    }
+}
+
+/// One line of a receipt as the store counted it; `received + damaged + missing` must be
+/// what was shipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedLine {
+    pub sku: Sku,
+    pub received: u32,
+    pub damaged: u32,
+    pub damage_reason: Option<DamageReason>,
+    pub missing: u32,
+}
+
+/// What the store says arrived: everything shipped, or counted line by line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Receipt {
+    Full,
+    Counted(Vec<CountedLine>),
+}
+
+/// A line of a receipt with discrepancies, as journaled: only `received` reaches on-hand;
+/// `damaged` is written off at the store; `missing` is left for the center to settle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptLine {
+    pub sku: Sku,
+    pub received: u32,
+    pub damaged: u32,
+    pub damage_reason: Option<DamageReason>,
+    pub missing: u32,
+    pub on_hand_after: u32,
+}
+
+/// A counted line that does not add up to what was shipped; `index` is its place in the
+/// body (`None`: a shipped line the body leaves out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptMismatch {
+    pub index: Option<usize>,
+    pub sku: Sku,
+    pub shipped: u32,
+    pub counted: u32,
+}
+
+/// Checks a counted receipt against what was shipped, naming every line that is wrong.
+pub fn check_receipt(
+    request: &RestockRequest,
+    counted: &[CountedLine],
+) -> Result<(), RestockError> {
+    let shipped = |sku: &Sku| {
+        request
+            .lines
+            .iter()
+            .find(|l| &l.sku == sku)
+            .map(|l| l.shipped)
+    };
+    let mut wrong: Vec<ReceiptMismatch> = counted
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let total =
+                u64::from(line.received) + u64::from(line.damaged) + u64::from(line.missing);
+            let expected = shipped(&line.sku);
+            (expected.map(u64::from) != Some(total)).then(|| ReceiptMismatch {
+                index: Some(i),
+                sku: line.sku.clone(),
+                shipped: expected.unwrap_or(0),
+                counted: u32::try_from(total).unwrap_or(u32::MAX),
+            })
+        })
+        .collect();
+    wrong.extend(
+        request
+            .lines
+            .iter()
+            .filter(|l| l.shipped > 0 && !counted.iter().any(|c| c.sku == l.sku))
+            .map(|l| ReceiptMismatch {
+                index: None,
+                sku: l.sku.clone(),
+                shipped: l.shipped,
+                counted: 0,
+            }),
+    );
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(RestockError::ReceiptMismatch(wrong))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StepKind {
     Allocated(BTreeMap<Sku, u32>),
@@ -163,6 +292,9 @@ pub enum StepKind {
     Received(Vec<ReceivedLine>),
     Rejected(String),
     Cancelled,
+    /// Received with discrepancies (damaged or missing units). A variant at the end:
+    /// events written before it still read (ADR 0019).
+    ReceivedCounted(Vec<ReceiptLine>),
 }
 
 /// A step of a request, as journaled in the store's stream.
@@ -179,7 +311,7 @@ pub struct RestockStepDone {
 pub enum RestockStep {
     Allocate(BTreeMap<Sku, u32>),
     Ship(BTreeMap<Sku, u32>),
-    Receive,
+    Receive(Receipt),
     Reject(String),
     Cancel,
 }
@@ -189,7 +321,7 @@ impl RestockStep {
         match self {
             RestockStep::Allocate(_) => RestockStatus::Allocated,
             RestockStep::Ship(_) => RestockStatus::Shipped,
-            RestockStep::Receive => RestockStatus::Received,
+            RestockStep::Receive(_) => RestockStatus::Received,
             RestockStep::Reject(_) => RestockStatus::Rejected,
             RestockStep::Cancel => RestockStatus::Cancelled,
         }
@@ -199,7 +331,7 @@ impl RestockStep {
         match self {
             RestockStep::Allocate(_) => &[RestockStatus::Requested],
             RestockStep::Ship(_) => &[RestockStatus::Allocated],
-            RestockStep::Receive => &[RestockStatus::Shipped],
+            RestockStep::Receive(_) => &[RestockStatus::Shipped],
             RestockStep::Reject(_) | RestockStep::Cancel => {
                 &[RestockStatus::Requested, RestockStatus::Allocated]
             }
@@ -221,6 +353,8 @@ pub enum RestockError {
     NothingToRestock,
     #[error("unknown SKUs: {0:?}")]
     UnknownSkus(Vec<Sku>),
+    #[error("{} receipt lines do not add up to what was shipped", .0.len())]
+    ReceiptMismatch(Vec<ReceiptMismatch>),
 }
 
 /// Whether a step changes the request or was already done (a retry).
@@ -250,7 +384,8 @@ pub fn decide_step(
     let kind = match step {
         RestockStep::Allocate(q) => StepKind::Allocated(q.clone()),
         RestockStep::Ship(q) => StepKind::Shipped(q.clone()),
-        RestockStep::Receive => StepKind::Received(Vec::new()),
+        // The store fills in the lines: it knows on-hand.
+        RestockStep::Receive(_) => StepKind::Received(Vec::new()),
         RestockStep::Reject(reason) => StepKind::Rejected(reason.clone()),
         RestockStep::Cancel => StepKind::Cancelled,
     };
@@ -300,6 +435,49 @@ pub enum CentralEvent {
         quantity: u32,
         at: Timestamp,
     },
+    /// The store received less than was shipped (`quantity` reached it, damaged units
+    /// included): `missing` units wait for the center to settle them.
+    DeliveredShort {
+        request: RestockId,
+        quantity: u32,
+        missing: u32,
+        at: Timestamp,
+    },
+    /// Missing units settled: lost in transit, or found and back in central stock.
+    MissingResolved {
+        request: RestockId,
+        quantity: u32,
+        outcome: MissingOutcome,
+        on_hand_after: u32,
+        at: Timestamp,
+        by: Username,
+    },
+}
+
+/// How the center settles units a store did not receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingOutcome {
+    /// Lost in transit: written off at the center.
+    Lost,
+    /// Found (back at the warehouse): available again, to be sent with a new request.
+    Found,
+}
+
+impl MissingOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissingOutcome::Lost => "lost",
+            MissingOutcome::Found => "found",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        [MissingOutcome::Lost, MissingOutcome::Found]
+            .into_iter()
+            .find(|o| o.as_str() == raw)
+            .ok_or(ValueError::MissingOutcome)
+    }
 }
 
 /// One product's stock at the logistics center.
@@ -310,6 +488,34 @@ pub struct CentralStock {
     shipped: BTreeMap<RestockId, u32>,
     delivered: BTreeSet<RestockId>,
     receipts: BTreeSet<String>,
+    /// Units missing at a store's receipt, per request, not yet settled.
+    missing: BTreeMap<RestockId, u32>,
+    /// Units lost in transit, in all.
+    lost: u32,
+}
+
+/// The central stock as a version-1 snapshot held it (no missing or lost units).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CentralStockV1 {
+    on_hand: u32,
+    allocated: BTreeMap<RestockId, u32>,
+    shipped: BTreeMap<RestockId, u32>,
+    delivered: BTreeSet<RestockId>,
+    receipts: BTreeSet<String>,
+}
+
+impl From<CentralStockV1> for CentralStock {
+    fn from(old: CentralStockV1) -> Self {
+        Self {
+            on_hand: old.on_hand,
+            allocated: old.allocated,
+            shipped: old.shipped,
+            delivered: old.delivered,
+            receipts: old.receipts,
+            missing: BTreeMap::new(),
+            lost: 0,
+        }
+    }
 }
 
 /// The highest central quantity a receipt may reach.
@@ -332,6 +538,62 @@ impl CentralStock {
 
     pub fn shipment_of(&self, request: RestockId) -> Option<u32> {
         self.shipped.get(&request).copied()
+    }
+
+    /// Missing at stores' receipts, not yet settled.
+    pub fn missing(&self) -> u32 {
+        self.missing.values().sum()
+    }
+
+    pub fn missing_of(&self, request: RestockId) -> u32 {
+        self.missing.get(&request).copied().unwrap_or(0)
+    }
+
+    /// Lost in transit, in all.
+    pub fn lost(&self) -> u32 {
+        self.lost
+    }
+
+    /// A receipt short by `missing` units. `None` when the delivery is already noted.
+    pub fn decide_deliver_short(
+        &self,
+        request: RestockId,
+        missing: u32,
+        at: Timestamp,
+    ) -> Option<CentralEvent> {
+        if self.delivered.contains(&request) {
+            return None;
+        }
+        let shipped = *self.shipped.get(&request)?;
+        let missing = missing.min(shipped);
+        Some(CentralEvent::DeliveredShort {
+            request,
+            quantity: shipped - missing,
+            missing,
+            at,
+        })
+    }
+
+    /// Settles the units missing from a request. `None` when none wait (already settled).
+    pub fn decide_resolve_missing(
+        &self,
+        request: RestockId,
+        outcome: MissingOutcome,
+        stamp: &Stamp,
+    ) -> Option<CentralEvent> {
+        let quantity = *self.missing.get(&request)?;
+        let on_hand_after = match outcome {
+            MissingOutcome::Lost => self.on_hand,
+            MissingOutcome::Found => self.on_hand.saturating_add(quantity),
+        };
+        Some(CentralEvent::MissingResolved {
+            request,
+            quantity,
+            outcome,
+            on_hand_after,
+            at: stamp.at,
+            by: stamp.by.clone(),
+        })
     }
 
     /// `None` when this receipt was already recorded (a retry).
@@ -446,6 +708,27 @@ impl CentralStock {
             CentralEvent::Delivered { request, .. } => {
                 self.delivered.insert(*request);
             }
+            CentralEvent::DeliveredShort {
+                request, missing, ..
+            } => {
+                self.delivered.insert(*request);
+                if *missing > 0 {
+                    self.missing.insert(*request, *missing);
+                }
+            }
+            CentralEvent::MissingResolved {
+                request,
+                quantity,
+                outcome,
+                on_hand_after,
+                ..
+            } => {
+                self.missing.remove(request);
+                if *outcome == MissingOutcome::Lost {
+                    self.lost = self.lost.saturating_add(*quantity);
+                }
+                self.on_hand = *on_hand_after;
+            }
         }
     }
 }
@@ -523,6 +806,99 @@ mod tests {
         assert_eq!(central.decide_ship(id(1), Timestamp(6)), None);
     }
 
+    fn shipped_request(shipped: u32) -> RestockRequest {
+        RestockRequest {
+            id: id(1),
+            status: RestockStatus::Shipped,
+            lines: vec![RestockLine {
+                sku: Sku::parse("EPI-0001").expect("valid sku"),
+                requested: shipped,
+                allocated: 0,
+                shipped,
+                received: 0,
+            }],
+            automatic: false,
+            requested_at: Timestamp(0),
+            requested_by: stamp().by,
+            updated_at: Timestamp(0),
+            rejection_reason: None,
+        }
+    }
+
+    fn counted(sku: &str, received: u32, damaged: u32, missing: u32) -> CountedLine {
+        CountedLine {
+            sku: Sku::parse(sku).expect("valid sku"),
+            received,
+            damaged,
+            damage_reason: (damaged > 0).then_some(DamageReason::Broken),
+            missing,
+        }
+    }
+
+    #[test]
+    fn a_counted_receipt_must_add_up_to_what_was_shipped_line_by_line() {
+        let request = shipped_request(10);
+        assert_eq!(
+            check_receipt(&request, &[counted("EPI-0001", 7, 2, 1)]),
+            Ok(())
+        );
+        let Err(RestockError::ReceiptMismatch(wrong)) =
+            check_receipt(&request, &[counted("EPI-0001", 7, 2, 0)])
+        else {
+            panic!("9 of 10 is refused");
+        };
+        assert_eq!(
+            (wrong[0].index, wrong[0].shipped, wrong[0].counted),
+            (Some(0), 10, 9)
+        );
+        let Err(RestockError::ReceiptMismatch(wrong)) =
+            check_receipt(&request, &[counted("EPI-0002", 1, 0, 0)])
+        else {
+            panic!("a line not shipped, and the shipped one left out");
+        };
+        assert_eq!(
+            wrong.iter().map(|w| w.index).collect::<Vec<_>>(),
+            [Some(0), None]
+        );
+        assert!(DamageReason::parse("wet").is_ok() && DamageReason::parse("fondu").is_err());
+    }
+
+    #[test]
+    fn missing_units_wait_at_the_center_until_lost_or_found_once() {
+        let mut central = CentralStock::default();
+        let received = central.decide_receipt("r1", 20, &stamp());
+        central.apply(&received.expect("valid").expect("new"));
+        let allocated = central.decide_allocate(id(1), 10, Timestamp(1));
+        central.apply(&allocated.expect("allocates"));
+        let ship = central.decide_ship(id(1), Timestamp(2)).expect("ships");
+        central.apply(&ship);
+        let short = central
+            .decide_deliver_short(id(1), 3, Timestamp(3))
+            .expect("a short delivery");
+        central.apply(&short);
+        assert_eq!(central.decide_deliver_short(id(1), 3, Timestamp(4)), None);
+        assert_eq!(central.decide_deliver(id(1), Timestamp(4)), None);
+        assert_eq!(
+            (central.on_hand(), central.missing(), central.lost()),
+            (10, 3, 0)
+        );
+        let lost = central
+            .decide_resolve_missing(id(1), MissingOutcome::Lost, &stamp())
+            .expect("settles");
+        central.apply(&lost);
+        assert_eq!(
+            (central.on_hand(), central.missing(), central.lost()),
+            (10, 0, 3)
+        );
+        assert_eq!(
+            central.decide_resolve_missing(id(1), MissingOutcome::Found, &stamp()),
+            None,
+            "settled once"
+        );
+        let v1 = CentralStockV1::default();
+        assert_eq!(CentralStock::from(v1), CentralStock::default());
+    }
+
     #[test]
     fn steps_follow_the_state_machine_and_retries_are_recognised() {
         let mut request = RestockRequest {
@@ -550,7 +926,7 @@ mod tests {
             decide_step(&request, &allocate, &stamp()),
             Ok(StepDecision::AlreadyDone)
         );
-        assert!(decide_step(&request, &RestockStep::Receive, &stamp()).is_err());
+        assert!(decide_step(&request, &RestockStep::Receive(Receipt::Full), &stamp()).is_err());
         assert!(matches!(
             decide_step(&request, &RestockStep::Cancel, &stamp()),
             Ok(StepDecision::Apply(_))

@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::legacy::{StoreStateV1, StoreStateV2};
 use super::restock::{
-    ReceivedLine, RestockError, RestockId, RestockLine, RestockRequest, RestockStatus, RestockStep,
-    RestockStepDone, StepDecision, StepKind, decide_step,
+    CountedLine, Receipt, ReceiptLine, ReceivedLine, RestockError, RestockId, RestockLine,
+    RestockRequest, RestockStatus, RestockStep, RestockStepDone, StepDecision, StepKind,
+    check_receipt, decide_step,
 };
 use super::tax::{Rate, TaxClass, TaxCode, TaxLine};
 use super::till::{
@@ -660,6 +661,14 @@ impl RestockAsk {
     }
 }
 
+impl Receipt {
+    /// A receipt counted line by line: at least one line, each SKU once.
+    pub fn counted(lines: Vec<CountedLine>) -> Result<Self, LinesError> {
+        check_lines(lines.iter().map(|l| &l.sku))?;
+        Ok(Self::Counted(lines))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleRecorded {
     pub sale: Sale,
@@ -1228,17 +1237,44 @@ impl StoreState {
             StepDecision::AlreadyDone => return Ok(None),
             StepDecision::Apply(done) => done,
         };
-        if let StepKind::Received(lines) = &mut done.step {
-            *lines = request
-                .lines
-                .iter()
-                .filter(|l| l.shipped > 0)
-                .map(|l| ReceivedLine {
-                    sku: l.sku.clone(),
-                    quantity: l.shipped,
-                    on_hand_after: self.stock_line(&l.sku).on_hand.saturating_add(l.shipped),
-                })
-                .collect();
+        if let RestockStep::Receive(receipt) = step {
+            done.step = match receipt {
+                Receipt::Full => StepKind::Received(
+                    request
+                        .lines
+                        .iter()
+                        .filter(|l| l.shipped > 0)
+                        .map(|l| ReceivedLine {
+                            sku: l.sku.clone(),
+                            quantity: l.shipped,
+                            on_hand_after: self
+                                .stock_line(&l.sku)
+                                .on_hand
+                                .saturating_add(l.shipped),
+                        })
+                        .collect(),
+                ),
+                Receipt::Counted(counted) => {
+                    check_receipt(request, counted)?;
+                    StepKind::ReceivedCounted(
+                        counted
+                            .iter()
+                            .filter(|c| c.received + c.damaged + c.missing > 0)
+                            .map(|c| ReceiptLine {
+                                sku: c.sku.clone(),
+                                received: c.received,
+                                damaged: c.damaged,
+                                damage_reason: c.damage_reason,
+                                missing: c.missing,
+                                on_hand_after: self
+                                    .stock_line(&c.sku)
+                                    .on_hand
+                                    .saturating_add(c.received),
+                            })
+                            .collect(),
+                    )
+                }
+            };
         }
         Ok(Some(done))
     }
@@ -1612,10 +1648,22 @@ impl StoreState {
                 self.restocks.insert(request.id.number, request.clone());
             }
             StoreEvent::RestockStep(done) => {
-                if let StepKind::Received(lines) = &done.step {
-                    for line in lines {
-                        self.set_on_hand(&line.sku, line.on_hand_after);
+                match &done.step {
+                    StepKind::Received(lines) => {
+                        for line in lines {
+                            self.set_on_hand(&line.sku, line.on_hand_after);
+                        }
                     }
+                    // Damaged units never reach on-hand: they are written off on receipt.
+                    StepKind::ReceivedCounted(lines) => {
+                        for line in lines {
+                            self.set_on_hand(&line.sku, line.on_hand_after);
+                        }
+                    }
+                    StepKind::Allocated(_)
+                    | StepKind::Shipped(_)
+                    | StepKind::Rejected(_)
+                    | StepKind::Cancelled => {}
                 }
                 if let Some(request) = self.restocks.get_mut(&done.number) {
                     request.apply(done);

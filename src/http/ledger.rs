@@ -9,8 +9,8 @@ use super::problem::ApiError;
 use super::{AppState, rfc3339};
 use crate::auth::Permission;
 use crate::domain::{
-    RestockId, RestockRequested, RestockStepDone, SaleRecorded, SaleReturned, StepKind,
-    StockAdjusted, StockLevelsSet, StoreEvent, StoreId,
+    DamageReason, ReceiptLine, RestockId, RestockRequested, RestockStepDone, SaleRecorded,
+    SaleReturned, StepKind, StockAdjusted, StockLevelsSet, StoreEvent, StoreId,
 };
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -55,6 +55,22 @@ struct LedgerEntry {
     /// Quantities a restock step names (requested, allocated or shipped).
     #[serde(skip_serializing_if = "Option::is_none")]
     quantities: Option<Vec<Quantity>>,
+    /// A receipt with discrepancies: units that arrived damaged, written off here (they
+    /// never reach on-hand), with their reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    written_off: Option<Vec<WrittenOff>>,
+    /// A receipt with discrepancies: units shipped that did not arrive (the logistics
+    /// center settles them: lost in transit, or found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<Vec<Quantity>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct WrittenOff {
+    sku: String,
+    quantity: u32,
+    /// broken, expired, wet or other.
+    reason: &'static str,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -85,6 +101,8 @@ fn entry(seq: u64, kind: &'static str) -> LedgerEntry {
         levels: None,
         restock_id: None,
         quantities: None,
+        written_off: None,
+        missing: None,
     }
 }
 
@@ -251,6 +269,7 @@ fn restock_step_entry(seq: u64, store: StoreId, done: RestockStepDone) -> Ledger
                 .collect(),
             ..base
         },
+        StepKind::ReceivedCounted(lines) => received_counted_entry(lines, base),
         StepKind::Rejected(reason) => LedgerEntry {
             kind: "restock_rejected",
             reason: Some(reason),
@@ -260,6 +279,45 @@ fn restock_step_entry(seq: u64, store: StoreId, done: RestockStepDone) -> Ledger
             kind: "restock_cancelled",
             ..base
         },
+    }
+}
+
+/// A receipt with discrepancies: the units received in good condition as movements, the
+/// damaged ones written off, the missing ones named.
+fn received_counted_entry(lines: Vec<ReceiptLine>, base: LedgerEntry) -> LedgerEntry {
+    let written_off = lines
+        .iter()
+        .filter(|l| l.damaged > 0)
+        .map(|l| WrittenOff {
+            sku: l.sku.to_string(),
+            quantity: l.damaged,
+            reason: l.damage_reason.unwrap_or(DamageReason::Other).as_str(),
+        })
+        .collect();
+    let missing = lines
+        .iter()
+        .filter(|l| l.missing > 0)
+        .map(|l| Quantity {
+            sku: l.sku.to_string(),
+            quantity: l.missing,
+        })
+        .collect();
+    LedgerEntry {
+        kind: "restock_received",
+        movements: lines
+            .into_iter()
+            .filter(|l| l.received > 0)
+            .map(|l| Movement {
+                sku: l.sku.to_string(),
+                change: i64::from(l.received),
+                on_hand_after: l.on_hand_after,
+                unit_price_cents: None,
+                discrepancy: None,
+            })
+            .collect(),
+        written_off: Some(written_off),
+        missing: Some(missing),
+        ..base
     }
 }
 

@@ -81,6 +81,8 @@ fn value_code(error: ValueError) -> &'static str {
         ValueError::Discount => "invalid_discount",
         ValueError::TaxClass => "invalid_tax_class",
         ValueError::Amount => "invalid_amount",
+        ValueError::DamageReason => "invalid_damage_reason",
+        ValueError::MissingOutcome => "invalid_missing_outcome",
     }
 }
 
@@ -137,6 +139,8 @@ fn value_detail(error: ValueError) -> String {
             "La catégorie de taxe est taxable, zero_rated (détaxé) ou exempt (exonéré).".into()
         }
         ValueError::Amount => "Un montant est un entier de cents de 0 à 100 000 000.".into(),
+        ValueError::DamageReason => "Une raison de bris est broken, expired, wet ou other.".into(),
+        ValueError::MissingOutcome => "Des unités manquantes sont lost ou found.".into(),
     }
 }
 
@@ -353,6 +357,42 @@ fn unknown_skus(errors: Vec<Value>) -> Problem {
             "unknown_sku",
             "Unknown SKU",
             detail,
+        ),
+        errors,
+    )
+}
+
+/// A counted receipt whose lines do not add up to what was shipped: a 400 naming each line
+/// (`lines[i]`, or `lines` for a shipped line the body leaves out). Nothing was received.
+fn receipt_mismatch(lines: &[crate::domain::ReceiptMismatch]) -> Problem {
+    let errors = lines
+        .iter()
+        .map(|l| {
+            let field = l
+                .index
+                .map_or_else(|| "lines".to_owned(), |i| format!("lines[{i}]"));
+            json!({
+                "field": field,
+                "code": "receipt_mismatch",
+                "sku": l.sku.as_str(),
+                "shipped": l.shipped,
+                "counted": l.counted,
+                "detail": format!(
+                    "{} : reçu + endommagé + manquant = {}, mais {} unité(s) ont été expédiées.",
+                    l.sku, l.counted, l.shipped
+                ),
+            })
+        })
+        .collect();
+    with_errors(
+        problem(
+            StatusCode::BAD_REQUEST,
+            "receipt_mismatch",
+            "Receipt does not match the shipment",
+            format!(
+                "{} ligne(s) de la réception ne correspondent pas à l'expédition ; rien n'a été reçu.",
+                lines.len()
+            ),
         ),
         errors,
     )
@@ -577,6 +617,7 @@ fn store_problem(error: &StoreError) -> Problem {
             "Aucun produit n'est sous son point de commande (ou tout est déjà en route).",
         ),
         StoreError::Restock(RestockError::UnknownSkus(skus)) => unknown_skus(skus_json(skus)),
+        StoreError::Restock(RestockError::ReceiptMismatch(lines)) => receipt_mismatch(lines),
         StoreError::CentralOverflow(sku) => problem(
             StatusCode::CONFLICT,
             "stock_out_of_bounds",

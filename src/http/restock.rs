@@ -21,8 +21,8 @@ use crate::actors::{FlowError, Recorded};
 use crate::auth::Permission;
 use crate::cluster::fanout::{self, Ask};
 use crate::domain::{
-    CentralEvent, Quantity, RestockAsk, RestockId, RestockRequest, RestockStatus, Sku, StoreId,
-    parse_label,
+    CentralEvent, CountedLine, DamageReason, MissingOutcome, Quantity, Receipt, RestockAsk,
+    RestockId, RestockRequest, RestockStatus, Sku, StoreId, ValueError, parse_label,
 };
 use crate::reports::ProductQuery;
 use crate::reports::report::{CentralTotals, Coverage};
@@ -42,8 +42,11 @@ struct RestockLineBody {
     requested: u32,
     allocated: u32,
     shipped: u32,
+    /// Arrived at the store, damaged units included (those are written off in its ledger).
     received: u32,
     in_transit: u32,
+    /// Once received: shipped and never arrived (the logistics center settles them).
+    missing: u32,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -75,7 +78,14 @@ impl From<RestockRequest> for RestockBody {
                     allocated: l.allocated,
                     shipped: l.shipped,
                     received: l.received,
-                    in_transit: l.in_transit(),
+                    in_transit: match r.status {
+                        RestockStatus::Received => 0,
+                        _ => l.in_transit(),
+                    },
+                    missing: match r.status {
+                        RestockStatus::Received => l.in_transit(),
+                        _ => 0,
+                    },
                 })
                 .collect(),
             requested_at: rfc3339(r.requested_at),
@@ -223,10 +233,92 @@ async fn get_store_restock(
     Ok(web::Json(request.into()))
 }
 
-/// The store receives the shipment: on-hand grows by what was shipped. A repeated call
-/// moves nothing.
+/// What a store counted on receipt. No body, `null`, `{}` or no `lines`: everything
+/// arrived.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReceiveBody {
+    lines: Option<Vec<CountedBody>>,
+}
+
+/// One line: `received + damaged + missing` must be what was shipped.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CountedBody {
+    sku: String,
+    /// Arrived in good condition: goes on hand.
+    received: i64,
+    /// Arrived unsellable: written off at the store (`damage_reason` required).
+    #[serde(default)]
+    damaged: i64,
+    /// broken, expired, wet or other.
+    damage_reason: Option<String>,
+    /// Shipped and not arrived: settled by the logistics center.
+    #[serde(default)]
+    missing: i64,
+}
+
+const MAX_COUNTED: i64 = 1_000_000;
+
+/// Parses a receipt body, naming every invalid field (`lines[i].damaged`, …).
+fn parse_receipt(raw: &[u8]) -> Result<Receipt, ApiError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Receipt::Full);
+    }
+    let body: Option<ReceiveBody> =
+        serde_json::from_slice(raw).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+    let Some(lines) = body.and_then(|b| b.lines) else {
+        return Ok(Receipt::Full);
+    };
+    let mut errors = Vec::new();
+    let mut counted = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let mut count = |name: &str, value: i64| {
+            u32::try_from(value)
+                .ok()
+                .filter(|v| i64::from(*v) <= MAX_COUNTED)
+                .unwrap_or_else(|| {
+                    errors.push(FieldError::new(
+                        format!("lines[{i}].{name}"),
+                        ValueError::Counted,
+                    ));
+                    0
+                })
+        };
+        let (received, damaged, missing) = (
+            count("received", line.received),
+            count("damaged", line.damaged),
+            count("missing", line.missing),
+        );
+        let reason = match (damaged, line.damage_reason.as_deref()) {
+            (0, None) => None,
+            (_, raw) => DamageReason::parse(raw.unwrap_or(""))
+                .map_err(|e| errors.push(FieldError::new(format!("lines[{i}].damage_reason"), e)))
+                .ok(),
+        };
+        match Sku::parse(&line.sku) {
+            Ok(sku) => counted.push(CountedLine {
+                sku,
+                received,
+                damaged,
+                damage_reason: reason,
+                missing,
+            }),
+            Err(e) => errors.push(FieldError::new(format!("lines[{i}].sku"), e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Receipt::counted(counted).map_err(lines_error)
+}
+
+/// The store receives the shipment: everything shipped (no body), or counted per line
+/// (received, damaged with a reason, missing), which must add up to what was shipped (400
+/// naming the line otherwise, nothing received). A repeated call moves nothing.
 #[utoipa::path(
     tag = "réapprovisionnement",
+    request_body(content = Option<ReceiveBody>, description = "Sans corps : tout est arrivé"),
     responses((status = 200, description = "Demande reçue", body = RestockBody))
 )]
 #[post("/stores/{store_id}/restock-requests/{request_id}/receive")]
@@ -234,11 +326,13 @@ async fn receive_restock(
     app: web::Data<AppState>,
     user: Authenticated,
     path: web::Path<(u32, String)>,
+    body: web::Bytes,
 ) -> Result<web::Json<RestockBody>, ApiError> {
     let id = store_request(&user, Permission::ReceiveRestock, path.into_inner())?;
+    let receipt = parse_receipt(&body)?;
     Ok(web::Json(
         app.registry
-            .receive_restock(id, user.username.clone())
+            .receive_restock(id, receipt, user.username.clone())
             .await?
             .into(),
     ))
@@ -271,6 +365,10 @@ struct CentralBody {
     on_hand: u32,
     allocated: u32,
     in_transit: u32,
+    /// Missing at stores' receipts, waiting to be settled (lost or found).
+    missing: u32,
+    /// Lost in transit, in all.
+    lost: u32,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -286,7 +384,10 @@ struct CentralQuery {
 impl CentralBody {
     fn of(product: crate::domain::Product, totals: &CentralTotals) -> Self {
         let (on_hand, allocated, in_transit) = totals.units(&product.sku);
+        let (missing, lost) = totals.discrepancies(&product.sku);
         CentralBody {
+            missing,
+            lost,
             in_transit,
             on_hand,
             allocated,
@@ -506,6 +607,52 @@ async fn ship(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+struct ResolveMissingBody {
+    sku: String,
+    /// lost (in transit) or found (back in central stock, to be sent again).
+    outcome: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct MissingResolvedBody {
+    restock_id: String,
+    sku: String,
+    outcome: &'static str,
+    /// Units this call settled: 0 when none waited (or a retry found them settled).
+    quantity: u32,
+}
+
+/// Settles the units of a line missing at the store's receipt: lost in transit, or found
+/// and back in central stock. Idempotent: a retry settles nothing more.
+#[utoipa::path(
+    tag = "réapprovisionnement",
+    request_body = ResolveMissingBody,
+    responses((status = 200, description = "Manquants réglés", body = MissingResolvedBody))
+)]
+#[post("/logistics/restock-requests/{request_id}/missing")]
+async fn resolve_missing(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<ResolveMissingBody>,
+) -> Result<web::Json<MissingResolvedBody>, ApiError> {
+    user.require(Permission::ManageCentral, None)?;
+    let id = request_id(&path)?;
+    let sku = sku(&body.sku)?;
+    let outcome = MissingOutcome::parse(&body.outcome)
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("outcome", e)]))?;
+    let by = user.username.clone();
+    let quantity = app.registry.resolve_missing(id, &sku, outcome, by).await?;
+    Ok(web::Json(MissingResolvedBody {
+        restock_id: id.to_string(),
+        sku: sku.to_string(),
+        outcome: outcome.as_str(),
+        quantity,
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct RejectBody {
     reason: String,
 }
@@ -603,6 +750,31 @@ fn central_entry(seq: u64, event: CentralEvent) -> CentralEntry {
             quantity,
             at,
         } => ("delivered", at, quantity, Some(request), None, None),
+        // What reached the store; the missing units get an entry of their own when settled.
+        CentralEvent::DeliveredShort {
+            request,
+            quantity,
+            at,
+            ..
+        } => ("delivered_short", at, quantity, Some(request), None, None),
+        CentralEvent::MissingResolved {
+            request,
+            quantity,
+            outcome,
+            on_hand_after,
+            at,
+            ..
+        } => (
+            match outcome {
+                MissingOutcome::Lost => "lost_in_transit",
+                MissingOutcome::Found => "found_after_transit",
+            },
+            at,
+            quantity,
+            Some(request),
+            None,
+            Some(on_hand_after),
+        ),
     };
     CentralEntry {
         seq,
@@ -662,7 +834,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(list_restocks)
         .service(allocate)
         .service(ship)
-        .service(reject);
+        .service(reject)
+        .service(resolve_missing);
 }
 
 /// The OpenAPI description of this module's routes.
@@ -679,6 +852,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     allocate,
     ship,
     reject,
+    resolve_missing,
     central_ledger
 ))]
 pub(super) struct Docs;

@@ -14,10 +14,12 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::domain::legacy::{ChainEventV1, StoreEventV1};
 use crate::domain::{CentralEvent, ChainEvent, StoreEvent};
 
-/// Version of the records whose layout has not changed since the first: the products'
-/// snapshots (central stock), and the history's own bodies (the history is a read model
-/// rebuilt whole when its schema version changes).
+/// Version of the records whose layout has not changed since the first: the history's own
+/// bodies (the history is a read model rebuilt whole when its schema version changes).
 pub const FORMAT_VERSION: u8 = 1;
+/// Version of a product's snapshot (central stock): 2 since it holds the units missing at
+/// stores' receipts and those lost in transit (1 held neither; still read).
+pub const CENTRAL_SNAPSHOT_VERSION: u8 = 2;
 /// Version of the events of every stream: 2 since the till (sales with taxes and tenders,
 /// products with a tax class, stores in a jurisdiction, till sessions). Version 1 events
 /// are read through `domain::legacy`.

@@ -5,9 +5,11 @@
 //! never a state rebuilt from nothing.
 
 use super::codec::{
-    self, CHAIN_SNAPSHOT_VERSION, CodecError, FORMAT_VERSION, STORE_SNAPSHOT_VERSION,
+    self, CENTRAL_SNAPSHOT_VERSION, CHAIN_SNAPSHOT_VERSION, CodecError, STORE_SNAPSHOT_VERSION,
 };
-use crate::domain::legacy::{ChainStateV1, ChainStateV2, StoreStateV1, StoreStateV2};
+use crate::domain::legacy::{
+    CentralStockV1, ChainStateV1, ChainStateV2, StoreStateV1, StoreStateV2,
+};
 use crate::domain::{CentralStock, ChainState, StoreState};
 
 /// A state a stream's snapshot holds.
@@ -21,17 +23,6 @@ fn unknown(record: &'static str, found: u8, reads: &'static str) -> CodecError {
         record,
         found,
         reads,
-    }
-}
-
-/// A snapshot whose layout has not changed since version 1.
-fn decode_v1<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    record: &'static str,
-) -> Result<T, CodecError> {
-    match codec::split(bytes)? {
-        (FORMAT_VERSION, body) => codec::decode_body(body),
-        (found, _) => Err(unknown(record, found, "version 1")),
     }
 }
 
@@ -53,11 +44,16 @@ impl Snapshot for ChainState {
 
 impl Snapshot for CentralStock {
     fn encode_snapshot(&self) -> Result<Vec<u8>, CodecError> {
-        codec::encode(self)
+        codec::encode_as(CENTRAL_SNAPSHOT_VERSION, self)
     }
 
+    /// Version 2 as it is; version 1 (no missing or lost units) through `legacy`.
     fn decode_snapshot(bytes: &[u8]) -> Result<Self, CodecError> {
-        decode_v1(bytes, "central stock snapshot")
+        match codec::split(bytes)? {
+            (CENTRAL_SNAPSHOT_VERSION, body) => codec::decode_body(body),
+            (1, body) => Ok(codec::decode_body::<CentralStockV1>(body)?.into()),
+            (found, _) => Err(unknown("central stock snapshot", found, "versions 1 and 2")),
+        }
     }
 }
 

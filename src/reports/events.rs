@@ -179,7 +179,7 @@ pub fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str,
                     let status = match done.step {
                         StepKind::Allocated(_) => "allocated",
                         StepKind::Shipped(_) => "shipped",
-                        StepKind::Received(_) => "received",
+                        StepKind::Received(_) | StepKind::ReceivedCounted(_) => "received",
                         StepKind::Rejected(_) => "rejected",
                         StepKind::Cancelled => "cancelled",
                     };
@@ -198,7 +198,10 @@ pub fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str,
                 CentralEvent::Allocated { .. } => "central_allocated",
                 CentralEvent::Released { .. } => "central_released",
                 CentralEvent::Shipped { .. } => "central_shipped",
-                CentralEvent::Delivered { .. } => "central_delivered",
+                CentralEvent::Delivered { .. } | CentralEvent::DeliveredShort { .. } => {
+                    "central_delivered"
+                }
+                CentralEvent::MissingResolved { .. } => "central_missing_resolved",
             };
             (
                 Audience::Logistics,

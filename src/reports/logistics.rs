@@ -5,7 +5,8 @@ use dashmap::DashMap;
 use std::collections::HashMap;
 
 use crate::domain::{
-    CentralEvent, CentralStock, RestockId, RestockRequest, RestockStatus, Sku, StoreEvent, StoreId,
+    CentralEvent, CentralStock, MissingOutcome, RestockId, RestockRequest, RestockStatus, Sku,
+    StoreEvent, StoreId,
 };
 
 /// A product's central quantities as the API shows them.
@@ -13,6 +14,12 @@ use crate::domain::{
 pub struct CentralLine {
     pub on_hand: u32,
     pub allocated: u32,
+    /// Missing at stores' receipts, waiting for the center to settle them.
+    #[serde(default)]
+    pub missing: u32,
+    /// Lost in transit, in all.
+    #[serde(default)]
+    pub lost: u32,
 }
 
 #[derive(Default)]
@@ -27,6 +34,8 @@ impl CentralView {
             CentralLine {
                 on_hand: state.on_hand(),
                 allocated: state.allocated(),
+                missing: state.missing(),
+                lost: state.lost(),
             },
         );
     }
@@ -53,6 +62,19 @@ impl CentralView {
                 line.allocated = line.allocated.saturating_sub(*quantity)
             }
             CentralEvent::Delivered { .. } => {}
+            CentralEvent::DeliveredShort { missing, .. } => line.missing += missing,
+            CentralEvent::MissingResolved {
+                quantity,
+                outcome,
+                on_hand_after,
+                ..
+            } => {
+                line.missing = line.missing.saturating_sub(*quantity);
+                if *outcome == MissingOutcome::Lost {
+                    line.lost = line.lost.saturating_add(*quantity);
+                }
+                line.on_hand = *on_hand_after;
+            }
         }
     }
 

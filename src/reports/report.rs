@@ -374,6 +374,8 @@ pub struct CentralTotals {
     pub on_hand: HashMap<Sku, u64>,
     pub allocated: HashMap<Sku, u64>,
     pub in_transit: HashMap<Sku, u64>,
+    pub missing: HashMap<Sku, u64>,
+    pub lost: HashMap<Sku, u64>,
 }
 
 impl CentralTotals {
@@ -395,10 +397,22 @@ impl CentralTotals {
         (of(&self.on_hand), of(&self.allocated), of(&self.in_transit))
     }
 
+    /// A product's units `(missing, lost)`: missing at receipts and not yet settled, and
+    /// lost in transit.
+    pub fn discrepancies(&self, sku: &Sku) -> (u32, u32) {
+        let of = |map: &HashMap<Sku, u64>| {
+            map.get(sku)
+                .map_or(0, |u| u32::try_from(*u).unwrap_or(u32::MAX))
+        };
+        (of(&self.missing), of(&self.lost))
+    }
+
     pub fn add(&mut self, part: &StockPart) {
         for (sku, line) in &part.central {
             *self.on_hand.entry(sku.clone()).or_default() += u64::from(line.on_hand);
             *self.allocated.entry(sku.clone()).or_default() += u64::from(line.allocated);
+            *self.missing.entry(sku.clone()).or_default() += u64::from(line.missing);
+            *self.lost.entry(sku.clone()).or_default() += u64::from(line.lost);
         }
         for (sku, units) in &part.in_transit {
             *self.in_transit.entry(sku.clone()).or_default() += u64::from(*units);

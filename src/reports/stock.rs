@@ -62,13 +62,18 @@ impl StockView {
                     }
                 }
             }
-            StoreEvent::RestockStep(done) => {
-                if let StepKind::Received(lines) = &done.step {
-                    lines
-                        .iter()
-                        .for_each(|l| set_on_hand(&l.sku, l.on_hand_after));
-                }
-            }
+            StoreEvent::RestockStep(done) => match &done.step {
+                StepKind::Received(lines) => lines
+                    .iter()
+                    .for_each(|l| set_on_hand(&l.sku, l.on_hand_after)),
+                StepKind::ReceivedCounted(lines) => lines
+                    .iter()
+                    .for_each(|l| set_on_hand(&l.sku, l.on_hand_after)),
+                StepKind::Allocated(_)
+                | StepKind::Shipped(_)
+                | StepKind::Rejected(_)
+                | StepKind::Cancelled => {}
+            },
             StoreEvent::RestockRequested(_)
             | StoreEvent::SalesLetGo { .. }
             | StoreEvent::SessionOpened(_)

@@ -99,6 +99,7 @@ const ROUTES: &[Row] = &[
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/allocate", allowed: LOGISTICS, scoped: false },
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/ship", allowed: LOGISTICS, scoped: false },
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/reject", allowed: LOGISTICS, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/missing", allowed: LOGISTICS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/sales", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/top-products", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/stock", allowed: MANAGERS, scoped: false },
@@ -296,6 +297,9 @@ impl Fixture {
                 json!({"lines": [{"sku": self.sku, "quantity": 1}]})
             }
             ("POST", t) if t.ends_with("/reject") => json!({"reason": "matrice"}),
+            ("POST", t) if t.ends_with("/missing") => {
+                json!({"sku": self.sku, "outcome": "lost"})
+            }
             ("POST", t) if t.ends_with("/sessions") => json!({"float_cents": 10_000}),
             ("POST", t) if t.ends_with("/close") => json!({"counted_cash_cents": 10_000}),
             ("POST", t) if t.ends_with("/approvals") => {
@@ -343,6 +347,7 @@ fn expected(row: &Row, role: Option<&str>, store_role_other_store: bool) -> u16 
         "/cancel",
         "/resend",
         "/apply",
+        "/missing",
     ];
     let success = if row.method == "POST" && !acts.iter().any(|a| row.template.ends_with(a)) {
         201

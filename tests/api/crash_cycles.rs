@@ -389,7 +389,8 @@ fn sled_survives_sigkill_while_serving_and_while_starting() {
     crash_cycles("sled");
 }
 
-/// Central + allocated + in transit + every store's on-hand, for one SKU.
+/// Central + allocated + in transit + missing at receipts + lost + every store's on-hand,
+/// for one SKU (units written off at stores: see `discrepancies`, which adds them).
 fn units_in_the_chain(client: &Client, sku: &str) -> i64 {
     let central = client.get(&format!("/api/v1/logistics/stock?q={sku}"));
     let line = &central["items"][0];
@@ -400,7 +401,7 @@ fn units_in_the_chain(client: &Client, sku: &str) -> i64 {
                 .expect("on_hand")
         })
         .sum();
-    ["on_hand", "allocated", "in_transit"]
+    ["on_hand", "allocated", "in_transit", "missing", "lost"]
         .iter()
         .map(|field| line[field].as_i64().expect("a central figure"))
         .sum::<i64>()

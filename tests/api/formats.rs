@@ -74,7 +74,7 @@ fn every_version_1_record_decodes_to_what_was_written() {
             StoreEvent::RestockStep(done) => match done.step {
                 StepKind::Allocated(_) => "allocated",
                 StepKind::Shipped(_) => "shipped",
-                StepKind::Received(_) => "received",
+                StepKind::Received(_) | StepKind::ReceivedCounted(_) => "received",
                 StepKind::Rejected(_) | StepKind::Cancelled => "closed",
             },
             other => panic!("{seq} is a restock step, not {other:?}"),

@@ -14,6 +14,7 @@ mod cluster;
 mod cluster_local;
 mod concurrency;
 mod crash_cycles;
+mod discrepancies;
 mod disk;
 mod edge;
 mod errors;
