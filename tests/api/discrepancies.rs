@@ -366,3 +366,109 @@ fn a_receipt_with_discrepancies_survives_sigkill_between_its_steps() {
     assert_eq!(units_in_the_chain(&get, sku), before);
     assert!(server.terminate());
 }
+
+/// Through HAProxy on the local cluster: a store and a product held by different
+/// instances; the receipt's short delivery and the settling of the missing units reach the
+/// product's owner over the internal API, and the chain's figures still add up.
+#[test]
+fn across_instances_the_center_settles_what_a_store_did_not_receive() {
+    use crate::cluster_local::{free_ports, start};
+    use magasin::cluster::{owner, product_key, store_key};
+    use magasin::domain::{Sku, StoreId};
+
+    let temp = tempfile::tempdir().expect("a temp dir");
+    let cluster = start(temp.path(), free_ports());
+    let client = cluster.client();
+    let base = cluster.base.clone();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": "demo"}))
+        .send()
+        .and_then(|r| r.json())
+        .expect("a login");
+    let token = login["token"].as_str().expect("a token").to_owned();
+    let get = |path: &str| -> Value {
+        let answer = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .expect("an answer");
+        assert_eq!(answer.status().as_u16(), 200, "{path}");
+        answer.json().expect("JSON")
+    };
+    let post = |path: &str, body: Value| -> (u16, Value) {
+        let answer = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .expect("an answer");
+        (
+            answer.status().as_u16(),
+            answer.json().unwrap_or(Value::Null),
+        )
+    };
+    let names: Vec<String> = ["magasin-1", "magasin-2", "magasin-3"]
+        .map(str::to_owned)
+        .to_vec();
+    let store = 2;
+    let store_owner = owner(&store_key(StoreId::new(store).expect("valid")), &names);
+    let sku = get("/api/v1/logistics/stock?per_page=200")["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|l| l["on_hand"].as_i64().unwrap_or(0) >= 10)
+        .filter_map(|l| l["sku"].as_str().map(str::to_owned))
+        .find(|k| owner(&product_key(&Sku::parse(k).expect("a SKU")), &names) != store_owner)
+        .expect("a product held by another instance than the store's");
+    let before = units_in_the_chain(&get, &sku);
+
+    let (status, created) = post(
+        &format!("/api/v1/stores/{store}/restock-requests"),
+        json!({"lines": [{"sku": sku, "quantity": 6}]}),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    for step in ["allocate", "ship"] {
+        let (status, body) = post(
+            &format!("/api/v1/logistics/restock-requests/{id}/{step}"),
+            json!({}),
+        );
+        assert_eq!(status, 200, "{step}: {body}");
+    }
+    let (status, body) = post(
+        &format!("/api/v1/stores/{store}/restock-requests/{id}/receive"),
+        json!({"lines": [{"sku": sku, "received": 3, "damaged": 1,
+                          "damage_reason": "expired", "missing": 2}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        central_line(&get, &sku)[3],
+        2,
+        "2 missing, held by the product's owner"
+    );
+    assert_eq!(units_in_the_chain(&get, &sku), before);
+    let central_before = central_line(&get, &sku)[0];
+    let (status, body) = post(
+        &format!("/api/v1/logistics/restock-requests/{id}/missing"),
+        json!({"sku": sku, "outcome": "found"}),
+    );
+    assert_eq!((status, &body["quantity"]), (200, &json!(2)), "{body}");
+    assert_eq!(central_line(&get, &sku)[0], central_before + 2);
+    assert_eq!(central_line(&get, &sku)[3], 0);
+    assert_eq!(units_in_the_chain(&get, &sku), before);
+    let kinds: Vec<String> = central_kinds(&get, &sku, &id)
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "allocated",
+            "shipped",
+            "delivered_short",
+            "found_after_transit"
+        ]
+    );
+    cluster.stop();
+}
