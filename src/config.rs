@@ -26,6 +26,8 @@ pub struct Settings {
     pub reports: ReportSettings,
     /// How reorder points are proposed from sales (ADR 0030).
     pub replenishment: crate::domain::ReplenishmentPolicy,
+    /// The stores that file an automatic restock request every day (ADR 0030).
+    pub auto_restock: crate::actors::auto_restock::AutoRestockSettings,
     pub demo: DemoSettings,
     pub webhooks: crate::webhooks::WebhookSettings,
     pub cluster: ClusterSettings,

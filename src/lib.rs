@@ -341,6 +341,11 @@ impl Application {
             outbox,
             webhook_settings: settings.webhooks.clone(),
         });
+        actix_rt::spawn(actors::auto_restock::run(
+            state.clone().into_inner(),
+            settings.auto_restock.clone(),
+            state.time_zone.clone(),
+        ));
         let app_state = state.clone();
         let body_limit = settings.server.body_limit_bytes;
         let mut server = HttpServer::new(move || {

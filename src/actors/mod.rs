@@ -5,6 +5,7 @@
 //! The one thing not to break: a write is answered only after its events are durable, and
 //! an actor never blocks its arbiter on the disk.
 
+pub mod auto_restock;
 mod cadence;
 mod chain;
 mod clock;

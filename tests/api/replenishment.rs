@@ -142,3 +142,61 @@ fn proposals_from_the_store_s_sales_are_previewed_then_applied() {
     let after = app.get("/api/v1/stores/1/reorder-proposals").body;
     assert_eq!(line(&after, syrup)["changes"], false);
 }
+
+/// The automatic requests filed by the daily task of `store`.
+fn automatic_requests(app: &TestApp, store: u32) -> Vec<Value> {
+    let listed = app.get(&format!(
+        "/api/v1/stores/{store}/restock-requests?per_page=100"
+    ));
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    listed.body["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|r| r["requested_by"] == "reappro.auto")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_store_that_opted_in_files_one_automatic_request_a_day_and_the_others_none() {
+    // From midnight: whenever the test runs, the day's request is due.
+    let app = spawn_app_with(|s| {
+        s.auto_restock.stores = vec![1];
+        s.auto_restock.hour = 0;
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let filed = loop {
+        let filed = automatic_requests(&app, 1);
+        if !filed.is_empty() || std::time::Instant::now() > deadline {
+            break filed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    let request = &filed[0];
+    assert_eq!(request["automatic"], true);
+    // The demo's lines under their reorder point.
+    let lines = request["lines"].as_array().expect("lines");
+    assert!(!lines.is_empty());
+    for line in lines {
+        let sku = line["sku"].as_str().expect("a SKU");
+        let stock = app.get(&format!("/api/v1/stores/1/stock/{sku}")).body;
+        assert_eq!(stock["low"], true, "{sku}");
+        let target = stock["target_level"].as_u64().expect("target");
+        let on_hand = stock["on_hand"].as_u64().expect("on hand");
+        // Up to its target, less what an earlier request has on its way.
+        let requested = line["requested"].as_u64().expect("requested");
+        assert!(
+            requested > 0 && requested <= target - on_hand,
+            "{sku}: {line}"
+        );
+    }
+    assert!(
+        automatic_requests(&app, 2).is_empty(),
+        "store 2 did not opt in"
+    );
+}
