@@ -22,7 +22,17 @@ pub struct AutoRestockSettings {
     /// The stores that opted in (none by default).
     pub stores: Vec<u32>,
     /// The local hour (0 to 23) from which the day's request is filed.
+    #[serde(deserialize_with = "hour_of_day")]
     pub hour: i8,
+}
+
+/// An hour of the day, 0 to 23: any other stops start-up rather than never firing.
+fn hour_of_day<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i8, D::Error> {
+    let hour = i64::deserialize(deserializer)?;
+    match i8::try_from(hour) {
+        Ok(hour) if (0..=23).contains(&hour) => Ok(hour),
+        _ => Err(serde::de::Error::custom(format!("hour = {hour}: 0 to 23"))),
+    }
 }
 
 /// Who the automatic requests are filed by.
@@ -84,5 +94,23 @@ pub async fn run<S: AsRef<Registry> + 'static>(
             }
         }
         actix_rt::time::sleep(if failed { RETRY } else { TICK }).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hour_is_one_of_the_day() {
+        let parse = |hour: i64| {
+            serde_json::from_value::<AutoRestockSettings>(
+                serde_json::json!({"stores": [1], "hour": hour}),
+            )
+        };
+        assert_eq!(parse(0).map(|s| s.hour).ok(), Some(0));
+        assert_eq!(parse(23).map(|s| s.hour).ok(), Some(23));
+        assert!(parse(24).is_err());
+        assert!(parse(-1).is_err());
     }
 }

@@ -200,3 +200,46 @@ fn a_store_that_opted_in_files_one_automatic_request_a_day_and_the_others_none()
         "store 2 did not opt in"
     );
 }
+
+#[test]
+fn a_route_with_a_received_restock_uses_its_measured_lead_time() {
+    let app = app();
+    let sku = "EPI-0001";
+    app.count(1, sku, 100);
+    sell(&app, sku, 15);
+    let (manager, logistics) = (app.login("gestionnaire1"), app.login("logistique"));
+    let created = app.post_as(
+        Some(&manager),
+        "/api/v1/stores/1/restock-requests",
+        &json!({"lines": [{"sku": sku, "quantity": 5}]}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    for step in ["allocate", "ship"] {
+        let path = format!("/api/v1/logistics/restock-requests/{id}/{step}");
+        let done = app.post_as(Some(&logistics), &path, &json!({}));
+        assert_eq!(done.status, 200, "{step}: {:?}", done.body);
+    }
+    let path = format!("/api/v1/stores/1/restock-requests/{id}/receive");
+    let received = app.post_as(Some(&manager), &path, &json!({}));
+    assert_eq!(received.status, 200, "{:?}", received.body);
+
+    let preview = app.get("/api/v1/stores/1/reorder-proposals").body;
+    assert_eq!(preview["lead_time"]["source"], "measured");
+    assert_eq!(preview["lead_time"]["samples"], 1);
+    let days = preview["lead_time"]["days"].as_f64().expect("days");
+    assert!(
+        (0.0..0.01).contains(&days),
+        "received within the test: {days}"
+    );
+    // The proposal uses it: 15 units today, none the 9 days before.
+    let n = WINDOW as f64;
+    let mean = 15.0 / n;
+    let sigma = (((n - 1.0) * mean * mean + (15.0 - mean).powi(2)) / (n - 1.0)).sqrt();
+    let reorder = (mean * days + Z_95 * sigma * days.sqrt()).ceil();
+    assert_eq!(line(&preview, sku)["proposed"]["reorder_point"], reorder);
+    assert_eq!(
+        line(&preview, sku)["proposed"]["lead_time"]["source"],
+        "measured"
+    );
+}
