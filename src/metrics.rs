@@ -280,7 +280,8 @@ impl CommitListener for Metrics {
                 | StoreEvent::StockLevelsSet(_)
                 | StoreEvent::SalesLetGo { .. }
                 | StoreEvent::SessionOpened(_)
-                | StoreEvent::SessionClosed(_) => {}
+                | StoreEvent::SessionClosed(_)
+                | StoreEvent::Transfer(_) => {}
             }
         }
     }

@@ -14,6 +14,7 @@ mod product;
 mod registry;
 mod restock;
 mod store;
+mod transfer;
 mod watermark;
 
 /// What verifying a store's hash chain found (`Registry::verify_store`).
@@ -26,4 +27,4 @@ pub use registry::{
     RegistryError,
 };
 pub use restock::FlowError;
-pub use store::{ActorSettings, Prices, Recorded, SaleView, StoreError, StoreHandle};
+pub use store::{ActorSettings, Prices, Recorded, SaleView, SourceOp, StoreError, StoreHandle};

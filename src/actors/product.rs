@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
-use super::store::{Pending, StoreError};
+use super::store::{Pending, SourceOp, StoreError};
 use crate::domain::{
-    CentralEvent, CentralStock, DomainEvent, MissingOutcome, RestockId, Sku, Stamp, Username,
+    CentralEvent, CentralStock, DomainEvent, MissingOutcome, RestockId, Sku, Stamp, StoreId,
+    Transfer, Username,
 };
 use crate::persistence::{Journal, StreamId};
 
@@ -206,8 +207,9 @@ impl Handler<Central> for ProductStockActor {
     }
 }
 
-/// The central stock actors held by other instances (the cluster's internal API): runs
-/// `op` on the product's actor at `owner`, with the same idempotency as a local call.
+/// The actors held by other instances (the cluster's internal API): runs `op` on the
+/// product's actor at `owner`, or a transfer's step on its sending store at `owner`, with
+/// the same idempotency as a local call.
 pub trait RemoteCentral: Send + Sync {
     fn run(
         &self,
@@ -215,6 +217,13 @@ pub trait RemoteCentral: Send + Sync {
         sku: Sku,
         op: CentralOp,
     ) -> futures_util::future::BoxFuture<'_, Result<u32, StoreError>>;
+
+    fn at_source(
+        &self,
+        owner: String,
+        store: StoreId,
+        op: SourceOp,
+    ) -> futures_util::future::BoxFuture<'_, Result<Transfer, StoreError>>;
 }
 
 #[derive(Clone)]

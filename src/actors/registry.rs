@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::chain::{ChainActor, ChainActorError, ChainHandle};
 use super::product::{CentralOp, ProductHandle, ProductStockActor, RemoteCentral};
 use super::restock::FlowError;
-use super::store::{ActorSettings, Prices, StoreActor, StoreError, StoreHandle};
+use super::store::{ActorSettings, Prices, SourceOp, StoreActor, StoreError, StoreHandle};
+use crate::domain::Transfer;
 use crate::domain::{
     CentralEvent, CentralStock, ChainEvent, ChainState, NewStore, Sku, Store, StoreEvent, StoreId,
     StoreState,
@@ -71,6 +72,8 @@ pub trait Ownership: Send + Sync {
     /// This instance's name.
     fn me(&self) -> &str;
     fn owns_store(&self, id: StoreId) -> bool;
+    /// The instance holding the store's actor.
+    fn store_owner(&self, id: StoreId) -> &str;
     /// The instance holding the product's central stock actor.
     fn product_owner(&self, sku: &Sku) -> &str;
     /// The instance that writes the reference data.
@@ -86,6 +89,9 @@ impl Ownership for AllHere {
     }
     fn owns_store(&self, _: StoreId) -> bool {
         true
+    }
+    fn store_owner(&self, _: StoreId) -> &str {
+        SINGLE_INSTANCE
     }
     fn product_owner(&self, _: &Sku) -> &str {
         SINGLE_INSTANCE
@@ -399,6 +405,18 @@ impl Registry {
         }
         match &self.remote {
             Some(remote) => Ok(remote.run(owner.to_owned(), sku.clone(), op).await?),
+            None => Err(StoreError::Peer(format!("no route to instance {owner}")).into()),
+        }
+    }
+
+    /// Runs a transfer's step on its sending store, here or on the store's owner.
+    pub async fn at_source(&self, store: StoreId, op: SourceOp) -> Result<Transfer, FlowError> {
+        let owner = self.cluster.store_owner(store);
+        if owner == self.cluster.me() {
+            return Ok(self.store(store).await?.at_source(op).await?);
+        }
+        match &self.remote {
+            Some(remote) => Ok(remote.at_source(owner.to_owned(), store, op).await?),
             None => Err(StoreError::Peer(format!("no route to instance {owner}")).into()),
         }
     }

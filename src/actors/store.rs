@@ -28,8 +28,10 @@ use crate::domain::{
     SaleError, SaleId, SaleRequest, Sku, Stamp, StoreEvent, StoreId, StoreState, Username,
 };
 use crate::domain::{Cents, Count, SessionTotals, TillError, TillNumber, TillReport};
+use crate::domain::{Receipt, RequestedLine, Transfer, TransferError, TransferEvent, TransferId};
 use crate::domain::{RestockAsk, RestockError, RestockId, RestockRequest, RestockStep};
 use crate::persistence::{History, Journal, JournalError, SaleRecord, StreamId};
+use std::collections::BTreeMap;
 
 /// Shared catalog prices, as the store reads them when it decides a sale.
 pub type Prices = Arc<dyn PriceLookup + Send + Sync>;
@@ -52,6 +54,8 @@ pub enum StoreError {
     InvalidLevels(Sku),
     #[error(transparent)]
     Restock(#[from] RestockError),
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
     #[error("central stock of {0} would exceed its bound")]
     CentralOverflow(Sku),
     #[error("store busy or restarting")]
@@ -519,6 +523,158 @@ impl Handler<StepRestock> for StoreActor {
     }
 }
 
+/// Files a transfer of stock from this store to another; answers it once durable.
+#[derive(Message)]
+#[rtype(result = "Result<Transfer, StoreError>")]
+pub struct RequestTransfer {
+    pub to: StoreId,
+    pub lines: Vec<RequestedLine>,
+    pub by: Username,
+}
+
+impl Handler<RequestTransfer> for StoreActor {
+    type Result = ResponseActFuture<Self, Result<Transfer, StoreError>>;
+
+    fn handle(&mut self, msg: RequestTransfer, _ctx: &mut Self::Context) -> Self::Result {
+        let stamp = self.stamp(msg.by);
+        let prices = self.prices.clone();
+        let decided = self.state().transfers().decide_request(
+            self.id,
+            msg.to,
+            &msg.lines,
+            |sku| prices.price(sku).is_some(),
+            &stamp,
+        );
+        match decided {
+            Err(e) => refuse(e.into()),
+            Ok(event) => self.write_transfer(event, |_| None),
+        }
+    }
+}
+
+/// A step of a transfer at the sending store, sent by the coordinator (possibly from
+/// another instance: it is JSON on the internal API). Answers the transfer once durable;
+/// a step already done answers it as it is.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SourceOp {
+    Get {
+        number: u64,
+    },
+    Ship {
+        number: u64,
+        by: Username,
+    },
+    /// What the receiving store counted, per SKU (damaged included).
+    Delivered {
+        number: u64,
+        arrived: BTreeMap<Sku, u32>,
+    },
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Transfer, StoreError>")]
+pub struct AtSource(pub SourceOp);
+
+impl Handler<AtSource> for StoreActor {
+    type Result = ResponseActFuture<Self, Result<Transfer, StoreError>>;
+
+    fn handle(&mut self, msg: AtSource, _ctx: &mut Self::Context) -> Self::Result {
+        let id = |number| TransferId {
+            store: self.id,
+            number,
+        };
+        let state = self.state();
+        let (number, decided) = match msg.0 {
+            SourceOp::Get { number } => (number, Ok(None)),
+            SourceOp::Ship { number, by } => (
+                number,
+                state.transfers().decide_ship(
+                    id(number),
+                    |sku| state.stock_line(sku).on_hand,
+                    &self.stamp(by),
+                ),
+            ),
+            SourceOp::Delivered { number, arrived } => (
+                number,
+                state
+                    .transfers()
+                    .decide_delivered(id(number), arrived, self.clock.now()),
+            ),
+        };
+        let found = move |s: &StoreState| s.transfers().get(number).cloned();
+        match decided {
+            Err(e) => refuse(e.into()),
+            Ok(None) => match found(self.state()) {
+                Some(transfer) => once_settled(self, transfer, StoreError::Unavailable),
+                None => refuse(TransferError::NotFound(id(number)).into()),
+            },
+            Ok(Some(event)) => self.write_transfer(event, move |s| found(s)),
+        }
+    }
+}
+
+/// The receiving store counts a transfer (as the sending store has it); answers what it
+/// counted per SKU (damaged included) once durable, and the same on a retry.
+#[derive(Message)]
+#[rtype(result = "Result<BTreeMap<Sku, u32>, StoreError>")]
+pub struct ArriveTransfer {
+    pub transfer: Transfer,
+    pub receipt: Receipt,
+    pub by: Username,
+}
+
+impl Handler<ArriveTransfer> for StoreActor {
+    type Result = ResponseActFuture<Self, Result<BTreeMap<Sku, u32>, StoreError>>;
+
+    fn handle(&mut self, msg: ArriveTransfer, _ctx: &mut Self::Context) -> Self::Result {
+        let id = msg.transfer.id;
+        let stamp = self.stamp(msg.by);
+        let state = self.state();
+        let decided = state.transfers().decide_arrival(
+            &msg.transfer,
+            &msg.receipt,
+            |sku| state.stock_line(sku).on_hand,
+            &stamp,
+        );
+        let arrival = move |s: &StoreState| s.transfers().arrival(id).cloned();
+        match decided {
+            Err(e) => refuse(e.into()),
+            Ok(None) => match arrival(self.state()) {
+                Some(counted) => once_settled(self, counted, StoreError::Unavailable),
+                None => refuse(TransferError::NotFound(id).into()),
+            },
+            Ok(Some(event)) => {
+                let ack = self.log.persist(vec![StoreEvent::Transfer(event)]);
+                match arrival(self.state()) {
+                    Some(counted) => when_durable(ack, counted),
+                    None => refuse(TransferError::NotFound(id).into()),
+                }
+            }
+        }
+    }
+}
+
+impl StoreActor {
+    /// Journals a transfer's event and answers the transfer it leaves (the new one when
+    /// `find` has none to look up), once durable.
+    fn write_transfer(
+        &mut self,
+        event: TransferEvent,
+        find: impl FnOnce(&StoreState) -> Option<Transfer>,
+    ) -> ResponseActFuture<Self, Result<Transfer, StoreError>> {
+        let requested = match &event {
+            TransferEvent::Requested(transfer) => Some(transfer.clone()),
+            _ => None,
+        };
+        let ack = self.log.persist(vec![StoreEvent::Transfer(event)]);
+        match requested.or_else(|| find(self.state())) {
+            Some(transfer) => when_durable(ack, transfer),
+            None => refuse(StoreError::Unavailable),
+        }
+    }
+}
+
 /// Opens a session on a till with a float; answers its X report (empty) once durable.
 /// With a key already used, answers the session if it is still open.
 #[derive(Message)]
@@ -952,6 +1108,33 @@ impl StoreHandle {
         by: Username,
     ) -> Result<Recorded<RestockRequest>, StoreError> {
         self.ask(RequestRestock { ask, key, by }).await?
+    }
+
+    pub async fn request_transfer(
+        &self,
+        to: StoreId,
+        lines: Vec<RequestedLine>,
+        by: Username,
+    ) -> Result<Transfer, StoreError> {
+        self.ask(RequestTransfer { to, lines, by }).await?
+    }
+
+    pub async fn at_source(&self, op: SourceOp) -> Result<Transfer, StoreError> {
+        self.ask(AtSource(op)).await?
+    }
+
+    pub async fn arrive_transfer(
+        &self,
+        transfer: Transfer,
+        receipt: Receipt,
+        by: Username,
+    ) -> Result<BTreeMap<Sku, u32>, StoreError> {
+        self.ask(ArriveTransfer {
+            transfer,
+            receipt,
+            by,
+        })
+        .await?
     }
 
     pub async fn restock(&self, id: RestockId) -> Result<RestockRequest, StoreError> {

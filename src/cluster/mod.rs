@@ -194,6 +194,9 @@ impl Ownership for Cluster {
     fn owns_store(&self, id: StoreId) -> bool {
         Cluster::owns_store(self, id)
     }
+    fn store_owner(&self, id: StoreId) -> &str {
+        Cluster::store_owner(self, id)
+    }
     fn product_owner(&self, sku: &Sku) -> &str {
         Cluster::product_owner(self, sku)
     }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use super::Cluster;
 use super::internal::{CLUSTER_HEADER, InternalKeys};
-use crate::actors::{CentralOp, RemoteCentral, StoreError};
-use crate::domain::{ChainEvent, Sku};
+use crate::actors::{CentralOp, RemoteCentral, SourceOp, StoreError};
+use crate::domain::{ChainEvent, Sku, StoreId, Transfer, TransferError, TransferId};
 
 /// A write to another instance's actor: answered within this, or retried by the caller
 /// (every internal write is idempotent).
@@ -253,6 +253,39 @@ impl RemoteCentral for Peers {
                 }
                 Err(e) => {
                     tracing::warn!(sku = %sku, instance = %owner, error = %e, "central stock call failed");
+                    Err(StoreError::Peer(e.to_string()))
+                }
+            }
+        })
+    }
+
+    fn at_source(
+        &self,
+        owner: String,
+        store: StoreId,
+        op: SourceOp,
+    ) -> BoxFuture<'_, Result<Transfer, StoreError>> {
+        Box::pin(async move {
+            let number = match &op {
+                SourceOp::Get { number }
+                | SourceOp::Ship { number, .. }
+                | SourceOp::Delivered { number, .. } => *number,
+            };
+            let path = format!("/internal/v1/stores/{store}/transfer");
+            let builder = self
+                .post_json(&owner, &path, &op)
+                .map_err(|e| StoreError::Peer(e.to_string()))?
+                .timeout(WRITE_TIMEOUT);
+            match self.json::<Transfer>(&owner, builder).await {
+                Ok(transfer) => Ok(transfer),
+                Err(PeerError::Refused { code, .. }) if code == "transfer_not_found" => {
+                    Err(StoreError::Transfer(TransferError::NotFound(TransferId {
+                        store,
+                        number,
+                    })))
+                }
+                Err(e) => {
+                    tracing::warn!(store = %store, instance = %owner, error = %e, "transfer call failed");
                     Err(StoreError::Peer(e.to_string()))
                 }
             }

@@ -19,6 +19,19 @@ use super::{
     Tender, TenderKind, Timestamp, User, Username,
 };
 
+/// A store's snapshot in format version 3: its tills, and no transfer between stores.
+#[derive(Debug, Deserialize)]
+pub struct StoreStateV3 {
+    pub stock: BTreeMap<Sku, StockLine>,
+    pub restocks: BTreeMap<u64, RestockRequest>,
+    pub last_sale: u64,
+    pub last_return: u64,
+    pub last_adjustment: u64,
+    pub tills: BTreeMap<super::TillNumber, super::store::TillState>,
+    pub last_session: u64,
+    pub last_z: u64,
+}
+
 /// A product's central stock in snapshot version 1 (before missing and lost units); its
 /// fields are the central stock's own, so it lives beside it and is named here.
 pub use super::restock::CentralStockV1;

@@ -18,6 +18,7 @@ pub(crate) mod testing;
 mod till;
 #[cfg(test)]
 mod till_tests;
+mod transfer;
 mod user;
 mod webhook;
 
@@ -56,6 +57,10 @@ pub use till::{
     AtTill, Closing, Count, Discount, OpenSession, ReceiptNumber, SessionTotals, TaxTotal, Tender,
     TenderError, TenderKind, TenderRequest, TillNumber, TillReport, part, refund_tenders, settle,
     till_report,
+};
+pub use transfer::{
+    ShippedLine, Transfer, TransferError, TransferEvent, TransferId, TransferLine, TransferStatus,
+    Transfers, transfer_lines,
 };
 pub use user::{
     ChangedBy, Role, User, UserAccount, UserChangeKind, UserLogEntry, UserRecord, Username,

@@ -244,20 +244,28 @@ pub fn check_receipt(
     request: &RestockRequest,
     counted: &[CountedLine],
 ) -> Result<(), RestockError> {
-    let shipped = |sku: &Sku| {
-        request
-            .lines
-            .iter()
-            .find(|l| &l.sku == sku)
-            .map(|l| l.shipped)
-    };
+    let shipped: Vec<(Sku, u32)> = request
+        .lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.shipped))
+        .collect();
+    check_counted(&shipped, counted).map_err(RestockError::ReceiptMismatch)
+}
+
+/// Every counted line must add up to what was shipped of its SKU, and every SKU shipped
+/// must be counted: the lines that do not, in the body's order, then those left out.
+pub fn check_counted(
+    shipped: &[(Sku, u32)],
+    counted: &[CountedLine],
+) -> Result<(), Vec<ReceiptMismatch>> {
+    let shipped_of = |sku: &Sku| shipped.iter().find(|(s, _)| s == sku).map(|(_, q)| *q);
     let mut wrong: Vec<ReceiptMismatch> = counted
         .iter()
         .enumerate()
         .filter_map(|(i, line)| {
             let total =
                 u64::from(line.received) + u64::from(line.damaged) + u64::from(line.missing);
-            let expected = shipped(&line.sku);
+            let expected = shipped_of(&line.sku);
             (expected.map(u64::from) != Some(total)).then(|| ReceiptMismatch {
                 index: Some(i),
                 sku: line.sku.clone(),
@@ -267,22 +275,17 @@ pub fn check_receipt(
         })
         .collect();
     wrong.extend(
-        request
-            .lines
+        shipped
             .iter()
-            .filter(|l| l.shipped > 0 && !counted.iter().any(|c| c.sku == l.sku))
-            .map(|l| ReceiptMismatch {
+            .filter(|(sku, q)| *q > 0 && !counted.iter().any(|c| &c.sku == sku))
+            .map(|(sku, q)| ReceiptMismatch {
                 index: None,
-                sku: l.sku.clone(),
-                shipped: l.shipped,
+                sku: sku.clone(),
+                shipped: *q,
                 counted: 0,
             }),
     );
-    if wrong.is_empty() {
-        Ok(())
-    } else {
-        Err(RestockError::ReceiptMismatch(wrong))
-    }
+    if wrong.is_empty() { Ok(()) } else { Err(wrong) }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ use super::till::{
     Tender, TenderError, TenderKind, TenderRequest, TillNumber, TillReport, above_threshold,
     discount_bytes, part, price, refund_tenders, settle, till_report,
 };
+use super::transfer::{TransferEvent, Transfers};
 use super::{
     AdjustmentId, Cents, HOUR_MS, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp, Username,
     ValueError,
@@ -154,7 +155,7 @@ pub enum LinesError {
     Duplicate { index: usize, sku: Sku },
 }
 
-fn check_lines<'a>(skus: impl Iterator<Item = &'a Sku>) -> Result<(), LinesError> {
+pub(super) fn check_lines<'a>(skus: impl Iterator<Item = &'a Sku>) -> Result<(), LinesError> {
     let mut seen = BTreeSet::new();
     let mut count = 0;
     for (index, sku) in skus.enumerate() {
@@ -598,6 +599,9 @@ pub enum StoreEvent {
     SessionOpened(SessionOpened),
     /// Boxed: a Z report is the largest event by far.
     SessionClosed(Box<SessionClosed>),
+    /// A transfer between stores, on the side this store is (ADR 0031). At the end: the
+    /// events written before it still read.
+    Transfer(TransferEvent),
 }
 
 /// A cashier opened a session on a till with a float.
@@ -909,6 +913,8 @@ pub struct StoreState {
     tills: BTreeMap<TillNumber, TillState>,
     last_session: u64,
     last_z: u64,
+    /// Transfers it sends, and what it counted of those it received (ADR 0031).
+    transfers: Transfers,
     #[serde(skip)]
     keys: KeyWindow,
 }
@@ -979,6 +985,25 @@ impl StoreState {
             restocks: old.restocks,
             ..Self::default()
         }
+    }
+
+    /// The state a version-3 snapshot stood for: no transfer between stores yet.
+    pub fn from_v3(old: super::legacy::StoreStateV3) -> Self {
+        Self {
+            stock: old.stock,
+            restocks: old.restocks,
+            last_sale: old.last_sale,
+            last_return: old.last_return,
+            last_adjustment: old.last_adjustment,
+            tills: old.tills,
+            last_session: old.last_session,
+            last_z: old.last_z,
+            ..Self::default()
+        }
+    }
+
+    pub fn transfers(&self) -> &Transfers {
+        &self.transfers
     }
 
     /// The state a version-2 snapshot stood for: no till had rung yet.
@@ -1672,6 +1697,11 @@ impl StoreState {
             // Written by compaction in format version 1, when the state held sales; the
             // state holds none now, so there is nothing to let go.
             StoreEvent::SalesLetGo { .. } => {}
+            StoreEvent::Transfer(event) => {
+                for (sku, on_hand) in self.transfers.apply(event) {
+                    self.set_on_hand(&sku, on_hand);
+                }
+            }
             StoreEvent::SessionOpened(SessionOpened { till, session, key }) => {
                 self.last_session = self.last_session.max(session.number);
                 self.remember(

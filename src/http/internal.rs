@@ -9,6 +9,8 @@
 //!   owner is told before `POST /stores` answers, so the store is usable at once).
 //! - `POST central/{sku}`: one [`CentralOp`] on the product's actor, which this instance
 //!   owns; idempotent by request or receipt id, so the caller may retry.
+//! - `POST stores/{id}/transfer`: one [`SourceOp`] on a transfer's sending store, which
+//!   this instance owns; idempotent by transfer id.
 //! - `POST parts/{name}`: this instance's part of a chain-wide read ([`super::fanout`]).
 //! - `GET events?after=N`: this instance's live events, for the `/events` clients of the
 //!   others ([`super::events`]).
@@ -27,13 +29,14 @@ use std::time::Duration;
 use super::AppState;
 use super::accounting::TillAsk;
 use super::catalog::AvailabilityAsk;
-use super::extract::sku;
+use super::extract::{sku, store_id};
 use super::problem::ApiError;
 use super::reports::{SalesAsk, StockAsk};
 use super::restock::RestocksAsk;
-use crate::actors::CentralOp;
+use crate::actors::{CentralOp, SourceOp};
 use crate::cluster::fanout::Ask;
 use crate::cluster::{CLUSTER_HEADER, Call, FeedPage, feed};
+use crate::domain::Transfer;
 
 /// A call from another instance of the chain: its name, and the body it signed.
 pub struct Peer {
@@ -155,6 +158,25 @@ async fn central(
     Ok(web::Json(json!({ "value": value })))
 }
 
+#[post("/stores/{store_id}/transfer")]
+async fn transfer_at_source(
+    app: web::Data<AppState>,
+    peer: Peer,
+    path: web::Path<u32>,
+) -> Result<web::Json<Transfer>, ApiError> {
+    let store = store_id(*path)?;
+    let op: SourceOp =
+        serde_json::from_slice(&peer.body).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+    tracing::debug!(from = %peer.name, store = %store, op = ?op, "transfer call");
+    if !app.cluster.owns_store(store) {
+        return Err(ApiError::PeerUnavailable(format!(
+            "store {store} is held by {}",
+            app.cluster.store_owner(store)
+        )));
+    }
+    Ok(web::Json(app.registry.at_source(store, op).await?))
+}
+
 #[post("/parts/{name}")]
 async fn part(
     app: web::Data<AppState>,
@@ -186,6 +208,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(chain_events)
         .service(chain_caught_up)
         .service(central)
+        .service(transfer_at_source)
         .service(part)
         .service(super::events::internal_events);
 }

@@ -10,7 +10,8 @@ use super::{AppState, rfc3339};
 use crate::auth::Permission;
 use crate::domain::{
     DamageReason, ReceiptLine, RestockId, RestockRequested, RestockStepDone, SaleRecorded,
-    SaleReturned, StepKind, StockAdjusted, StockLevelsSet, StoreEvent, StoreId,
+    SaleReturned, StepKind, StockAdjusted, StockLevelsSet, StoreEvent, StoreId, TransferEvent,
+    TransferId,
 };
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -55,6 +56,9 @@ struct LedgerEntry {
     /// Quantities a restock step names (requested, allocated or shipped).
     #[serde(skip_serializing_if = "Option::is_none")]
     quantities: Option<Vec<Quantity>>,
+    /// A transfer between stores: `<from>-<n>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transfer_id: Option<String>,
     /// A receipt with discrepancies: units that arrived damaged, written off here (they
     /// never reach on-hand), with their reason.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,6 +107,78 @@ fn entry(seq: u64, kind: &'static str) -> LedgerEntry {
         quantities: None,
         written_off: None,
         missing: None,
+        transfer_id: None,
+    }
+}
+
+/// A transfer's step on this store's side: requested and delivered move nothing here;
+/// shipped takes units out; arrived is a receipt (with its discrepancies, if any).
+fn transfer_entry(seq: u64, store: StoreId, event: TransferEvent) -> LedgerEntry {
+    let id = |number| TransferId { store, number }.to_string();
+    match event {
+        TransferEvent::Requested(t) => LedgerEntry {
+            at: Some(rfc3339(t.requested_at)),
+            by: Some(t.requested_by.to_string()),
+            transfer_id: Some(t.id.to_string()),
+            quantities: Some(
+                t.lines
+                    .iter()
+                    .map(|l| Quantity {
+                        sku: l.sku.to_string(),
+                        quantity: l.quantity,
+                    })
+                    .collect(),
+            ),
+            ..entry(seq, "transfer_requested")
+        },
+        TransferEvent::Shipped {
+            number,
+            lines,
+            at,
+            by,
+        } => LedgerEntry {
+            at: Some(rfc3339(at)),
+            by: Some(by.to_string()),
+            transfer_id: Some(id(number)),
+            movements: lines
+                .into_iter()
+                .map(|l| Movement {
+                    sku: l.sku.to_string(),
+                    change: -i64::from(l.quantity),
+                    on_hand_after: l.on_hand_after,
+                    unit_price_cents: None,
+                    discrepancy: None,
+                })
+                .collect(),
+            ..entry(seq, "transfer_shipped")
+        },
+        TransferEvent::Arrived {
+            transfer,
+            lines,
+            at,
+            by,
+        } => LedgerEntry {
+            kind: "transfer_received",
+            transfer_id: Some(transfer.to_string()),
+            ..received_counted_entry(
+                lines,
+                LedgerEntry {
+                    at: Some(rfc3339(at)),
+                    by: Some(by.to_string()),
+                    ..entry(seq, "")
+                },
+            )
+        },
+        TransferEvent::Delivered {
+            number,
+            arrived,
+            at,
+        } => LedgerEntry {
+            at: Some(rfc3339(at)),
+            transfer_id: Some(id(number)),
+            quantities: quantities(&arrived),
+            ..entry(seq, "transfer_delivered")
+        },
     }
 }
 
@@ -182,6 +258,7 @@ fn ledger_entry(seq: u64, store: StoreId, event: StoreEvent) -> LedgerEntry {
             ..entry(seq, "restock_requested")
         },
         StoreEvent::RestockStep(done) => restock_step_entry(seq, store, done),
+        StoreEvent::Transfer(event) => transfer_entry(seq, store, event),
         StoreEvent::StockLevelsSet(StockLevelsSet {
             sku,
             reorder_point,

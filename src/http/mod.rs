@@ -29,6 +29,7 @@ mod sales;
 mod stock;
 mod stores;
 mod till;
+mod transfers;
 mod ui;
 mod users;
 mod webhooks;
@@ -134,6 +135,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(jurisdictions::routes)
                 .configure(ledger::routes)
                 .configure(restock::routes)
+                .configure(transfers::routes)
                 .configure(reports::routes)
                 .configure(events::routes),
         )

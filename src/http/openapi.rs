@@ -78,6 +78,7 @@ fn build() -> utoipa::openapi::OpenApi {
         super::till::Docs::openapi(),
         super::ledger::Docs::openapi(),
         super::restock::Docs::openapi(),
+        super::transfers::Docs::openapi(),
         super::reports::Docs::openapi(),
         super::accounting::Docs::openapi(),
         super::jurisdictions::Docs::openapi(),

@@ -15,6 +15,7 @@ use crate::domain::{
     AdjustmentError, ChainError, LinesError, ReturnError, SaleError, StoreId, ValueError,
 };
 use crate::domain::{RestockError, RestockStatus, TenderError, TillError};
+use crate::domain::{TransferError, TransferStatus};
 
 /// The RFC 9457 body of every error.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -617,7 +618,43 @@ fn store_problem(error: &StoreError) -> Problem {
             "Aucun produit n'est sous son point de commande (ou tout est déjà en route).",
         ),
         StoreError::Restock(RestockError::UnknownSkus(skus)) => unknown_skus(skus_json(skus)),
-        StoreError::Restock(RestockError::ReceiptMismatch(lines)) => receipt_mismatch(lines),
+        StoreError::Restock(RestockError::ReceiptMismatch(lines))
+        | StoreError::Transfer(TransferError::ReceiptMismatch(lines)) => receipt_mismatch(lines),
+        StoreError::Transfer(TransferError::NotFound(id)) => problem(
+            StatusCode::NOT_FOUND,
+            "transfer_not_found",
+            "Transfer not found",
+            format!("Le transfert {id} n'existe pas (ou ne concerne pas ce magasin)."),
+        ),
+        StoreError::Transfer(TransferError::InvalidTransition { id, from, to }) => problem(
+            StatusCode::CONFLICT,
+            "invalid_transition",
+            "Invalid transition",
+            format!(
+                "Le transfert {id} est « {} » ; il ne peut pas passer à « {} ».",
+                transfer_status_fr(*from),
+                transfer_status_fr(*to)
+            ),
+        ),
+        StoreError::Transfer(TransferError::SameStore) => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "same_store",
+            "Same store",
+            "Un magasin ne peut pas se transférer du stock à lui-même.",
+        ),
+        StoreError::Transfer(TransferError::UnknownSkus(skus)) => unknown_skus(skus_json(skus)),
+        StoreError::Transfer(TransferError::InsufficientStock(short)) => with_errors(
+            problem(
+                StatusCode::CONFLICT,
+                "insufficient_stock",
+                "Insufficient stock",
+                format!(
+                    "Stock insuffisant pour {} ligne(s) ; rien n'a été expédié.",
+                    short.len()
+                ),
+            ),
+            to_values(short),
+        ),
         StoreError::CentralOverflow(sku) => problem(
             StatusCode::CONFLICT,
             "stock_out_of_bounds",
@@ -793,6 +830,14 @@ fn chain_problem(error: &ChainActorError) -> Problem {
             format!("Le référentiel de la chaîne est écrit par l'instance {owner}."),
         ),
         ChainActorError::Journal(cause) => journal_unavailable(cause),
+    }
+}
+
+fn transfer_status_fr(status: TransferStatus) -> &'static str {
+    match status {
+        TransferStatus::Requested => "demandé",
+        TransferStatus::Shipped => "expédié",
+        TransferStatus::Received => "reçu",
     }
 }
 

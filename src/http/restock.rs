@@ -237,7 +237,7 @@ async fn get_store_restock(
 /// arrived.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReceiveBody {
+pub(super) struct ReceiveBody {
     lines: Option<Vec<CountedBody>>,
 }
 
@@ -261,7 +261,7 @@ struct CountedBody {
 const MAX_COUNTED: i64 = 1_000_000;
 
 /// Parses a receipt body, naming every invalid field (`lines[i].damaged`, …).
-fn parse_receipt(raw: &[u8]) -> Result<Receipt, ApiError> {
+pub(super) fn parse_receipt(raw: &[u8]) -> Result<Receipt, ApiError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(Receipt::Full);
     }

@@ -27,9 +27,10 @@ pub const EVENT_VERSION: u8 = 2;
 /// Version of the chain's snapshot: 3 since users carry their token generation and the
 /// log of user changes (2: jurisdictions and tax classes).
 pub const CHAIN_SNAPSHOT_VERSION: u8 = 3;
-/// Version of a store's snapshot: 3 since it holds its tills (2 held no till, 1 held every
-/// sale not yet let go; `persistence::snapshot` still reads both).
-pub const STORE_SNAPSHOT_VERSION: u8 = 3;
+/// Version of a store's snapshot: 4 since it holds its transfers between stores (3 held
+/// none, 2 held no till, 1 held every sale not yet let go; `persistence::snapshot` still
+/// reads them all).
+pub const STORE_SNAPSHOT_VERSION: u8 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {

@@ -207,7 +207,8 @@ fn key_time(event: &StoreEvent) -> Option<i64> {
             .map(|c| c.closed_at.0),
         StoreEvent::StockLevelsSet(_)
         | StoreEvent::RestockStep(_)
-        | StoreEvent::SalesLetGo { .. } => None,
+        | StoreEvent::SalesLetGo { .. }
+        | StoreEvent::Transfer(_) => None,
     }
 }
 
@@ -1219,11 +1220,12 @@ fn record_event<'a>(
                 record_key(tx, store, &closed.key, outcome, closing.closed_at)?;
             }
         }
-        // Stock levels and restock steps are the actor's state; sales let go at compaction
-        // stay here, where history belongs.
+        // Stock levels, restock steps and transfers are the actor's state; sales let go at
+        // compaction stay here, where history belongs.
         StoreEvent::StockLevelsSet(_)
         | StoreEvent::RestockStep(_)
-        | StoreEvent::SalesLetGo { .. } => {}
+        | StoreEvent::SalesLetGo { .. }
+        | StoreEvent::Transfer(_) => {}
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use super::codec::{
     self, CENTRAL_SNAPSHOT_VERSION, CHAIN_SNAPSHOT_VERSION, CodecError, STORE_SNAPSHOT_VERSION,
 };
 use crate::domain::legacy::{
-    CentralStockV1, ChainStateV1, ChainStateV2, StoreStateV1, StoreStateV2,
+    CentralStockV1, ChainStateV1, ChainStateV2, StoreStateV1, StoreStateV2, StoreStateV3,
 };
 use crate::domain::{CentralStock, ChainState, StoreState};
 
@@ -62,17 +62,21 @@ impl Snapshot for StoreState {
         codec::encode_as(STORE_SNAPSHOT_VERSION, self)
     }
 
-    /// Version 3 as it is; version 2 (no till) and 1 (every sale held) converted.
+    /// Version 4 as it is; version 3 (no transfer), 2 (no till) and 1 (every sale held)
+    /// converted.
     fn decode_snapshot(bytes: &[u8]) -> Result<Self, CodecError> {
         match codec::split(bytes)? {
             (STORE_SNAPSHOT_VERSION, body) => codec::decode_body(body),
+            (3, body) => Ok(StoreState::from_v3(codec::decode_body::<StoreStateV3>(
+                body,
+            )?)),
             (2, body) => Ok(StoreState::from_v2(codec::decode_body::<StoreStateV2>(
                 body,
             )?)),
             (1, body) => Ok(StoreState::from_v1(codec::decode_body::<StoreStateV1>(
                 body,
             )?)),
-            (found, _) => Err(unknown("store snapshot", found, "versions 1 to 3")),
+            (found, _) => Err(unknown("store snapshot", found, "versions 1 to 4")),
         }
     }
 }
@@ -83,7 +87,7 @@ mod tests {
     use crate::domain::{Sku, StockLevelsSet, StoreEvent};
 
     #[test]
-    fn a_store_snapshot_round_trips_in_version_3() {
+    fn a_store_snapshot_round_trips_in_the_current_version() {
         let mut state = StoreState::default();
         state.apply(&StoreEvent::StockLevelsSet(StockLevelsSet {
             sku: Sku::parse("EPI-0001").expect("valid sku"),
@@ -98,10 +102,10 @@ mod tests {
     #[test]
     fn an_unknown_snapshot_version_is_refused() {
         let mut bytes = StoreState::default().encode_snapshot().expect("encodes");
-        bytes[0] = 4;
+        bytes[0] = STORE_SNAPSHOT_VERSION + 1;
         assert!(matches!(
             StoreState::decode_snapshot(&bytes),
-            Err(CodecError::UnknownVersion { found: 4, .. })
+            Err(CodecError::UnknownVersion { found, .. }) if found == STORE_SNAPSHOT_VERSION + 1
         ));
         let mut chain = ChainState::default().encode_snapshot().expect("encodes");
         chain[0] = 4;

@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use tokio::sync::broadcast;
 
 use crate::domain::{
-    CentralEvent, ChainEvent, DomainEvent, StepKind, StoreEvent, StoreId, Username,
+    CentralEvent, ChainEvent, DomainEvent, StepKind, StoreEvent, StoreId, TransferEvent,
+    TransferId, Username,
 };
 
 /// Who may see an event.
@@ -170,6 +171,31 @@ pub fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str,
                            "z_number": c.report.closing.as_ref().map(|z| z.z_number)}),
                     false,
                 ),
+                StoreEvent::Transfer(t) => {
+                    let (id, status) = match t {
+                        TransferEvent::Requested(t) => (t.id, "requested"),
+                        TransferEvent::Shipped { number, .. } => (
+                            TransferId {
+                                store: *store,
+                                number: *number,
+                            },
+                            "shipped",
+                        ),
+                        TransferEvent::Arrived { transfer, .. } => (*transfer, "arrived"),
+                        TransferEvent::Delivered { number, .. } => (
+                            TransferId {
+                                store: *store,
+                                number: *number,
+                            },
+                            "received",
+                        ),
+                    };
+                    base(
+                        "transfer_updated",
+                        json!({"transfer_id": id.to_string(), "status": status}),
+                        false,
+                    )
+                }
                 StoreEvent::RestockRequested(r) => base(
                     "restock_requested",
                     json!({"restock_id": r.request.id.to_string(), "status": "requested"}),

@@ -124,7 +124,8 @@ impl RestockView {
             | StoreEvent::StockLevelsSet(_)
             | StoreEvent::SalesLetGo { .. }
             | StoreEvent::SessionOpened(_)
-            | StoreEvent::SessionClosed(_) => {}
+            | StoreEvent::SessionClosed(_)
+            | StoreEvent::Transfer(_) => {}
         }
     }
 

@@ -5,7 +5,7 @@ use dashmap::DashMap;
 
 use crate::domain::{
     AdjustmentKind, SaleRecorded, SaleReturned, Sku, StepKind, StockAdjusted, StockLevelsSet,
-    StockLine, StoreEvent, StoreId, StoreState,
+    StockLine, StoreEvent, StoreId, StoreState, TransferEvent,
 };
 
 #[derive(Default)]
@@ -78,6 +78,14 @@ impl StockView {
             | StoreEvent::SalesLetGo { .. }
             | StoreEvent::SessionOpened(_)
             | StoreEvent::SessionClosed(_) => {}
+            StoreEvent::Transfer(TransferEvent::Shipped { lines, .. }) => lines
+                .iter()
+                .for_each(|l| set_on_hand(&l.sku, l.on_hand_after)),
+            StoreEvent::Transfer(TransferEvent::Arrived { lines, .. }) => lines
+                .iter()
+                .for_each(|l| set_on_hand(&l.sku, l.on_hand_after)),
+            StoreEvent::Transfer(TransferEvent::Requested(_) | TransferEvent::Delivered { .. }) => {
+            }
             StoreEvent::StockLevelsSet(StockLevelsSet {
                 sku,
                 reorder_point,

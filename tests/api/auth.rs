@@ -92,6 +92,10 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}", allowed: RESTOCK_READERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}/receive", allowed: MANAGERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}/cancel", allowed: MANAGERS, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/transfers", allowed: MANAGERS, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/transfers/{transfer_id}", allowed: RESTOCK_READERS, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/transfers/{transfer_id}/ship", allowed: MANAGERS, scoped: true },
+    Row { method: "POST", template: "/api/v1/stores/{store_id}/transfers/{transfer_id}/receive", allowed: MANAGERS, scoped: true },
     Row { method: "GET", template: "/api/v1/logistics/stock", allowed: LOGISTICS, scoped: false },
     Row { method: "GET", template: "/api/v1/logistics/stock/{sku}/ledger", allowed: LOGISTICS, scoped: false },
     Row { method: "POST", template: "/api/v1/logistics/receipts", allowed: LOGISTICS, scoped: false },
@@ -147,7 +151,27 @@ struct Fixture {
     to_allocate: String,
     to_reject: String,
     to_ship: String,
+    /// Per store (1, 2): a shipped transfer it sends (to read and ship again), and a
+    /// shipped transfer it receives.
+    transfers_out: [String; 2],
+    transfers_in: [String; 2],
     counter: Cell<u32>,
+}
+
+/// A transfer of one unit of `sku` from `from` to `to`, shipped.
+fn shipped_transfer(app: &TestApp, sku: &str, from: u32, to: u32) -> String {
+    let r = app.post(
+        &format!("/api/v1/stores/{from}/transfers"),
+        &json!({"to_store_id": to, "lines": [{"sku": sku, "quantity": 1}]}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_owned();
+    let r = app.post(
+        &format!("/api/v1/stores/{from}/transfers/{id}/ship"),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    id
 }
 
 fn restock_request(app: &TestApp, store: u32, steps: &[&str]) -> String {
@@ -194,6 +218,14 @@ fn fixture(app: &TestApp) -> Fixture {
         to_allocate: restock_request(app, 1, &[]),
         to_reject: restock_request(app, 1, &[]),
         to_ship: restock_request(app, 1, &["allocate"]),
+        transfers_out: [
+            shipped_transfer(app, "EPI-0001", 1, 2),
+            shipped_transfer(app, "EPI-0001", 2, 1),
+        ],
+        transfers_in: [
+            shipped_transfer(app, "EPI-0001", 2, 1),
+            shipped_transfer(app, "EPI-0001", 1, 2),
+        ],
         counter: Cell::new(0),
     }
 }
@@ -225,6 +257,12 @@ impl Fixture {
             _ => &self.to_read[at],
         };
         path = path.replace("{request_id}", request);
+        let transfer = if row.template.ends_with("/transfers/{transfer_id}/receive") {
+            &self.transfers_in[at]
+        } else {
+            &self.transfers_out[at]
+        };
+        path = path.replace("{transfer_id}", transfer);
         if path.contains("{till}") {
             // Till 1 of the store, closed before an opening, open before anything else.
             let opening = row.method == "POST" && row.template.ends_with("/sessions");
@@ -297,6 +335,10 @@ impl Fixture {
                 json!({"lines": [{"sku": self.sku, "quantity": 1}]})
             }
             ("POST", t) if t.ends_with("/reject") => json!({"reason": "matrice"}),
+            ("POST", t) if t.ends_with("/transfers") => json!({
+                "to_store_id": if store == 1 { 2 } else { 1 },
+                "lines": [{"sku": self.sku, "quantity": 1}],
+            }),
             ("POST", t) if t.ends_with("/missing") => {
                 json!({"sku": self.sku, "outcome": "lost"})
             }

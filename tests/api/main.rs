@@ -38,5 +38,6 @@ mod returns;
 mod sales;
 mod stock;
 mod till;
+mod transfers;
 mod verify;
 mod webhooks;
