@@ -123,7 +123,7 @@ mod tests {
         let old = StoreStateV3Layout {
             stock: current
                 .stock_lines()
-                .map(|(sku, line)| (sku.clone(), line.clone()))
+                .map(|(sku, line)| (sku.clone(), *line))
                 .collect(),
             restocks: std::collections::BTreeMap::new(),
             last_sale: 0,
