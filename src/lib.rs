@@ -282,7 +282,15 @@ impl Application {
             settings.webhooks.clone(),
         )
         .map_err(|e| StartupError::Webhooks(e.to_string()))?;
-        actix_rt::spawn(Arc::new(deliverer).run());
+        // Its own thread and runtime: it writes its cursors and log to SQLite between
+        // sends, which must not hold up an actix arbiter.
+        std::thread::Builder::new()
+            .name("webhooks".into())
+            .spawn(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime.block_on(Arc::new(deliverer).run()),
+                Err(e) => tracing::error!(error = %e, "webhooks: no runtime, nothing will be delivered"),
+            })
+            .map_err(|e| StartupError::Webhooks(e.to_string()))?;
         // Alone, an instance seeds before it listens. In a cluster the seeding needs the
         // other instances (the chain's owner opens the stores, each owner stocks its own),
         // so it runs once listening, and the instance is not ready until it is done.

@@ -148,14 +148,25 @@ async fn deactivate_user(
     user: Authenticated,
     path: web::Path<String>,
 ) -> Result<web::Json<UserBody>, ApiError> {
-    user.require(Permission::ManageUsers, None)?;
-    let username = path_user(&path)?;
-    let by = Some(user.username.clone());
-    let chain = app.registry.chain();
-    let deactivated = chain
-        .change_user(username, UserChange::Deactivate, by)
+    by_admin(&app, &user, &path, UserChange::Deactivate).await
+}
+
+/// An administrator's change to the user named in the path, journaled as theirs.
+async fn by_admin(
+    app: &AppState,
+    admin: &Authenticated,
+    username: &str,
+    change: UserChange,
+) -> Result<web::Json<UserBody>, ApiError> {
+    admin.require(Permission::ManageUsers, None)?;
+    let username = path_user(username)?;
+    let by = Some(admin.username.clone());
+    let changed = app
+        .registry
+        .chain()
+        .change_user(username, change, by)
         .await?;
-    Ok(web::Json(deactivated.into()))
+    Ok(web::Json(changed.into()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -198,15 +209,8 @@ async fn change_user(
     body: web::Json<UserChangeBody>,
 ) -> Result<web::Json<UserBody>, ApiError> {
     user.require(Permission::ManageUsers, None)?;
-    let username = path_user(&path)?;
     let change = role_change(&body)?;
-    let by = Some(user.username.clone());
-    let changed = app
-        .registry
-        .chain()
-        .change_user(username, change, by)
-        .await?;
-    Ok(web::Json(changed.into()))
+    by_admin(&app, &user, &path, change).await
 }
 
 /// Lets a deactivated user sign in again (with the password they had).
@@ -220,14 +224,7 @@ async fn reactivate_user(
     user: Authenticated,
     path: web::Path<String>,
 ) -> Result<web::Json<UserBody>, ApiError> {
-    user.require(Permission::ManageUsers, None)?;
-    let username = path_user(&path)?;
-    let by = Some(user.username.clone());
-    let chain = app.registry.chain();
-    let changed = chain
-        .change_user(username, UserChange::Reactivate, by)
-        .await?;
-    Ok(web::Json(changed.into()))
+    by_admin(&app, &user, &path, UserChange::Reactivate).await
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -13,7 +13,7 @@ use super::{AppState, forward, rfc3339};
 use crate::actors::now;
 use crate::auth::Permission;
 use crate::domain::{Timestamp, ValueError, Webhook, parse_event_types};
-use crate::webhooks::outbox::{Attempt, Pending};
+use crate::webhooks::outbox::{Attempt, Outbox, Pending};
 use crate::webhooks::{check_target, new_secret};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -35,6 +35,17 @@ struct WebhookBody {
     /// Only in the answer to the registration: it signs every delivery.
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
+}
+
+impl WebhookBody {
+    /// The answer to a registration: the one time the secret is shown.
+    fn with_secret(webhook: Webhook) -> Self {
+        let secret = Some(webhook.secret.clone());
+        Self {
+            secret,
+            ..webhook.into()
+        }
+    }
 }
 
 impl From<Webhook> for WebhookBody {
@@ -101,15 +112,10 @@ async fn register(
         created_by: user.username.clone(),
     };
     let registered = app.registry.chain().register_webhook(webhook).await?;
-    let secret = Some(registered.secret.clone());
     let location = format!("/api/v1/webhooks/{}", registered.id);
-    let body = WebhookBody {
-        secret,
-        ..registered.into()
-    };
     Ok(HttpResponse::Created()
         .insert_header(("Location", location))
-        .json(body))
+        .json(WebhookBody::with_secret(registered)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -212,13 +218,22 @@ async fn deliveries(
     user.require(Permission::ManageWebhooks, None)?;
     let id = known(&app, path.into_inner())?;
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
-    let (outbox, before) = (app.outbox.clone(), query.before);
-    let attempts = web::block(move || outbox.attempts(id, before, limit))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let before = query.before;
+    let attempts = on_outbox(&app, move |o| o.attempts(id, before, limit)).await?;
     let items = attempts.into_iter().map(AttemptBody::from).collect();
     Ok(web::Json(AttemptList { items }))
+}
+
+/// Runs `work` on this instance's outbox (SQLite) on the blocking pool, not the arbiter.
+async fn on_outbox<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    app: &AppState,
+    work: impl FnOnce(&Outbox) -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError> {
+    let outbox = app.outbox.clone();
+    web::block(move || work(&outbox))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn known(app: &AppState, id: u32) -> Result<u32, ApiError> {
@@ -269,10 +284,7 @@ async fn set_aside(
 ) -> Result<web::Json<SetAsideList>, ApiError> {
     user.require(Permission::ManageWebhooks, None)?;
     let id = known(&app, path.into_inner())?;
-    let items = app
-        .outbox
-        .set_aside(id)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let items = on_outbox(&app, move |o| o.set_aside(id)).await?;
     let items = items.into_iter().map(SetAsideBody::from).collect();
     Ok(web::Json(SetAsideList { items }))
 }
@@ -306,21 +318,17 @@ async fn resend(
 ) -> Result<web::Json<ResendAnswer>, ApiError> {
     user.require(Permission::ManageWebhooks, None)?;
     let id = known(&app, path.into_inner())?;
-    let outbox = &app.outbox;
-    let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
-    let ids = match body.into_inner().event_ids {
-        Some(ids) => ids,
-        None => outbox
-            .set_aside(id)
-            .map_err(|e| internal(&e))?
-            .into_iter()
-            .map(|p| p.event_id)
-            .collect(),
-    };
-    let mut queued = 0;
-    for event_id in ids {
-        queued += usize::from(outbox.resend(id, &event_id).map_err(|e| internal(&e))?);
-    }
+    let chosen = body.into_inner().event_ids;
+    let queued = on_outbox(&app, move |o| {
+        let ids = match chosen {
+            Some(ids) => ids,
+            None => o.set_aside(id)?.into_iter().map(|p| p.event_id).collect(),
+        };
+        ids.iter()
+            .map(|event_id| o.resend(id, event_id).map(usize::from))
+            .sum::<Result<usize, _>>()
+    })
+    .await?;
     Ok(web::Json(ResendAnswer { queued }))
 }
 
