@@ -166,6 +166,40 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.port + index + 1)
     }
 
+    /// The demo administrator's token, signed in through HAProxy. A cluster just started
+    /// may still be seeding the demo chain: the login is tried for 30 s.
+    pub(crate) fn admin_token(&self, client: &Client) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let login = client
+                .post(format!("{}/api/v1/auth/login", self.base))
+                .json(&json!({"username": "admin", "password": "demo"}))
+                .send()
+                .and_then(|r| r.json::<Value>());
+            match login {
+                Ok(body) if body["token"].is_string() => {
+                    return body["token"].as_str().unwrap_or_default().to_owned();
+                }
+                other => assert!(
+                    Instant::now() < deadline,
+                    "no admin login in 30 s: {other:?}"
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// GET through HAProxy as `token`, which must answer 200: its JSON.
+    pub(crate) fn get_ok(&self, client: &Client, token: &str, path: &str) -> Value {
+        let answer = client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .expect("an answer");
+        assert_eq!(answer.status().as_u16(), 200, "{path}");
+        answer.json().expect("JSON")
+    }
+
     /// Stops every process the script started (see `Drop`).
     pub(crate) fn stop(self) {}
 

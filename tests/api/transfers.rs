@@ -135,22 +135,8 @@ fn a_transfer_between_stores_on_different_instances_completes_and_conserves_stoc
     let cluster = start(temp.path(), free_ports());
     let client = cluster.client();
     let base = cluster.base.clone();
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": "demo"}))
-        .send()
-        .and_then(|r| r.json())
-        .expect("a login");
-    let token = login["token"].as_str().expect("a token").to_owned();
-    let get = |path: &str| -> Value {
-        let answer = client
-            .get(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .send()
-            .expect("an answer");
-        assert_eq!(answer.status().as_u16(), 200, "{path}");
-        answer.json().expect("JSON")
-    };
+    let token = cluster.admin_token(&client);
+    let get = |path: &str| cluster.get_ok(&client, &token, path);
     let post = |path: &str, body: Value| -> (u16, String, Value) {
         let answer = client
             .post(format!("{base}{path}"))
