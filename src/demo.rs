@@ -5,13 +5,16 @@
 use serde::Deserialize;
 use std::collections::HashMap;
 
-use crate::actors::{ChainActorError, FlowError, Registry, RegistryError, StoreError};
+use crate::actors::{
+    ChainActorError, FlowError, PurchaseCommand, Registry, RegistryError, StoreError,
+};
 use crate::auth::{AuthError, hash_password};
 use crate::domain::{
     AdjustmentLine, AdjustmentRequest, Cents, Ean13, LinesError, MAX_LINES, NewStore, Product, Sku,
     ValueError, parse_label,
 };
 use crate::domain::{Role, StoreDetails, StoreId, TaxCode, User, Username, parse_class};
+use crate::domain::{Supplier, SupplierCode};
 use crate::reports::{CatalogView, UsersView};
 
 const CATALOG: &str = include_str!("../config/demo/catalog.csv");
@@ -19,6 +22,7 @@ const STORES: &str = include_str!("../config/demo/stores.csv");
 const STOCK: &str = include_str!("../config/demo/stock.csv");
 const USERS: &str = include_str!("../config/demo/users.csv");
 const CENTRAL: &str = include_str!("../config/demo/central_stock.csv");
+const SUPPLIERS: &str = include_str!("../config/demo/suppliers.csv");
 /// Each product records a receipt once: seeding again is a no-op.
 const CENTRAL_RECEIPT: &str = "demo:stock-initial";
 /// The password of every demo user (listed in the README).
@@ -51,7 +55,7 @@ pub enum DemoError {
     Auth(#[from] AuthError),
     #[error("demo users: hashing task failed")]
     Hashing,
-    #[error("demo central stock: {0}")]
+    #[error("demo central stock or suppliers: {0}")]
     Central(#[from] FlowError),
 }
 
@@ -106,6 +110,15 @@ impl StoreRow {
 struct CentralRow {
     sku: String,
     on_hand: u32,
+    /// The opening stock's cost of one unit: the average cost starts there.
+    unit_cost_cents: i64,
+}
+
+#[derive(Deserialize)]
+struct SupplierRow {
+    code: String,
+    name: String,
+    lead_time_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -201,7 +214,27 @@ pub async fn seed(
 
     seed_own_stores(registry, &ids_by_demo_id).await?;
     seed_users(registry, users, &ids_by_demo_id).await?;
+    seed_suppliers(registry).await?;
     seed_central(registry).await
+}
+
+async fn seed_suppliers(registry: &Registry) -> Result<(), DemoError> {
+    let file = "suppliers.csv";
+    for (i, row) in rows::<SupplierRow>(file, SUPPLIERS)?
+        .into_iter()
+        .enumerate()
+    {
+        let supplier = Supplier {
+            code: value(file, i + 2, SupplierCode::parse(&row.code))?,
+            name: row.name,
+            lead_time_days: row.lead_time_days,
+            active: true,
+        };
+        registry
+            .purchase(PurchaseCommand::SetSupplier(supplier))
+            .await?;
+    }
+    Ok(())
 }
 
 /// On an instance that does not own the reference data: once its copy has the demo
@@ -263,7 +296,9 @@ async fn seed_central(registry: &Registry) -> Result<(), DemoError> {
     let mut lines = Vec::new();
     for (i, row) in rows::<CentralRow>(file, CENTRAL)?.into_iter().enumerate() {
         if row.on_hand > 0 {
-            lines.push((value(file, i + 2, Sku::parse(&row.sku))?, row.on_hand));
+            let sku = value(file, i + 2, Sku::parse(&row.sku))?;
+            let cost = value(file, i + 2, Cents::price(row.unit_cost_cents))?;
+            lines.push((sku, row.on_hand, Some(cost)));
         }
     }
     registry

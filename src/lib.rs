@@ -72,6 +72,29 @@ use reports::{
     CatalogView, CentralView, EventHub, Projector, RestockView, SalesFacts, StockView, UsersView,
 };
 
+/// Posts again the supplier receipts of the last 30 days to their products, on the owner
+/// of the reference data: a crash between the two journals is mended (ADR 0032).
+async fn repost_purchases(app: Arc<http::AppState>) {
+    if !app.registry.chain().is_owner() {
+        return;
+    }
+    let since = actors::now().0 - 30 * 86_400_000;
+    let orders = app
+        .purchasing
+        .read(|p| p.orders().cloned().collect::<Vec<_>>());
+    match app
+        .registry
+        .repost_purchases(orders, domain::Timestamp(since))
+        .await
+    {
+        Ok(0) => {}
+        Ok(sent) => tracing::info!(sent, "supplier receipts posted again to their products"),
+        Err(e) => {
+            tracing::warn!(error = %e, "supplier receipts not posted again; the next start retries")
+        }
+    }
+}
+
 /// Committed events kept for `/api/v1/events` clients that resume (`Last-Event-ID`).
 const LIVE_EVENTS_KEPT: usize = 10_000;
 
@@ -207,6 +230,7 @@ impl Application {
         let stock = Arc::new(StockView::default());
         let users = Arc::new(UsersView::default());
         let webhooks = Arc::new(reports::WebhookDirectory::default());
+        let purchasing = Arc::new(reports::PurchasingView::default());
         let webhook_feed = Arc::new(webhooks::WebhookFeed::default());
         let central = Arc::new(CentralView::default());
         let restocks = Arc::new(RestockView::default());
@@ -221,6 +245,7 @@ impl Application {
             stock: stock.clone(),
             users: users.clone(),
             webhooks: webhooks.clone(),
+            purchasing: purchasing.clone(),
             central: central.clone(),
             restocks: restocks.clone(),
             events: events.clone(),
@@ -260,6 +285,7 @@ impl Application {
         catalog.load(&chain);
         users.load(&chain);
         webhooks.load(&chain);
+        purchasing.load(&chain);
         let outbox = Arc::new(webhooks::outbox::Outbox::open(&settings.storage.data_dir)?);
         let owner = cluster.clone();
         let owns: webhooks::Owns = Arc::new(move |stream: &persistence::StreamId| {
@@ -346,9 +372,11 @@ impl Application {
             trusted_proxies: settings.server.trusted_proxies.clone(),
             seal,
             webhooks,
+            purchasing,
             outbox,
             webhook_settings: settings.webhooks.clone(),
         });
+        actix_rt::spawn(repost_purchases(state.clone().into_inner()));
         actix_rt::spawn(actors::auto_restock::run(
             state.clone().into_inner(),
             settings.auto_restock.clone(),

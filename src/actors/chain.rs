@@ -15,9 +15,10 @@ use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use super::watermark;
 use crate::domain::{
-    ChainError, ChainEvent, ChainState, ChangedBy, DomainEvent, Jurisdiction, NewStore, Product,
-    ProductChange, Sku, Store, StoreDetails, StoreId, User, UserAccount, UserChange, Username,
-    Webhook,
+    ChainError, ChainEvent, ChainState, ChangedBy, Decided, DomainEvent, Jurisdiction, NewOrder,
+    NewStore, Product, ProductChange, PurchaseError, PurchaseOrder, Purchasing, Receipt, Sku,
+    Stamp, Store, StoreDetails, StoreId, Supplier, Timestamp, User, UserAccount, UserChange,
+    Username, Webhook,
 };
 use crate::persistence::{Journal, JournalError, StreamId};
 
@@ -25,6 +26,8 @@ use crate::persistence::{Journal, JournalError, StreamId};
 pub enum ChainActorError {
     #[error(transparent)]
     Rule(#[from] ChainError),
+    #[error(transparent)]
+    Purchase(#[from] PurchaseError),
     #[error("chain actor busy or stopped")]
     Unavailable,
     /// A write reached a follower: the owner of the reference data decides it.
@@ -349,6 +352,131 @@ impl Handler<CreateUser> for ChainActor {
     }
 }
 
+/// A write to the suppliers or the purchase orders (ADR 0032).
+#[derive(Debug, Clone)]
+pub enum PurchaseCommand {
+    SetSupplier(Supplier),
+    Place(NewOrder, Username),
+    /// A receipt against an order, under its Idempotency-Key.
+    Receive {
+        order: u64,
+        receipt: Receipt,
+        key: String,
+        by: Username,
+    },
+    /// Approves (`true`) or refuses the units of a receipt beyond its order.
+    DecideOver {
+        order: u64,
+        receipt: u32,
+        approved: bool,
+        by: Username,
+    },
+    Close {
+        order: u64,
+        by: Username,
+    },
+}
+
+/// What a [`PurchaseCommand`] left, once durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purchased {
+    Supplier(Supplier),
+    Order {
+        order: PurchaseOrder,
+        /// Whether this call wrote it (`false`: a retry, or nothing to change).
+        written: bool,
+        /// The receipt a `Receive` recorded (or found under its key).
+        receipt: Option<u32>,
+    },
+}
+
+impl PurchaseCommand {
+    fn decide(&self, state: &Purchasing, at: Timestamp) -> Result<Decided, PurchaseError> {
+        let stamp = |by: &Username| Stamp { at, by: by.clone() };
+        match self {
+            Self::SetSupplier(s) => Ok(state
+                .decide_set_supplier(s.clone())
+                .map_or(Decided::Done, Decided::New)),
+            Self::Place(new, by) => state.decide_place(new.clone(), stamp(by)),
+            Self::Receive {
+                order,
+                receipt,
+                key,
+                by,
+            } => state.decide_receive(*order, receipt, key, stamp(by)),
+            Self::DecideOver {
+                order,
+                receipt,
+                approved,
+                by,
+            } => state.decide_over(*order, *receipt, *approved, stamp(by)),
+            Self::Close { order, by } => state.decide_close(*order, stamp(by)),
+        }
+    }
+
+    /// The answer, read from the state once the command's event (if any) is applied.
+    fn answer(&self, state: &Purchasing, written: bool) -> Result<Purchased, PurchaseError> {
+        let (id, receipt) = match self {
+            Self::SetSupplier(s) => {
+                return Ok(Purchased::Supplier(
+                    state
+                        .supplier(&s.code)
+                        .cloned()
+                        .unwrap_or_else(|| s.clone()),
+                ));
+            }
+            Self::Place(new, _) => {
+                let order = state.order_by_key(&new.key).map_or(0, |o| o.id);
+                (order, None)
+            }
+            Self::Receive { order, key, .. } => {
+                let number = state
+                    .order(*order)
+                    .and_then(|o| o.receipts.iter().find(|r| &r.key == key))
+                    .map(|r| r.number);
+                (*order, number)
+            }
+            Self::DecideOver { order, receipt, .. } => (*order, Some(*receipt)),
+            Self::Close { order, .. } => (*order, None),
+        };
+        let order = state
+            .order(id)
+            .cloned()
+            .ok_or(PurchaseError::UnknownOrder(id))?;
+        Ok(Purchased::Order {
+            order,
+            written,
+            receipt,
+        })
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Purchased, ChainActorError>")]
+pub struct Purchase(pub PurchaseCommand);
+
+impl Handler<Purchase> for ChainActor {
+    type Result = ResponseActFuture<Self, Result<Purchased, ChainActorError>>;
+
+    fn handle(&mut self, msg: Purchase, _ctx: &mut Self::Context) -> Self::Result {
+        let command = msg.0;
+        let decided = command.decide(self.state().purchasing(), self.clock.now());
+        let ack = match decided {
+            Err(e) => return Box::pin(fut::ready(Err(e.into()))),
+            Ok(Decided::Done) => None,
+            Ok(Decided::New(event)) => Some(self.log.persist(vec![ChainEvent::Purchasing(event)])),
+        };
+        let answer = match command.answer(self.state().purchasing(), ack.is_some()) {
+            Ok(answer) => answer,
+            Err(e) => return Box::pin(fut::ready(Err(e.into()))),
+        };
+        match ack {
+            Some(ack) => when_durable(ack, answer),
+            None => self.once_durable(answer),
+        }
+    }
+}
+
 /// Events of the owner's journal, with their sequence, journaled here in the same order.
 /// Events this copy already has are passed over, so a page fetched twice is harmless.
 /// Answers this copy's sequence once durable.
@@ -539,6 +667,11 @@ impl ChainHandle {
     pub async fn remove_webhook(&self, id: u32) -> Result<bool, ChainActorError> {
         self.writable()?;
         self.ask(RemoveWebhook(id)).await?
+    }
+
+    pub async fn purchase(&self, command: PurchaseCommand) -> Result<Purchased, ChainActorError> {
+        self.writable()?;
+        self.ask(Purchase(command)).await?
     }
 
     pub async fn snapshot(&self) -> Result<(), ChainActorError> {

@@ -11,6 +11,7 @@ mod chain;
 mod clock;
 mod durable;
 mod product;
+mod purchasing;
 mod registry;
 mod restock;
 mod store;
@@ -19,7 +20,7 @@ mod watermark;
 
 /// What verifying a store's hash chain found (`Registry::verify_store`).
 pub use crate::persistence::integrity::Verified;
-pub use chain::{Added, ChainActorError, ChainHandle};
+pub use chain::{Added, ChainActorError, ChainHandle, PurchaseCommand, Purchased};
 pub use clock::{Clock, now};
 pub use product::{CentralOp, ProductHandle, RemoteCentral};
 pub use registry::{

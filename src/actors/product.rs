@@ -14,8 +14,8 @@ use super::clock::Clock;
 use super::durable::{Durable, Journaled, StreamState, once_settled, when_durable};
 use super::store::{Pending, SourceOp, StoreError};
 use crate::domain::{
-    CentralEvent, CentralStock, DomainEvent, MissingOutcome, RestockId, Sku, Stamp, StoreId,
-    Transfer, Username,
+    CentralEvent, CentralStock, Cents, DamageReason, DomainEvent, Goods, MissingOutcome, RestockId,
+    Sku, Stamp, StoreId, Transfer, Username,
 };
 use crate::persistence::{Journal, StreamId};
 
@@ -96,6 +96,21 @@ impl ProductStockActor {
     }
 }
 
+impl ProductStockActor {
+    fn receive(
+        &mut self,
+        goods: Goods<'_>,
+        stamp: Stamp,
+    ) -> ResponseActFuture<Self, Result<u32, StoreError>> {
+        match self.state().decide_purchase(goods, &stamp) {
+            Ok(event) => self.commit(event, CentralStock::on_hand),
+            Err(_) => Box::pin(fut::ready(Err(StoreError::CentralOverflow(
+                self.sku.clone(),
+            )))),
+        }
+    }
+}
+
 impl Actor for ProductStockActor {
     type Context = Context<Self>;
 }
@@ -105,10 +120,20 @@ impl Actor for ProductStockActor {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum CentralOp {
-    /// Goods from a supplier; answers the new on-hand.
+    /// Goods from a supplier at an unknown cost; answers the new on-hand.
     Receive {
         receipt: String,
         quantity: u32,
+        by: Username,
+    },
+    /// Goods from a supplier, damaged units written off, at a cost when known (the
+    /// average moves); answers the new on-hand.
+    ReceiveGoods {
+        receipt: String,
+        quantity: u32,
+        damaged: u32,
+        damage_reason: Option<DamageReason>,
+        unit_cost: Option<Cents>,
         by: Username,
     },
     /// Answers the quantity allocated to the request (partial allocation is normal).
@@ -149,14 +174,23 @@ impl Handler<Central> for ProductStockActor {
                 receipt,
                 quantity,
                 by,
+            } => self.receive(Goods::uncosted(&receipt, quantity), Stamp { at, by }),
+            CentralOp::ReceiveGoods {
+                receipt,
+                quantity,
+                damaged,
+                damage_reason,
+                unit_cost,
+                by,
             } => {
-                let stamp = Stamp { at, by };
-                match self.state().decide_receipt(&receipt, quantity, &stamp) {
-                    Ok(event) => self.commit(event, CentralStock::on_hand),
-                    Err(_) => Box::pin(fut::ready(Err(StoreError::CentralOverflow(
-                        self.sku.clone(),
-                    )))),
-                }
+                let goods = Goods {
+                    receipt: &receipt,
+                    quantity,
+                    damaged,
+                    damage_reason,
+                    unit_cost,
+                };
+                self.receive(goods, Stamp { at, by })
             }
             CentralOp::Allocate { request, requested } => {
                 let event = self.state().decide_allocate(request, requested, at);

@@ -17,8 +17,8 @@ use super::product::CentralOp;
 use super::registry::{Registry, RegistryError};
 use super::store::{Recorded, StoreError};
 use crate::domain::{
-    IdempotencyKey, MissingOutcome, Receipt, RestockAsk, RestockError, RestockId, RestockRequest,
-    RestockStatus, RestockStep, Sku, StoreId, Username,
+    Cents, IdempotencyKey, MissingOutcome, Receipt, RestockAsk, RestockError, RestockId,
+    RestockRequest, RestockStatus, RestockStep, Sku, StoreId, Username,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,8 @@ pub enum FlowError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Chain(#[from] super::ChainActorError),
 }
 
 fn invalid(request: &RestockRequest, to: RestockStatus) -> FlowError {
@@ -240,20 +242,24 @@ impl Registry {
     }
 
     /// Goods from a supplier, one receipt id for all lines (each product records it once).
+    /// A line's cost, when given, moves the product's average cost.
     pub async fn receive_goods(
         &self,
         receipt: &str,
-        lines: Vec<(Sku, u32)>,
+        lines: Vec<(Sku, u32, Option<Cents>)>,
         by: Username,
     ) -> Result<Vec<(Sku, u32)>, FlowError> {
         let mut on_hand = Vec::with_capacity(lines.len());
-        for (sku, quantity) in lines {
+        for (sku, quantity, unit_cost) in lines {
             let after = self
                 .central(
                     &sku,
-                    CentralOp::Receive {
+                    CentralOp::ReceiveGoods {
                         receipt: receipt.to_owned(),
                         quantity,
+                        damaged: 0,
+                        damage_reason: None,
+                        unit_cost,
                         by: by.clone(),
                     },
                 )

@@ -40,6 +40,11 @@ pub enum Permission {
     VerifyJournal,
     /// Register, list and remove webhook endpoints, read their deliveries: administrators.
     ManageWebhooks,
+    /// Create and change suppliers: logistics and head office.
+    ManageSuppliers,
+    /// Approve or refuse units received beyond a purchase order: head office only, so
+    /// that whoever receives does not also approve (ADR 0032).
+    ApproveOverReceipts,
 }
 
 /// The signed-in user a request acts as (from a verified token and the current user record).
@@ -76,7 +81,13 @@ fn role_allows(role: Role, permission: Permission) -> bool {
         ),
         Role::Logistics => matches!(
             permission,
-            ReadChain | ReadAvailability | ReadStock | ReadRestocks | ReadCentral | ManageCentral
+            ReadChain
+                | ReadAvailability
+                | ReadStock
+                | ReadRestocks
+                | ReadCentral
+                | ManageCentral
+                | ManageSuppliers
         ),
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::legacy::{DEFAULT_APPROVAL_PERCENT, DEFAULT_TILLS};
+use super::purchasing::{Purchasing, PurchasingEvent};
 use super::{
     Cents, ChangedBy, Ean13, Jurisdiction, Rate, Sku, StoreId, TaxClass, TaxCode, TillRules,
     Timestamp, User, UserAccount, UserChangeKind, UserLogEntry, UserRecord, Username, ValueError,
@@ -226,6 +227,8 @@ pub enum ChainEvent {
     WebhookRegistered(Webhook),
     /// A webhook endpoint removed: nothing more is delivered to it.
     WebhookRemoved(u32),
+    /// Suppliers and the logistics center's purchase orders (ADR 0032).
+    Purchasing(PurchasingEvent),
 }
 
 /// A change to a user.
@@ -299,9 +302,34 @@ pub struct ChainState {
     /// changes are rare (a chain of a thousand stores makes a few thousand a year).
     user_log: Vec<UserLogEntry>,
     webhooks: BTreeMap<u32, Webhook>,
+    purchasing: Purchasing,
 }
 
 impl ChainState {
+    /// A version-3 snapshot's state: everything but purchasing, which it did not have.
+    pub(super) fn without_purchasing(
+        products: BTreeMap<Sku, Product>,
+        stores: BTreeMap<StoreId, Store>,
+        users: BTreeMap<Username, UserAccount>,
+        jurisdictions: BTreeMap<String, Jurisdiction>,
+        user_log: Vec<UserLogEntry>,
+        webhooks: BTreeMap<u32, Webhook>,
+    ) -> Self {
+        Self {
+            products,
+            stores,
+            users,
+            jurisdictions,
+            user_log,
+            webhooks,
+            purchasing: Purchasing::default(),
+        }
+    }
+
+    pub fn purchasing(&self) -> &Purchasing {
+        &self.purchasing
+    }
+
     pub fn jurisdictions(&self) -> impl Iterator<Item = &Jurisdiction> {
         self.jurisdictions.values()
     }
@@ -559,6 +587,7 @@ impl ChainState {
             ChainEvent::WebhookRemoved(id) => {
                 self.webhooks.remove(id);
             }
+            ChainEvent::Purchasing(event) => self.purchasing.apply(event),
             ChainEvent::UserRecorded(record) => {
                 let account = record.account_after(self.users.get(&record.user.username));
                 self.users.insert(record.user.username.clone(), account);

@@ -34,7 +34,7 @@ pub struct StoreStateV3 {
 
 /// A product's central stock in snapshot version 1 (before missing and lost units); its
 /// fields are the central stock's own, so it lives beside it and is named here.
-pub use super::restock::CentralStockV1;
+pub use super::restock::{CentralStockV1, CentralStockV2};
 
 /// What a store that was upgraded from version 1 is, until head office says otherwise:
 /// in Quebec, with two tills and the default approval threshold (ADR 0023).
@@ -298,6 +298,30 @@ impl From<ChainEventV1> for ChainEvent {
             ChainEventV1::UserDeactivated(u) => ChainEvent::UserDeactivated(u),
             ChainEventV1::ProductChanged(p) => ChainEvent::ProductChanged(p.into()),
         }
+    }
+}
+
+/// The chain's snapshot in version 3: no supplier, no purchase order.
+#[derive(Debug, Deserialize)]
+pub struct ChainStateV3 {
+    products: BTreeMap<Sku, Product>,
+    stores: BTreeMap<StoreId, Store>,
+    users: BTreeMap<Username, super::UserAccount>,
+    jurisdictions: BTreeMap<String, Jurisdiction>,
+    user_log: Vec<super::UserLogEntry>,
+    webhooks: BTreeMap<u32, super::Webhook>,
+}
+
+impl From<ChainStateV3> for ChainState {
+    fn from(old: ChainStateV3) -> Self {
+        ChainState::without_purchasing(
+            old.products,
+            old.stores,
+            old.users,
+            old.jurisdictions,
+            old.user_log,
+            old.webhooks,
+        )
     }
 }
 

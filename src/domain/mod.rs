@@ -9,6 +9,7 @@ mod history;
 mod ids;
 pub mod legacy;
 mod money;
+mod purchasing;
 mod replenishment;
 mod restock;
 mod store;
@@ -32,13 +33,19 @@ pub use history::{
 };
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
 pub use money::Cents;
+pub use purchasing::{
+    Decided, MAX_LEAD_TIME_DAYS, MAX_ORDER_LINES, NewOrder, OrderLine, OrderStatus, OverDecision,
+    Posting, PurchaseError, PurchaseOrder, Purchasing, PurchasingEvent, Supplier, SupplierCode,
+    SupplierReceipt, SupplierReceiptLine,
+};
 pub use replenishment::{
     DemandStats, LeadTime, LeadTimeSource, Proposal, ReplenishmentPolicy, z_score,
 };
 pub use restock::{
-    CentralEvent, CentralStock, CountedLine, DamageReason, MAX_CENTRAL, MissingOutcome, Receipt,
-    ReceiptLine, ReceiptMismatch, ReceivedLine, RestockError, RestockId, RestockLine,
-    RestockRequest, RestockStatus, RestockStep, RestockStepDone, StepKind, check_receipt,
+    COST_SCALE, CentralEvent, CentralStock, CountedLine, DamageReason, Goods, MAX_CENTRAL,
+    MissingOutcome, Receipt, ReceiptLine, ReceiptMismatch, ReceivedLine, RestockError, RestockId,
+    RestockLine, RestockRequest, RestockStatus, RestockStep, RestockStepDone, StepKind,
+    check_receipt, to_cents, weighted_average,
 };
 pub use store::{
     AdjustedLine, Adjustment, AdjustmentError, AdjustmentKind, AdjustmentLine, AdjustmentRequest,
@@ -121,6 +128,16 @@ pub enum ValueError {
     DamageReason,
     #[error("missing units are lost or found")]
     MissingOutcome,
+    #[error("a supplier code is 2 to 24 characters: A-Z, 0-9 and '-'")]
+    SupplierCode,
+    #[error("a purchase order status is open, partially_received, received or closed")]
+    OrderStatus,
+    #[error("a lead time is a whole number of days from 0 to 365")]
+    LeadTime,
+    #[error("a unit cost is an integer number of cents from 0 to 100000000")]
+    UnitCost,
+    #[error("an ordered quantity is an integer from 1 to 1000000")]
+    OrderQuantity,
 }
 
 /// Any event of the system, tagged with the stream it belongs to.

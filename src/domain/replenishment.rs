@@ -165,11 +165,19 @@ pub enum LeadTimeSource {
     Measured,
 }
 
+impl LeadTimeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadTimeSource::Configured => "configured",
+            LeadTimeSource::Measured => "measured",
+        }
+    }
+}
+
 /// A route's replenishment lead time in days.
 ///
-/// Today the only route is logistics center → store. Suppliers (issue 23, point 2) will
-/// give the center's own lead time per supplier through the same function, fed with the
-/// times of their purchase orders.
+/// Two kinds of route: logistics center → store (from its restocks), and supplier →
+/// logistics center (from its purchase orders, order to first receipt).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LeadTime {
     pub days: f64,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use super::{Sku, Stamp, StoreId, Timestamp, Username, ValueError};
+use super::{Cents, Sku, Stamp, StoreId, Timestamp, Username, ValueError};
 
 /// `3-12`: request 12 of store 3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -455,6 +455,42 @@ pub enum CentralEvent {
         at: Timestamp,
         by: Username,
     },
+    /// Goods from a supplier at a known cost (a purchase order's receipt, or a receipt
+    /// given its cost): `quantity` on hand, `damaged` written off, the average cost after.
+    PurchaseReceived {
+        receipt: String,
+        quantity: u32,
+        damaged: u32,
+        damage_reason: Option<DamageReason>,
+        unit_cost: Option<Cents>,
+        on_hand_after: u32,
+        average_after: i64,
+        at: Timestamp,
+        by: Username,
+    },
+}
+
+/// A supplier's goods as a product's central stock records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Goods<'a> {
+    pub receipt: &'a str,
+    pub quantity: u32,
+    pub damaged: u32,
+    pub damage_reason: Option<DamageReason>,
+    pub unit_cost: Option<Cents>,
+}
+
+impl<'a> Goods<'a> {
+    /// Good units at an unknown cost (they join at the current average).
+    pub fn uncosted(receipt: &'a str, quantity: u32) -> Self {
+        Self {
+            receipt,
+            quantity,
+            damaged: 0,
+            damage_reason: None,
+            unit_cost: None,
+        }
+    }
 }
 
 /// How the center settles units a store did not receive.
@@ -495,6 +531,63 @@ pub struct CentralStock {
     missing: BTreeMap<RestockId, u32>,
     /// Units lost in transit, in all.
     lost: u32,
+    /// Weighted average cost of one unit, in millionths of a cent ([`COST_SCALE`]).
+    average: i64,
+    /// Units that arrived from suppliers damaged, written off at the center, in all.
+    written_off: u32,
+}
+
+/// The central stock as a version-2 snapshot held it (no cost, no write-off).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CentralStockV2 {
+    on_hand: u32,
+    allocated: BTreeMap<RestockId, u32>,
+    shipped: BTreeMap<RestockId, u32>,
+    delivered: BTreeSet<RestockId>,
+    receipts: BTreeSet<String>,
+    missing: BTreeMap<RestockId, u32>,
+    lost: u32,
+}
+
+impl From<CentralStockV2> for CentralStock {
+    fn from(old: CentralStockV2) -> Self {
+        Self {
+            on_hand: old.on_hand,
+            allocated: old.allocated,
+            shipped: old.shipped,
+            delivered: old.delivered,
+            receipts: old.receipts,
+            missing: old.missing,
+            lost: old.lost,
+            average: 0,
+            written_off: 0,
+        }
+    }
+}
+
+/// Average costs are kept in millionths of a cent, so that a cent is right after any
+/// number of receipts; the API shows them rounded to the cent.
+pub const COST_SCALE: i64 = 1_000_000;
+
+/// The weighted average after `quantity` units at `unit_cost` join `physical` units at
+/// `average` (both averages scaled by [`COST_SCALE`]).
+pub fn weighted_average(physical: u32, average: i64, quantity: u32, unit_cost: Cents) -> i64 {
+    let total = i128::from(physical) + i128::from(quantity);
+    if total == 0 {
+        return average;
+    }
+    let value = i128::from(physical) * i128::from(average)
+        + i128::from(quantity) * i128::from(unit_cost.0) * i128::from(COST_SCALE);
+    i64::try_from(round_div(value, total)).unwrap_or(i64::MAX)
+}
+
+/// `value` (scaled by [`COST_SCALE`]) rounded half up to the cent.
+pub fn to_cents(scaled: i128) -> Cents {
+    Cents(i64::try_from(round_div(scaled, i128::from(COST_SCALE))).unwrap_or(i64::MAX))
+}
+
+fn round_div(value: i128, by: i128) -> i128 {
+    (value + by / 2).div_euclid(by)
 }
 
 /// The central stock as a version-1 snapshot held it (no missing or lost units).
@@ -517,6 +610,8 @@ impl From<CentralStockV1> for CentralStock {
             receipts: old.receipts,
             missing: BTreeMap::new(),
             lost: 0,
+            average: 0,
+            written_off: 0,
         }
     }
 }
@@ -599,28 +694,52 @@ impl CentralStock {
         })
     }
 
-    /// `None` when this receipt was already recorded (a retry).
-    pub fn decide_receipt(
+    /// Goods from a supplier: `quantity` good units on hand, `damaged` written off, at
+    /// `unit_cost` (the average moves) or at the current average (`None`). `None` when
+    /// this receipt was already recorded (a retry).
+    pub fn decide_purchase(
         &self,
-        receipt: &str,
-        quantity: u32,
+        goods: Goods<'_>,
         stamp: &Stamp,
     ) -> Result<Option<CentralEvent>, ValueError> {
-        if self.receipts.contains(receipt) {
+        if self.receipts.contains(goods.receipt) {
             return Ok(None);
         }
         let on_hand_after = self
             .on_hand
-            .checked_add(quantity)
+            .checked_add(goods.quantity)
             .filter(|q| *q <= MAX_CENTRAL)
             .ok_or(ValueError::Quantity)?;
-        Ok(Some(CentralEvent::GoodsReceived {
-            receipt: receipt.to_owned(),
-            quantity,
+        let average_after = match goods.unit_cost {
+            Some(cost) => weighted_average(self.physical(), self.average, goods.quantity, cost),
+            None => self.average,
+        };
+        Ok(Some(CentralEvent::PurchaseReceived {
+            receipt: goods.receipt.to_owned(),
+            quantity: goods.quantity,
+            damaged: goods.damaged,
+            damage_reason: goods.damage_reason,
+            unit_cost: goods.unit_cost,
             on_hand_after,
+            average_after,
             at: stamp.at,
             by: stamp.by.clone(),
         }))
+    }
+
+    /// Units in the warehouse: available and set aside for requests.
+    pub fn physical(&self) -> u32 {
+        self.on_hand.saturating_add(self.allocated())
+    }
+
+    /// The weighted average cost of one unit, scaled by [`COST_SCALE`].
+    pub fn average(&self) -> i64 {
+        self.average
+    }
+
+    /// Damaged on arrival from suppliers, in all.
+    pub fn written_off(&self) -> u32 {
+        self.written_off
     }
 
     /// Takes what is available, up to `requested`. `None` when this request already has
@@ -684,6 +803,18 @@ impl CentralStock {
             } => {
                 self.receipts.insert(receipt.clone());
                 self.on_hand = *on_hand_after;
+            }
+            CentralEvent::PurchaseReceived {
+                receipt,
+                damaged,
+                on_hand_after,
+                average_after,
+                ..
+            } => {
+                self.receipts.insert(receipt.clone());
+                self.on_hand = *on_hand_after;
+                self.average = *average_after;
+                self.written_off = self.written_off.saturating_add(*damaged);
             }
             CentralEvent::Allocated {
                 request,
@@ -767,12 +898,12 @@ mod tests {
     fn allocation_is_partial_and_never_repeated() {
         let mut central = CentralStock::default();
         let received = central
-            .decide_receipt("r1", 5, &stamp())
+            .decide_purchase(Goods::uncosted("r1", 5), &stamp())
             .expect("valid")
             .expect("new");
         central.apply(&received);
         assert_eq!(
-            central.decide_receipt("r1", 5, &stamp()),
+            central.decide_purchase(Goods::uncosted("r1", 5), &stamp()),
             Ok(None),
             "a retried receipt"
         );
@@ -869,7 +1000,7 @@ mod tests {
     #[test]
     fn missing_units_wait_at_the_center_until_lost_or_found_once() {
         let mut central = CentralStock::default();
-        let received = central.decide_receipt("r1", 20, &stamp());
+        let received = central.decide_purchase(Goods::uncosted("r1", 20), &stamp());
         central.apply(&received.expect("valid").expect("new"));
         let allocated = central.decide_allocate(id(1), 10, Timestamp(1));
         central.apply(&allocated.expect("allocates"));
@@ -900,6 +1031,49 @@ mod tests {
         );
         let v1 = CentralStockV1::default();
         assert_eq!(CentralStock::from(v1), CentralStock::default());
+    }
+
+    fn costed(receipt: &str, quantity: u32, damaged: u32, cents: i64) -> Goods<'_> {
+        Goods {
+            receipt,
+            quantity,
+            damaged,
+            damage_reason: (damaged > 0).then_some(DamageReason::Wet),
+            unit_cost: Some(Cents(cents)),
+        }
+    }
+
+    fn receive(central: &mut CentralStock, goods: Goods<'_>) {
+        let event = central.decide_purchase(goods, &stamp());
+        central.apply(&event.expect("valid").expect("new"));
+    }
+
+    #[test]
+    fn the_average_cost_weighs_each_receipt_and_shipping_leaves_it_unchanged() {
+        let mut central = CentralStock::default();
+        receive(&mut central, costed("a", 10, 0, 200));
+        assert_eq!(to_cents(central.average().into()), Cents(200));
+        // 10 at 2.00 $ and 7 at 2.99 $: 40.93 $ / 17 = 2.4076… $.
+        receive(&mut central, costed("b", 7, 1, 299));
+        assert_eq!(central.average(), 240_764_706);
+        assert_eq!(to_cents(central.average().into()), Cents(241));
+        assert_eq!((central.on_hand(), central.written_off()), (17, 1));
+        let allocated = central.decide_allocate(id(1), 5, Timestamp(1));
+        central.apply(&allocated.expect("allocates"));
+        receive(&mut central, costed("c", 3, 0, 100));
+        // Allocated units are still in the warehouse: they weigh in.
+        assert_eq!(to_cents(central.average().into()), Cents(220));
+        let ship = central.decide_ship(id(1), Timestamp(2)).expect("ships");
+        let before = central.average();
+        central.apply(&ship);
+        assert_eq!(central.average(), before, "units leave at the average");
+        receive(&mut central, Goods::uncosted("d", 5));
+        assert_eq!(
+            central.average(),
+            before,
+            "a receipt without cost joins at it"
+        );
+        assert_eq!(weighted_average(0, 0, 0, Cents(5)), 0);
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub const MAX_ON_HAND: u32 = 1_000_000;
 pub struct InvalidLevels;
 
 /// When and by whom a write is made: the actor supplies it, the events record it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     pub at: Timestamp,
     pub by: Username,

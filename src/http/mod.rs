@@ -20,6 +20,7 @@ mod observe;
 mod openapi;
 mod ops;
 mod problem;
+mod purchasing;
 mod receipt;
 mod replenishment;
 mod reports;
@@ -81,6 +82,7 @@ pub struct AppState {
     pub seal: crate::auth::seal::SealKey,
     /// The webhook endpoints, this instance's deliveries, and the rules for targets.
     pub webhooks: Arc<crate::reports::WebhookDirectory>,
+    pub purchasing: Arc<crate::reports::PurchasingView>,
     pub outbox: Arc<crate::webhooks::outbox::Outbox>,
     pub webhook_settings: crate::webhooks::WebhookSettings,
 }
@@ -136,6 +138,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(ledger::routes)
                 .configure(restock::routes)
                 .configure(transfers::routes)
+                .configure(purchasing::routes)
                 .configure(reports::routes)
                 .configure(events::routes),
         )

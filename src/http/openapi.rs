@@ -79,6 +79,7 @@ fn build() -> utoipa::openapi::OpenApi {
         super::ledger::Docs::openapi(),
         super::restock::Docs::openapi(),
         super::transfers::Docs::openapi(),
+        super::purchasing::Docs::openapi(),
         super::reports::Docs::openapi(),
         super::accounting::Docs::openapi(),
         super::jurisdictions::Docs::openapi(),

@@ -14,8 +14,8 @@ use crate::auth::AuthError;
 use crate::domain::{
     AdjustmentError, ChainError, LinesError, ReturnError, SaleError, StoreId, ValueError,
 };
+use crate::domain::{PurchaseError, TransferError, TransferStatus};
 use crate::domain::{RestockError, RestockStatus, TenderError, TillError};
-use crate::domain::{TransferError, TransferStatus};
 
 /// The RFC 9457 body of every error.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -84,6 +84,11 @@ fn value_code(error: ValueError) -> &'static str {
         ValueError::Amount => "invalid_amount",
         ValueError::DamageReason => "invalid_damage_reason",
         ValueError::MissingOutcome => "invalid_missing_outcome",
+        ValueError::SupplierCode => "invalid_supplier_code",
+        ValueError::OrderStatus => "invalid_status",
+        ValueError::LeadTime => "invalid_lead_time",
+        ValueError::UnitCost => "invalid_unit_cost",
+        ValueError::OrderQuantity => "invalid_quantity",
     }
 }
 
@@ -142,6 +147,19 @@ fn value_detail(error: ValueError) -> String {
         ValueError::Amount => "Un montant est un entier de cents de 0 à 100 000 000.".into(),
         ValueError::DamageReason => "Une raison de bris est broken, expired, wet ou other.".into(),
         ValueError::MissingOutcome => "Des unités manquantes sont lost ou found.".into(),
+        ValueError::SupplierCode => {
+            "Un code de fournisseur compte de 2 à 24 caractères : A-Z, 0-9 et « - ».".into()
+        }
+        ValueError::OrderStatus => {
+            "Le statut est open, partially_received, received ou closed.".into()
+        }
+        ValueError::LeadTime => "Le délai est un nombre entier de jours de 0 à 365.".into(),
+        ValueError::UnitCost => {
+            "Le coût unitaire est un nombre entier de cents de 0 à 100 000 000.".into()
+        }
+        ValueError::OrderQuantity => {
+            "La quantité commandée doit être un entier de 1 à 1 000 000.".into()
+        }
     }
 }
 
@@ -830,6 +848,88 @@ fn chain_problem(error: &ChainActorError) -> Problem {
             format!("Le référentiel de la chaîne est écrit par l'instance {owner}."),
         ),
         ChainActorError::Journal(cause) => journal_unavailable(cause),
+        ChainActorError::Purchase(e) => purchase_problem(e),
+    }
+}
+
+fn purchase_problem(error: &PurchaseError) -> Problem {
+    use PurchaseError::*;
+    match error {
+        UnknownSupplier(code) => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_supplier",
+                "Unknown supplier",
+                format!("Le fournisseur {code} n'existe pas."),
+            ),
+            vec![serde_json::json!({ "field": "supplier" })],
+        ),
+        InactiveSupplier(code) => problem(
+            StatusCode::CONFLICT,
+            "supplier_inactive",
+            "Supplier inactive",
+            format!("Le fournisseur {code} est inactif : il ne prend plus de commande."),
+        ),
+        UnknownOrder(id) => problem(
+            StatusCode::NOT_FOUND,
+            "purchase_order_not_found",
+            "Purchase order not found",
+            format!("La commande fournisseur {id} n'existe pas."),
+        ),
+        OrderClosed(id) => problem(
+            StatusCode::CONFLICT,
+            "purchase_order_closed",
+            "Purchase order closed",
+            format!("La commande fournisseur {id} est close ou entièrement reçue."),
+        ),
+        Lines => problem(
+            StatusCode::BAD_REQUEST,
+            "invalid_order_lines",
+            "Invalid order lines",
+            "Une commande a de 1 à 200 lignes, chaque SKU une seule fois.",
+        ),
+        NotOnOrder { order, sku } => with_errors(
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_on_order",
+                "Not on the order",
+                format!("La commande fournisseur {order} n'a pas de ligne {sku}."),
+            ),
+            vec![serde_json::json!({ "sku": sku.as_str() })],
+        ),
+        EmptyReceipt => problem(
+            StatusCode::BAD_REQUEST,
+            "empty_receipt",
+            "Empty receipt",
+            "Une réception apporte au moins une unité ou en déclare une manquante.",
+        ),
+        UnknownReceipt { order, receipt } => problem(
+            StatusCode::NOT_FOUND,
+            "receipt_not_found",
+            "Receipt not found",
+            format!("La commande fournisseur {order} n'a pas de réception {receipt}."),
+        ),
+        NothingOver { order, receipt } => problem(
+            StatusCode::CONFLICT,
+            "nothing_over_order",
+            "Nothing beyond the order",
+            format!(
+                "La réception {receipt} de la commande {order} n'a rien au-delà de la commande."
+            ),
+        ),
+        AlreadyDecided {
+            order,
+            receipt,
+            approved,
+        } => problem(
+            StatusCode::CONFLICT,
+            "already_decided",
+            "Already decided",
+            format!(
+                "L'excédent de la réception {receipt} de la commande {order} est déjà {}.",
+                if *approved { "accepté" } else { "refusé" }
+            ),
+        ),
     }
 }
 

@@ -32,6 +32,7 @@ impl From<FlowError> for ApiError {
         match e {
             FlowError::Registry(e) => e.into(),
             FlowError::Store(e) => e.into(),
+            FlowError::Chain(e) => e.into(),
         }
     }
 }
@@ -465,7 +466,10 @@ impl ReceiptAnswer {
 }
 
 /// 422 naming every SKU of `skus` the catalog does not have.
-fn known_skus<'a>(app: &AppState, skus: impl IntoIterator<Item = &'a Sku>) -> Result<(), ApiError> {
+pub(super) fn known_skus<'a>(
+    app: &AppState,
+    skus: impl IntoIterator<Item = &'a Sku>,
+) -> Result<(), ApiError> {
     let unknown = app.catalog.unknown(skus);
     if unknown.is_empty() {
         return Ok(());
@@ -503,9 +507,10 @@ async fn receive_goods(
     RestockAsk::lines(lines.clone()).map_err(lines_error)?;
     known_skus(&app, lines.iter().map(|l| &l.sku))?;
     let receipt = receipt_id(&key);
-    let quantities: Vec<(crate::domain::Sku, u32)> = lines
+    // Without an order there is no cost: the units join at the current average (ADR 0032).
+    let quantities = lines
         .iter()
-        .map(|l| (l.sku.clone(), Quantity::get(l.quantity)))
+        .map(|l| (l.sku.clone(), Quantity::get(l.quantity), None))
         .collect();
     let on_hand = app
         .registry
@@ -700,6 +705,13 @@ struct CentralEntry {
 fn central_entry(seq: u64, event: CentralEvent) -> CentralEntry {
     let (kind, at, quantity, restock, receipt, on_hand_after) = match event {
         CentralEvent::GoodsReceived {
+            receipt,
+            quantity,
+            on_hand_after,
+            at,
+            ..
+        }
+        | CentralEvent::PurchaseReceived {
             receipt,
             quantity,
             on_hand_after,

@@ -17,16 +17,18 @@ use crate::domain::{CentralEvent, ChainEvent, StoreEvent};
 /// Version of the records whose layout has not changed since the first: the history's own
 /// bodies (the history is a read model rebuilt whole when its schema version changes).
 pub const FORMAT_VERSION: u8 = 1;
-/// Version of a product's snapshot (central stock): 2 since it holds the units missing at
-/// stores' receipts and those lost in transit (1 held neither; still read).
-pub const CENTRAL_SNAPSHOT_VERSION: u8 = 2;
+/// Version of a product's snapshot (central stock): 3 since it holds the average cost and
+/// the units written off on arrival (2: units missing at stores' receipts and lost in
+/// transit; 1 held neither; both still read).
+pub const CENTRAL_SNAPSHOT_VERSION: u8 = 3;
 /// Version of the events of every stream: 2 since the till (sales with taxes and tenders,
 /// products with a tax class, stores in a jurisdiction, till sessions). Version 1 events
 /// are read through `domain::legacy`.
 pub const EVENT_VERSION: u8 = 2;
-/// Version of the chain's snapshot: 3 since users carry their token generation and the
-/// log of user changes (2: jurisdictions and tax classes).
-pub const CHAIN_SNAPSHOT_VERSION: u8 = 3;
+/// Version of the chain's snapshot: 4 since it holds suppliers and purchase orders (3:
+/// users' token generations and the log of user changes; 2: jurisdictions and tax
+/// classes).
+pub const CHAIN_SNAPSHOT_VERSION: u8 = 4;
 /// Version of a store's snapshot: 4 since it holds its transfers between stores (3 held
 /// none, 2 held no till, 1 held every sale not yet let go; `persistence::snapshot` still
 /// reads them all).

@@ -8,7 +8,8 @@ use super::codec::{
     self, CENTRAL_SNAPSHOT_VERSION, CHAIN_SNAPSHOT_VERSION, CodecError, STORE_SNAPSHOT_VERSION,
 };
 use crate::domain::legacy::{
-    CentralStockV1, ChainStateV1, ChainStateV2, StoreStateV1, StoreStateV2, StoreStateV3,
+    CentralStockV1, CentralStockV2, ChainStateV1, ChainStateV2, ChainStateV3, StoreStateV1,
+    StoreStateV2, StoreStateV3,
 };
 use crate::domain::{CentralStock, ChainState, StoreState};
 
@@ -31,13 +32,15 @@ impl Snapshot for ChainState {
         codec::encode_as(CHAIN_SNAPSHOT_VERSION, self)
     }
 
-    /// Version 2 as it is; version 1 (no jurisdiction, no tax class) through `legacy`.
+    /// Version 4 as it is; 3 (no purchasing), 2 (no user log) and 1 (no jurisdiction, no
+    /// tax class) through `legacy`.
     fn decode_snapshot(bytes: &[u8]) -> Result<Self, CodecError> {
         match codec::split(bytes)? {
             (CHAIN_SNAPSHOT_VERSION, body) => codec::decode_body(body),
+            (3, body) => Ok(codec::decode_body::<ChainStateV3>(body)?.into()),
             (2, body) => Ok(codec::decode_body::<ChainStateV2>(body)?.into()),
             (1, body) => Ok(codec::decode_body::<ChainStateV1>(body)?.into()),
-            (found, _) => Err(unknown("chain snapshot", found, "versions 1 and 2")),
+            (found, _) => Err(unknown("chain snapshot", found, "versions 1 to 4")),
         }
     }
 }
@@ -47,12 +50,13 @@ impl Snapshot for CentralStock {
         codec::encode_as(CENTRAL_SNAPSHOT_VERSION, self)
     }
 
-    /// Version 2 as it is; version 1 (no missing or lost units) through `legacy`.
+    /// Version 3 as it is; 2 (no cost) and 1 (no missing or lost units) through `legacy`.
     fn decode_snapshot(bytes: &[u8]) -> Result<Self, CodecError> {
         match codec::split(bytes)? {
             (CENTRAL_SNAPSHOT_VERSION, body) => codec::decode_body(body),
+            (2, body) => Ok(codec::decode_body::<CentralStockV2>(body)?.into()),
             (1, body) => Ok(codec::decode_body::<CentralStockV1>(body)?.into()),
-            (found, _) => Err(unknown("central stock snapshot", found, "versions 1 and 2")),
+            (found, _) => Err(unknown("central stock snapshot", found, "versions 1 to 3")),
         }
     }
 }
@@ -148,7 +152,7 @@ mod tests {
             Err(CodecError::UnknownVersion { found, .. }) if found == STORE_SNAPSHOT_VERSION + 1
         ));
         let mut chain = ChainState::default().encode_snapshot().expect("encodes");
-        chain[0] = 4;
+        chain[0] = CHAIN_SNAPSHOT_VERSION + 1;
         assert!(ChainState::decode_snapshot(&chain).is_err());
     }
 }

@@ -67,7 +67,8 @@ impl CatalogIndex {
             | ChainEvent::UserChanged(_)
             | ChainEvent::UserRecorded(_)
             | ChainEvent::WebhookRegistered(_)
-            | ChainEvent::WebhookRemoved(_) => {}
+            | ChainEvent::WebhookRemoved(_)
+            | ChainEvent::Purchasing(_) => {}
         }
     }
 }

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use tokio::sync::broadcast;
 
 use crate::domain::{
-    CentralEvent, ChainEvent, DomainEvent, StepKind, StoreEvent, StoreId, TransferEvent,
-    TransferId, Username,
+    CentralEvent, ChainEvent, DomainEvent, PurchasingEvent, StepKind, StoreEvent, StoreId,
+    TransferEvent, TransferId, Username,
 };
 
 /// Who may see an event.
@@ -220,7 +220,9 @@ pub fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str,
         }
         DomainEvent::Central(sku, event) => {
             let kind = match event {
-                CentralEvent::GoodsReceived { .. } => "central_received",
+                CentralEvent::GoodsReceived { .. } | CentralEvent::PurchaseReceived { .. } => {
+                    "central_received"
+                }
                 CentralEvent::Allocated { .. } => "central_allocated",
                 CentralEvent::Released { .. } => "central_released",
                 CentralEvent::Shipped { .. } => "central_shipped",
@@ -310,6 +312,34 @@ pub fn describe(event: &DomainEvent, seq: u64) -> (Audience, bool, &'static str,
                     "by": r.stamp.by.as_ref().map(Username::as_str),
                 }),
             ),
+            ChainEvent::Purchasing(p) => purchasing_event(p),
         },
     }
+}
+
+/// A supplier or purchase order event, for logistics and head office.
+fn purchasing_event(event: &PurchasingEvent) -> (Audience, bool, &'static str, Value) {
+    let (kind, body) = match event {
+        PurchasingEvent::SupplierSet(s) => ("supplier_set", json!({"code": s.code.as_str()})),
+        PurchasingEvent::OrderPlaced(o) => (
+            "purchase_order_placed",
+            json!({"order_id": o.id, "supplier": o.supplier.as_str()}),
+        ),
+        PurchasingEvent::GoodsReceived { order, receipt } => (
+            "purchase_order_received",
+            json!({"order_id": order, "receipt": receipt.number, "over": receipt.over()}),
+        ),
+        PurchasingEvent::OverDecided {
+            order,
+            receipt,
+            decision,
+        } => (
+            "over_receipt_decided",
+            json!({"order_id": order, "receipt": receipt, "approved": decision.approved}),
+        ),
+        PurchasingEvent::OrderClosed { order, .. } => {
+            ("purchase_order_closed", json!({"order_id": order}))
+        }
+    };
+    (Audience::Logistics, false, kind, body)
 }

@@ -20,6 +20,12 @@ pub struct CentralLine {
     /// Lost in transit, in all.
     #[serde(default)]
     pub lost: u32,
+    /// Weighted average cost of one unit, scaled by `COST_SCALE`.
+    #[serde(default)]
+    pub average: i64,
+    /// Damaged on arrival from suppliers, in all.
+    #[serde(default)]
+    pub written_off: u32,
 }
 
 #[derive(Default)]
@@ -36,6 +42,8 @@ impl CentralView {
                 allocated: state.allocated(),
                 missing: state.missing(),
                 lost: state.lost(),
+                average: state.average(),
+                written_off: state.written_off(),
             },
         );
     }
@@ -60,6 +68,16 @@ impl CentralView {
             }
             CentralEvent::Shipped { quantity, .. } => {
                 line.allocated = line.allocated.saturating_sub(*quantity)
+            }
+            CentralEvent::PurchaseReceived {
+                damaged,
+                on_hand_after,
+                average_after,
+                ..
+            } => {
+                line.on_hand = *on_hand_after;
+                line.average = *average_after;
+                line.written_off = line.written_off.saturating_add(*damaged);
             }
             CentralEvent::Delivered { .. } => {}
             CentralEvent::DeliveredShort { missing, .. } => line.missing += missing,

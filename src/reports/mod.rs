@@ -8,6 +8,7 @@
 mod catalog;
 mod events;
 mod logistics;
+mod purchasing;
 pub mod replenishment;
 pub mod report;
 mod sales;
@@ -24,6 +25,7 @@ pub use catalog::{CatalogView, ProductQuery, fold};
 pub use events::describe;
 pub use events::{Audience, EventHub, LiveEvent};
 pub use logistics::{CentralLine, CentralView, RestockView};
+pub use purchasing::PurchasingView;
 pub use sales::{
     Figures, HOUR_MS, HourlyFigures, ProductFigures, ReadError, SalesFacts, SalesPart,
     SalesQuestion, hours,
@@ -38,6 +40,7 @@ pub struct Projector {
     pub stock: Arc<StockView>,
     pub users: Arc<UsersView>,
     pub webhooks: Arc<WebhookDirectory>,
+    pub purchasing: Arc<PurchasingView>,
     pub central: Arc<CentralView>,
     pub restocks: Arc<RestockView>,
     pub events: Arc<EventHub>,
@@ -57,6 +60,7 @@ impl Projector {
         for event in &chain {
             self.users.apply(event);
             self.webhooks.apply(event);
+            self.purchasing.apply(event);
         }
         for (event, seq) in events {
             self.events.publish(event, seq);

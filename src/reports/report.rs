@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 use super::{CatalogView, CentralLine, CentralView, RestockView, SalesPart, StockView};
-use crate::domain::{Figures, HOUR_MS, ProductFigures, Sku, StockLine, StoreId, Timestamp};
+use crate::domain::{
+    Cents, Figures, HOUR_MS, ProductFigures, Sku, StockLine, StoreId, Timestamp, to_cents,
+};
 
 /// A part's list of `(key, value)`, as JSON carries a map with non-string keys.
 pub type Pairs<K, V> = Vec<(K, V)>;
@@ -376,6 +378,9 @@ pub struct CentralTotals {
     pub in_transit: HashMap<Sku, u64>,
     pub missing: HashMap<Sku, u64>,
     pub lost: HashMap<Sku, u64>,
+    /// Weighted average cost of one unit, scaled by `COST_SCALE` (held by one part).
+    pub average: HashMap<Sku, i64>,
+    pub written_off: HashMap<Sku, u64>,
 }
 
 impl CentralTotals {
@@ -407,12 +412,36 @@ impl CentralTotals {
         (of(&self.missing), of(&self.lost))
     }
 
+    /// A product's units written off on arrival from suppliers.
+    pub fn written_off(&self, sku: &Sku) -> u32 {
+        self.written_off
+            .get(sku)
+            .map_or(0, |u| u32::try_from(*u).unwrap_or(u32::MAX))
+    }
+
+    /// A product's central units in the warehouse (available and allocated) at cost and
+    /// at `price`, in cents: `(average cost of one unit, value at cost, value at retail)`.
+    pub fn valued(&self, sku: &Sku, price: Cents) -> (Cents, Cents, Cents) {
+        let (on_hand, allocated, _) = self.units(sku);
+        let physical = u64::from(on_hand) + u64::from(allocated);
+        let average = self.average.get(sku).copied().unwrap_or(0);
+        let at_cost = to_cents(i128::from(physical) * i128::from(average));
+        let at_retail = Cents(
+            price
+                .0
+                .saturating_mul(i64::try_from(physical).unwrap_or(i64::MAX)),
+        );
+        (to_cents(average.into()), at_cost, at_retail)
+    }
+
     pub fn add(&mut self, part: &StockPart) {
         for (sku, line) in &part.central {
             *self.on_hand.entry(sku.clone()).or_default() += u64::from(line.on_hand);
             *self.allocated.entry(sku.clone()).or_default() += u64::from(line.allocated);
             *self.missing.entry(sku.clone()).or_default() += u64::from(line.missing);
             *self.lost.entry(sku.clone()).or_default() += u64::from(line.lost);
+            *self.written_off.entry(sku.clone()).or_default() += u64::from(line.written_off);
+            self.average.insert(sku.clone(), line.average);
         }
         for (sku, units) in &part.in_transit {
             *self.in_transit.entry(sku.clone()).or_default() += u64::from(*units);
@@ -443,7 +472,12 @@ pub struct StoreStock {
 pub struct CentralStock {
     units: u64,
     allocated_units: u64,
+    /// Available units at retail price.
     stock_value_cents: i64,
+    /// Units in the warehouse (available and allocated) at weighted average cost.
+    value_at_cost_cents: i64,
+    /// The same units at retail price.
+    value_at_retail_cents: i64,
     in_transit_units: u64,
 }
 
@@ -453,6 +487,17 @@ pub struct StockReport {
     central: Option<CentralStock>,
     #[serde(flatten)]
     coverage: Coverage,
+}
+
+/// Every central product's `(average cost, value at cost, value at retail)`.
+fn valued<'a>(
+    catalog: &'a CatalogView,
+    totals: &'a CentralTotals,
+) -> impl Iterator<Item = (Cents, Cents, Cents)> + 'a {
+    totals.on_hand.keys().map(|sku| {
+        let price = catalog.product(sku).map_or(Cents(0), |p| p.price);
+        totals.valued(sku, price)
+    })
 }
 
 /// Stock value and low lines per store of `stores`; with `with_central`, the logistics
@@ -480,6 +525,10 @@ pub fn stock_report(
                 let price = catalog.product(sku).map_or(0, |p| p.price.0);
                 price.saturating_mul(i64::try_from(*units).unwrap_or(i64::MAX))
             })
+            .sum(),
+        value_at_cost_cents: valued(catalog, &totals).map(|(_, cost, _)| cost.0).sum(),
+        value_at_retail_cents: valued(catalog, &totals)
+            .map(|(_, _, retail)| retail.0)
             .sum(),
         in_transit_units: totals.in_transit.values().sum(),
     });

@@ -55,7 +55,8 @@ impl UsersView {
             | ChainEvent::StoreChanged(_)
             | ChainEvent::JurisdictionSet(_)
             | ChainEvent::WebhookRegistered(_)
-            | ChainEvent::WebhookRemoved(_) => {}
+            | ChainEvent::WebhookRemoved(_)
+            | ChainEvent::Purchasing(_) => {}
         }
     }
 
