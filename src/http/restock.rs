@@ -370,6 +370,14 @@ struct CentralBody {
     missing: u32,
     /// Lost in transit, in all.
     lost: u32,
+    /// Arrived damaged from suppliers and written off, in all.
+    written_off: u32,
+    /// Weighted average cost of one unit, to the cent.
+    average_cost_cents: i64,
+    /// The units in the warehouse (available and allocated) at average cost.
+    value_at_cost_cents: i64,
+    /// The same units at the shelf price.
+    value_at_retail_cents: i64,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -386,7 +394,12 @@ impl CentralBody {
     fn of(product: crate::domain::Product, totals: &CentralTotals) -> Self {
         let (on_hand, allocated, in_transit) = totals.units(&product.sku);
         let (missing, lost) = totals.discrepancies(&product.sku);
+        let (average, at_cost, at_retail) = totals.valued(&product.sku, product.price);
         CentralBody {
+            written_off: totals.written_off(&product.sku),
+            average_cost_cents: average.0,
+            value_at_cost_cents: at_cost.0,
+            value_at_retail_cents: at_retail.0,
             missing,
             lost,
             in_transit,

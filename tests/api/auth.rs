@@ -104,6 +104,15 @@ const ROUTES: &[Row] = &[
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/ship", allowed: LOGISTICS, scoped: false },
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/reject", allowed: LOGISTICS, scoped: false },
     Row { method: "POST", template: "/api/v1/logistics/restock-requests/{request_id}/missing", allowed: LOGISTICS, scoped: false },
+    Row { method: "GET", template: "/api/v1/suppliers", allowed: LOGISTICS, scoped: false },
+    Row { method: "PUT", template: "/api/v1/suppliers/{code}", allowed: LOGISTICS, scoped: false },
+    Row { method: "GET", template: "/api/v1/logistics/purchase-orders", allowed: LOGISTICS, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/purchase-orders", allowed: LOGISTICS, scoped: false },
+    Row { method: "GET", template: "/api/v1/logistics/purchase-orders/{order_id}", allowed: LOGISTICS, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/purchase-orders/{order_id}/receipts", allowed: LOGISTICS, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/purchase-orders/{order_id}/receipts/{receipt}/approve", allowed: ADMIN, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/purchase-orders/{order_id}/receipts/{receipt}/reject", allowed: ADMIN, scoped: false },
+    Row { method: "POST", template: "/api/v1/logistics/purchase-orders/{order_id}/close", allowed: LOGISTICS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/sales", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/top-products", allowed: MANAGERS, scoped: false },
     Row { method: "GET", template: "/api/v1/reports/stock", allowed: MANAGERS, scoped: false },
@@ -155,7 +164,51 @@ struct Fixture {
     /// shipped transfer it receives.
     transfers_out: [String; 2],
     transfers_in: [String; 2],
+    /// Purchase orders of supplier `QC`: one per route that acts on an order.
+    orders: Orders,
     counter: Cell<u32>,
+}
+
+/// The order each purchase-order route acts on: receipts go to a large open order; the
+/// approval and the refusal each to an order with units beyond it, pending.
+struct Orders {
+    receive: u64,
+    approve: u64,
+    reject: u64,
+    close: u64,
+}
+
+fn purchase_order(app: &TestApp, sku: &str, quantity: u32, received: u32) -> u64 {
+    let placed = app.post(
+        "/api/v1/logistics/purchase-orders",
+        &json!({"supplier": "QC", "lines": [{"sku": sku, "quantity": quantity, "unit_cost_cents": 100}]}),
+    );
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    let id = placed.body["id"].as_u64().expect("id");
+    if received > 0 {
+        let r = app.post(
+            &format!("/api/v1/logistics/purchase-orders/{id}/receipts"),
+            &json!({"lines": [{"sku": sku, "received": received}]}),
+        );
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    id
+}
+
+fn orders(app: &TestApp, sku: &str) -> Orders {
+    let supplier = app.send_as(
+        "PUT",
+        None,
+        "/api/v1/suppliers/QC",
+        &json!({"name": "Fournisseur de la matrice", "lead_time_days": 4}),
+    );
+    assert_eq!(supplier.status, 201, "{:?}", supplier.body);
+    Orders {
+        receive: purchase_order(app, sku, 1000, 0),
+        approve: purchase_order(app, sku, 1, 2),
+        reject: purchase_order(app, sku, 1, 2),
+        close: purchase_order(app, sku, 5, 0),
+    }
 }
 
 /// A transfer of one unit of `sku` from `from` to `to`, shipped.
@@ -226,6 +279,7 @@ fn fixture(app: &TestApp) -> Fixture {
             shipped_transfer(app, "EPI-0001", 2, 1),
             shipped_transfer(app, "EPI-0001", 1, 2),
         ],
+        orders: orders(app, "EPI-0001"),
         counter: Cell::new(0),
     }
 }
@@ -263,6 +317,15 @@ impl Fixture {
             &self.transfers_out[at]
         };
         path = path.replace("{transfer_id}", transfer);
+        let order = match row.template {
+            t if t.ends_with("/approve") => self.orders.approve,
+            t if t.ends_with("/reject") => self.orders.reject,
+            t if t.ends_with("/close") => self.orders.close,
+            _ => self.orders.receive,
+        };
+        path = path
+            .replace("{order_id}", &order.to_string())
+            .replace("{receipt}", "1");
         if path.contains("{till}") {
             // Till 1 of the store, closed before an opening, open before anything else.
             let opening = row.method == "POST" && row.template.ends_with("/sessions");
@@ -331,6 +394,16 @@ impl Fixture {
             ("POST", t) if t.ends_with("/sales") => {
                 json!({"lines": [{"sku": self.sku, "quantity": 1}]})
             }
+            ("PUT", "/api/v1/suppliers/{code}") => {
+                json!({"name": format!("Fournisseur {n}"), "lead_time_days": 4})
+            }
+            ("POST", "/api/v1/logistics/purchase-orders") => json!({
+                "supplier": "QC",
+                "lines": [{"sku": self.sku, "quantity": 3, "unit_cost_cents": 250}],
+            }),
+            ("POST", "/api/v1/logistics/purchase-orders/{order_id}/receipts") => {
+                json!({"lines": [{"sku": self.sku, "received": 1}]})
+            }
             ("POST", t) if t.ends_with("/restock-requests") || t.ends_with("/receipts") => {
                 json!({"lines": [{"sku": self.sku, "quantity": 1}]})
             }
@@ -390,6 +463,8 @@ fn expected(row: &Row, role: Option<&str>, store_role_other_store: bool) -> u16 
         "/resend",
         "/apply",
         "/missing",
+        "/approve",
+        "/purchase-orders/{order_id}/close",
     ];
     let success = if row.method == "POST" && !acts.iter().any(|a| row.template.ends_with(a)) {
         201

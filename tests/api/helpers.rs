@@ -394,15 +394,18 @@ pub fn declared_routes() -> std::collections::BTreeSet<(String, String)> {
             "/api/v1"
         };
         let text = std::fs::read_to_string(&file).expect("a source file");
+        // rustfmt puts a long attribute's path on the line after `#[post(`.
+        let text = text.replace("(\n", "(");
         for line in text.lines() {
             for (attribute, method) in [
-                ("#[get(\"", "GET"),
-                ("#[post(\"", "POST"),
-                ("#[put(\"", "PUT"),
-                ("#[patch(\"", "PATCH"),
-                ("#[delete(\"", "DELETE"),
+                ("#[get(", "GET"),
+                ("#[post(", "POST"),
+                ("#[put(", "PUT"),
+                ("#[patch(", "PATCH"),
+                ("#[delete(", "DELETE"),
             ] {
-                if let Some(rest) = line.trim().strip_prefix(attribute) {
+                let quoted = line.trim().strip_prefix(attribute).map(str::trim_start);
+                if let Some(rest) = quoted.and_then(|r| r.strip_prefix('"')) {
                     let path = rest.split('"').next().expect("a quoted path");
                     routes.insert((method.to_owned(), format!("{prefix}{path}")));
                 }

@@ -28,6 +28,7 @@ mod login_cluster;
 mod openapi;
 mod ops;
 mod process;
+mod purchasing;
 mod receipts;
 mod replenishment;
 mod reports;

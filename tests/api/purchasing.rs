@@ -1,0 +1,329 @@
+//! Supplier orders (issue 23, point 2): a purchase order received in parts, with damaged
+//! and missing units, the second part over the order and held for head office's approval;
+//! the center's average cost after each part, to the cent, against an exact computation;
+//! retries under the same key, a restart, and the refusals.
+
+use crate::helpers::{TestApp, assert_problem, ean13, error_fields, settings, start};
+use magasin::persistence::Backend;
+use serde_json::{Value, json};
+
+const SKU: &str = "ACH-0001";
+const PRICE: i64 = 549;
+const ORDERS: &str = "/api/v1/logistics/purchase-orders";
+
+/// The exact weighted average of `value_cents` over `units`, rounded half up to the cent.
+fn average(value_cents: i64, units: i64) -> i64 {
+    (2 * value_cents + units) / (2 * units)
+}
+
+/// A product the demo has no stock of, and a supplier.
+fn with_product_and_supplier(app: &TestApp) {
+    let product = app.post(
+        "/api/v1/products",
+        &json!({"sku": SKU, "ean13": ean13("210000099001"), "name": "Café moulu 340 g",
+                "category": "Épicerie", "price_cents": PRICE, "tax_class": "zero_rated"}),
+    );
+    assert_eq!(product.status, 201, "{:?}", product.body);
+    let supplier = app.send_as(
+        "PUT",
+        None,
+        "/api/v1/suppliers/TORREFACTEUR-QC",
+        &json!({"name": "Torréfacteur du Québec", "lead_time_days": 3}),
+    );
+    assert_eq!(supplier.status, 201, "{:?}", supplier.body);
+    assert_eq!(supplier.body["lead_time_source"], "configured");
+}
+
+fn place(app: &TestApp, token: &str, key: &str, quantity: i64, cost: i64) -> Value {
+    let placed = app.post_as_with_key(
+        Some(token),
+        ORDERS,
+        key,
+        &json!({"supplier": "TORREFACTEUR-QC",
+                "lines": [{"sku": SKU, "quantity": quantity, "unit_cost_cents": cost}]}),
+    );
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    placed.body
+}
+
+fn receive(app: &TestApp, token: &str, order: u64, key: &str, body: &Value) -> Value {
+    let received = app.post_as_with_key(
+        Some(token),
+        &format!("{ORDERS}/{order}/receipts"),
+        key,
+        body,
+    );
+    assert_eq!(received.status, 201, "{:?}", received.body);
+    received.body
+}
+
+/// The product's central line: (on hand, written off, average cost, value at cost, value
+/// at retail).
+fn central(app: &TestApp) -> [i64; 5] {
+    let page = app.get(&format!("/api/v1/logistics/stock?q={SKU}")).body;
+    let line = &page["items"][0];
+    assert_eq!(line["sku"], SKU, "{page}");
+    [
+        "on_hand",
+        "written_off",
+        "average_cost_cents",
+        "value_at_cost_cents",
+        "value_at_retail_cents",
+    ]
+    .map(|f| line[f].as_i64().unwrap_or_else(|| panic!("{f} in {line}")))
+}
+
+fn counted(received: i64, damaged: i64, missing: i64) -> Value {
+    json!({"lines": [{"sku": SKU, "received": received, "damaged": damaged,
+                      "damage_reason": if damaged > 0 { Some("wet") } else { None }, "missing": missing}]})
+}
+
+#[test]
+fn an_order_received_in_two_parts_the_second_over_keeps_the_average_cost_to_the_cent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = settings(dir.path(), Backend::Sqlite, true);
+    let app = start(s.clone());
+    with_product_and_supplier(&app);
+    let logistique = app.login("logistique");
+
+    // Opening stock: 10 at 2.00 $, everything on the order (no body).
+    let first = place(&app, &logistique, "po-opening", 10, 200);
+    let id = first["id"].as_u64().expect("id");
+    let opening = app.post_as_with_key(
+        Some(&logistique),
+        &format!("{ORDERS}/{id}/receipts"),
+        "r-opening",
+        &json!(null),
+    );
+    assert_eq!(opening.status, 201, "{:?}", opening.body);
+    assert_eq!(opening.body["order"]["status"], "received");
+    assert_eq!(central(&app), [10, 0, 200, 2000, 10 * PRICE]);
+
+    // 20 ordered at 2.99 $.
+    let order = place(&app, &logistique, "po-main", 20, 299);
+    let id = order["id"].as_u64().expect("id");
+    assert_eq!(order["status"], "open");
+    assert_eq!(order["total_cost_cents"], 20 * 299);
+    let again = app.post_as_with_key(
+        Some(&logistique),
+        ORDERS,
+        "po-main",
+        &json!({"supplier": "TORREFACTEUR-QC", "lines": [{"sku": SKU, "quantity": 20, "unit_cost_cents": 299}]}),
+    );
+    assert_eq!(
+        (again.status, &again.body["id"]),
+        (200, &order["id"]),
+        "the same key is the same order"
+    );
+
+    // Part 1: 7 good, 1 wet, 2 not in the truck.
+    let part1 = receive(&app, &logistique, id, "part-1", &counted(7, 1, 2));
+    assert_eq!(part1["receipt"], 1);
+    let line = &part1["order"]["lines"][0];
+    assert_eq!(
+        (
+            line["received"].as_i64(),
+            line["outstanding"].as_i64(),
+            line["damaged"].as_i64()
+        ),
+        (Some(7), Some(13), Some(1))
+    );
+    assert_eq!(part1["order"]["status"], "partially_received");
+    let mut value = 10 * 200 + 7 * 299;
+    let after_part1 = central(&app);
+    println!(
+        "after part 1: on hand {}, average {} (exact {value}/17)",
+        after_part1[0], after_part1[2]
+    );
+    assert_eq!(after_part1, [17, 1, average(value, 17), value, 17 * PRICE]);
+    assert_eq!(after_part1[2], 241);
+
+    // Part 2: 15 good, 2 beyond the 13 still owed: held for approval.
+    let part2 = receive(&app, &logistique, id, "part-2", &counted(15, 0, 0));
+    assert_eq!(part2["order"]["receipts"][1]["over_status"], "pending");
+    assert_eq!(part2["order"]["lines"][0]["over_held"], 2);
+    assert_eq!(part2["order"]["awaiting_approval"], true);
+    value += 13 * 299;
+    let after_part2 = central(&app);
+    println!(
+        "after part 2: on hand {}, average {} (exact {value}/30)",
+        after_part2[0], after_part2[2]
+    );
+    assert_eq!(after_part2, [30, 1, average(value, 30), value, 30 * PRICE]);
+
+    let retried = app.post_as_with_key(
+        Some(&logistique),
+        &format!("{ORDERS}/{id}/receipts"),
+        "part-2",
+        &counted(15, 0, 0),
+    );
+    assert_eq!(
+        (retried.status, &retried.body["receipt"]),
+        (200, &json!(2)),
+        "{:?}",
+        retried.body
+    );
+    assert_eq!(
+        central(&app),
+        after_part2,
+        "a retried receipt moves nothing"
+    );
+
+    // Whoever receives does not approve: head office does.
+    let refused = app.post_as(
+        Some(&logistique),
+        &format!("{ORDERS}/{id}/receipts/2/approve"),
+        &json!({}),
+    );
+    assert_problem(&refused, 403, "forbidden");
+    let pending = app.get(&format!("{ORDERS}?awaiting_approval=true")).body;
+    assert_eq!(pending["items"][0]["id"], id);
+    let approved = app.post(&format!("{ORDERS}/{id}/receipts/2/approve"), &json!({}));
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
+    assert_eq!(approved.body["receipts"][1]["over_status"], "approved");
+    assert_eq!(approved.body["lines"][0]["over_accepted"], 2);
+    value += 2 * 299;
+    let after_approval = central(&app);
+    println!(
+        "after approval: on hand {}, average {} (exact {value}/32)",
+        after_approval[0], after_approval[2]
+    );
+    assert_eq!(
+        after_approval,
+        [32, 1, average(value, 32), value, 32 * PRICE]
+    );
+    let twice = app.post(&format!("{ORDERS}/{id}/receipts/2/approve"), &json!({}));
+    assert_eq!(twice.status, 200);
+    assert_problem(
+        &app.post(&format!("{ORDERS}/{id}/receipts/2/reject"), &json!({})),
+        409,
+        "already_decided",
+    );
+    assert_eq!(
+        central(&app),
+        after_approval,
+        "approving again moves nothing"
+    );
+
+    // Every unit that came in is on hand or written off.
+    let came_in = 10 + (7 + 1) + 15;
+    assert_eq!(after_approval[0] + after_approval[1], came_in);
+    let report = app.get("/api/v1/reports/stock").body;
+    assert!(
+        report["central"]["value_at_cost_cents"].as_i64() >= Some(value),
+        "{}",
+        report["central"]
+    );
+    let supplier = app.get("/api/v1/suppliers").body;
+    let ours = supplier
+        .as_array()
+        .expect("suppliers")
+        .iter()
+        .find(|s| s["code"] == "TORREFACTEUR-QC")
+        .cloned()
+        .expect("ours");
+    assert_eq!(
+        (
+            ours["lead_time_source"].as_str(),
+            ours["lead_time_samples"].as_u64()
+        ),
+        (Some("measured"), Some(2))
+    );
+
+    // A restart keeps the orders and the cost.
+    let order_before = app.get(&format!("{ORDERS}/{id}")).body;
+    app.stop();
+    let app = start(s);
+    assert_eq!(central(&app), after_approval);
+    assert_eq!(app.get(&format!("{ORDERS}/{id}")).body, order_before);
+}
+
+#[test]
+fn units_over_the_order_refused_never_enter_stock_and_bad_receipts_change_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = start(settings(dir.path(), Backend::Sqlite, true));
+    with_product_and_supplier(&app);
+    let logistique = app.login("logistique");
+    let order = place(&app, &logistique, "po-small", 4, 150);
+    let id = order["id"].as_u64().expect("id");
+    let before = central(&app);
+
+    let off_order = app.post_as_with_key(
+        Some(&logistique),
+        &format!("{ORDERS}/{id}/receipts"),
+        "bad-1",
+        &json!({"lines": [{"sku": "EPI-0001", "received": 1}]}),
+    );
+    assert_problem(&off_order, 422, "not_on_order");
+    let bad = app.post_as_with_key(
+        Some(&logistique),
+        &format!("{ORDERS}/{id}/receipts"),
+        "bad-2",
+        &json!({"lines": [{"sku": SKU, "received": -1, "damaged": 1}]}),
+    );
+    assert_problem(&bad, 400, "validation_failed");
+    assert_eq!(
+        error_fields(&bad),
+        ["lines[0].received", "lines[0].damage_reason"]
+    );
+    assert_problem(
+        &app.post_as_with_key(
+            Some(&logistique),
+            &format!("{ORDERS}/{id}/receipts"),
+            "bad-3",
+            &counted(0, 0, 0),
+        ),
+        400,
+        "empty_receipt",
+    );
+    assert_problem(
+        &app.post_as_with_key(
+            Some(&logistique),
+            &format!("{ORDERS}/999/receipts"),
+            "bad-4",
+            &counted(1, 0, 0),
+        ),
+        404,
+        "purchase_order_not_found",
+    );
+    let unknown = app.post_as_with_key(Some(&logistique), ORDERS, "bad-5", &json!({"supplier": "PERSONNE", "lines": [{"sku": SKU, "quantity": 1, "unit_cost_cents": 1}]}));
+    assert_problem(&unknown, 422, "unknown_supplier");
+    let malformed = app.post_as_with_key(Some(&logistique), ORDERS, "bad-6", &json!({"supplier": "TORREFACTEUR-QC", "lines": [{"sku": SKU, "quantity": 0, "unit_cost_cents": -5}]}));
+    assert_eq!(
+        error_fields(&malformed),
+        ["lines[0].quantity", "lines[0].unit_cost_cents"]
+    );
+    let cashier = app.login("caissier1");
+    assert_problem(&app.get_as(Some(&cashier), ORDERS), 403, "forbidden");
+    assert_eq!(central(&app), before, "nothing moved");
+    assert_eq!(
+        app.get(&format!("{ORDERS}/{id}")).body["receipts"],
+        json!([])
+    );
+
+    receive(&app, &logistique, id, "r1", &counted(6, 0, 0));
+    let rejected = app.post(&format!("{ORDERS}/{id}/receipts/1/reject"), &json!({}));
+    assert_eq!(rejected.status, 200, "{:?}", rejected.body);
+    assert_eq!(
+        (
+            rejected.body["lines"][0]["over_returned"].as_i64(),
+            rejected.body["status"].as_str()
+        ),
+        (Some(2), Some("received"))
+    );
+    assert_eq!(
+        central(&app)[..3],
+        [4, 0, 150],
+        "the 2 refused units never entered stock"
+    );
+    assert_problem(
+        &app.post_as_with_key(
+            Some(&logistique),
+            &format!("{ORDERS}/{id}/receipts"),
+            "r2",
+            &counted(1, 0, 0),
+        ),
+        409,
+        "purchase_order_closed",
+    );
+}
