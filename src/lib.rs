@@ -234,6 +234,7 @@ impl Application {
         let webhook_feed = Arc::new(webhooks::WebhookFeed::default());
         let central = Arc::new(CentralView::default());
         let restocks = Arc::new(RestockView::default());
+        let transfers = Arc::new(reports::TransferView::default());
         let history = Arc::new(persistence::History::open(
             &settings.storage.data_dir,
             settings.idempotency.retention,
@@ -248,6 +249,7 @@ impl Application {
             purchasing: purchasing.clone(),
             central: central.clone(),
             restocks: restocks.clone(),
+            transfers: transfers.clone(),
             events: events.clone(),
         });
         let metrics = Arc::new(Metrics::new());
@@ -257,12 +259,17 @@ impl Application {
             .with_archive(persistence::archive::Archive::new(
                 &settings.storage.data_dir,
             ));
-        let (stock_loader, restock_loader, central_loader) =
-            (stock.clone(), restocks.clone(), central.clone());
+        let (stock_loader, restock_loader, central_loader, transfer_loader) = (
+            stock.clone(),
+            restocks.clone(),
+            central.clone(),
+            transfers.clone(),
+        );
         let hooks = RecoveryHooks {
             store: Arc::new(move |id: StoreId, state: &StoreState| {
                 stock_loader.load(id, state);
                 restock_loader.load(state.restocks().cloned());
+                transfer_loader.load(state.transfers().outgoing().cloned());
             }),
             product: Arc::new(move |sku: &Sku, state: &CentralStock| {
                 central_loader.load(sku, state)
@@ -362,6 +369,7 @@ impl Application {
             users,
             central,
             restocks,
+            transfers,
             sales,
             events,
             metrics,

@@ -138,6 +138,8 @@ pub enum ValueError {
     UnitCost,
     #[error("an ordered quantity is an integer from 1 to 1000000")]
     OrderQuantity,
+    #[error("a transfer status is requested, shipped or received")]
+    TransferStatus,
 }
 
 /// Any event of the system, tagged with the stream it belongs to.

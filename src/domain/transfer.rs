@@ -40,6 +40,17 @@ impl TransferStatus {
             TransferStatus::Received => "received",
         }
     }
+
+    pub fn parse(raw: &str) -> Result<Self, super::ValueError> {
+        [
+            TransferStatus::Requested,
+            TransferStatus::Shipped,
+            TransferStatus::Received,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+        .ok_or(super::ValueError::TransferStatus)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +75,31 @@ pub struct Transfer {
 }
 
 impl Transfer {
+    /// Applies a step of the sending store (shipped, delivered) to this transfer; the
+    /// store's state and the transfers' read model share it.
+    pub fn apply(&mut self, event: &TransferEvent) {
+        match event {
+            TransferEvent::Shipped { lines, at, .. } => {
+                self.status = TransferStatus::Shipped;
+                self.updated_at = *at;
+                for line in &mut self.lines {
+                    line.shipped = lines
+                        .iter()
+                        .find(|s| s.sku == line.sku)
+                        .map_or(0, |s| s.quantity);
+                }
+            }
+            TransferEvent::Delivered { arrived, at, .. } => {
+                self.status = TransferStatus::Received;
+                self.updated_at = *at;
+                for line in &mut self.lines {
+                    line.received = arrived.get(&line.sku).copied().unwrap_or(0);
+                }
+            }
+            TransferEvent::Requested(_) | TransferEvent::Arrived { .. } => {}
+        }
+    }
+
     /// Units on the road: shipped and not yet received.
     pub fn in_transit(&self) -> BTreeMap<Sku, u32> {
         match self.status {
@@ -338,18 +374,9 @@ impl Transfers {
                 self.outgoing.insert(transfer.id.number, transfer.clone());
                 Vec::new()
             }
-            TransferEvent::Shipped {
-                number, lines, at, ..
-            } => {
+            TransferEvent::Shipped { number, lines, .. } => {
                 if let Some(transfer) = self.outgoing.get_mut(number) {
-                    transfer.status = TransferStatus::Shipped;
-                    transfer.updated_at = *at;
-                    for line in &mut transfer.lines {
-                        line.shipped = lines
-                            .iter()
-                            .find(|s| s.sku == line.sku)
-                            .map_or(0, |s| s.quantity);
-                    }
+                    transfer.apply(event);
                 }
                 lines
                     .iter()
@@ -371,17 +398,9 @@ impl Transfers {
                     .map(|l| (l.sku.clone(), l.on_hand_after))
                     .collect()
             }
-            TransferEvent::Delivered {
-                number,
-                arrived,
-                at,
-            } => {
+            TransferEvent::Delivered { number, .. } => {
                 if let Some(transfer) = self.outgoing.get_mut(number) {
-                    transfer.status = TransferStatus::Received;
-                    transfer.updated_at = *at;
-                    for line in &mut transfer.lines {
-                        line.received = arrived.get(&line.sku).copied().unwrap_or(0);
-                    }
+                    transfer.apply(event);
                 }
                 Vec::new()
             }

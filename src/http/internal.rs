@@ -33,6 +33,7 @@ use super::extract::{sku, store_id};
 use super::problem::ApiError;
 use super::reports::{SalesAsk, StockAsk};
 use super::restock::RestocksAsk;
+use super::transfers::TransfersAsk;
 use crate::actors::{CentralOp, SourceOp};
 use crate::cluster::fanout::Ask;
 use crate::cluster::{CLUSTER_HEADER, Call, FeedPage, feed};
@@ -189,6 +190,7 @@ async fn part(
         StockAsk::NAME => serve::<StockAsk>(&app, &body).await,
         TillAsk::NAME => serve::<TillAsk>(&app, &body).await,
         RestocksAsk::NAME => serve::<RestocksAsk>(&app, &body).await,
+        TransfersAsk::NAME => serve::<TransfersAsk>(&app, &body).await,
         AvailabilityAsk::NAME => serve::<AvailabilityAsk>(&app, &body).await,
         _ => Err(ApiError::RouteNotFound),
     }

@@ -67,6 +67,7 @@ pub struct AppState {
     pub users: Arc<UsersView>,
     pub central: Arc<CentralView>,
     pub restocks: Arc<RestockView>,
+    pub transfers: Arc<crate::reports::TransferView>,
     pub sales: Arc<SalesFacts>,
     pub events: Arc<EventHub>,
     pub metrics: Arc<Metrics>,

@@ -89,6 +89,7 @@ fn value_code(error: ValueError) -> &'static str {
         ValueError::LeadTime => "invalid_lead_time",
         ValueError::UnitCost => "invalid_unit_cost",
         ValueError::OrderQuantity => "invalid_quantity",
+        ValueError::TransferStatus => "invalid_status",
     }
 }
 
@@ -160,6 +161,7 @@ fn value_detail(error: ValueError) -> String {
         ValueError::OrderQuantity => {
             "La quantité commandée doit être un entier de 1 à 1 000 000.".into()
         }
+        ValueError::TransferStatus => "Le statut est requested, shipped ou received.".into(),
     }
 }
 

@@ -8,12 +8,13 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
-use super::extract::{LineBody, parse_lines, store_id};
+use super::extract::{LineBody, Page, Pagination, parse_lines, store_id};
 use super::problem::{ApiError, FieldError, lines_error};
 use super::restock::parse_receipt;
 use super::{AppState, rfc3339};
 use crate::actors::StoreError;
 use crate::auth::Permission;
+use crate::cluster::fanout::{self, Ask};
 use crate::domain::{
     RequestedLine, StoreId, Transfer, TransferError, TransferId, TransferStatus, transfer_lines,
 };
@@ -201,8 +202,69 @@ async fn receive_transfer(
     Ok(web::Json(transfer.into()))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct TransfersQuery {
+    /// requested, shipped or received.
+    status: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// The transfers of one store, sent and received, on whichever instance the sending
+/// stores live.
+#[derive(Serialize, Deserialize)]
+pub(super) struct TransfersAsk {
+    store: StoreId,
+    status: Option<TransferStatus>,
+}
+
+impl Ask<AppState> for TransfersAsk {
+    type Part = Vec<Transfer>;
+    type Error = ApiError;
+    const NAME: &'static str = "transfers";
+
+    fn local(&self, app: &AppState) -> impl Future<Output = Result<Self::Part, ApiError>> {
+        std::future::ready(Ok(app.transfers.of_store(self.store, self.status)))
+    }
+}
+
+/// The transfers a store sends and receives, newest first (each instance's part: a
+/// transfer lives with its sending store).
+#[utoipa::path(
+    tag = "transferts",
+    params(TransfersQuery),
+    responses((status = 200, description = "Transferts du magasin", body = Page<TransferBody>))
+)]
+#[get("/stores/{store_id}/transfers")]
+async fn list_transfers(
+    app: web::Data<AppState>,
+    user: Authenticated,
+    path: web::Path<u32>,
+    query: web::Query<TransfersQuery>,
+) -> Result<web::Json<Page<TransferBody>>, ApiError> {
+    let store = store_id(path.into_inner())?;
+    user.require(Permission::ReadRestocks, Some(store))?;
+    app.catalog
+        .store(store)
+        .ok_or(ApiError::StoreNotFound(store))?;
+    let pagination = Pagination::new(query.page, query.per_page)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(TransferStatus::parse)
+        .transpose();
+    let status = status.map_err(|e| ApiError::Validation(vec![FieldError::new("status", e)]))?;
+    let gathered = fanout::gather(app.get_ref(), &TransfersAsk { store, status }).await?;
+    let mut found: Vec<Transfer> = gathered.parts.into_iter().flatten().collect();
+    found.sort_by_key(|t| std::cmp::Reverse((t.requested_at, t.id)));
+    Ok(web::Json(pagination.slice(found, TransferBody::from)))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(create_transfer)
+    cfg.service(list_transfers)
+        .service(create_transfer)
         .service(get_transfer)
         .service(ship_transfer)
         .service(receive_transfer);
@@ -210,5 +272,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The OpenAPI description of this module's routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create_transfer, get_transfer, ship_transfer, receive_transfer))]
+#[openapi(paths(list_transfers, create_transfer, get_transfer, ship_transfer, receive_transfer))]
 pub(super) struct Docs;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::domain::{
     CentralEvent, CentralStock, MissingOutcome, RestockId, RestockRequest, RestockStatus, Sku,
-    StoreEvent, StoreId,
+    StoreEvent, StoreId, Transfer, TransferEvent, TransferId, TransferStatus,
 };
 
 /// A product's central quantities as the API shows them.
@@ -182,5 +182,54 @@ impl RestockView {
             }
         }
         units
+    }
+}
+
+/// Every transfer sent by the stores this instance holds (the sending store's copy, with
+/// what the receiving store counted once it is delivered).
+#[derive(Default)]
+pub struct TransferView {
+    transfers: DashMap<TransferId, Transfer>,
+}
+
+impl TransferView {
+    pub fn load(&self, transfers: impl Iterator<Item = Transfer>) {
+        for transfer in transfers {
+            self.transfers.insert(transfer.id, transfer);
+        }
+    }
+
+    pub fn apply(&self, store: StoreId, event: &StoreEvent) {
+        let StoreEvent::Transfer(event) = event else {
+            return;
+        };
+        match event {
+            TransferEvent::Requested(transfer) => {
+                self.transfers.insert(transfer.id, transfer.clone());
+            }
+            TransferEvent::Shipped { number, .. } | TransferEvent::Delivered { number, .. } => {
+                let id = TransferId {
+                    store,
+                    number: *number,
+                };
+                if let Some(mut transfer) = self.transfers.get_mut(&id) {
+                    transfer.apply(event);
+                }
+            }
+            TransferEvent::Arrived { .. } => {}
+        }
+    }
+
+    /// The transfers `store` sends or receives, of one status (or any), newest first.
+    pub fn of_store(&self, store: StoreId, status: Option<TransferStatus>) -> Vec<Transfer> {
+        let mut found: Vec<Transfer> = self
+            .transfers
+            .iter()
+            .filter(|t| t.id.store == store || t.to == store)
+            .filter(|t| status.is_none_or(|s| t.status == s))
+            .map(|t| t.clone())
+            .collect();
+        found.sort_by_key(|t| std::cmp::Reverse((t.requested_at, t.id)));
+        found
     }
 }

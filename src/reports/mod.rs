@@ -24,7 +24,7 @@ use crate::domain::DomainEvent;
 pub use catalog::{CatalogView, ProductQuery, fold};
 pub use events::describe;
 pub use events::{Audience, EventHub, LiveEvent};
-pub use logistics::{CentralLine, CentralView, RestockView};
+pub use logistics::{CentralLine, CentralView, RestockView, TransferView};
 pub use purchasing::PurchasingView;
 pub use sales::{
     Figures, HOUR_MS, HourlyFigures, ProductFigures, ReadError, SalesFacts, SalesPart,
@@ -43,6 +43,7 @@ pub struct Projector {
     pub purchasing: Arc<PurchasingView>,
     pub central: Arc<CentralView>,
     pub restocks: Arc<RestockView>,
+    pub transfers: Arc<TransferView>,
     pub events: Arc<EventHub>,
 }
 
@@ -68,6 +69,7 @@ impl Projector {
                 DomainEvent::Store(store, event) => {
                     self.stock.apply(*store, event);
                     self.restocks.apply(*store, event);
+                    self.transfers.apply(*store, event);
                 }
                 DomainEvent::Central(sku, event) => self.central.apply(sku, event),
                 DomainEvent::Chain(_) => {}

@@ -92,6 +92,7 @@ const ROUTES: &[Row] = &[
     Row { method: "GET", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}", allowed: RESTOCK_READERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}/receive", allowed: MANAGERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/restock-requests/{request_id}/cancel", allowed: MANAGERS, scoped: true },
+    Row { method: "GET", template: "/api/v1/stores/{store_id}/transfers", allowed: RESTOCK_READERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/transfers", allowed: MANAGERS, scoped: true },
     Row { method: "GET", template: "/api/v1/stores/{store_id}/transfers/{transfer_id}", allowed: RESTOCK_READERS, scoped: true },
     Row { method: "POST", template: "/api/v1/stores/{store_id}/transfers/{transfer_id}/ship", allowed: MANAGERS, scoped: true },

@@ -327,3 +327,94 @@ fn units_over_the_order_refused_never_enter_stock_and_bad_receipts_change_nothin
         "purchase_order_closed",
     );
 }
+
+/// Through HAProxy, on any instance: the order and its receipt go to the owner of the
+/// reference data, which posts the units to each product's owner; every instance lists the
+/// order and the center's stock shows the cost.
+#[test]
+fn an_order_placed_and_received_through_haproxy_reaches_products_on_every_instance() {
+    let temp = tempfile::tempdir().expect("a temp dir");
+    let cluster = crate::cluster_local::start(temp.path(), crate::cluster_local::free_ports());
+    let client = cluster.client();
+    let base = cluster.base.clone();
+    let token = cluster.admin_token(&client);
+    let send = |path: &str, key: &str, body: Value| -> (u16, Value) {
+        let answer = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .expect("an answer");
+        (
+            answer.status().as_u16(),
+            answer.json().unwrap_or(Value::Null),
+        )
+    };
+    // Products spread over the three instances by their SKU.
+    let skus = [
+        "EPI-0003", "EPI-0004", "EPI-0007", "EPI-0011", "EPI-0012", "EPI-0013",
+    ];
+    let lines: Vec<Value> = skus
+        .iter()
+        .map(|sku| json!({"sku": sku, "quantity": 10, "unit_cost_cents": 123}))
+        .collect();
+    let (status, placed) = send(
+        ORDERS,
+        "cluster-po",
+        json!({"supplier": "EPICERIE-QC", "lines": lines}),
+    );
+    assert_eq!(status, 201, "{placed}");
+    let id = placed["id"].as_u64().expect("id");
+    let before: Vec<Value> = skus
+        .iter()
+        .map(|sku| {
+            cluster.get_ok(&client, &token, &format!("/api/v1/logistics/stock?q={sku}"))["items"][0]
+                .clone()
+        })
+        .collect();
+    let (status, received) = send(
+        &format!("{ORDERS}/{id}/receipts"),
+        "cluster-r1",
+        Value::Null,
+    );
+    assert_eq!(status, 201, "{received}");
+    assert_eq!(received["order"]["status"], "received");
+    for (sku, was) in skus.iter().zip(&before) {
+        let now =
+            cluster.get_ok(&client, &token, &format!("/api/v1/logistics/stock?q={sku}"))["items"]
+                [0]
+            .clone();
+        let (was_units, was_avg) = (
+            was["on_hand"].as_i64().expect("units"),
+            was["average_cost_cents"].as_i64().expect("cost"),
+        );
+        let opening = was_units * was_avg;
+        assert_eq!(
+            now["on_hand"].as_i64(),
+            Some(was_units + 10),
+            "{sku}: {now}"
+        );
+        // Within a cent of the exact average (the opening stock's own average is rounded).
+        let exact = (opening + 10 * 123) as f64 / (was_units + 10) as f64;
+        let shown = now["average_cost_cents"].as_i64().expect("cost") as f64;
+        assert!((shown - exact).abs() <= 1.0, "{sku}: {shown} vs {exact}");
+    }
+    // Followers copy the order through the change feed: each lists it within seconds.
+    for name in ["magasin-1", "magasin-2", "magasin-3"] {
+        let url = format!("{}{ORDERS}/{id}", cluster.instance_base(name));
+        let listed = (0..100).any(|_| {
+            let found = client
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .is_ok_and(|a| a.status().as_u16() == 200);
+            if !found {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            found
+        });
+        assert!(listed, "{name} never showed order {id}");
+    }
+    cluster.stop();
+}

@@ -127,6 +127,29 @@ fn a_transfer_ships_and_is_received_with_discrepancies_conserving_stock() {
         .map(|e| e["type"].clone())
         .collect();
     assert_eq!(kinds, [json!("transfer_received")]);
+
+    // Each store lists what it sends and what it receives, by status.
+    let ids = |path: &str| -> Vec<Value> {
+        get(path)["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| t["id"].clone())
+            .collect()
+    };
+    assert_eq!(ids("/api/v1/stores/2/transfers"), [json!(id), json!(big)]);
+    assert_eq!(
+        ids("/api/v1/stores/1/transfers"),
+        [json!(id), json!(big)],
+        "newest first"
+    );
+    assert_eq!(
+        ids("/api/v1/stores/1/transfers?status=requested"),
+        [json!(big)]
+    );
+    assert_eq!(ids("/api/v1/stores/3/transfers"), Vec::<Value>::new());
+    let bad = app.get("/api/v1/stores/1/transfers?status=perdu");
+    assert_problem(&bad, 400, "validation_failed");
 }
 
 #[test]
@@ -190,6 +213,12 @@ fn a_transfer_between_stores_on_different_instances_completes_and_conserves_stoc
     // The receiving store reads it from the sending store's instance.
     let seen = get(&format!("/api/v1/stores/{to}/transfers/{id}"));
     assert_eq!(seen["status"], "shipped", "{seen}");
+    let incoming = get(&format!("/api/v1/stores/{to}/transfers?status=shipped"));
+    assert_eq!(
+        incoming["items"][0]["id"],
+        id.as_str(),
+        "listed by the receiving store's instance: {incoming}"
+    );
     assert_eq!(units(&get, (from, to), &seen, sku), before);
 
     let receive = format!("/api/v1/stores/{to}/transfers/{id}/receive");
