@@ -12,6 +12,9 @@ use super::{JournalBackend, JournalError, StoredEvent, StoredSnapshot, StreamId}
 pub struct Faulty {
     inner: Arc<dyn JournalBackend>,
     failing: AtomicBool,
+    /// Only commits that write a product's stream fail (a crash between the chain's
+    /// journal and the products', as a purchase order's receipt sees it).
+    failing_products: AtomicBool,
 }
 
 impl Faulty {
@@ -19,7 +22,14 @@ impl Faulty {
         Self {
             inner,
             failing: AtomicBool::new(false),
+            failing_products: AtomicBool::new(false),
         }
+    }
+
+    /// From now on, commits that write a product's central stock fail (`true`), or reach
+    /// the disk again (`false`); every other stream is written as usual.
+    pub fn set_failing_products(&self, failing: bool) {
+        self.failing_products.store(failing, Ordering::SeqCst);
     }
 
     /// From now on, every call fails (`true`) or reaches the disk again (`false`).
@@ -45,6 +55,13 @@ impl JournalBackend for Faulty {
         snapshots: &[StoredSnapshot],
     ) -> Result<(), JournalError> {
         self.check()?;
+        let touches_products = events.iter().any(|e| e.stream.product_sku().is_some())
+            || snapshots.iter().any(|s| s.stream.product_sku().is_some());
+        if touches_products && self.failing_products.load(Ordering::SeqCst) {
+            return Err(JournalError::Io(std::io::Error::other(
+                "disk failure on product streams (switched on by Faulty)",
+            )));
+        }
         self.inner.commit(events, snapshots)
     }
 

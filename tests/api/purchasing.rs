@@ -418,3 +418,57 @@ fn an_order_placed_and_received_through_haproxy_reaches_products_on_every_instan
     }
     cluster.stop();
 }
+
+/// A receipt journaled by the chain whose units never reached the product (its journal
+/// failed in between, as a crash there would leave it): the next start posts it, and the
+/// same receipt retried afterwards moves nothing more.
+#[test]
+fn a_receipt_the_products_never_recorded_is_posted_at_the_next_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let s = settings(&data, Backend::Sqlite, true);
+    let disk = std::sync::Arc::new(magasin::persistence::faulty::Faulty::new(
+        magasin::persistence::open(Backend::Sqlite, &data).expect("the journal opens"),
+    ));
+    let app = crate::helpers::start_on(s.clone(), disk.clone());
+    with_product_and_supplier(&app);
+    let logistique = app.login("logistique");
+    let order = place(&app, &logistique, "po-crash", 12, 250);
+    let id = order["id"].as_u64().expect("id");
+
+    disk.set_failing_products(true);
+    let refused = app.post_as_with_key(
+        Some(&logistique),
+        &format!("{ORDERS}/{id}/receipts"),
+        "crash-r1",
+        &counted(12, 0, 0),
+    );
+    assert_problem(&refused, 503, "journal_unavailable");
+    assert_eq!(
+        app.get(&format!("{ORDERS}/{id}")).body["receipts"][0]["number"],
+        1,
+        "the chain recorded the receipt"
+    );
+    assert_eq!(central(&app)[0], 0, "the product did not");
+    app.stop();
+
+    let app = start(s);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while central(&app)[0] == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(central(&app)[..3], [12, 0, 250], "posted at the start");
+    let logistique = app.login("logistique");
+    let retried = app.post_as_with_key(
+        Some(&logistique),
+        &format!("{ORDERS}/{id}/receipts"),
+        "crash-r1",
+        &counted(12, 0, 0),
+    );
+    assert_eq!(retried.status, 200, "{:?}", retried.body);
+    assert_eq!(
+        central(&app)[..3],
+        [12, 0, 250],
+        "a retry moves nothing more"
+    );
+}
