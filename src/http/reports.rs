@@ -19,9 +19,9 @@ use super::problem::{ApiError, FieldError};
 use crate::actors::now;
 use crate::auth::{AuthError, Permission, Principal};
 use crate::cluster::fanout::{self, Ask, Reach};
-use crate::domain::{StoreId, Timestamp};
+use crate::domain::{Sku, StoreId, Timestamp};
 use crate::reports::report::{
-    self, Coverage, Dashboard, DashboardClock, RankBy, SalesReport, SalesSum, StockPart,
+    self, Coverage, Dashboard, DashboardClock, Pairs, RankBy, SalesReport, SalesSum, StockPart,
     StockReport, StockSources, TOP_LIMITS, TopProducts,
 };
 use crate::reports::{HOUR_MS, SalesPart, SalesQuestion, hours};
@@ -262,6 +262,10 @@ struct StockQuery {
 pub(super) struct StockAsk {
     pub(super) stores: Vec<StoreId>,
     pub(super) central: bool,
+    /// Each product's average cost (scaled by `COST_SCALE`): the stores' stock is valued
+    /// at it. Empty: no value at cost.
+    #[serde(default)]
+    pub(super) costs: Pairs<Sku, i64>,
 }
 
 impl StockAsk {
@@ -270,6 +274,7 @@ impl StockAsk {
         StockAsk {
             stores: Vec::new(),
             central: true,
+            costs: Vec::new(),
         }
     }
 }
@@ -280,11 +285,13 @@ impl Ask<AppState> for StockAsk {
     const NAME: &'static str = "stock";
 
     fn local(&self, app: &AppState) -> impl Future<Output = Result<StockPart, ApiError>> {
+        let costs = self.costs.iter().cloned().collect();
         let sources = StockSources {
             catalog: &app.catalog,
             stock: &app.stock,
             restocks: &app.restocks,
             central: &app.central,
+            costs: &costs,
         };
         let mine = fanout::owned(&app.cluster, &self.stores);
         let me = app.cluster.name();
@@ -305,9 +312,13 @@ async fn stock_report(
 ) -> Result<web::Json<StockReport>, ApiError> {
     let stores = scope(&app, &user, query.store_id)?;
     let central = !user.role.is_store_role();
+    // The products' average costs first (each held by its product's owner), so that every
+    // instance values its stores at cost.
+    let costs = fanout::gather(app.get_ref(), &StockAsk::central()).await?;
     let ask = StockAsk {
         stores: stores.clone(),
         central,
+        costs: report::average_costs(&costs.parts),
     };
     let gathered = fanout::gather(app.get_ref(), &ask).await?;
     let coverage = gathered.coverage(&app.cluster, &stores);
@@ -330,6 +341,7 @@ fn dashboard_asks(stores: &[StoreId], clock: DashboardClock) -> (SalesAsk, Stock
     let stock = StockAsk {
         stores: stores.to_vec(),
         central: false,
+        costs: Vec::new(),
     };
     (sales, stock)
 }

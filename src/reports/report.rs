@@ -281,6 +281,9 @@ pub struct StoreStockPart {
     store: StoreId,
     units: u64,
     value_cents: i64,
+    /// At each product's average cost; 0 when the question gave no cost.
+    #[serde(default)]
+    value_at_cost_cents: i64,
     in_transit_units: u64,
     low: Pairs<Sku, StockLine>,
     pending_restocks: usize,
@@ -301,6 +304,8 @@ pub struct StockSources<'a> {
     pub stock: &'a StockView,
     pub restocks: &'a RestockView,
     pub central: &'a CentralView,
+    /// Each product's average cost, scaled by `COST_SCALE` (a product missing: no cost).
+    pub costs: &'a HashMap<Sku, i64>,
 }
 
 impl StockSources<'_> {
@@ -320,10 +325,12 @@ impl StockSources<'_> {
         let stores = stores
             .into_iter()
             .map(|id| {
+                let mut at_cost: i128 = 0;
                 let mut part = StoreStockPart {
                     store: id,
                     units: 0,
                     value_cents: 0,
+                    value_at_cost_cents: 0,
                     in_transit_units: self
                         .restocks
                         .in_transit(Some(id))
@@ -342,10 +349,13 @@ impl StockSources<'_> {
                     let line = self.stock.line(id, &product.sku);
                     part.units += u64::from(line.on_hand);
                     part.value_cents += (product.price * line.on_hand).0;
+                    let cost = self.costs.get(&product.sku).copied().unwrap_or(0);
+                    at_cost += i128::from(line.on_hand) * i128::from(cost);
                     if line.is_low() {
                         part.low.push((product.sku.clone(), line));
                     }
                 }
+                part.value_at_cost_cents = to_cents(at_cost).0;
                 part
             })
             .collect();
@@ -463,7 +473,10 @@ pub struct StoreStock {
     store_id: u32,
     store_code: String,
     units: u64,
+    /// On-hand units at retail price.
     stock_value_cents: i64,
+    /// The same units at each product's weighted average cost at the logistics center.
+    value_at_cost_cents: i64,
     in_transit_units: u64,
     low_stock: Vec<LowLine>,
 }
@@ -487,6 +500,18 @@ pub struct StockReport {
     central: Option<CentralStock>,
     #[serde(flatten)]
     coverage: Coverage,
+}
+
+/// Each product's average cost from the central parts, for [`StockSources::costs`].
+pub fn average_costs(parts: &[StockPart]) -> Pairs<Sku, i64> {
+    parts
+        .iter()
+        .flat_map(|p| {
+            p.central
+                .iter()
+                .map(|(sku, line)| (sku.clone(), line.average))
+        })
+        .collect()
 }
 
 /// Every central product's `(average cost, value at cost, value at retail)`.
@@ -540,6 +565,7 @@ pub fn stock_report(
             store_code: code_of(catalog, part.store),
             units: part.units,
             stock_value_cents: part.value_cents,
+            value_at_cost_cents: part.value_at_cost_cents,
             in_transit_units: part.in_transit_units,
             low_stock: part
                 .low

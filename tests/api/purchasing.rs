@@ -230,11 +230,48 @@ fn an_order_received_in_two_parts_the_second_over_keeps_the_average_cost_to_the_
         (Some("measured"), Some(2))
     );
 
+    // A store's stock is valued at the center's average cost too.
+    let store_at_cost = |app: &TestApp| {
+        app.get("/api/v1/reports/stock?store_id=1").body["stores"][0]["value_at_cost_cents"]
+            .as_i64()
+            .expect("value at cost")
+    };
+    let before = store_at_cost(&app);
+    let restock = app.post(
+        "/api/v1/stores/1/restock-requests",
+        &json!({"lines": [{"sku": SKU, "quantity": 5}]}),
+    );
+    assert_eq!(restock.status, 201, "{:?}", restock.body);
+    let rid = restock.body["id"].as_str().expect("id").to_owned();
+    for step in [
+        "logistics/restock-requests/{rid}/allocate",
+        "logistics/restock-requests/{rid}/ship",
+        "stores/1/restock-requests/{rid}/receive",
+    ] {
+        let r = app.post(
+            &format!("/api/v1/{}", step.replace("{rid}", &rid)),
+            &json!(null),
+        );
+        assert_eq!(r.status, 200, "{step}: {:?}", r.body);
+    }
+    let added = (store_at_cost(&app) - before) as f64;
+    let exact = 5.0 * value as f64 / 32.0;
+    assert!(
+        (added - exact).abs() <= 1.0,
+        "5 units at the average: {added} vs {exact}"
+    );
+    let after_shipping = central(&app);
+    assert_eq!(
+        after_shipping[2], after_approval[2],
+        "shipping leaves the average"
+    );
+    assert_eq!(after_shipping[0], 27);
+
     // A restart keeps the orders and the cost.
     let order_before = app.get(&format!("{ORDERS}/{id}")).body;
     app.stop();
     let app = start(s);
-    assert_eq!(central(&app), after_approval);
+    assert_eq!(central(&app), after_shipping);
     assert_eq!(app.get(&format!("{ORDERS}/{id}")).body, order_before);
 }
 
