@@ -47,6 +47,35 @@ pub enum Permission {
     ApproveOverReceipts,
 }
 
+impl Permission {
+    /// Every permission, in the order of the table in `docs/permissions.md`.
+    pub const ALL: [Permission; 23] = [
+        Permission::ReadChain,
+        Permission::ReadAvailability,
+        Permission::ReadStock,
+        Permission::Sell,
+        Permission::Return,
+        Permission::ReadSales,
+        Permission::Adjust,
+        Permission::ReadLedger,
+        Permission::ApproveDiscounts,
+        Permission::ReadReports,
+        Permission::RequestRestock,
+        Permission::ReadRestocks,
+        Permission::ReceiveRestock,
+        Permission::ReadCentral,
+        Permission::ManageCentral,
+        Permission::ManageSuppliers,
+        Permission::ApproveOverReceipts,
+        Permission::ManageStores,
+        Permission::ManageUsers,
+        Permission::ManageCatalog,
+        Permission::ManageTaxes,
+        Permission::VerifyJournal,
+        Permission::ManageWebhooks,
+    ];
+}
+
 /// The signed-in user a request acts as (from a verified token and the current user record).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -148,6 +177,39 @@ mod tests {
             manager.require(Permission::ManageUsers, None),
             Err(AuthError::Forbidden)
         ));
+    }
+
+    /// The table of `docs/permissions.md`, as `role_allows` has it.
+    fn table() -> String {
+        let roles = [Role::Cashier, Role::Manager, Role::Logistics, Role::Admin];
+        let mut rows = vec![
+            "| permission | cashier | manager | logistics | admin |".to_owned(),
+            "|---|:-:|:-:|:-:|:-:|".to_owned(),
+        ];
+        for permission in Permission::ALL {
+            let marks: Vec<&str> = roles
+                .iter()
+                .map(|r| {
+                    if role_allows(*r, permission) {
+                        "✓"
+                    } else {
+                        ""
+                    }
+                })
+                .collect();
+            rows.push(format!("| `{permission:?}` | {} |", marks.join(" | ")));
+        }
+        rows.join("\n")
+    }
+
+    #[test]
+    fn the_documented_permission_table_is_the_one_enforced() {
+        let doc = include_str!("../../docs/permissions.md");
+        let expected = table();
+        assert!(
+            doc.contains(&expected),
+            "docs/permissions.md differs from auth::permission; the table is:\n{expected}"
+        );
     }
 
     #[test]
