@@ -208,3 +208,17 @@ pub fn parse_lines(lines: &[LineBody]) -> Result<Vec<RequestedLine>, ApiError> {
         Err(ApiError::Validation(errors))
     }
 }
+
+/// The store of the path, once the user may act on it with `permission` (403 before 404:
+/// a store role learns nothing of other stores).
+pub fn known_store(
+    app: &super::AppState,
+    user: &super::auth::Authenticated,
+    raw: u32,
+    permission: crate::auth::Permission,
+) -> Result<StoreId, ApiError> {
+    let id = store_id(raw)?;
+    user.require(permission, Some(id))?;
+    app.catalog.store(id).ok_or(ApiError::StoreNotFound(id))?;
+    Ok(id)
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::extract::store_id;
+use super::extract::known_store;
 use super::problem::{ApiError, FieldError};
 use crate::actors::now;
 use crate::auth::Permission;
@@ -52,19 +52,6 @@ async fn store_proposals(
         lead,
         replenishment::proposals(sources, id, &daily, lead, &policy),
     ))
-}
-
-/// The store of the path, once the user may act on it with `permission`.
-fn known_store(
-    app: &AppState,
-    user: &Authenticated,
-    raw: u32,
-    permission: Permission,
-) -> Result<StoreId, ApiError> {
-    let id = store_id(raw)?;
-    user.require(permission, Some(id))?;
-    app.catalog.store(id).ok_or(ApiError::StoreNotFound(id))?;
-    Ok(id)
 }
 
 /// Proposed levels of every product beside its current ones (a manager for their store,

@@ -11,7 +11,8 @@ use actix_web::middleware::from_fn;
 
 use super::auth::Authenticated;
 use super::extract::{
-    IdemKey, LedgerQuery, LineBody, Page, Pagination, next_after, parse_lines, sku, store_id,
+    IdemKey, LedgerQuery, LineBody, Page, Pagination, known_store, next_after, parse_lines, sku,
+    store_id,
 };
 use super::forward;
 use super::problem::{ApiError, FieldError, lines_error};
@@ -208,11 +209,7 @@ async fn list_store_restocks(
     path: web::Path<u32>,
     query: web::Query<StatusQuery>,
 ) -> Result<web::Json<Page<RestockBody>>, ApiError> {
-    let store = store_id(path.into_inner())?;
-    user.require(Permission::ReadRestocks, Some(store))?;
-    app.catalog
-        .store(store)
-        .ok_or(ApiError::StoreNotFound(store))?;
+    let store = known_store(&app, &user, path.into_inner(), Permission::ReadRestocks)?;
     let pagination = Pagination::new(query.page, query.per_page)?;
     let found = app.restocks.list(Some(store), query.status()?);
     Ok(web::Json(pagination.slice(found, RestockBody::from)))

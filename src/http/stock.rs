@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::extract::{Page, Pagination, sku, store_id};
+use super::extract::{Page, Pagination, known_store, sku, store_id};
 use super::problem::ApiError;
 use crate::auth::Permission;
 use crate::domain::{Product, StockLine, StoreId};
@@ -50,12 +50,7 @@ fn wanted(query: &StockQuery) -> impl Fn(&StockLine) -> bool + use<> {
 /// The store of the path, once the user may read its stock (403 before 404: a store
 /// role learns nothing of other stores).
 fn readable_store(app: &AppState, user: &Authenticated, raw: u32) -> Result<StoreId, ApiError> {
-    let id = store_id(raw)?;
-    user.require(Permission::ReadStock, Some(id))?;
-    app.catalog
-        .store(id)
-        .map(|s| s.id)
-        .ok_or(ApiError::StoreNotFound(id))
+    known_store(app, user, raw, Permission::ReadStock)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
-use super::extract::{LineBody, Page, Pagination, parse_lines, store_id};
+use super::extract::{LineBody, Page, Pagination, known_store, parse_lines, store_id};
 use super::problem::{ApiError, FieldError, lines_error};
 use super::restock::parse_receipt;
 use super::{AppState, rfc3339};
@@ -244,11 +244,7 @@ async fn list_transfers(
     path: web::Path<u32>,
     query: web::Query<TransfersQuery>,
 ) -> Result<web::Json<Page<TransferBody>>, ApiError> {
-    let store = store_id(path.into_inner())?;
-    user.require(Permission::ReadRestocks, Some(store))?;
-    app.catalog
-        .store(store)
-        .ok_or(ApiError::StoreNotFound(store))?;
+    let store = known_store(&app, &user, path.into_inner(), Permission::ReadRestocks)?;
     let pagination = Pagination::new(query.page, query.per_page)?;
     let status = query
         .status
