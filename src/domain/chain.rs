@@ -181,11 +181,7 @@ impl NewStore {
     ) -> Result<Self, Vec<(&'static str, ValueError)>> {
         let mut errors = Vec::new();
         let code = code.trim();
-        let code_ok = (2..=24).contains(&code.len())
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
-        if !code_ok {
+        if !super::ids::is_code(code, 2..=24) {
             errors.push(("code", ValueError::StoreCode));
         }
         let name = parse_label(name, 80)

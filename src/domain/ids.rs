@@ -37,15 +37,19 @@ impl fmt::Display for StoreId {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Sku(Arc<str>);
 
+/// A code of the chain (SKU, store, supplier): `len` characters of A-Z, 0-9 and `-`.
+pub(super) fn is_code(raw: &str, len: std::ops::RangeInclusive<usize>) -> bool {
+    len.contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+}
+
 impl Sku {
     pub const MAX_LEN: usize = 32;
 
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
-        let valid_len = (3..=Self::MAX_LEN).contains(&raw.len());
-        let valid_chars = raw
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
-        if valid_len && valid_chars {
+        if is_code(raw, 3..=Self::MAX_LEN) {
             Ok(Self(raw.into()))
         } else {
             Err(ValueError::Sku)

@@ -21,11 +21,7 @@ pub struct SupplierCode(String);
 
 impl SupplierCode {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
-        let valid_len = (2..=24).contains(&raw.len());
-        let valid_chars = raw
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
-        if valid_len && valid_chars {
+        if super::ids::is_code(raw, 2..=24) {
             Ok(Self(raw.to_owned()))
         } else {
             Err(ValueError::SupplierCode)
