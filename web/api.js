@@ -19,11 +19,14 @@ export function clearSession() {
   sessionStorage.removeItem(SESSION);
 }
 
+/** Problems whose `errors` each carry a French `detail` worth showing. */
+const DETAILED = ["validation_failed", "receipt_mismatch"];
+
 export class ApiError extends Error {
   constructor(status, problem) {
-    // A validation problem says which fields are wrong in `errors`: their details are the
-    // useful part of the message.
-    const fields = problem.code === "validation_failed" && Array.isArray(problem.errors)
+    // A validation problem or a receipt that does not match its shipment says which fields
+    // or lines are wrong in `errors`: their details are the useful part of the message.
+    const fields = DETAILED.includes(problem.code) && Array.isArray(problem.errors)
       ? problem.errors.map((e) => e.detail).filter(Boolean) : [];
     super([problem.detail || `Erreur ${status}`, ...fields].join(" "));
     this.status = status;

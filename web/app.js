@@ -38,6 +38,8 @@ const SCREENS = {
   caisse: { title: "Caisse", roles: ["cashier", "manager", "admin"], render: caisse },
   stock: { title: "Stock", roles: ["cashier", "manager", "logistics", "admin"], render: stock },
   reappro: { title: "Réapprovisionnement", roles: ["manager", "logistics", "admin"], render: reappro },
+  transferts: { title: "Transferts", roles: ["manager", "admin"], render: transferts },
+  "points-de-commande": { title: "Points de commande", roles: ["manager", "admin"], render: pointsDeCommande },
   tableau: { title: "Tableau de bord", roles: ["manager", "admin"], render: tableau },
   catalogue: { title: "Catalogue", roles: ["admin"], render: catalogue },
   magasins: { title: "Magasins", roles: ["admin"], render: magasins },
@@ -736,80 +738,356 @@ async function stock() {
     detail);
 }
 
+/** A table with its header row; an empty header names the actions column for screen readers. */
+function table(css, headers, rows) {
+  return el("table", { class: css },
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))),
+    el("tbody", {}, rows));
+}
+
+/** `EPI-0002 : 10 / 10 / 9 · 1 manquant(s)`: one line's quantities in a list of shipments. */
+function shipmentLine(sku, figures, missing) {
+  return el("div", {}, `${sku} : ${figures.join(" / ")}`,
+    missing ? el("span", { class: "manquant" }, ` · ${missing} manquant(s)`) : "");
+}
+
 function requestTable(requests, actions) {
-  return el("table", { class: "demandes" },
-    el("thead", {}, el("tr", {}, ["N°", "Magasin", "État", "Lignes (demandé / alloué / expédié / reçu)", "Demandée le", ""].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))),
-    el("tbody", {}, requests.map((r) => el("tr", { "data-demande": r.id },
+  return table("demandes", ["N°", "Magasin", "État", "Lignes (demandé / alloué / expédié / reçu)", "Demandée le", ""],
+    requests.map((r) => el("tr", { "data-demande": r.id },
       el("td", {}, r.id), el("td", {}, r.store_id), el("td", { class: `etat ${r.status}` }, STATUS[r.status] || r.status),
-      el("td", {}, r.lines.map((l) => el("div", {}, `${l.sku} : ${l.requested} / ${l.allocated} / ${l.shipped} / ${l.received}`))),
+      el("td", {}, r.lines.map((l) => shipmentLine(l.sku, [l.requested, l.allocated, l.shipped, l.received], l.missing))),
       el("td", {}, when(r.requested_at)),
-      el("td", { class: "actions" }, actions(r))))));
+      el("td", { class: "actions" }, actions(r)))));
+}
+
+/** A button that runs `call` (once: it stays disabled while the call runs), says
+ * `done(answer)` and draws the screen again. */
+function action(label, call, done, attrs = {}) {
+  return el("button", { type: "button", "data-action": label, ...attrs, onclick: async (e) => {
+    const button = e.currentTarget;
+    button.disabled = true;
+    try {
+      say(done(await call()), "succes");
+      route();
+    } catch (error) {
+      fail(error);
+      button.disabled = false;
+    }
+  } }, label);
+}
+
+const DAMAGE_REASONS = { broken: "cassé", expired: "périmé", wet: "mouillé", other: "autre" };
+
+/** One shipped line as the receiving store counts it: received in good condition (all of
+ * it at first), damaged with a reason, missing. */
+function countedLine(line) {
+  const count = (name, label, value) => el("input", { name, type: "number", min: 0, step: 1, value, class: "qte",
+    inputmode: "numeric", "aria-label": `${label} : ${line.sku}` });
+  const received = count("received", "Reçu en bon état", line.shipped);
+  const damaged = count("damaged", "Endommagé", 0);
+  const missing = count("missing", "Manquant", 0);
+  const reason = el("select", { name: "damage_reason", "aria-label": `Raison des dommages : ${line.sku}` },
+    el("option", { value: "" }, "—"), Object.entries(DAMAGE_REASONS).map(([v, t]) => el("option", { value: v }, t)));
+  const inputs = [received, damaged, reason, missing];
+  const row = el("tr", { "data-sku": line.sku }, el("td", {}, line.sku), el("td", { class: "nombre" }, line.shipped),
+    inputs.map((input) => el("td", {}, input)));
+  const units = (input) => (/^\d+$/.test(input.value.trim()) ? Number(input.value) : NaN);
+  const counted = () => ({ sku: line.sku, received: units(received), damaged: units(damaged), missing: units(missing) });
+  return {
+    sku: line.sku,
+    row,
+    /** The line as the API takes it. */
+    body() {
+      const c = counted();
+      return c.damaged > 0 ? { ...c, damage_reason: reason.value } : c;
+    },
+    /** Why the line cannot be sent, in French; null when it adds up. */
+    problem() {
+      const c = counted();
+      if ([c.received, c.damaged, c.missing].some(Number.isNaN)) {
+        return `Ligne ${line.sku} : les quantités sont des nombres entiers, 0 ou plus.`;
+      }
+      const sum = c.received + c.damaged + c.missing;
+      if (sum !== line.shipped) {
+        return `Ligne ${line.sku} : reçu ${c.received} + endommagé ${c.damaged} + manquant ${c.missing} = ${sum}, `
+          + `mais ${line.shipped} unité(s) ont été expédiées.`;
+      }
+      if (c.damaged > 0 && !reason.value) return `Ligne ${line.sku} : choisissez la raison des ${c.damaged} unité(s) endommagée(s).`;
+      return null;
+    },
+    mark(wrong) {
+      row.classList.toggle("invalide", wrong);
+      for (const input of inputs) {
+        if (wrong) input.setAttribute("aria-invalid", "true");
+        else input.removeAttribute("aria-invalid");
+      }
+    },
+  };
+}
+
+/** The receipt of a shipment (a restock or a transfer): one row per shipped line, which
+ * must add up to what was shipped before `send(body)` is called; the lines the server
+ * refuses (`receipt_mismatch`) are marked. */
+function receiptForm(title, lines, send) {
+  const rows = lines.filter((l) => l.shipped > 0).map(countedLine);
+  const heading = el("h2", { id: "reception-titre", tabindex: "-1" }, title);
+  const submit = el("button", { type: "submit" }, "Enregistrer la réception");
+  const form = el("form", { class: "carte", id: "reception", novalidate: true, "aria-labelledby": "reception-titre", onsubmit: async (e) => {
+    e.preventDefault();
+    const problems = rows.map((r) => {
+      const problem = r.problem();
+      r.mark(Boolean(problem));
+      return problem;
+    }).filter(Boolean);
+    if (problems.length > 0) return say(problems.join(" "));
+    submit.disabled = true;
+    try {
+      await send({ lines: rows.map((r) => r.body()) });
+    } catch (error) {
+      fail(error);
+      const refused = new Set((error.problem?.errors || []).map((x) => x.sku));
+      for (const r of rows) r.mark(refused.has(r.sku));
+      submit.disabled = false;
+    }
+  } }, heading,
+  el("p", { class: "aide" }, "Pour chaque ligne : reçu en bon état + endommagé + manquant = expédié. Les unités endommagées "
+    + "sont sorties du stock du magasin ; les manquantes sont réglées par le centre logistique."),
+  el("div", { class: "defile" }, table("reception", ["Produit", "Expédié", "Reçu en bon état", "Endommagé", "Raison", "Manquant"], rows.map((r) => r.row))),
+  el("div", { class: "saisie" }, submit, el("button", { type: "button", class: "secondaire", onclick: () => form.remove() }, "Annuler")));
+  return { form, focus: () => heading.focus() };
+}
+
+/** `EPI-0002 : 7 en bon état, 2 endommagé(s) (cassé), 1 manquant(s)`. */
+function countedText(lines) {
+  return lines.map((l) => `${l.sku} : ${l.received} en bon état`
+    + (l.damaged ? `, ${l.damaged} endommagé(s) (${DAMAGE_REASONS[l.damage_reason]})` : "")
+    + (l.missing ? `, ${l.missing} manquant(s)` : "")).join(" ; ");
+}
+
+/** « Recevoir »: opens in `panel` the receipt form of a shipment posted to `path`; once the
+ * API takes it, says what was counted (`done` first) and draws the screen again. */
+function receiveButton(panel, { title, lines, path, done }) {
+  return el("button", { type: "button", "data-action": "Recevoir", onclick: () => {
+    const receipt = receiptForm(title, lines, async (body) => {
+      await api(path, { method: "POST", body });
+      say(`${done} : ${countedText(body.lines)}.`, "succes");
+      route();
+    });
+    panel.replaceChildren(receipt.form);
+    receipt.focus();
+  } }, "Recevoir");
+}
+
+/** A restock step: one POST, then the screen as it now is. */
+function restockStep(label, path, body) {
+  return action(label, () => api(path, { method: "POST", body: body ? body() : {} }),
+    () => `Demande mise à jour : ${label.toLowerCase()}.`);
 }
 
 async function reappro() {
   const user = session().user;
   const box = el("div");
-  const act = (label, path, body) => el("button", { type: "button", "data-action": label, onclick: async () => {
+  if (user.role === "logistics" || user.role === "admin") box.append(...await logisticsRestocks());
+  if (user.role === "manager" || user.role === "admin") box.prepend(await storeRestocks());
+  return box;
+}
+
+const SETTLED = { lost: "perdue(s) en transit", found: "retrouvée(s), de retour au stock central" };
+
+/** Settles the units of a request's line missing at the store's receipt. */
+function settleMissing(id, sku, outcome, label) {
+  return action(label, () => api(`/logistics/restock-requests/${id}/missing`, { method: "POST", body: { sku, outcome } }),
+    (done) => (done.quantity
+      ? `Demande ${id} : ${done.quantity} unité(s) de ${sku} ${SETTLED[outcome]}.`
+      : `Demande ${id} : rien à régler pour ${sku}, c'est déjà fait.`));
+}
+
+/** The lines of a received request whose missing units the center still has to settle
+ * (`waiting`: missing units per SKU in central stock). */
+function missingActions(request, waiting) {
+  return request.lines.filter((l) => l.missing > 0 && waiting.get(l.sku) > 0).map((l) =>
+    el("div", { class: "manquants", "data-sku": l.sku }, `${l.sku} : ${l.missing} manquant(s) `,
+      settleMissing(request.id, l.sku, "lost", "Perdu en transit"),
+      settleMissing(request.id, l.sku, "found", "Retrouvé")));
+}
+
+/** The logistics center's side: the queue of requests, and the central stock. */
+async function logisticsRestocks() {
+  const central = await api("/logistics/stock?per_page=200");
+  const waiting = new Map(central.items.map((c) => [c.sku, c.missing]));
+  const status = el("select", { id: "filtre-etat", "aria-label": "Filtrer par état", onchange: () => draw() },
+    el("option", { value: "" }, "Tous les états"),
+    Object.entries(STATUS).map(([k, v]) => el("option", { value: k }, v)));
+  const queue = el("div");
+  const draw = async () => {
     try {
-      await api(path, { method: "POST", body: body ? body() : {} });
-      say(`Demande mise à jour : ${label.toLowerCase()}.`, "succes");
+      const page = await api(`/logistics/restock-requests?per_page=200${status.value ? `&status=${status.value}` : ""}`);
+      queue.replaceChildren(requestTable(page.items, (r) => [
+        r.status === "requested" ? restockStep("Allouer", `/logistics/restock-requests/${r.id}/allocate`) : "",
+        r.status === "allocated" ? restockStep("Expédier", `/logistics/restock-requests/${r.id}/ship`) : "",
+        ["requested", "allocated"].includes(r.status)
+          ? restockStep("Refuser", `/logistics/restock-requests/${r.id}/reject`, () => ({ reason: prompt("Raison du refus ?") || "Refusée par la logistique" }))
+          : "",
+        ...missingActions(r, waiting),
+      ]));
+    } catch (error) {
+      fail(error);
+    }
+  };
+  await draw();
+  const figure = (n) => el("td", { class: "nombre" }, n);
+  return [el("section", { class: "carte" }, el("h1", {}, "Demandes reçues (centre logistique)"), status, queue),
+    el("section", { class: "carte" }, el("h2", {}, "Stock central"),
+      table("central", ["Produit", "SKU", "Disponible", "Alloué", "En transit", "Manquant", "Perdu"],
+        central.items.map((c) => el("tr", { "data-sku": c.sku }, el("td", {}, c.name), el("td", {}, c.sku),
+          figure(c.on_hand), figure(c.allocated), figure(c.in_transit), figure(c.missing), figure(c.lost)))))];
+}
+
+/** The store's side: its requests, a new one, and the receipt of a shipped one. */
+async function storeRestocks() {
+  const store = currentStore();
+  const sku = el("input", { id: "sku-demande", "aria-label": "SKU demandé", placeholder: "SKU (ex. EPI-0001)" });
+  const quantity = el("input", { id: "qte-demande", "aria-label": "Quantité demandée", type: "number", min: 1, max: 10000, value: 10, class: "qte" });
+  const create = async (body) => {
+    try {
+      const r = await api(`/stores/${store}/restock-requests`, { method: "POST", key: crypto.randomUUID(), body });
+      say(`Demande ${r.id} créée (${r.lines.length} ligne(s)).`, "succes");
       route();
     } catch (error) {
       fail(error);
     }
-  } }, label);
-  if (user.role === "logistics" || user.role === "admin") {
-    const status = el("select", { id: "filtre-etat", "aria-label": "Filtrer par état", onchange: () => draw() },
-      el("option", { value: "" }, "Tous les états"),
-      Object.entries(STATUS).map(([k, v]) => el("option", { value: k }, v)));
-    const queue = el("div");
-    const draw = async () => {
-      try {
-        const page = await api(`/logistics/restock-requests?per_page=200${status.value ? `&status=${status.value}` : ""}`);
-        queue.replaceChildren(requestTable(page.items, (r) => [
-          r.status === "requested" ? act("Allouer", `/logistics/restock-requests/${r.id}/allocate`) : "",
-          r.status === "allocated" ? act("Expédier", `/logistics/restock-requests/${r.id}/ship`) : "",
-          ["requested", "allocated"].includes(r.status)
-            ? act("Refuser", `/logistics/restock-requests/${r.id}/reject`, () => ({ reason: prompt("Raison du refus ?") || "Refusée par la logistique" }))
-            : "",
-        ]));
-      } catch (error) {
-        fail(error);
-      }
-    };
-    await draw();
-    const central = await api("/logistics/stock?per_page=200");
-    box.append(el("section", { class: "carte" }, el("h1", {}, "Demandes reçues (centre logistique)"), status, queue),
-      el("section", { class: "carte" }, el("h2", {}, "Stock central"),
-        el("table", { class: "central" }, el("thead", {}, el("tr", {}, ["Produit", "SKU", "Disponible", "Alloué", "En transit"].map((h) => el("th", {}, h || el("span", { class: "invisible" }, "Actions"))))),
-          el("tbody", {}, central.items.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.sku),
-            el("td", { class: "nombre" }, c.on_hand), el("td", { class: "nombre" }, c.allocated), el("td", { class: "nombre" }, c.in_transit)))))));
-  }
-  if (user.role === "manager" || user.role === "admin") {
-    const store = currentStore();
-    const sku = el("input", { id: "sku-demande", "aria-label": "SKU demandé", placeholder: "SKU (ex. EPI-0001)" });
-    const quantity = el("input", { id: "qte-demande", "aria-label": "Quantité demandée", type: "number", min: 1, max: 10000, value: 10, class: "qte" });
-    const create = async (body) => {
-      try {
-        const r = await api(`/stores/${store}/restock-requests`, { method: "POST", key: crypto.randomUUID(), body });
-        say(`Demande ${r.id} créée (${r.lines.length} ligne(s)).`, "succes");
-        route();
-      } catch (error) {
-        fail(error);
-      }
-    };
-    const mine = await api(`/stores/${store}/restock-requests?per_page=200`);
-    box.prepend(el("section", { class: "carte" }, el("h1", {}, "Demandes du magasin"), await storePicker(),
-      el("div", { class: "saisie" },
-        el("button", { type: "button", id: "proposition", onclick: () => create({ mode: "auto" }) }, "Proposition automatique"),
-        sku, quantity,
-        el("button", { type: "button", id: "demander", onclick: () => create({ lines: [{ sku: sku.value.trim(), quantity: Number(quantity.value) }] }) }, "Demander")),
-      requestTable(mine.items.slice().reverse(), (r) => [
-        r.status === "shipped" ? act("Recevoir", `/stores/${store}/restock-requests/${r.id}/receive`) : "",
-        ["requested", "allocated"].includes(r.status) ? act("Annuler", `/stores/${store}/restock-requests/${r.id}/cancel`) : "",
-      ])));
-  }
-  return box;
+  };
+  const mine = await api(`/stores/${store}/restock-requests?per_page=200`);
+  const panel = el("div", { id: "zone-reception" });
+  return el("section", { class: "carte" }, el("h1", {}, "Demandes du magasin"), await storePicker(),
+    el("div", { class: "saisie" },
+      el("button", { type: "button", id: "proposition", onclick: () => create({ mode: "auto" }) }, "Proposition automatique"),
+      sku, quantity,
+      el("button", { type: "button", id: "demander", onclick: () => create({ lines: [{ sku: sku.value.trim(), quantity: Number(quantity.value) }] }) }, "Demander")),
+    requestTable(mine.items.slice().reverse(), (r) => [
+      r.status === "shipped" ? receiveButton(panel, { title: `Réception de la demande ${r.id}`, lines: r.lines,
+        path: `/stores/${store}/restock-requests/${r.id}/receive`, done: `Demande ${r.id} reçue` }) : "",
+      ["requested", "allocated"].includes(r.status) ? restockStep("Annuler", `/stores/${store}/restock-requests/${r.id}/cancel`) : "",
+    ]),
+    panel);
+}
+
+const TRANSFER_STATUS = { requested: "demandé", shipped: "expédié", received: "reçu" };
+
+function transferTable(store, transfers, names, actions) {
+  const other = (id) => names.get(id) ?? `magasin ${id}`;
+  return table("transferts", ["N°", "Sens", "État", "Lignes (quantité / expédié / reçu)", "Demandé le", ""],
+    transfers.map((t) => el("tr", { "data-transfert": t.id },
+      el("td", {}, t.id),
+      el("td", {}, t.from_store_id === store ? `vers ${other(t.to_store_id)}` : `de ${other(t.from_store_id)}`),
+      el("td", { class: `etat ${t.status}` }, TRANSFER_STATUS[t.status] || t.status),
+      el("td", {}, t.lines.map((l) => shipmentLine(l.sku, [l.quantity, l.shipped, l.received], l.missing))),
+      el("td", {}, when(t.requested_at)),
+      el("td", { class: "actions" }, actions(t)))));
+}
+
+/** A new transfer from `store`: the receiving store and lines of SKU and quantity. */
+function transferForm(store, stores) {
+  const to = el("select", { name: "to_store_id", id: "destination" },
+    stores.filter((s) => s.id !== store).map((s) => el("option", { value: s.id }, `${s.id} — ${s.name}`)));
+  const lines = el("div", { id: "lignes-transfert" });
+  const addLine = () => {
+    const n = lines.children.length + 1;
+    lines.append(el("div", { class: "saisie" },
+      el("input", { name: "sku", placeholder: "SKU (ex. EPI-0001)", autocomplete: "off", "aria-label": `SKU, ligne ${n}` }),
+      el("input", { name: "quantity", type: "number", min: 1, value: 1, class: "qte", "aria-label": `Quantité, ligne ${n}` })));
+  };
+  addLine();
+  const submit = el("button", { type: "submit" }, "Demander le transfert");
+  const form = el("form", { id: "nouveau-transfert", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    const asked = [...lines.children].map((row) => ({ sku: row.querySelector("[name=sku]").value.trim().toUpperCase(),
+      quantity: Number(row.querySelector("[name=quantity]").value) }));
+    const body = { to_store_id: Number(to.value), lines: asked.filter((l) => l.sku) };
+    if (body.lines.length === 0) return say("Indiquez au moins un SKU et sa quantité.");
+    submit.disabled = true;
+    try {
+      const t = await api(`/stores/${store}/transfers`, { method: "POST", body });
+      say(`Transfert ${t.id} demandé vers le magasin ${t.to_store_id} : rien ne bouge avant son expédition.`, "succes");
+      route();
+    } catch (error) {
+      fail(error);
+      submit.disabled = false;
+    }
+  } }, el("div", { class: "saisie" }, el("label", {}, "Magasin destinataire", to)), lines,
+  el("div", { class: "saisie" }, el("button", { type: "button", class: "secondaire", onclick: addLine }, "Ajouter une ligne"), submit));
+  return form;
+}
+
+/** Transfers between stores: the store sends (files, ships) and receives (counted per line). */
+async function transferts() {
+  const store = currentStore();
+  const [stores, page] = await Promise.all([api("/stores"), api(`/stores/${store}/transfers?per_page=200`)]);
+  const names = new Map(stores.items.map((s) => [s.id, `${s.id} — ${s.name}`]));
+  const panel = el("div", { id: "zone-reception" });
+  const actions = (t) => [
+    t.status === "requested" && t.from_store_id === store
+      ? action("Expédier", () => api(`/stores/${store}/transfers/${t.id}/ship`, { method: "POST", body: {} }),
+        (s) => `Transfert ${s.id} expédié : les unités ont quitté le stock du magasin ${store}.`)
+      : "",
+    t.status === "shipped" && t.to_store_id === store
+      ? receiveButton(panel, { title: `Réception du transfert ${t.id}`, lines: t.lines,
+        path: `/stores/${store}/transfers/${t.id}/receive`, done: `Transfert ${t.id} reçu` })
+      : "",
+  ];
+  return el("div", {},
+    el("section", { class: "carte" }, el("h1", {}, "Transferts"), await storePicker(),
+      el("h2", {}, "Nouveau transfert"), transferForm(store, stores.items)),
+    el("section", { class: "carte" }, el("h2", {}, `Transferts du magasin ${store}`),
+      page.items.length > 0 ? transferTable(store, page.items, names, actions) : el("p", {}, "Aucun transfert pour ce magasin."),
+      panel));
+}
+
+/** `1,5`: a French Canadian decimal. */
+function decimal(x, digits = 1) {
+  return x.toLocaleString("fr-CA", { maximumFractionDigits: digits });
+}
+
+/** `3,5 j (mesuré sur 4 réception(s))`, or `2 j (configuré)`. */
+function leadTimeText(lead) {
+  return `${decimal(lead.days)} j (${lead.source === "measured" ? `mesuré sur ${lead.samples} réception(s)` : "configuré"})`;
+}
+
+/** One product's current levels beside the proposed ones and what they come from. */
+function proposalRow(line, box) {
+  const figure = (n) => el("td", { class: "nombre" }, n);
+  const p = line.proposed;
+  return el("tr", { "data-sku": line.sku, class: line.changes ? "propose" : "" },
+    el("td", {}, box || ""), el("td", {}, line.name, el("span", { class: "aide sku" }, line.sku)),
+    figure(line.on_hand), figure(line.reorder_point), figure(line.target_level),
+    ...(p
+      ? [figure(p.reorder_point), figure(p.target_level), figure(decimal(p.demand.mean, 2)), figure(decimal(p.demand.std_dev, 2)),
+        el("td", {}, leadTimeText(p.lead_time))]
+      : [el("td", { colspan: 5, class: "aide" }, "Aucune vente sur la période : seuils laissés tels quels.")]));
+}
+
+/** Reorder points and target levels proposed from the store's sales, applied by choice. */
+async function pointsDeCommande() {
+  const store = currentStore();
+  const p = await api(`/stores/${store}/reorder-proposals`);
+  const boxes = new Map(p.lines.filter((l) => l.changes).map((l) =>
+    [l.sku, el("input", { type: "checkbox", name: "sku", value: l.sku, "aria-label": `Appliquer : ${l.name}` })]));
+  const chosen = () => [...boxes.values()].filter((b) => b.checked).map((b) => b.value);
+  const post = (body) => api(`/stores/${store}/reorder-proposals/apply`, { method: "POST", body });
+  const applied = (a) => (a.applied.length > 0
+    ? `Seuils mis à jour pour ${a.applied.length} produit(s) : ${a.applied.map((l) => `${l.sku} (${l.reorder_point} / ${l.target_level})`).join(", ")}.`
+    : "Aucun changement : les seuils sont déjà ceux proposés.");
+  const selection = action("Appliquer la sélection", () => post({ skus: chosen() }), applied, { id: "appliquer-selection", disabled: true });
+  const all = action("Tout appliquer", () => post({ all: true }), applied, { id: "tout-appliquer", disabled: boxes.size === 0 });
+  for (const box of boxes.values()) box.addEventListener("change", () => { selection.disabled = chosen().length === 0; });
+  return el("section", { class: "carte" }, el("h1", {}, "Points de commande"), await storePicker(),
+    el("p", { id: "politique" }, `Calculés sur les ventes des ${p.window_days} derniers jours : niveau de service `
+      + `${decimal(p.service_level * 100)} % (z = ${decimal(p.z, 2)}), une commande tous les ${p.review_days} jours environ, `
+      + `délai du centre logistique au magasin ${leadTimeText(p.lead_time)}.`),
+    el("div", { class: "saisie" }, selection, all),
+    el("div", { class: "defile" }, table("propositions", ["Choisir", "Produit", "En main", "Point de commande", "Cible",
+      "Point proposé", "Cible proposée", "Demande moyenne par jour", "Écart type (σ)", "Délai"],
+    p.lines.map((l) => proposalRow(l, boxes.get(l.sku))))));
 }
 
 /** Reads /api/v1/events with the bearer token (EventSource cannot send it), resuming from

@@ -6,6 +6,7 @@ mod accounts;
 mod auth;
 mod backup;
 mod browser;
+mod browser_logistics;
 mod browser_offline;
 mod browser_till;
 mod browser_users;
