@@ -322,13 +322,14 @@ async fn a_receipt_with_discrepancies_in_browser(app: &TestApp) {
         settled["on_hand"], waiting["on_hand"],
         "a lost unit is not found stock"
     );
+    let lost_units = settled["lost"].to_string();
     eventually("the central table shows it lost", async || {
         text_of(
             &client,
             &format!("table.central tr[data-sku='{sku}'] td:nth-child(7)"),
         )
         .await
-            == settled["lost"].to_string()
+            == lost_units
     })
     .await;
     assert!(
