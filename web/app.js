@@ -40,6 +40,7 @@ const SCREENS = {
   reappro: { title: "Réapprovisionnement", roles: ["manager", "logistics", "admin"], render: reappro },
   transferts: { title: "Transferts", roles: ["manager", "admin"], render: transferts },
   "points-de-commande": { title: "Points de commande", roles: ["manager", "admin"], render: pointsDeCommande },
+  achats: { title: "Fournisseurs et commandes", roles: ["logistics", "admin"], render: achats },
   tableau: { title: "Tableau de bord", roles: ["manager", "admin"], render: tableau },
   catalogue: { title: "Catalogue", roles: ["admin"], render: catalogue },
   magasins: { title: "Magasins", roles: ["admin"], render: magasins },
@@ -760,36 +761,82 @@ function requestTable(requests, actions) {
       el("td", { class: "actions" }, actions(r)))));
 }
 
-/** A button that runs `call` (once: it stays disabled while the call runs), says
+/** Runs a write once at a time (`button` stays disabled while `call` runs), says
  * `done(answer)` and draws the screen again. */
-function action(label, call, done, attrs = {}) {
-  return el("button", { type: "button", "data-action": label, ...attrs, onclick: async (e) => {
-    const button = e.currentTarget;
-    button.disabled = true;
-    try {
-      say(done(await call()), "succes");
-      route();
-    } catch (error) {
-      fail(error);
-      button.disabled = false;
-    }
-  } }, label);
+async function sending(button, call, done) {
+  button.disabled = true;
+  try {
+    say(done(await call()), "succes");
+    route();
+  } catch (error) {
+    fail(error);
+    button.disabled = false;
+  }
 }
+
+/** A button that runs `call` with `sending`. */
+function action(label, call, done, attrs = {}) {
+  return el("button", { type: "button", "data-action": label, ...attrs, onclick: (e) => sending(e.currentTarget, call, done) }, label);
+}
+
+/** Rows of fields typed per line (`fields`: `[name, label, attributes]`, the first one the
+ * SKU), one more on « Ajouter une ligne ». */
+function lineEditor(id, fields) {
+  const rows = el("div", { id });
+  const add = () => {
+    const n = rows.children.length + 1;
+    rows.append(el("div", { class: "saisie" },
+      fields.map(([name, label, attrs]) => el("input", { name, "aria-label": `${label}, ligne ${n}`, ...attrs }))));
+  };
+  add();
+  return {
+    node: rows,
+    addButton: el("button", { type: "button", class: "secondaire", onclick: add }, "Ajouter une ligne"),
+    /** Each line's values by field name (the SKU in capitals); lines without a SKU left out. */
+    values: () => [...rows.children]
+      .map((row) => Object.fromEntries(fields.map(([name]) => [name, row.querySelector(`[name=${name}]`).value.trim()])))
+      .filter((l) => l.sku)
+      .map((l) => ({ ...l, sku: l.sku.toUpperCase() })),
+  };
+}
+
+const SKU_FIELD = ["sku", "SKU", { placeholder: "SKU (ex. EPI-0001)", autocomplete: "off" }];
+const QUANTITY_FIELD = ["quantity", "Quantité", { type: "number", min: 1, value: 1, class: "qte" }];
 
 const DAMAGE_REASONS = { broken: "cassé", expired: "périmé", wet: "mouillé", other: "autre" };
 
-/** One shipped line as the receiving store counts it: received in good condition (all of
- * it at first), damaged with a reason, missing. */
-function countedLine(line) {
+/** How a receipt is checked. A shipment to a store adds up, line by line, to what was
+ * shipped; a supplier's delivery is counted against what is still owed and may bring more. */
+const SHIPMENT = {
+  column: "Expédié",
+  addsUp: true,
+  help: "Pour chaque ligne : reçu en bon état + endommagé + manquant = expédié. Les unités endommagées "
+    + "sont sorties du stock du magasin ; les manquantes sont réglées par le centre logistique.",
+};
+const DELIVERY = {
+  column: "Reste dû",
+  addsUp: false,
+  help: "Les unités reçues en bon état au-delà de ce qui reste dû attendent l'approbation du siège social. "
+    + "Les unités endommagées sont sorties du stock ; les manquantes (sur le bon de livraison, absentes du camion) restent dues.",
+};
+
+/** The lines of a shipment as its receipt counts them. */
+function shippedLines(lines) {
+  return lines.filter((l) => l.shipped > 0).map((l) => ({ sku: l.sku, expected: l.shipped }));
+}
+
+/** One line as it is counted on arrival: received in good condition (everything expected
+ * at first), damaged with a reason, missing. */
+function countedLine(line, rule) {
   const count = (name, label, value) => el("input", { name, type: "number", min: 0, step: 1, value, class: "qte",
     inputmode: "numeric", "aria-label": `${label} : ${line.sku}` });
-  const received = count("received", "Reçu en bon état", line.shipped);
+  const received = count("received", "Reçu en bon état", line.expected);
   const damaged = count("damaged", "Endommagé", 0);
   const missing = count("missing", "Manquant", 0);
   const reason = el("select", { name: "damage_reason", "aria-label": `Raison des dommages : ${line.sku}` },
     el("option", { value: "" }, "—"), Object.entries(DAMAGE_REASONS).map(([v, t]) => el("option", { value: v }, t)));
   const inputs = [received, damaged, reason, missing];
-  const row = el("tr", { "data-sku": line.sku }, el("td", {}, line.sku), el("td", { class: "nombre" }, line.shipped),
+  const row = el("tr", { "data-sku": line.sku }, el("td", {}, line.sku), el("td", { class: "nombre" }, line.expected),
     inputs.map((input) => el("td", {}, input)));
   const units = (input) => (/^\d+$/.test(input.value.trim()) ? Number(input.value) : NaN);
   const counted = () => ({ sku: line.sku, received: units(received), damaged: units(damaged), missing: units(missing) });
@@ -808,9 +855,9 @@ function countedLine(line) {
         return `Ligne ${line.sku} : les quantités sont des nombres entiers, 0 ou plus.`;
       }
       const sum = c.received + c.damaged + c.missing;
-      if (sum !== line.shipped) {
+      if (rule.addsUp && sum !== line.expected) {
         return `Ligne ${line.sku} : reçu ${c.received} + endommagé ${c.damaged} + manquant ${c.missing} = ${sum}, `
-          + `mais ${line.shipped} unité(s) ont été expédiées.`;
+          + `mais ${line.expected} unité(s) ont été expédiées.`;
       }
       if (c.damaged > 0 && !reason.value) return `Ligne ${line.sku} : choisissez la raison des ${c.damaged} unité(s) endommagée(s).`;
       return null;
@@ -825,11 +872,11 @@ function countedLine(line) {
   };
 }
 
-/** The receipt of a shipment (a restock or a transfer): one row per shipped line, which
- * must add up to what was shipped before `send(body)` is called; the lines the server
- * refuses (`receipt_mismatch`) are marked. */
-function receiptForm(title, lines, send) {
-  const rows = lines.filter((l) => l.shipped > 0).map(countedLine);
+/** The receipt of a shipment (a restock, a transfer) or of a supplier's delivery: one row
+ * per line, checked by `rule` before `send(body)` is called; the lines the server refuses
+ * (`receipt_mismatch`) are marked. */
+function receiptForm(title, lines, send, rule) {
+  const rows = lines.map((l) => countedLine(l, rule));
   const heading = el("h2", { id: "reception-titre", tabindex: "-1" }, title);
   const submit = el("button", { type: "submit" }, "Enregistrer la réception");
   const form = el("form", { class: "carte", id: "reception", novalidate: true, "aria-labelledby": "reception-titre", onsubmit: async (e) => {
@@ -840,9 +887,11 @@ function receiptForm(title, lines, send) {
       return problem;
     }).filter(Boolean);
     if (problems.length > 0) return say(problems.join(" "));
+    const counted = rows.map((r) => r.body()).filter((l) => rule.addsUp || l.received + l.damaged + l.missing > 0);
+    if (counted.length === 0) return say("Indiquez au moins une unité reçue, endommagée ou manquante.");
     submit.disabled = true;
     try {
-      await send({ lines: rows.map((r) => r.body()) });
+      await send({ lines: counted });
     } catch (error) {
       fail(error);
       const refused = new Set((error.problem?.errors || []).map((x) => x.sku));
@@ -850,9 +899,8 @@ function receiptForm(title, lines, send) {
       submit.disabled = false;
     }
   } }, heading,
-  el("p", { class: "aide" }, "Pour chaque ligne : reçu en bon état + endommagé + manquant = expédié. Les unités endommagées "
-    + "sont sorties du stock du magasin ; les manquantes sont réglées par le centre logistique."),
-  el("div", { class: "defile" }, table("reception", ["Produit", "Expédié", "Reçu en bon état", "Endommagé", "Raison", "Manquant"], rows.map((r) => r.row))),
+  el("p", { class: "aide" }, rule.help),
+  el("div", { class: "defile" }, table("reception", ["Produit", rule.column, "Reçu en bon état", "Endommagé", "Raison", "Manquant"], rows.map((r) => r.row))),
   el("div", { class: "saisie" }, submit, el("button", { type: "button", class: "secondaire", onclick: () => form.remove() }, "Annuler")));
   return { form, focus: () => heading.focus() };
 }
@@ -864,15 +912,17 @@ function countedText(lines) {
     + (l.missing ? `, ${l.missing} manquant(s)` : "")).join(" ; ");
 }
 
-/** « Recevoir »: opens in `panel` the receipt form of a shipment posted to `path`; once the
- * API takes it, says what was counted (`done` first) and draws the screen again. */
-function receiveButton(panel, { title, lines, path, done }) {
+/** « Recevoir »: opens in `panel` the receipt form of `lines` posted to `path` (with an
+ * Idempotency-Key per opened form when the route takes one); once the API takes it, says
+ * `done(answer, what was counted)` and draws the screen again. */
+function receiveButton(panel, { title, lines, path, done, rule = SHIPMENT, idempotent = false }) {
   return el("button", { type: "button", "data-action": "Recevoir", onclick: () => {
+    const key = idempotent ? crypto.randomUUID() : undefined;
     const receipt = receiptForm(title, lines, async (body) => {
-      await api(path, { method: "POST", body });
-      say(`${done} : ${countedText(body.lines)}.`, "succes");
+      const answer = await api(path, { method: "POST", body, key });
+      say(done(answer, countedText(body.lines)), "succes");
       route();
-    });
+    }, rule);
     panel.replaceChildren(receipt.form);
     receipt.focus();
   } }, "Recevoir");
@@ -965,8 +1015,8 @@ async function storeRestocks() {
       sku, quantity,
       el("button", { type: "button", id: "demander", onclick: () => create({ lines: [{ sku: sku.value.trim(), quantity: Number(quantity.value) }] }) }, "Demander")),
     requestTable(mine.items.slice().reverse(), (r) => [
-      r.status === "shipped" ? receiveButton(panel, { title: `Réception de la demande ${r.id}`, lines: r.lines,
-        path: `/stores/${store}/restock-requests/${r.id}/receive`, done: `Demande ${r.id} reçue` }) : "",
+      r.status === "shipped" ? receiveButton(panel, { title: `Réception de la demande ${r.id}`, lines: shippedLines(r.lines),
+        path: `/stores/${store}/restock-requests/${r.id}/receive`, done: (_, counted) => `Demande ${r.id} reçue : ${counted}.` }) : "",
       ["requested", "allocated"].includes(r.status) ? restockStep("Annuler", `/stores/${store}/restock-requests/${r.id}/cancel`) : "",
     ]),
     panel);
@@ -990,32 +1040,16 @@ function transferTable(store, transfers, names, actions) {
 function transferForm(store, stores) {
   const to = el("select", { name: "to_store_id", id: "destination" },
     stores.filter((s) => s.id !== store).map((s) => el("option", { value: s.id }, `${s.id} — ${s.name}`)));
-  const lines = el("div", { id: "lignes-transfert" });
-  const addLine = () => {
-    const n = lines.children.length + 1;
-    lines.append(el("div", { class: "saisie" },
-      el("input", { name: "sku", placeholder: "SKU (ex. EPI-0001)", autocomplete: "off", "aria-label": `SKU, ligne ${n}` }),
-      el("input", { name: "quantity", type: "number", min: 1, value: 1, class: "qte", "aria-label": `Quantité, ligne ${n}` })));
-  };
-  addLine();
+  const editor = lineEditor("lignes-transfert", [SKU_FIELD, QUANTITY_FIELD]);
   const submit = el("button", { type: "submit" }, "Demander le transfert");
-  const form = el("form", { id: "nouveau-transfert", novalidate: true, onsubmit: async (e) => {
+  const form = el("form", { id: "nouveau-transfert", novalidate: true, onsubmit: (e) => {
     e.preventDefault();
-    const asked = [...lines.children].map((row) => ({ sku: row.querySelector("[name=sku]").value.trim().toUpperCase(),
-      quantity: Number(row.querySelector("[name=quantity]").value) }));
-    const body = { to_store_id: Number(to.value), lines: asked.filter((l) => l.sku) };
-    if (body.lines.length === 0) return say("Indiquez au moins un SKU et sa quantité.");
-    submit.disabled = true;
-    try {
-      const t = await api(`/stores/${store}/transfers`, { method: "POST", body });
-      say(`Transfert ${t.id} demandé vers le magasin ${t.to_store_id} : rien ne bouge avant son expédition.`, "succes");
-      route();
-    } catch (error) {
-      fail(error);
-      submit.disabled = false;
-    }
-  } }, el("div", { class: "saisie" }, el("label", {}, "Magasin destinataire", to)), lines,
-  el("div", { class: "saisie" }, el("button", { type: "button", class: "secondaire", onclick: addLine }, "Ajouter une ligne"), submit));
+    const lines = editor.values().map((l) => ({ sku: l.sku, quantity: Number(l.quantity) }));
+    if (lines.length === 0) return say("Indiquez au moins un SKU et sa quantité.");
+    return sending(submit, () => api(`/stores/${store}/transfers`, { method: "POST", body: { to_store_id: Number(to.value), lines } }),
+      (t) => `Transfert ${t.id} demandé vers le magasin ${t.to_store_id} : rien ne bouge avant son expédition.`);
+  } }, el("div", { class: "saisie" }, el("label", {}, "Magasin destinataire", to)), editor.node,
+  el("div", { class: "saisie" }, editor.addButton, submit));
   return form;
 }
 
@@ -1031,8 +1065,8 @@ async function transferts() {
         (s) => `Transfert ${s.id} expédié : les unités ont quitté le stock du magasin ${store}.`)
       : "",
     t.status === "shipped" && t.to_store_id === store
-      ? receiveButton(panel, { title: `Réception du transfert ${t.id}`, lines: t.lines,
-        path: `/stores/${store}/transfers/${t.id}/receive`, done: `Transfert ${t.id} reçu` })
+      ? receiveButton(panel, { title: `Réception du transfert ${t.id}`, lines: shippedLines(t.lines),
+        path: `/stores/${store}/transfers/${t.id}/receive`, done: (_, counted) => `Transfert ${t.id} reçu : ${counted}.` })
       : "",
   ];
   return el("div", {},
@@ -1088,6 +1122,124 @@ async function pointsDeCommande() {
     el("div", { class: "defile" }, table("propositions", ["Choisir", "Produit", "En main", "Point de commande", "Cible",
       "Point proposé", "Cible proposée", "Demande moyenne par jour", "Écart type (σ)", "Délai"],
     p.lines.map((l) => proposalRow(l, boxes.get(l.sku))))));
+}
+
+const ORDER_STATUS = { open: "ouverte", partially_received: "reçue en partie", received: "reçue", closed: "close" };
+
+function supplierTable(suppliers) {
+  return table("fournisseurs", ["Code", "Nom", "Délai convenu", "Délai en usage", "Actif"],
+    suppliers.map((s) => el("tr", { "data-fournisseur": s.code },
+      el("td", {}, s.code), el("td", {}, s.name), el("td", { class: "nombre" }, `${s.lead_time_days} j`),
+      el("td", {}, leadTimeText({ days: s.effective_lead_time_days, source: s.lead_time_source, samples: s.lead_time_samples })),
+      el("td", {}, s.active ? "oui" : "non"))));
+}
+
+/** Creates a supplier under its code, or changes the one that has it. */
+function supplierForm() {
+  const submit = el("button", { type: "submit" }, "Enregistrer le fournisseur");
+  const form = el("form", { class: "saisie", id: "fournisseur", novalidate: true, onsubmit: (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const code = data.get("code").trim().toUpperCase();
+    const days = Number(data.get("lead_time_days"));
+    if (!code) return say("Indiquez le code du fournisseur.");
+    if (!Number.isInteger(days) || days < 0 || days > 365) return say("Délai convenu : un nombre entier de jours, de 0 à 365.");
+    const body = { name: data.get("name").trim(), lead_time_days: days, active: data.get("active") === "on" };
+    return sending(submit, () => api(`/suppliers/${encodeURIComponent(code)}`, { method: "PUT", body }),
+      (s) => `Fournisseur ${s.code} enregistré : ${s.name}, ${s.lead_time_days} j${s.active ? "" : ", inactif"}.`);
+  } },
+  el("input", { name: "code", "aria-label": "Code du fournisseur", placeholder: "code (ex. LAITERIE-QC)", autocomplete: "off" }),
+  el("input", { name: "name", "aria-label": "Nom du fournisseur", placeholder: "nom" }),
+  el("input", { name: "lead_time_days", type: "number", min: 0, max: 365, value: 5, class: "qte", "aria-label": "Délai convenu (jours)" }),
+  el("label", {}, el("input", { type: "checkbox", name: "active", checked: true }), "Actif"),
+  submit);
+  return form;
+}
+
+/** A purchase order: a supplier, lines of SKU, quantity and unit cost. One Idempotency-Key
+ * per form: sending it again answers the same order. */
+function orderForm(suppliers) {
+  const supplier = el("select", { name: "supplier", id: "fournisseur-commande" },
+    suppliers.map((s) => el("option", { value: s.code }, `${s.code} — ${s.name}`)));
+  const editor = lineEditor("lignes-commande", [SKU_FIELD, QUANTITY_FIELD,
+    ["unit_cost", "Coût unitaire ($)", { inputmode: "decimal", placeholder: "coût unitaire ($)", class: "cout" }]]);
+  const key = crypto.randomUUID();
+  const submit = el("button", { type: "submit" }, "Passer la commande");
+  const form = el("form", { id: "nouvelle-commande", novalidate: true, onsubmit: (e) => {
+    e.preventDefault();
+    const lines = editor.values().map((l) => ({ sku: l.sku, quantity: Number(l.quantity), unit_cost_cents: cents(l.unit_cost) }));
+    if (lines.length === 0) return say("Indiquez au moins un SKU, sa quantité et son coût unitaire.");
+    const free = lines.find((l) => l.unit_cost_cents === null);
+    if (free) return say(`Ligne ${free.sku} : coût unitaire invalide ; un montant en dollars, par exemple 2,49.`);
+    return sending(submit, () => api("/logistics/purchase-orders", { method: "POST", key, body: { supplier: supplier.value, lines } }),
+      (o) => `Commande ${o.id} passée chez ${o.supplier} : ${money(o.total_cost_cents)}.`);
+  } }, el("div", { class: "saisie" }, el("label", {}, "Fournisseur", supplier)), editor.node,
+  el("div", { class: "saisie" }, editor.addButton, submit));
+  return form;
+}
+
+/** `EPI-0001 : 10 / 7 / 3 à 2,49 $ · 1 endommagé(s)`: ordered, received, still owed. */
+function orderLine(l) {
+  const notes = [
+    l.damaged ? `${l.damaged} endommagé(s)` : "",
+    l.over_held ? `${l.over_held} au-delà de la commande, en attente` : "",
+    l.over_accepted ? `${l.over_accepted} en excédent accepté(s)` : "",
+    l.over_returned ? `${l.over_returned} en excédent renvoyé(s)` : "",
+  ].filter(Boolean);
+  return el("div", {}, `${l.sku} : ${l.ordered} / ${l.received} / ${l.outstanding} à ${money(l.unit_cost_cents)}`,
+    notes.map((n) => ` · ${n}`).join(""));
+}
+
+function orderTable(orders, actions) {
+  return table("commandes", ["N°", "Fournisseur", "État", "Lignes (commandé / reçu / dû)", "Coût", "Passée le", ""],
+    orders.map((o) => el("tr", { "data-commande": o.id },
+      el("td", {}, o.id), el("td", {}, o.supplier),
+      el("td", { class: `etat ${o.status}` }, ORDER_STATUS[o.status] || o.status,
+        o.awaiting_approval ? el("span", { class: "a-changer" }, " · excédent à approuver") : ""),
+      el("td", {}, o.lines.map(orderLine)),
+      el("td", { class: "nombre" }, money(o.total_cost_cents)),
+      el("td", {}, when(o.placed_at)),
+      el("td", { class: "actions" }, actions(o)))));
+}
+
+/** Head office's decision on the units of a receipt beyond the order. */
+function overDecision(path, receipt) {
+  const over = receipt.lines.reduce((n, l) => n + l.over, 0);
+  const decide = (label, verb, outcome) => action(label,
+    () => api(`${path}/receipts/${receipt.number}/${verb}`, { method: "POST", body: {} }),
+    (o) => `Commande ${o.id}, réception ${receipt.number} : excédent ${outcome}.`);
+  return el("div", { class: "manquants", "data-reception": receipt.number },
+    `Réception ${receipt.number} : ${over} unité(s) au-delà de la commande `,
+    decide("Accepter l'excédent", "approve", "accepté, entré en stock au coût de la commande"),
+    decide("Refuser l'excédent", "reject", "refusé, renvoyé au fournisseur"));
+}
+
+function orderActions(order, panel, headOffice) {
+  const path = `/logistics/purchase-orders/${order.id}`;
+  const awaited = (answer) => (answer.order.awaiting_approval
+    ? " Des unités au-delà de la commande attendent l'approbation du siège social." : "");
+  return [
+    ["open", "partially_received"].includes(order.status)
+      ? receiveButton(panel, { title: `Réception de la commande ${order.id}`, rule: DELIVERY, idempotent: true,
+        lines: order.lines.map((l) => ({ sku: l.sku, expected: l.outstanding })), path: `${path}/receipts`,
+        done: (r, counted) => `Réception ${r.receipt} de la commande ${order.id} : ${counted}.${awaited(r)}` })
+      : "",
+    ...(headOffice ? order.receipts.filter((r) => r.over_status === "pending").map((r) => overDecision(path, r)) : []),
+  ];
+}
+
+/** The logistics center's suppliers and purchase orders, received against what is owed. */
+async function achats() {
+  const headOffice = session().user.role === "admin";
+  const [suppliers, orders] = await Promise.all([api("/suppliers"), api("/logistics/purchase-orders?per_page=100")]);
+  const panel = el("div", { id: "zone-reception" });
+  return el("div", {},
+    el("section", { class: "carte" }, el("h1", {}, "Fournisseurs et commandes"),
+      el("h2", {}, "Fournisseurs"), supplierTable(suppliers), supplierForm()),
+    el("section", { class: "carte" }, el("h2", {}, "Nouvelle commande"), orderForm(suppliers.filter((s) => s.active))),
+    el("section", { class: "carte" }, el("h2", {}, "Commandes"),
+      orders.items.length > 0 ? orderTable(orders.items, (o) => orderActions(o, panel, headOffice)) : el("p", {}, "Aucune commande."),
+      panel));
 }
 
 /** Reads /api/v1/events with the bearer token (EventSource cannot send it), resuming from

@@ -525,3 +525,114 @@ async fn reorder_proposals_in_browser(app: &TestApp) {
     assert_eq!(levels(app, flour), flour_proposal);
     client.close().await.expect("the session closes");
 }
+
+#[test]
+fn logistics_orders_receives_beyond_the_order_and_only_head_office_accepts_the_excess() {
+    let app = spawn_app();
+    runtime().block_on(a_purchase_order_in_browser(&app));
+}
+
+async fn a_purchase_order_in_browser(app: &TestApp) {
+    let sku = "EPI-0001";
+    let before = central(app, sku);
+    let (_driver, client) = browser().await;
+    signed_in(&client, app, "logistique").await;
+    screen(&client, app, "achats", "#nouvelle-commande").await;
+    choose(&client, "#fournisseur-commande", "EPICERIE-QC").await;
+    fill(&client, "#lignes-commande [name=sku]", "epi-0001").await;
+    fill(&client, "#lignes-commande [name=quantity]", "10").await;
+    fill(&client, "#lignes-commande [name=unit_cost]", "2,50").await;
+    click(&client, "#nouvelle-commande button[type=submit]").await;
+    let id = client
+        .wait()
+        .for_element(Locator::Css("tr[data-commande]"))
+        .await
+        .expect("the order listed")
+        .attr("data-commande")
+        .await
+        .expect("an attribute")
+        .expect("an id");
+    let order = format!("/api/v1/logistics/purchase-orders/{id}");
+    let placed = ok(app, &order);
+    assert_eq!(
+        (
+            &placed["supplier"],
+            &placed["lines"][0]["ordered"],
+            &placed["lines"][0]["unit_cost_cents"],
+            &placed["total_cost_cents"]
+        ),
+        (&json!("EPICERIE-QC"), &json!(10), &json!(250), &json!(2500)),
+        "{placed}"
+    );
+    assert!(
+        text_of(&client, "#message").await.contains("25,00\u{a0}$"),
+        "the order's cost in French Canadian format"
+    );
+    assert_clean(&client, "the Fournisseurs et commandes screen").await;
+
+    // Twelve good units (two beyond the order) and one wet.
+    click(
+        &client,
+        &format!("tr[data-commande='{id}'] button[data-action='Recevoir']"),
+    )
+    .await;
+    count_line(&client, sku, (12, 1, "wet", 0)).await;
+    assert_clean(&client, "the supplier receipt form").await;
+    let done = submit_receipt(&client, &format!("Réception 1 de la commande {id}")).await;
+    assert!(done.contains("attendent l'approbation"), "{done}");
+    let received = ok(app, &order);
+    let line = &received["lines"][0];
+    assert_eq!(
+        (
+            &line["received"],
+            &line["outstanding"],
+            &line["damaged"],
+            &line["over_held"]
+        ),
+        (&json!(10), &json!(0), &json!(1), &json!(2)),
+        "{received}"
+    );
+    let units = |line: &Value, field: &str| line[field].as_u64().expect(field);
+    let after = central(app, sku);
+    assert_eq!(units(&after, "on_hand"), units(&before, "on_hand") + 10);
+    assert_eq!(
+        units(&after, "written_off"),
+        units(&before, "written_off") + 1
+    );
+    let decision = format!(
+        "tr[data-commande='{id}'] [data-reception='1'] button[data-action=\"Accepter l'excédent\"]"
+    );
+    assert!(
+        client
+            .find_all(Locator::Css(&decision))
+            .await
+            .expect("buttons")
+            .is_empty(),
+        "whoever receives does not approve the excess"
+    );
+    screenshot(&client, "achats").await;
+
+    switch_to(&client, app, "admin").await;
+    screen(&client, app, "achats", &decision).await;
+    click(&client, &decision).await;
+    eventually("the excess accepted", async || {
+        text_of(&client, "#message")
+            .await
+            .contains("excédent accepté")
+    })
+    .await;
+    let accepted = ok(app, &order);
+    assert_eq!(
+        (
+            &accepted["lines"][0]["over_accepted"],
+            &accepted["lines"][0]["over_held"]
+        ),
+        (&json!(2), &json!(0)),
+        "{accepted}"
+    );
+    assert_eq!(
+        units(&central(app, sku), "on_hand"),
+        units(&before, "on_hand") + 12
+    );
+    client.close().await.expect("the session closes");
+}
