@@ -746,6 +746,13 @@ function table(css, headers, rows) {
     el("tbody", {}, rows));
 }
 
+/** Says when a chain-wide list lacks the part of an instance that did not answer in time. */
+function partialNote(page) {
+  return page.partial
+    ? el("p", { class: "a-changer", role: "status" }, "Liste incomplète : une partie de la chaîne n'a pas répondu à temps ; rechargez la page plus tard.")
+    : "";
+}
+
 /** `EPI-0002 : 10 / 10 / 9 · 1 manquant(s)`: one line's quantities in a list of shipments. */
 function shipmentLine(sku, figures, missing) {
   return el("div", {}, `${sku} : ${figures.join(" / ")}`,
@@ -972,7 +979,7 @@ async function logisticsRestocks() {
   const draw = async () => {
     try {
       const page = await api(`/logistics/restock-requests?per_page=200${status.value ? `&status=${status.value}` : ""}`);
-      queue.replaceChildren(requestTable(page.items, (r) => [
+      queue.replaceChildren(partialNote(page), requestTable(page.items, (r) => [
         r.status === "requested" ? restockStep("Allouer", `/logistics/restock-requests/${r.id}/allocate`) : "",
         r.status === "allocated" ? restockStep("Expédier", `/logistics/restock-requests/${r.id}/ship`) : "",
         ["requested", "allocated"].includes(r.status)
@@ -987,7 +994,7 @@ async function logisticsRestocks() {
   await draw();
   const figure = (n) => el("td", { class: "nombre" }, n);
   return [el("section", { class: "carte" }, el("h1", {}, "Demandes reçues (centre logistique)"), status, queue),
-    el("section", { class: "carte" }, el("h2", {}, "Stock central"),
+    el("section", { class: "carte" }, el("h2", {}, "Stock central"), partialNote(central),
       table("central", ["Produit", "SKU", "Disponible", "Alloué", "En transit", "Manquant", "Perdu"],
         central.items.map((c) => el("tr", { "data-sku": c.sku }, el("td", {}, c.name), el("td", {}, c.sku),
           figure(c.on_hand), figure(c.allocated), figure(c.in_transit), figure(c.missing), figure(c.lost)))))];
@@ -1072,7 +1079,7 @@ async function transferts() {
   return el("div", {},
     el("section", { class: "carte" }, el("h1", {}, "Transferts"), await storePicker(),
       el("h2", {}, "Nouveau transfert"), transferForm(store, stores.items)),
-    el("section", { class: "carte" }, el("h2", {}, `Transferts du magasin ${store}`),
+    el("section", { class: "carte" }, el("h2", {}, `Transferts du magasin ${store}`), partialNote(page),
       page.items.length > 0 ? transferTable(store, page.items, names, actions) : el("p", {}, "Aucun transfert pour ce magasin."),
       panel));
 }
