@@ -231,7 +231,7 @@ async fn seed_suppliers(registry: &Registry) -> Result<(), DemoError> {
             active: true,
         };
         registry
-            .purchase(PurchaseCommand::SetSupplier(supplier))
+            .purchase(PurchaseCommand::AddSupplier(supplier))
             .await?;
     }
     Ok(())

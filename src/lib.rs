@@ -72,27 +72,33 @@ use reports::{
     CatalogView, CentralView, EventHub, Projector, RestockView, SalesFacts, StockView, UsersView,
 };
 
-/// Posts again the supplier receipts of the last 30 days to their products, on the owner
-/// of the reference data: a crash between the two journals is mended (ADR 0032).
+/// Posts again the supplier receipts that moved stock in the last 30 days to their
+/// products, on the owner of the reference data: a crash between the two journals is
+/// mended (ADR 0032). Until every receipt is posted (another instance may still be
+/// starting), it tries again, waiting longer each time, for about an hour.
 async fn repost_purchases(app: Arc<http::AppState>) {
     if !app.registry.chain().is_owner() {
         return;
     }
-    let since = actors::now().0 - 30 * 86_400_000;
+    let since = domain::Timestamp(actors::now().0 - 30 * 86_400_000);
     let orders = app
         .purchasing
         .read(|p| p.orders().cloned().collect::<Vec<_>>());
-    match app
-        .registry
-        .repost_purchases(orders, domain::Timestamp(since))
-        .await
-    {
-        Ok(0) => {}
-        Ok(sent) => tracing::info!(sent, "supplier receipts posted again to their products"),
-        Err(e) => {
-            tracing::warn!(error = %e, "supplier receipts not posted again; the next start retries")
+    let mut wait = std::time::Duration::from_secs(1);
+    for _ in 0..12 {
+        let failed = app.registry.repost_purchases(&orders, since).await;
+        if failed == 0 {
+            return;
         }
+        tracing::warn!(
+            failed,
+            retry_in_s = wait.as_secs(),
+            "supplier receipts not all posted"
+        );
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(std::time::Duration::from_secs(600));
     }
+    tracing::error!("supplier receipts still not posted; the next start tries again");
 }
 
 /// Committed events kept for `/api/v1/events` clients that resume (`Last-Event-ID`).

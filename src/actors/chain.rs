@@ -356,6 +356,8 @@ impl Handler<CreateUser> for ChainActor {
 #[derive(Debug, Clone)]
 pub enum PurchaseCommand {
     SetSupplier(Supplier),
+    /// A supplier only if its code is new (seeding: never undoes a change).
+    AddSupplier(Supplier),
     Place(NewOrder, Username),
     /// A receipt against an order, under its Idempotency-Key.
     Receive {
@@ -397,6 +399,9 @@ impl PurchaseCommand {
             Self::SetSupplier(s) => Ok(state
                 .decide_set_supplier(s.clone())
                 .map_or(Decided::Done, Decided::New)),
+            Self::AddSupplier(s) => Ok(state
+                .decide_add_supplier(s.clone())
+                .map_or(Decided::Done, Decided::New)),
             Self::Place(new, by) => state.decide_place(new.clone(), stamp(by)),
             Self::Receive {
                 order,
@@ -417,7 +422,7 @@ impl PurchaseCommand {
     /// The answer, read from the state once the command's event (if any) is applied.
     fn answer(&self, state: &Purchasing, written: bool) -> Result<Purchased, PurchaseError> {
         let (id, receipt) = match self {
-            Self::SetSupplier(s) => {
+            Self::SetSupplier(s) | Self::AddSupplier(s) => {
                 return Ok(Purchased::Supplier(
                     state
                         .supplier(&s.code)

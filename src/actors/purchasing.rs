@@ -24,12 +24,7 @@ impl Registry {
             ..
         } = &done
         {
-            let mut postings = Vec::new();
-            if matches!(command, PurchaseCommand::Receive { .. }) {
-                postings = order.postings(*number);
-            }
-            postings.extend(order.over_postings(*number));
-            self.post(&postings, by).await?;
+            self.post(&order.receipt_postings(*number), by).await?;
         }
         Ok(done)
     }
@@ -50,23 +45,22 @@ impl Registry {
         Ok(())
     }
 
-    /// Posts again every receipt of `orders` received since `since`: a crash between the
-    /// chain's journal and the products' is mended at the next start. Answers how many
-    /// postings were sent (most are already recorded and change nothing).
-    pub async fn repost_purchases(
-        &self,
-        orders: Vec<PurchaseOrder>,
-        since: Timestamp,
-    ) -> Result<usize, FlowError> {
-        let mut sent = 0;
-        for order in orders {
-            for receipt in order.receipts.iter().filter(|r| r.at >= since) {
-                let mut postings = order.postings(receipt.number);
-                postings.extend(order.over_postings(receipt.number));
-                sent += postings.len();
-                self.post(&postings, &receipt.by).await?;
+    /// Posts again every receipt of `orders` that moved stock since `since` (received, or
+    /// its excess approved): a crash between the chain's journal and the products' is
+    /// mended at the next start. A receipt that cannot be posted (its product's instance
+    /// down) does not hold up the others. Answers how many receipts failed.
+    pub async fn repost_purchases(&self, orders: &[PurchaseOrder], since: Timestamp) -> usize {
+        let mut failed = 0;
+        let recent = orders.iter().filter(|o| o.last_moved() >= Some(since));
+        for order in recent {
+            for receipt in &order.receipts {
+                let postings = order.receipt_postings(receipt.number);
+                if let Err(e) = self.post(&postings, &receipt.by).await {
+                    failed += 1;
+                    tracing::warn!(order = order.id, receipt = receipt.number, error = %e, "supplier receipt not posted yet");
+                }
             }
         }
-        Ok(sent)
+        failed
     }
 }

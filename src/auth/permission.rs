@@ -48,7 +48,8 @@ pub enum Permission {
 }
 
 impl Permission {
-    /// Every permission, in the order of the table in `docs/permissions.md`.
+    /// Every permission, in the order of the table in `docs/permissions.md`. A new
+    /// permission goes here too (then the document's test names its row).
     pub const ALL: [Permission; 23] = [
         Permission::ReadChain,
         Permission::ReadAvailability,

@@ -301,27 +301,22 @@ pub struct ChainState {
     purchasing: Purchasing,
 }
 
-impl ChainState {
-    /// A version-3 snapshot's state: everything but purchasing, which it did not have.
-    pub(super) fn without_purchasing(
-        products: BTreeMap<Sku, Product>,
-        stores: BTreeMap<StoreId, Store>,
-        users: BTreeMap<Username, UserAccount>,
-        jurisdictions: BTreeMap<String, Jurisdiction>,
-        user_log: Vec<UserLogEntry>,
-        webhooks: BTreeMap<u32, Webhook>,
-    ) -> Self {
+/// A version-3 snapshot's state: everything but purchasing, which it did not have.
+impl From<super::legacy::ChainStateV3> for ChainState {
+    fn from(old: super::legacy::ChainStateV3) -> Self {
         Self {
-            products,
-            stores,
-            users,
-            jurisdictions,
-            user_log,
-            webhooks,
+            products: old.products,
+            stores: old.stores,
+            users: old.users,
+            jurisdictions: old.jurisdictions,
+            user_log: old.user_log,
+            webhooks: old.webhooks,
             purchasing: Purchasing::default(),
         }
     }
+}
 
+impl ChainState {
     pub fn purchasing(&self) -> &Purchasing {
         &self.purchasing
     }

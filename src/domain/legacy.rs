@@ -304,25 +304,12 @@ impl From<ChainEventV1> for ChainEvent {
 /// The chain's snapshot in version 3: no supplier, no purchase order.
 #[derive(Debug, Deserialize)]
 pub struct ChainStateV3 {
-    products: BTreeMap<Sku, Product>,
-    stores: BTreeMap<StoreId, Store>,
-    users: BTreeMap<Username, super::UserAccount>,
-    jurisdictions: BTreeMap<String, Jurisdiction>,
-    user_log: Vec<super::UserLogEntry>,
-    webhooks: BTreeMap<u32, super::Webhook>,
-}
-
-impl From<ChainStateV3> for ChainState {
-    fn from(old: ChainStateV3) -> Self {
-        ChainState::without_purchasing(
-            old.products,
-            old.stores,
-            old.users,
-            old.jurisdictions,
-            old.user_log,
-            old.webhooks,
-        )
-    }
+    pub(super) products: BTreeMap<Sku, Product>,
+    pub(super) stores: BTreeMap<StoreId, Store>,
+    pub(super) users: BTreeMap<Username, super::UserAccount>,
+    pub(super) jurisdictions: BTreeMap<String, Jurisdiction>,
+    pub(super) user_log: Vec<super::UserLogEntry>,
+    pub(super) webhooks: BTreeMap<u32, super::Webhook>,
 }
 
 /// The chain's snapshot in version 2: users without their token generation, no log of

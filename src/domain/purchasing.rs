@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::{
-    Cents, CountedLine, DamageReason, LeadTime, Receipt, Sku, Stamp, Timestamp, ValueError,
+    Cents, CountedLine, DamageReason, LeadTime, MAX_CENTRAL, Receipt, Sku, Stamp, Timestamp,
+    ValueError,
 };
 
 /// A supplier's code, chosen by head office: `LAITERIE-QC`.
@@ -138,6 +139,9 @@ pub struct SupplierReceipt {
     pub number: u32,
     /// The Idempotency-Key it was recorded under: the same key is the same receipt.
     pub key: String,
+    /// The request as it was asked (`full`, or its counted lines): the same key with
+    /// another request is refused.
+    pub asked: String,
     pub at: Timestamp,
     pub by: super::Username,
     pub lines: Vec<SupplierReceiptLine>,
@@ -251,21 +255,40 @@ impl PurchaseOrder {
             .collect()
     }
 
-    /// Every posting the order made so far: what a restart posts again, harmlessly.
-    pub fn all_postings(&self) -> Vec<Posting> {
-        self.receipts
-            .iter()
-            .flat_map(|r| {
-                let mut all = self.postings(r.number);
-                all.extend(self.over_postings(r.number));
-                all
-            })
-            .collect()
+    /// Everything receipt `number` brings in so far: its units, and its units beyond the
+    /// order once approved. Posting them again changes nothing.
+    pub fn receipt_postings(&self, number: u32) -> Vec<Posting> {
+        let mut all = self.postings(number);
+        all.extend(self.over_postings(number));
+        all
     }
 
-    /// From the order to its first receipt, in milliseconds.
+    /// From the order to its first delivery (a receipt that brought units), in
+    /// milliseconds.
     pub fn lead_time_ms(&self) -> Option<i64> {
-        self.receipts.first().map(|r| r.at.0 - self.placed_at.0)
+        self.receipts
+            .iter()
+            .find(|r| r.lines.iter().any(|l| l.received + l.damaged + l.over > 0))
+            .map(|r| r.at.0 - self.placed_at.0)
+    }
+
+    /// When the order last changed stock: its latest receipt or approval.
+    pub fn last_moved(&self) -> Option<Timestamp> {
+        self.receipts
+            .iter()
+            .flat_map(|r| [Some(r.at), r.decision.as_ref().map(|d| d.at)])
+            .flatten()
+            .max()
+    }
+
+    fn same_order(&self, new: &NewOrder) -> bool {
+        self.supplier == new.supplier
+            && self.lines.len() == new.lines.len()
+            && self
+                .lines
+                .iter()
+                .zip(&new.lines)
+                .all(|(l, (sku, q, c))| &l.sku == sku && l.ordered == *q && l.unit_cost == *c)
     }
 }
 
@@ -318,6 +341,12 @@ pub enum PurchaseError {
     UnknownReceipt { order: u64, receipt: u32 },
     #[error("receipt {receipt} of purchase order {order} has nothing beyond the order")]
     NothingOver { order: u64, receipt: u32 },
+    #[error("the Idempotency-Key was used for another request")]
+    KeyReused,
+    #[error("purchase order {0} has had the most receipts one order may have")]
+    TooManyReceipts(u64),
+    #[error("a line of purchase order {order} would count more than the center may hold")]
+    TooManyUnits { order: u64, sku: Sku },
     #[error("receipt {receipt} of purchase order {order} was already {}", if *.approved { "approved" } else { "refused" })]
     AlreadyDecided {
         order: u64,
@@ -328,6 +357,30 @@ pub enum PurchaseError {
 
 /// The most lines an order may have.
 pub const MAX_ORDER_LINES: usize = 200;
+
+/// The most receipts one order may have (deliveries, each with its discrepancies).
+pub const MAX_RECEIPTS: usize = 500;
+
+/// The request a receipt answers, as text: the same key must come with the same one.
+fn asked(counted: &Receipt) -> String {
+    match counted {
+        Receipt::Full => "full".to_owned(),
+        Receipt::Counted(lines) => {
+            let mut parts: Vec<String> = lines
+                .iter()
+                .map(|l| {
+                    let reason = l.damage_reason.map_or("", DamageReason::as_str);
+                    format!(
+                        "{}:{}:{}:{reason}:{}",
+                        l.sku, l.received, l.damaged, l.missing
+                    )
+                })
+                .collect();
+            parts.sort();
+            parts.join(";")
+        }
+    }
+}
 
 /// What a write decided: a new event, or the same write already done (a retry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,6 +396,8 @@ pub struct Purchasing {
     orders: BTreeMap<u64, PurchaseOrder>,
     /// Each order's Idempotency-Key: placing again under it answers the order.
     keys: BTreeMap<String, u64>,
+    /// Each receipt's Idempotency-Key, for every order: `(order, receipt)`.
+    receipt_keys: BTreeMap<String, (u64, u32)>,
 }
 
 impl Purchasing {
@@ -383,9 +438,19 @@ impl Purchasing {
             .then_some(PurchasingEvent::SupplierSet(supplier))
     }
 
+    /// A supplier only if its code is new: what seeding does, never undoing a change.
+    pub fn decide_add_supplier(&self, supplier: Supplier) -> Option<PurchasingEvent> {
+        (!self.suppliers.contains_key(&supplier.code))
+            .then_some(PurchasingEvent::SupplierSet(supplier))
+    }
+
     pub fn decide_place(&self, new: NewOrder, stamp: Stamp) -> Result<Decided, PurchaseError> {
-        if self.keys.contains_key(&new.key) {
-            return Ok(Decided::Done);
+        if let Some(placed) = self.order_by_key(&new.key) {
+            return if placed.same_order(&new) {
+                Ok(Decided::Done)
+            } else {
+                Err(PurchaseError::KeyReused)
+            };
         }
         let supplier = self
             .suppliers
@@ -445,12 +510,23 @@ impl Purchasing {
         stamp: Stamp,
     ) -> Result<Decided, PurchaseError> {
         let order = self.open_order(id)?;
-        if order.receipts.iter().any(|r| r.key == key) {
-            return Ok(Decided::Done);
+        if let Some((on, number)) = self.receipt_keys.get(key) {
+            let same = order
+                .receipt(*number)
+                .is_some_and(|r| r.asked == asked(counted));
+            return if *on == id && same {
+                Ok(Decided::Done)
+            } else {
+                Err(PurchaseError::KeyReused)
+            };
         }
         if order.closed.is_some() || order.status() == OrderStatus::Received {
             return Err(PurchaseError::OrderClosed(id));
         }
+        if order.receipts.len() >= MAX_RECEIPTS {
+            return Err(PurchaseError::TooManyReceipts(id));
+        }
+        let request = asked(counted);
         let counted: Vec<CountedLine> = match counted {
             Receipt::Full => order
                 .lines
@@ -475,6 +551,15 @@ impl Purchasing {
                     sku: c.sku.clone(),
                 })?;
             let in_order = c.received.min(line.outstanding());
+            let too_many =
+                |held: u32, more: u32| held.checked_add(more).is_none_or(|t| t > MAX_CENTRAL);
+            if too_many(line.damaged, c.damaged) || too_many(line.over_held, c.received - in_order)
+            {
+                return Err(PurchaseError::TooManyUnits {
+                    order: id,
+                    sku: c.sku,
+                });
+            }
             lines.push(SupplierReceiptLine {
                 sku: c.sku,
                 received: in_order,
@@ -496,6 +581,7 @@ impl Purchasing {
             receipt: SupplierReceipt {
                 number,
                 key: key.to_owned(),
+                asked: request,
                 at: stamp.at,
                 by: stamp.by,
                 lines,
@@ -563,15 +649,17 @@ impl Purchasing {
                 self.keys.insert(o.key.clone(), o.id);
                 self.orders.insert(o.id, o.clone());
             }
-            PurchasingEvent::GoodsReceived { order, receipt } => {
-                let Some(order) = self.orders.get_mut(order) else {
+            PurchasingEvent::GoodsReceived { order: id, receipt } => {
+                let Some(order) = self.orders.get_mut(id) else {
                     return;
                 };
+                self.receipt_keys
+                    .insert(receipt.key.clone(), (*id, receipt.number));
                 for got in &receipt.lines {
                     if let Some(line) = order.lines.iter_mut().find(|l| l.sku == got.sku) {
-                        line.received += got.received;
-                        line.damaged += got.damaged;
-                        line.over_held += got.over;
+                        line.received = line.received.saturating_add(got.received);
+                        line.damaged = line.damaged.saturating_add(got.damaged);
+                        line.over_held = line.over_held.saturating_add(got.over);
                     }
                 }
                 order.receipts.push(receipt.clone());
@@ -590,11 +678,11 @@ impl Purchasing {
                 r.decision = Some(decision.clone());
                 for got in &r.lines {
                     if let Some(line) = order.lines.iter_mut().find(|l| l.sku == got.sku) {
-                        line.over_held -= got.over.min(line.over_held);
+                        line.over_held = line.over_held.saturating_sub(got.over);
                         if decision.approved {
-                            line.over_accepted += got.over;
+                            line.over_accepted = line.over_accepted.saturating_add(got.over);
                         } else {
-                            line.over_returned += got.over;
+                            line.over_returned = line.over_returned.saturating_add(got.over);
                         }
                     }
                 }
@@ -650,7 +738,19 @@ mod tests {
             key: "k1".into(),
         };
         apply(&mut p, |p| p.decide_place(new.clone(), stamp(0)));
-        assert_eq!(p.decide_place(new, stamp(1)), Ok(Decided::Done), "a retry");
+        assert_eq!(
+            p.decide_place(new.clone(), stamp(1)),
+            Ok(Decided::Done),
+            "a retry"
+        );
+        let other = NewOrder {
+            lines: vec![(sku("EPI-0001"), ordered + 1, Cents(299))],
+            ..new
+        };
+        assert_eq!(
+            p.decide_place(other, stamp(1)),
+            Err(PurchaseError::KeyReused)
+        );
         p
     }
 
@@ -684,6 +784,11 @@ mod tests {
             Ok(Decided::Done),
             "the same key is the same receipt"
         );
+        assert_eq!(
+            p.decide_receive(1, &counted(7, 0, 3), "r1", stamp(11)),
+            Err(PurchaseError::KeyReused),
+            "the same key with another count"
+        );
         apply(&mut p, |p| {
             p.decide_receive(1, &counted(15, 0, 0), "r2", stamp(20))
         });
@@ -711,7 +816,8 @@ mod tests {
             p.decide_over(1, 2, false, stamp(31)),
             Err(PurchaseError::AlreadyDecided { .. })
         ));
-        assert_eq!(order.all_postings().len(), 3);
+        assert_eq!(order.receipt_postings(2).len(), 2);
+        assert_eq!(order.last_moved(), Some(Timestamp(30)), "the approval");
         let lead = p
             .lead_time(&SupplierCode::parse("LAITERIE-QC").expect("a code"))
             .expect("a supplier");

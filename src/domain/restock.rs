@@ -535,6 +535,9 @@ pub struct CentralStock {
     average: i64,
     /// Units that arrived from suppliers damaged, written off at the center, in all.
     written_off: u32,
+    /// Whether `average` stands for a cost: false until the first receipt with one (the
+    /// units received before take that cost, the only one known).
+    costed: bool,
 }
 
 /// The central stock as a version-2 snapshot held it (no cost, no write-off).
@@ -561,6 +564,7 @@ impl From<CentralStockV2> for CentralStock {
             lost: old.lost,
             average: 0,
             written_off: 0,
+            costed: false,
         }
     }
 }
@@ -612,6 +616,7 @@ impl From<CentralStockV1> for CentralStock {
             lost: 0,
             average: 0,
             written_off: 0,
+            costed: false,
         }
     }
 }
@@ -711,7 +716,10 @@ impl CentralStock {
             .filter(|q| *q <= MAX_CENTRAL)
             .ok_or(ValueError::Quantity)?;
         let average_after = match goods.unit_cost {
-            Some(cost) => weighted_average(self.physical(), self.average, goods.quantity, cost),
+            Some(cost) if self.costed => {
+                weighted_average(self.physical(), self.average, goods.quantity, cost)
+            }
+            Some(cost) => cost.0.saturating_mul(COST_SCALE),
             None => self.average,
         };
         Ok(Some(CentralEvent::PurchaseReceived {
@@ -807,6 +815,7 @@ impl CentralStock {
             CentralEvent::PurchaseReceived {
                 receipt,
                 damaged,
+                unit_cost,
                 on_hand_after,
                 average_after,
                 ..
@@ -814,6 +823,7 @@ impl CentralStock {
                 self.receipts.insert(receipt.clone());
                 self.on_hand = *on_hand_after;
                 self.average = *average_after;
+                self.costed |= unit_cost.is_some();
                 self.written_off = self.written_off.saturating_add(*damaged);
             }
             CentralEvent::Allocated {
@@ -1074,6 +1084,14 @@ mod tests {
             "a receipt without cost joins at it"
         );
         assert_eq!(weighted_average(0, 0, 0, Cents(5)), 0);
+        let mut old = CentralStock::default();
+        receive(&mut old, Goods::uncosted("before-costs", 100));
+        receive(&mut old, costed("first-cost", 10, 0, 200));
+        assert_eq!(
+            to_cents(old.average().into()),
+            Cents(200),
+            "units of unknown cost take the first one known"
+        );
     }
 
     #[test]

@@ -31,6 +31,16 @@ impl FromRequest for IdemKey {
     }
 }
 
+impl IdemKey {
+    /// The key given (a retry is the same write), else a new one (each call is new).
+    pub fn or_new(&self) -> String {
+        match &self.0 {
+            Some(key) => key.as_str().to_owned(),
+            None => uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
 pub const DEFAULT_PER_PAGE: u32 = 50;
 pub const MAX_PER_PAGE: u32 = 200;
 

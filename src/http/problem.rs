@@ -899,6 +899,31 @@ fn purchase_problem(error: &PurchaseError) -> Problem {
             ),
             vec![serde_json::json!({ "sku": sku.as_str() })],
         ),
+        KeyReused => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "Idempotency key reused",
+            "Cette clé d'idempotence a déjà servi à une autre demande ; rien n'a été enregistré.",
+        ),
+        TooManyReceipts(id) => problem(
+            StatusCode::CONFLICT,
+            "too_many_receipts",
+            "Too many receipts",
+            format!(
+                "La commande fournisseur {id} a atteint 500 réceptions : fermez-la et passez-en une autre."
+            ),
+        ),
+        TooManyUnits { order, sku } => with_errors(
+            problem(
+                StatusCode::CONFLICT,
+                "stock_out_of_bounds",
+                "Stock out of bounds",
+                format!(
+                    "La ligne {sku} de la commande {order} dépasserait ce que le centre peut tenir."
+                ),
+            ),
+            vec![serde_json::json!({ "sku": sku.as_str() })],
+        ),
         EmptyReceipt => problem(
             StatusCode::BAD_REQUEST,
             "empty_receipt",

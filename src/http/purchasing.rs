@@ -213,14 +213,6 @@ fn parse_order(app: &AppState, body: &NewOrderBody, key: String) -> Result<NewOr
     })
 }
 
-/// A write's key: its Idempotency-Key (a retry is the same write), else a new one.
-fn key_of(key: &IdemKey) -> String {
-    match &key.0 {
-        Some(key) => key.as_str().to_owned(),
-        None => uuid::Uuid::new_v4().to_string(),
-    }
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 struct OrderLineBody {
     sku: String,
@@ -362,7 +354,10 @@ fn order_of(done: Purchased) -> Result<(PurchaseOrder, bool, Option<u32>), ApiEr
 #[utoipa::path(
     tag = "achats",
     request_body = NewOrderBody,
-    responses((status = 201, description = "Commande passée", body = OrderBody))
+    responses(
+        (status = 201, description = "Commande passée", body = OrderBody),
+        (status = 200, description = "La même commande, déjà passée sous cette clé", body = OrderBody)
+    )
 )]
 #[post("/logistics/purchase-orders", wrap = "from_fn(forward::reference_data)")]
 async fn place_order(
@@ -372,7 +367,7 @@ async fn place_order(
     body: web::Json<NewOrderBody>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ManageCentral, None)?;
-    let new = parse_order(&app, &body, key_of(&key))?;
+    let new = parse_order(&app, &body, key.or_new())?;
     let command = PurchaseCommand::Place(new, user.username.clone());
     let (order, written, _) = order_of(app.registry.purchase(command).await?)?;
     let location = format!("/api/v1/logistics/purchase-orders/{}", order.id);
@@ -468,7 +463,10 @@ struct ReceivedOrderBody {
 #[utoipa::path(
     tag = "achats",
     request_body(content = Option<super::restock::ReceiveBody>, description = "Sans corps : tout ce qui reste dû est arrivé"),
-    responses((status = 201, description = "Réception enregistrée", body = ReceivedOrderBody))
+    responses(
+        (status = 201, description = "Réception enregistrée", body = ReceivedOrderBody),
+        (status = 200, description = "La même réception, déjà enregistrée sous cette clé", body = ReceivedOrderBody)
+    )
 )]
 #[post("/logistics/purchase-orders/{order_id}/receipts", wrap = "from_fn(forward::reference_data)")]
 async fn receive_order(
@@ -483,7 +481,7 @@ async fn receive_order(
     let command = PurchaseCommand::Receive {
         order: path.into_inner(),
         receipt,
-        key: key_of(&key),
+        key: key.or_new(),
         by: user.username.clone(),
     };
     let (order, written, number) = order_of(app.registry.purchase(command).await?)?;

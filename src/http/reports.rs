@@ -321,7 +321,9 @@ async fn stock_report(
         costs: report::average_costs(&costs.parts),
     };
     let gathered = fanout::gather(app.get_ref(), &ask).await?;
-    let coverage = gathered.coverage(&app.cluster, &stores);
+    let mut coverage = gathered.coverage(&app.cluster, &stores);
+    // Products whose owner did not answer are valued at no cost: the report says so.
+    coverage.add(costs.coverage(&app.cluster, &[]));
     let report = report::stock_report(&app.catalog, stores, gathered.parts, central, coverage);
     Ok(web::Json(report))
 }

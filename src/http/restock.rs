@@ -23,7 +23,7 @@ use crate::auth::Permission;
 use crate::cluster::fanout::{self, Ask};
 use crate::domain::{
     CentralEvent, CountedLine, DamageReason, MissingOutcome, Quantity, Receipt, RestockAsk,
-    RestockId, RestockRequest, RestockStatus, Sku, StoreId, ValueError, parse_label,
+    RestockId, RestockRequest, RestockStatus, Sku, StoreId, ValueError, parse_label, to_cents,
 };
 use crate::reports::ProductQuery;
 use crate::reports::report::{CentralTotals, Coverage};
@@ -492,10 +492,8 @@ pub(super) fn known_skus<'a>(
 
 /// A receipt's id: from its Idempotency-Key (a retry is the same receipt), else new.
 fn receipt_id(key: &IdemKey) -> String {
-    match &key.0 {
-        Some(key) => format!("key:{}", key.as_str()),
-        None => format!("receipt:{}", uuid::Uuid::new_v4()),
-    }
+    let kind = if key.0.is_some() { "key" } else { "receipt" };
+    format!("{kind}:{}", key.or_new())
 }
 
 /// Goods arriving from suppliers. With an `Idempotency-Key`, a retried receipt is counted
@@ -571,11 +569,11 @@ impl Ask<AppState> for RestocksAsk {
 
 /// A page of a chain-wide listing, and whether every instance answered.
 #[derive(Serialize, utoipa::ToSchema)]
-struct ChainPage<T: Serialize> {
+pub(super) struct ChainPage<T: Serialize> {
     #[serde(flatten)]
-    page: Page<T>,
+    pub(super) page: Page<T>,
     #[serde(flatten)]
-    coverage: Coverage,
+    pub(super) coverage: Coverage,
 }
 
 /// Allocates what central stock has to each line (partial allocation is normal; competing
@@ -710,9 +708,34 @@ struct CentralEntry {
     /// Available central stock after the event (allocations and receipts move it).
     #[serde(skip_serializing_if = "Option::is_none")]
     on_hand_after: Option<u32>,
+    /// A supplier's goods: units damaged on arrival (written off) and their reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    damaged: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    damage_reason: Option<&'static str>,
+    /// A supplier's goods at a known cost: the cost of one unit, and the average after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit_cost_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    average_cost_cents: Option<i64>,
 }
 
 fn central_entry(seq: u64, event: CentralEvent) -> CentralEntry {
+    let (damaged, damage_reason, unit_cost_cents, average_cost_cents) = match &event {
+        CentralEvent::PurchaseReceived {
+            damaged,
+            damage_reason,
+            unit_cost,
+            average_after,
+            ..
+        } => (
+            Some(*damaged),
+            damage_reason.map(DamageReason::as_str),
+            unit_cost.map(|c| c.0),
+            Some(to_cents((*average_after).into()).0),
+        ),
+        _ => (None, None, None, None),
+    };
     let (kind, at, quantity, restock, receipt, on_hand_after) = match event {
         CentralEvent::GoodsReceived {
             receipt,
@@ -806,6 +829,10 @@ fn central_entry(seq: u64, event: CentralEvent) -> CentralEntry {
         restock_id: restock.map(|r| r.to_string()),
         receipt,
         on_hand_after,
+        damaged,
+        damage_reason,
+        unit_cost_cents,
+        average_cost_cents,
     }
 }
 

@@ -8,9 +8,9 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
-use super::extract::{LineBody, Page, Pagination, known_store, parse_lines, store_id};
+use super::extract::{LineBody, Pagination, known_store, parse_lines, store_id};
 use super::problem::{ApiError, FieldError, lines_error};
-use super::restock::parse_receipt;
+use super::restock::{ChainPage, parse_receipt};
 use super::{AppState, rfc3339};
 use crate::actors::StoreError;
 use crate::auth::Permission;
@@ -235,7 +235,7 @@ impl Ask<AppState> for TransfersAsk {
 #[utoipa::path(
     tag = "transferts",
     params(TransfersQuery),
-    responses((status = 200, description = "Transferts du magasin", body = Page<TransferBody>))
+    responses((status = 200, description = "Transferts du magasin", body = ChainPage<TransferBody>))
 )]
 #[get("/stores/{store_id}/transfers")]
 async fn list_transfers(
@@ -243,7 +243,7 @@ async fn list_transfers(
     user: Authenticated,
     path: web::Path<u32>,
     query: web::Query<TransfersQuery>,
-) -> Result<web::Json<Page<TransferBody>>, ApiError> {
+) -> Result<web::Json<ChainPage<TransferBody>>, ApiError> {
     let store = known_store(&app, &user, path.into_inner(), Permission::ReadRestocks)?;
     let pagination = Pagination::new(query.page, query.per_page)?;
     let status = query
@@ -253,9 +253,13 @@ async fn list_transfers(
         .transpose();
     let status = status.map_err(|e| ApiError::Validation(vec![FieldError::new("status", e)]))?;
     let gathered = fanout::gather(app.get_ref(), &TransfersAsk { store, status }).await?;
+    // A transfer lives with its sending store, on any instance: one that did not answer
+    // leaves the list partial.
+    let coverage = gathered.coverage(&app.cluster, &[]);
     let mut found: Vec<Transfer> = gathered.parts.into_iter().flatten().collect();
     found.sort_by_key(|t| std::cmp::Reverse((t.requested_at, t.id)));
-    Ok(web::Json(pagination.slice(found, TransferBody::from)))
+    let page = pagination.slice(found, TransferBody::from);
+    Ok(web::Json(ChainPage { page, coverage }))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

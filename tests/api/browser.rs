@@ -440,6 +440,15 @@ async fn the_restock_cycle_through_the_screens_in_browser(app: &TestApp) {
         .await
         .expect("restocking");
     click_action(&client, &id, "Recevoir").await;
+    // The receipt form opens with everything received: one submit takes it all.
+    client
+        .wait()
+        .for_element(Locator::Css("#reception button[type=submit]"))
+        .await
+        .expect("the receipt form")
+        .click()
+        .await
+        .expect("clicked");
     eventually("received", async || {
         app.get(&format!("/api/v1/stores/1/restock-requests/{id}"))
             .body["status"]
