@@ -259,8 +259,8 @@ async fn the_stock_screen_searches_and_shows_chain_availability_in_browser(app: 
         .find(Locator::Css("#seuils"))
         .await
         .expect("the levels form");
-    fill(&levels, "reorder_point", "9").await;
-    fill(&levels, "target_level", "36").await;
+    fill_in(&levels, "reorder_point", "9").await;
+    fill_in(&levels, "target_level", "36").await;
     press(&levels, "button").await;
     eventually("the levels saved", async || {
         text_of(&client, "#message").await.contains("Seuils")
@@ -577,7 +577,8 @@ async fn press(parent: &fantoccini::elements::Element, css: &str) {
         .expect("clicked");
 }
 
-async fn fill(form: &fantoccini::elements::Element, field: &str, text: &str) {
+/// Clears the field named `field` of `form` and types `text` into it.
+async fn fill_in(form: &fantoccini::elements::Element, field: &str, text: &str) {
     let input = form
         .find(Locator::Css(&format!("[name={field}]")))
         .await
@@ -599,7 +600,7 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
         ("category", "Épicerie fine"),
         ("prix", "12,99"),
     ] {
-        fill(&form, field, text).await;
+        fill_in(&form, field, text).await;
     }
     form.find(Locator::Css("select[name=tax_class]"))
         .await
@@ -623,7 +624,7 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
         .find(Locator::Css("form.en-ligne"))
         .await
         .expect("the price form");
-    fill(&change, "prix", "douze").await;
+    fill_in(&change, "prix", "douze").await;
     press(&change, "button").await;
     eventually("the refusal", async || {
         text_of(&client, "#message").await.contains("Prix invalide")
@@ -631,7 +632,7 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
     .await;
     assert_eq!(price_of(), json!(1299));
 
-    fill(&change, "prix", "13.49").await;
+    fill_in(&change, "prix", "13.49").await;
     press(&change, "button").await;
     eventually("the new price", async || {
         text_of(&client, "tr[data-sku='ERA-0077']")
@@ -649,7 +650,7 @@ async fn head_office_adds_a_product_and_changes_its_price_in_browser(app: &TestA
         ("name", "Magasin Trois-Rivières"),
         ("city", "Trois-Rivières"),
     ] {
-        fill(&form, field, text).await;
+        fill_in(&form, field, text).await;
     }
     press(&form, "button[type=submit]").await;
     client
@@ -725,4 +726,68 @@ fn the_api_docs_page_fetches_only_from_the_server() {
         screenshot(&client, "api-docs").await;
         client.close().await.expect("closes");
     });
+}
+
+/// Waits for `css` and clicks it.
+pub(crate) async fn click(client: &Client, css: &str) {
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Clears the field `css` and types `text` into it.
+pub(crate) async fn fill(client: &Client, css: &str, text: &str) {
+    let input = client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    input.clear().await.expect("cleared");
+    input.send_keys(text).await.expect("typed");
+}
+
+/// Chooses `value` in the select `css`.
+pub(crate) async fn choose(client: &Client, css: &str, value: &str) {
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
+}
+
+/// The page's Content-Security-Policy refused nothing.
+pub(crate) async fn assert_no_csp_violation(client: &Client, when: &str) {
+    let refused = client
+        .execute("return window.cspViolations || [];", vec![])
+        .await
+        .expect("the CSP's refusals");
+    assert_eq!(
+        refused,
+        serde_json::json!([]),
+        "the CSP refused something {when}"
+    );
+}
+
+/// No critical and no serious axe-core violation on the page as it is now.
+pub(crate) async fn assert_accessible(client: &Client, what: &str) {
+    let serious: Vec<_> = crate::accessibility::violations(client)
+        .await
+        .into_iter()
+        .filter(|(impact, _, _)| impact == "critical" || impact == "serious")
+        .collect();
+    assert!(serious.is_empty(), "{what}: {serious:?}");
+}
+
+/// Both: no CSP refusal, no serious or critical axe-core violation.
+pub(crate) async fn assert_clean(client: &Client, what: &str) {
+    assert_no_csp_violation(client, &format!("on {what}")).await;
+    assert_accessible(client, what).await;
 }

@@ -2,59 +2,13 @@
 //! screens, in a real Chromium against the real server: what the page shows is checked
 //! against the API, and every new screen against the CSP and axe-core.
 
-use crate::browser::{browser, eventually, runtime, screen, screenshot, signed_in, text_of};
+use crate::browser::{
+    assert_clean, browser, choose, click, eventually, fill, runtime, screen, screenshot, signed_in,
+    text_of,
+};
 use crate::helpers::{TestApp, spawn_app};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
-
-/// Waits for `css` and clicks it.
-async fn click(client: &Client, css: &str) {
-    client
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
-/// Clears the field `css` and types `text` into it.
-async fn fill(client: &Client, css: &str, text: &str) {
-    let input = client
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
-    input.clear().await.expect("cleared");
-    input.send_keys(text).await.expect("typed");
-}
-
-async fn choose(client: &Client, css: &str, value: &str) {
-    client
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .select_by_value(value)
-        .await
-        .unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
-}
-
-/// No CSP refusal and no serious or critical axe-core violation on the page as it is.
-async fn assert_clean(client: &Client, what: &str) {
-    let refused = client
-        .execute("return window.cspViolations || [];", vec![])
-        .await
-        .expect("the CSP's refusals");
-    assert_eq!(refused, json!([]), "the CSP refused something on {what}");
-    let serious: Vec<_> = crate::accessibility::violations(client)
-        .await
-        .into_iter()
-        .filter(|(impact, _, _)| impact == "critical" || impact == "serious")
-        .collect();
-    assert!(serious.is_empty(), "{what}: {serious:?}");
-}
 
 /// Signs out and in again as `username`.
 async fn switch_to(client: &Client, app: &TestApp, username: &str) {

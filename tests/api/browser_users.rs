@@ -4,62 +4,13 @@
 //! working); roles, stores, deactivation and the last administrator on the Utilisateurs
 //! screen; who did what in the Journal des utilisateurs.
 
-use crate::browser::{browser, eventually, runtime, screen, screenshot, signed_in, text_of};
+use crate::browser::{
+    assert_accessible, assert_no_csp_violation, browser, choose, click, eventually, fill, runtime,
+    screen, screenshot, signed_in, text_of,
+};
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
-
-/// Clears the field `css` and types `text` into it.
-async fn fill(client: &Client, css: &str, text: &str) {
-    let input = client
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
-    input.clear().await.expect("cleared");
-    input.send_keys(text).await.expect("typed");
-}
-
-/// Waits for `css` and clicks it.
-async fn click(client: &Client, css: &str) {
-    client
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .expect("clicked");
-}
-
-async fn choose(client: &Client, css: &str, value: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .select_by_value(value)
-        .await
-        .expect("chosen");
-}
-
-/// The page's Content-Security-Policy refused nothing.
-async fn assert_no_csp_violation(client: &Client, when: &str) {
-    let refused = client
-        .execute("return window.cspViolations || [];", vec![])
-        .await
-        .expect("the CSP's refusals");
-    assert_eq!(refused, json!([]), "the CSP refused something {when}");
-}
-
-/// No critical and no serious axe-core violation on the page as it is now.
-async fn assert_accessible(client: &Client, what: &str) {
-    let serious: Vec<_> = crate::accessibility::violations(client)
-        .await
-        .into_iter()
-        .filter(|(impact, _, _)| impact == "critical" || impact == "serious")
-        .collect();
-    assert!(serious.is_empty(), "{what}: {serious:?}");
-}
 
 /// The token the page keeps for its session.
 async fn page_token(client: &Client) -> String {
