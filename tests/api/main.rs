@@ -22,6 +22,7 @@ mod errors;
 mod events;
 mod formats;
 mod formats_v2;
+mod formats_v3;
 mod helpers;
 mod idempotency;
 mod ledger;
