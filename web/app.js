@@ -1231,6 +1231,10 @@ function orderActions(order, panel, headOffice) {
         lines: order.lines.map((l) => ({ sku: l.sku, expected: l.outstanding })), path: `${path}/receipts`,
         done: (r, counted) => `Réception ${r.receipt} de la commande ${order.id} : ${counted}.${awaited(r)}` })
       : "",
+    order.status === "partially_received"
+      ? action("Clore", () => api(`${path}/close`, { method: "POST", body: {} }),
+        (o) => `Commande ${o.id} close : ce qui reste dû ne viendra pas.`)
+      : "",
     ...(headOffice ? order.receipts.filter((r) => r.over_status === "pending").map((r) => overDecision(path, r)) : []),
   ];
 }

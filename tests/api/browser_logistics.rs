@@ -588,5 +588,32 @@ async fn a_purchase_order_in_browser(app: &TestApp) {
         units(&central(app, sku), "on_hand"),
         units(&before, "on_hand") + 12
     );
+
+    // An order received in part is closed: what is still owed will not come.
+    let placed = app.post(
+        "/api/v1/logistics/purchase-orders",
+        &json!({"supplier": "EPICERIE-QC", "lines": [{"sku": sku, "quantity": 5, "unit_cost_cents": 250}]}),
+    );
+    let second = placed.body["id"].as_u64().expect("an id");
+    let part = app.post(
+        &format!("/api/v1/logistics/purchase-orders/{second}/receipts"),
+        &json!({"lines": [{"sku": sku, "received": 2}]}),
+    );
+    assert_eq!(part.status, 201, "{:?}", part.body);
+    let close = format!("tr[data-commande='{second}'] button[data-action='Clore']");
+    // Already on the screen: drawn again to list the new order.
+    client.refresh().await.expect("reloaded");
+    screen(&client, app, "achats", &close).await;
+    click(&client, &close).await;
+    eventually("the order closed", async || {
+        text_of(&client, "#message").await.contains("close")
+    })
+    .await;
+    let closed = ok(app, &format!("/api/v1/logistics/purchase-orders/{second}"));
+    assert_eq!(
+        (&closed["status"], &closed["lines"][0]["outstanding"]),
+        (&json!("closed"), &json!(3)),
+        "{closed}"
+    );
     client.close().await.expect("the session closes");
 }
