@@ -20,9 +20,17 @@ const SCREENS: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "gestionnaire1",
-        &[("reappro", "#sku-demande"), ("tableau", ".chiffres")],
+        &[
+            ("reappro", "#sku-demande"),
+            ("tableau", ".chiffres"),
+            ("transferts", "#nouveau-transfert"),
+            ("points-de-commande", "#politique"),
+        ],
     ),
-    ("logistique", &[("reappro", "table")]),
+    (
+        "logistique",
+        &[("reappro", "table"), ("achats", "#nouvelle-commande")],
+    ),
     (
         "admin",
         &[
@@ -87,15 +95,8 @@ async fn every_screen_in_browser(app: &TestApp) {
         for (screen, ready) in *screens {
             crate::browser::screen(&client, app, screen, ready).await;
             found.push(((*screen).to_owned(), violations(&client).await));
-            let refused = client
-                .execute("return window.cspViolations || [];", vec![])
-                .await
-                .expect("the CSP's refusals");
-            assert_eq!(
-                refused,
-                serde_json::json!([]),
-                "{user} {screen}: the CSP refused"
-            );
+            crate::browser::assert_no_csp_violation(&client, &format!("for {user} on {screen}"))
+                .await;
         }
         for (screen, list) in found {
             for (impact, rule, nodes) in list {

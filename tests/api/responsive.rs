@@ -17,8 +17,14 @@ const SCREENS: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "gestionnaire1",
-        &[("reappro", "#sku-demande"), ("tableau", ".chiffres")],
+        &[
+            ("reappro", "#sku-demande"),
+            ("tableau", ".chiffres"),
+            ("transferts", "#nouveau-transfert"),
+            ("points-de-commande", "#politique"),
+        ],
     ),
+    ("logistique", &[("achats", "#nouvelle-commande")]),
     (
         "admin",
         &[
