@@ -34,9 +34,9 @@ pub use history::{
 pub use ids::{AdjustmentId, Ean13, Quantity, ReturnId, SaleId, Sku, StoreId, Timestamp};
 pub use money::Cents;
 pub use purchasing::{
-    Decided, MAX_LEAD_TIME_DAYS, MAX_ORDER_LINES, NewOrder, OrderLine, OrderStatus, OverDecision,
-    Posting, PurchaseError, PurchaseOrder, Purchasing, PurchasingEvent, Supplier, SupplierCode,
-    SupplierReceipt, SupplierReceiptLine,
+    Decided, LineTally, MAX_LEAD_TIME_DAYS, MAX_ORDER_LINES, NewOrder, OrderLine, OrderStatus,
+    OverDecision, Posting, PurchaseError, PurchaseOrder, Purchasing, PurchasingEvent, Supplier,
+    SupplierCode, SupplierReceipt, SupplierReceiptLine,
 };
 pub use replenishment::{
     DemandStats, LeadTime, LeadTimeSource, Proposal, ReplenishmentPolicy, z_score,

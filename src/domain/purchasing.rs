@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::{
-    Cents, CountedLine, DamageReason, LeadTime, MAX_CENTRAL, Receipt, Sku, Stamp, Timestamp,
-    ValueError,
+    Cents, DamageReason, LeadTime, MAX_CENTRAL, Receipt, Sku, Stamp, Timestamp, ValueError,
 };
 
 /// A supplier's code, chosen by head office: `LAITERIE-QC`.
@@ -53,26 +52,29 @@ pub struct Supplier {
     pub active: bool,
 }
 
-/// One product of an order. `received` counts good units against the order (never more
-/// than `ordered`); damaged units do not: the supplier still owes them.
+/// One product of an order, as placed; what arrived of it is in the order's receipts
+/// ([`PurchaseOrder::tally`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub sku: Sku,
     pub ordered: u32,
     pub unit_cost: Cents,
+}
+
+/// What the receipts of an order brought of one line, added up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineTally {
+    /// Good units counted against the order (never more than ordered).
     pub received: u32,
+    /// Damaged on arrival: they do not count, the supplier still owes them.
     pub damaged: u32,
     /// Units beyond the order, waiting for head office.
     pub over_held: u32,
     pub over_accepted: u32,
     /// Refused, sent back to the supplier: never in stock.
     pub over_returned: u32,
-}
-
-impl OrderLine {
-    pub fn outstanding(&self) -> u32 {
-        self.ordered.saturating_sub(self.received)
-    }
+    /// Still owed by the supplier.
+    pub outstanding: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,8 +185,32 @@ pub struct PurchaseOrder {
 }
 
 impl PurchaseOrder {
+    /// What the receipts brought of `line`, and what is still owed.
+    pub fn tally(&self, line: &OrderLine) -> LineTally {
+        let mut tally = LineTally::default();
+        let got = self.receipts.iter().flat_map(|r| {
+            let decision = r.decision.as_ref().map(|d| d.approved);
+            r.lines
+                .iter()
+                .filter(|l| l.sku == line.sku)
+                .map(move |l| (l, decision))
+        });
+        for (got, decision) in got {
+            tally.received = tally.received.saturating_add(got.received);
+            tally.damaged = tally.damaged.saturating_add(got.damaged);
+            let over = match decision {
+                None => &mut tally.over_held,
+                Some(true) => &mut tally.over_accepted,
+                Some(false) => &mut tally.over_returned,
+            };
+            *over = over.saturating_add(got.over);
+        }
+        tally.outstanding = line.ordered.saturating_sub(tally.received);
+        tally
+    }
+
     pub fn status(&self) -> OrderStatus {
-        if self.lines.iter().all(|l| l.outstanding() == 0) {
+        if self.lines.iter().all(|l| self.tally(l).outstanding == 0) {
             OrderStatus::Received
         } else if self.closed.is_some() {
             OrderStatus::Closed
@@ -476,11 +502,6 @@ impl Purchasing {
                 sku,
                 ordered,
                 unit_cost,
-                received: 0,
-                damaged: 0,
-                over_held: 0,
-                over_accepted: 0,
-                over_returned: 0,
             })
             .collect();
         Ok(Decided::New(PurchasingEvent::OrderPlaced(PurchaseOrder {
@@ -527,21 +548,11 @@ impl Purchasing {
             return Err(PurchaseError::TooManyReceipts(id));
         }
         let request = asked(counted);
-        let counted: Vec<CountedLine> = match counted {
-            Receipt::Full => order
-                .lines
-                .iter()
-                .filter(|l| l.outstanding() > 0)
-                .map(|l| CountedLine {
-                    sku: l.sku.clone(),
-                    received: l.outstanding(),
-                    damaged: 0,
-                    damage_reason: None,
-                    missing: 0,
-                })
-                .collect(),
-            Receipt::Counted(lines) => lines.clone(),
-        };
+        let owed = order
+            .lines
+            .iter()
+            .map(|l| (l.sku.clone(), order.tally(l).outstanding));
+        let counted = counted.lines(owed);
         let mut lines = Vec::with_capacity(counted.len());
         for c in counted {
             let line = order
@@ -550,10 +561,12 @@ impl Purchasing {
                     order: id,
                     sku: c.sku.clone(),
                 })?;
-            let in_order = c.received.min(line.outstanding());
+            let tally = order.tally(line);
+            let in_order = c.received.min(tally.outstanding);
             let too_many =
                 |held: u32, more: u32| held.checked_add(more).is_none_or(|t| t > MAX_CENTRAL);
-            if too_many(line.damaged, c.damaged) || too_many(line.over_held, c.received - in_order)
+            if too_many(tally.damaged, c.damaged)
+                || too_many(tally.over_held, c.received - in_order)
             {
                 return Err(PurchaseError::TooManyUnits {
                     order: id,
@@ -655,13 +668,6 @@ impl Purchasing {
                 };
                 self.receipt_keys
                     .insert(receipt.key.clone(), (*id, receipt.number));
-                for got in &receipt.lines {
-                    if let Some(line) = order.lines.iter_mut().find(|l| l.sku == got.sku) {
-                        line.received = line.received.saturating_add(got.received);
-                        line.damaged = line.damaged.saturating_add(got.damaged);
-                        line.over_held = line.over_held.saturating_add(got.over);
-                    }
-                }
                 order.receipts.push(receipt.clone());
             }
             PurchasingEvent::OverDecided {
@@ -672,19 +678,8 @@ impl Purchasing {
                 let Some(order) = self.orders.get_mut(order) else {
                     return;
                 };
-                let Some(r) = order.receipts.iter_mut().find(|r| r.number == *receipt) else {
-                    return;
-                };
-                r.decision = Some(decision.clone());
-                for got in &r.lines {
-                    if let Some(line) = order.lines.iter_mut().find(|l| l.sku == got.sku) {
-                        line.over_held = line.over_held.saturating_sub(got.over);
-                        if decision.approved {
-                            line.over_accepted = line.over_accepted.saturating_add(got.over);
-                        } else {
-                            line.over_returned = line.over_returned.saturating_add(got.over);
-                        }
-                    }
+                if let Some(r) = order.receipts.iter_mut().find(|r| r.number == *receipt) {
+                    r.decision = Some(decision.clone());
                 }
             }
             PurchasingEvent::OrderClosed { order, stamp } => {
@@ -699,7 +694,7 @@ impl Purchasing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Username;
+    use crate::domain::{CountedLine, Username};
 
     fn stamp(at: i64) -> Stamp {
         Stamp {
@@ -773,7 +768,7 @@ mod tests {
         let order = p.order(1).expect("placed");
         assert_eq!(order.status(), OrderStatus::PartiallyReceived);
         assert_eq!(
-            order.lines[0].outstanding(),
+            order.tally(&order.lines[0]).outstanding,
             13,
             "damaged units are still owed"
         );
@@ -807,10 +802,8 @@ mod tests {
         let order = p.order(1).expect("placed");
         assert_eq!(order.over_postings(2)[0].quantity, 2);
         assert_eq!(order.over_postings(2)[0].id, "PO-1/2+");
-        assert_eq!(
-            (order.lines[0].over_held, order.lines[0].over_accepted),
-            (0, 2)
-        );
+        let tally = order.tally(&order.lines[0]);
+        assert_eq!((tally.over_held, tally.over_accepted), (0, 2));
         assert_eq!(p.decide_over(1, 2, true, stamp(31)), Ok(Decided::Done));
         assert!(matches!(
             p.decide_over(1, 2, false, stamp(31)),

@@ -671,6 +671,25 @@ impl Receipt {
         check_lines(lines.iter().map(|l| &l.sku))?;
         Ok(Self::Counted(lines))
     }
+
+    /// The lines counted: as given, or every `(sku, units)` expected with units, all
+    /// arrived in good condition.
+    pub fn lines(&self, expected: impl IntoIterator<Item = (Sku, u32)>) -> Vec<CountedLine> {
+        match self {
+            Receipt::Counted(lines) => lines.clone(),
+            Receipt::Full => expected
+                .into_iter()
+                .filter(|(_, units)| *units > 0)
+                .map(|(sku, received)| CountedLine {
+                    sku,
+                    received,
+                    damaged: 0,
+                    damage_reason: None,
+                    missing: 0,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

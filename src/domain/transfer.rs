@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::restock::{CountedLine, Receipt, ReceiptLine, ReceiptMismatch, check_counted};
+use super::restock::{Receipt, ReceiptLine, ReceiptMismatch, check_counted};
 use super::store::{LinesError, RequestedLine, Shortage, check_lines};
 use super::{RestockId, Sku, Stamp, StoreId, Timestamp, Username};
 
@@ -304,26 +304,12 @@ impl Transfers {
                 to: TransferStatus::Received,
             });
         }
-        let counted: Vec<CountedLine> = match receipt {
-            Receipt::Full => transfer
-                .lines
-                .iter()
-                .filter(|l| l.shipped > 0)
-                .map(|l| CountedLine {
-                    sku: l.sku.clone(),
-                    received: l.shipped,
-                    damaged: 0,
-                    damage_reason: None,
-                    missing: 0,
-                })
-                .collect(),
-            Receipt::Counted(lines) => lines.clone(),
-        };
         let shipped: Vec<(Sku, u32)> = transfer
             .lines
             .iter()
             .map(|l| (l.sku.clone(), l.shipped))
             .collect();
+        let counted = receipt.lines(shipped.iter().cloned());
         check_counted(&shipped, &counted).map_err(TransferError::ReceiptMismatch)?;
         Ok(Some(TransferEvent::Arrived {
             transfer: transfer.id,
@@ -411,7 +397,7 @@ impl Transfers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{DamageReason, Quantity};
+    use crate::domain::{CountedLine, DamageReason, Quantity};
 
     fn store(n: u32) -> StoreId {
         StoreId::new(n).expect("valid store")

@@ -230,18 +230,19 @@ struct OrderLineBody {
     over_returned: u32,
 }
 
-impl From<&OrderLine> for OrderLineBody {
-    fn from(l: &OrderLine) -> Self {
+impl OrderLineBody {
+    fn of(order: &PurchaseOrder, l: &OrderLine) -> Self {
+        let tally = order.tally(l);
         Self {
             sku: l.sku.to_string(),
             ordered: l.ordered,
             unit_cost_cents: l.unit_cost.0,
-            received: l.received,
-            outstanding: l.outstanding(),
-            damaged: l.damaged,
-            over_held: l.over_held,
-            over_accepted: l.over_accepted,
-            over_returned: l.over_returned,
+            received: tally.received,
+            outstanding: tally.outstanding,
+            damaged: tally.damaged,
+            over_held: tally.over_held,
+            over_accepted: tally.over_accepted,
+            over_returned: tally.over_returned,
         }
     }
 }
@@ -321,7 +322,7 @@ impl From<&PurchaseOrder> for OrderBody {
             supplier: o.supplier.to_string(),
             status: o.status().as_str(),
             awaiting_approval: o.awaits_approval(),
-            lines: o.lines.iter().map(OrderLineBody::from).collect(),
+            lines: o.lines.iter().map(|l| OrderLineBody::of(o, l)).collect(),
             receipts: o.receipts.iter().map(SupplierReceiptBody::from).collect(),
             placed_at: rfc3339(o.placed_at),
             placed_by: o.placed_by.to_string(),
