@@ -129,20 +129,21 @@ async fn put_supplier(
     let existed = app
         .purchasing
         .read(|p| p.supplier(&supplier.code).is_some());
-    let done = app
-        .registry
-        .purchase(PurchaseCommand::SetSupplier(supplier.clone()))
-        .await?;
-    let saved = match done {
+    let command = PurchaseCommand::SetSupplier(supplier.clone());
+    let saved = match app.registry.purchase(command).await? {
         Purchased::Supplier(saved) => saved,
         Purchased::Order { .. } => supplier,
     };
-    let body = supplier_body(&app, saved);
-    Ok(if existed {
-        HttpResponse::Ok().json(body)
+    Ok(created_or_ok(!existed).json(supplier_body(&app, saved)))
+}
+
+/// 201 for what this call created, 200 for what was there already (a retry, a change).
+fn created_or_ok(created: bool) -> actix_web::HttpResponseBuilder {
+    if created {
+        HttpResponse::Created()
     } else {
-        HttpResponse::Created().json(body)
-    })
+        HttpResponse::Ok()
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -372,12 +373,7 @@ async fn place_order(
     let command = PurchaseCommand::Place(new, user.username.clone());
     let (order, written, _) = order_of(app.registry.purchase(command).await?)?;
     let location = format!("/api/v1/logistics/purchase-orders/{}", order.id);
-    let mut answer = if written {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(answer
+    Ok(created_or_ok(written)
         .insert_header(("Location", location))
         .json(OrderBody::from(&order)))
 }
@@ -490,12 +486,7 @@ async fn receive_order(
         receipt: number.unwrap_or(0),
         order: OrderBody::from(&order),
     };
-    Ok(if written {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    }
-    .json(body))
+    Ok(created_or_ok(written).json(body))
 }
 
 async fn decide_over(

@@ -200,6 +200,37 @@ impl Cluster {
         answer.json().expect("JSON")
     }
 
+    /// POST `body` through HAProxy as `token`, with an Idempotency-Key when given: the
+    /// status, the instance that answered (`X-Magasin-Instance`) and the JSON (or null).
+    pub(crate) fn post(
+        &self,
+        client: &Client,
+        token: &str,
+        path: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> (u16, String, Value) {
+        let mut request = client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let answer = request.send().expect("an answer");
+        let instance = answer
+            .headers()
+            .get("X-Magasin-Instance")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            answer.status().as_u16(),
+            instance,
+            answer.json().unwrap_or(Value::Null),
+        )
+    }
+
     /// Stops every process the script started (see `Drop`).
     pub(crate) fn stop(self) {}
 

@@ -379,20 +379,11 @@ fn across_instances_the_center_settles_what_a_store_did_not_receive() {
     let temp = tempfile::tempdir().expect("a temp dir");
     let cluster = start(temp.path(), free_ports());
     let client = cluster.client();
-    let base = cluster.base.clone();
     let token = cluster.admin_token(&client);
     let get = |path: &str| cluster.get_ok(&client, &token, path);
     let post = |path: &str, body: Value| -> (u16, Value) {
-        let answer = client
-            .post(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .expect("an answer");
-        (
-            answer.status().as_u16(),
-            answer.json().unwrap_or(Value::Null),
-        )
+        let (status, _, answer) = cluster.post(&client, &token, path, None, &body);
+        (status, answer)
     };
     let names: Vec<String> = ["magasin-1", "magasin-2", "magasin-3"]
         .map(str::to_owned)

@@ -420,20 +420,10 @@ fn an_order_placed_and_received_through_haproxy_reaches_products_on_every_instan
     let temp = tempfile::tempdir().expect("a temp dir");
     let cluster = crate::cluster_local::start(temp.path(), crate::cluster_local::free_ports());
     let client = cluster.client();
-    let base = cluster.base.clone();
     let token = cluster.admin_token(&client);
     let send = |path: &str, key: &str, body: Value| -> (u16, Value) {
-        let answer = client
-            .post(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .header("Idempotency-Key", key)
-            .json(&body)
-            .send()
-            .expect("an answer");
-        (
-            answer.status().as_u16(),
-            answer.json().unwrap_or(Value::Null),
-        )
+        let (status, _, answer) = cluster.post(&client, &token, path, Some(key), &body);
+        (status, answer)
     };
     // Products spread over the three instances by their SKU.
     let skus = [

@@ -157,28 +157,9 @@ fn a_transfer_between_stores_on_different_instances_completes_and_conserves_stoc
     let temp = tempfile::tempdir().expect("a temp dir");
     let cluster = start(temp.path(), free_ports());
     let client = cluster.client();
-    let base = cluster.base.clone();
     let token = cluster.admin_token(&client);
     let get = |path: &str| cluster.get_ok(&client, &token, path);
-    let post = |path: &str, body: Value| -> (u16, String, Value) {
-        let answer = client
-            .post(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .expect("an answer");
-        let instance = answer
-            .headers()
-            .get("X-Magasin-Instance")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        (
-            answer.status().as_u16(),
-            instance,
-            answer.json().unwrap_or(Value::Null),
-        )
-    };
+    let post = |path: &str, body: Value| cluster.post(&client, &token, path, None, &body);
     let names: Vec<String> = ["magasin-1", "magasin-2", "magasin-3"]
         .map(str::to_owned)
         .to_vec();
